@@ -1,0 +1,55 @@
+/** Inputs and effects of the peer (dfget) state machine (peer.ts). */
+import type { FailureKind, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { PeerToSupernode } from './protocol.ts';
+
+export type PeerInput =
+  /**
+   * Begin a download. `supernodes` is the ordered list to register with (failover walks it).
+   * `have` lists pieces already verified on local disk (resume), valid only for `resumePlan`.
+   */
+  | {
+      kind: 'start';
+      taskId: TaskId;
+      task: TaskSpec;
+      supernodes: string[];
+      uploadAddr: string;
+      have?: number[];
+      resumePlan?: { totalBytes: number; pieceSizeBytes: number };
+    }
+  | { kind: 'supernode-message'; from: string; msg: SupernodeToPeer }
+  /** The connection to this supernode failed or closed. */
+  | { kind: 'supernode-down'; supernode: string }
+  /**
+   * A fetch finished. `digest` is the `sha256:<hex>` the driver computed over the bytes it
+   * received (null when no bytes came: then `failure` says why).
+   */
+  | { kind: 'piece-fetched'; piece: number; source: PeerId; digest: string | null; failure?: FailureKind }
+  /** Writing a verified piece failed (disk full, I/O error). */
+  | { kind: 'write-failed'; piece: number; reason: string }
+  /** Result of a back-to-source download. */
+  | { kind: 'source-fetched'; ok: boolean; reason?: string }
+  | { kind: 'timeout' };
+
+export type PeerEffect =
+  | { kind: 'send'; to: string; msg: PeerToSupernode }
+  /** The file's layout is known: size the output, drop local pieces if `discardLocal`. */
+  | { kind: 'plan'; taskId: TaskId; totalBytes: number; pieceSizeBytes: number; pieceCount: number; fileDigest?: string; discardLocal: boolean }
+  | {
+      kind: 'fetch-piece';
+      taskId: TaskId;
+      piece: number;
+      source: PeerId;
+      sourceAddr: string;
+      startByte: number;
+      endByte: number;
+      expectedDigest: string;
+    }
+  /** Abandon a running fetch (it timed out); late bytes for it are ignored. */
+  | { kind: 'cancel-fetch'; taskId: TaskId; piece: number; source: PeerId }
+  /** The bytes just received for `piece` are verified: write them at startByte. */
+  | { kind: 'write-piece'; taskId: TaskId; piece: number; startByte: number; endByte: number }
+  /** Download the whole file from the source (no supernode reachable, back-to-source allowed). */
+  | { kind: 'fetch-source'; taskId: TaskId; task: TaskSpec }
+  | { kind: 'done'; taskId: TaskId; fromPeersBytes: number; fromSupernodeBytes: number; fromSourceBytes: number }
+  | { kind: 'failed'; taskId: TaskId; reason: string; status?: number }
+  | { kind: 'log'; level: 'info' | 'warn'; message: string };

@@ -1,0 +1,161 @@
+/**
+ * Uploader: the serving side of a peer (and of the supernode, which is a special peer).
+ *
+ * Theory of operation. The uploader knows which pieces of which tasks it holds and how many
+ * uploads are running. A piece request is served only when the piece is held and fewer than
+ * `uploadLimit` uploads run; otherwise it is refused with the reason, and the requester's core
+ * treats that as a failed fetch. A task not requested for `unlistAfterMs` (seed: 3 minutes)
+ * leaves the upload list; once nothing is listed and nothing runs for `idleExitMs`, the
+ * uploader asks its driver to exit. It knows nothing of files: the driver maps a served piece to
+ * bytes.
+ *
+ *   input                          effects
+ *   list-task / have-piece         -
+ *   piece-request (held, free)     serve { to, requestId, taskId, piece }
+ *   piece-request (else)           refuse { to, requestId, reason: missing | busy }
+ *   upload-finished                -   (frees a slot)
+ *   unlist-task                    -
+ *   timeout                        unlisted { taskId } ... ; exit when idle
+ */
+import { Bitset } from './bitset.ts';
+import { Clock, Outbox } from './drive.ts';
+import type { PeerId, TaskId } from './protocol.ts';
+
+export type UploaderInput =
+  | { kind: 'list-task'; taskId: TaskId; pieceCount: number }
+  | { kind: 'have-piece'; taskId: TaskId; piece: number }
+  | { kind: 'unlist-task'; taskId: TaskId }
+  | { kind: 'piece-request'; from: PeerId; requestId: number; taskId: TaskId; piece: number }
+  | { kind: 'upload-finished'; requestId: number; from: PeerId }
+  | { kind: 'timeout' };
+
+export type UploaderEffect =
+  | { kind: 'serve'; to: PeerId; requestId: number; taskId: TaskId; piece: number }
+  | { kind: 'refuse'; to: PeerId; requestId: number; reason: 'missing' | 'busy' }
+  | { kind: 'unlisted'; taskId: TaskId }
+  | { kind: 'exit' };
+
+export interface UploaderConfig {
+  uploadLimit: number;
+  /** 0 = never unlist. */
+  unlistAfterMs: number;
+  /** 0 = never exit. */
+  idleExitMs: number;
+  maxTasks: number;
+}
+
+export const DEFAULT_UPLOADER: Readonly<UploaderConfig> = Object.freeze({
+  uploadLimit: 5,
+  unlistAfterMs: 3 * 60_000,
+  idleExitMs: 5 * 60_000,
+  maxTasks: 10_000,
+});
+
+interface ListedTask { pieces: Bitset; lastUsedMs: number }
+
+export class Uploader {
+  private readonly clock = new Clock();
+  private readonly out = new Outbox<UploaderEffect>();
+  private readonly tasks = new Map<TaskId, ListedTask>();
+  private readonly running = new Set<string>();
+  private idleSinceMs = 0;
+  private exited = false;
+
+  constructor(private readonly cfg: UploaderConfig = DEFAULT_UPLOADER) {}
+
+  get activeUploads(): number { return this.running.size; }
+  get listedTasks(): number { return this.tasks.size; }
+  holds(taskId: TaskId, piece: number): boolean { return this.tasks.get(taskId)?.pieces.has(piece) ?? false; }
+
+  handle(nowMs: number, input: UploaderInput): void {
+    this.clock.advance(nowMs);
+    switch (input.kind) {
+      case 'list-task': {
+        if (!this.tasks.has(input.taskId)) {
+          if (this.tasks.size >= this.cfg.maxTasks) this.evictOldest();
+          this.tasks.set(input.taskId, { pieces: new Bitset(input.pieceCount), lastUsedMs: nowMs });
+        }
+        break;
+      }
+      case 'have-piece': {
+        const task = this.tasks.get(input.taskId);
+        if (task && input.piece >= 0 && input.piece < task.pieces.size) task.pieces.add(input.piece);
+        break;
+      }
+      case 'unlist-task':
+        this.tasks.delete(input.taskId);
+        break;
+      case 'piece-request': {
+        const task = this.tasks.get(input.taskId);
+        if (!task || !task.pieces.has(input.piece)) {
+          this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'missing' });
+          break;
+        }
+        task.lastUsedMs = nowMs;
+        const key = uploadKey(input.from, input.requestId);
+        if (this.running.size >= this.cfg.uploadLimit || this.running.has(key)) {
+          this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'busy' });
+          break;
+        }
+        this.running.add(key);
+        this.out.push({ kind: 'serve', to: input.from, requestId: input.requestId, taskId: input.taskId, piece: input.piece });
+        break;
+      }
+      case 'upload-finished':
+        this.running.delete(uploadKey(input.from, input.requestId));
+        break;
+      case 'timeout':
+        this.expire(nowMs);
+        break;
+    }
+    if (this.running.size > 0 || this.tasks.size > 0) this.idleSinceMs = nowMs;
+  }
+
+  poll(): UploaderEffect | undefined { return this.out.poll(); }
+
+  nextDeadlineMs(): number | null {
+    if (this.exited) return null;
+    let next: number | null = null;
+    if (this.cfg.unlistAfterMs > 0) {
+      for (const task of this.tasks.values()) {
+        const at = task.lastUsedMs + this.cfg.unlistAfterMs;
+        if (next === null || at < next) next = at;
+      }
+    }
+    if (this.cfg.idleExitMs > 0 && this.running.size === 0 && this.tasks.size === 0) {
+      const at = this.idleSinceMs + this.cfg.idleExitMs;
+      if (next === null || at < next) next = at;
+    }
+    return next;
+  }
+
+  private expire(nowMs: number): void {
+    if (this.cfg.unlistAfterMs > 0) {
+      for (const [taskId, task] of this.tasks) {
+        if (nowMs - task.lastUsedMs >= this.cfg.unlistAfterMs) {
+          this.tasks.delete(taskId);
+          this.out.push({ kind: 'unlisted', taskId });
+        }
+      }
+    }
+    if (this.cfg.idleExitMs > 0 && !this.exited && this.running.size === 0 && this.tasks.size === 0
+      && nowMs - this.idleSinceMs >= this.cfg.idleExitMs) {
+      this.exited = true;
+      this.out.push({ kind: 'exit' });
+    }
+  }
+
+  private evictOldest(): void {
+    let oldest: TaskId | null = null;
+    let oldestMs = Infinity;
+    for (const [taskId, task] of this.tasks) if (task.lastUsedMs < oldestMs) { oldest = taskId; oldestMs = task.lastUsedMs; }
+    if (oldest !== null) {
+      this.tasks.delete(oldest);
+      this.out.push({ kind: 'unlisted', taskId: oldest });
+    }
+  }
+}
+
+function uploadKey(from: PeerId, requestId: number): string {
+  return `${from}#${requestId}`;
+}
