@@ -15,6 +15,8 @@ export type PeerInput =
       uploadAddr: string;
       have?: number[];
       resumePlan?: { totalBytes: number; pieceSizeBytes: number };
+      /** p2p (default): peers and supernode; cdn: supernode only; source: straight from the source. */
+      pattern?: 'p2p' | 'cdn' | 'source';
     }
   | { kind: 'supernode-message'; from: string; msg: SupernodeToPeer }
   /** The connection to this supernode failed or closed. */

@@ -50,6 +50,8 @@ export interface RegisterMsg {
   have: number[];
   /** Sources this peer refuses (migration carries the local blacklist along). */
   blacklist: PeerId[];
+  /** 'cdn': take every piece from the supernode and serve none (dfget --pattern cdn). */
+  pattern: 'p2p' | 'cdn';
 }
 export interface PullMsg {
   kind: 'pull';
