@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
 
 export function checkProperty<Ts>(
-  testFileUrl: string, name: string, property: fc.IRawProperty<Ts>, params: fc.Parameters<Ts> = {},
+  testFileUrl: string, name: string, property: fc.IProperty<Ts>, params: fc.Parameters<Ts> = {},
 ): void {
   const replaying = process.env.FC_PROPERTY === name && process.env.FC_SEED !== undefined;
   const runParams: fc.Parameters<Ts> = replaying
