@@ -1,0 +1,330 @@
+/**
+ * Fluid network model: nodes with upload and download capacity, and flows between them.
+ *
+ * Theory of operation. A flow moves `sizeBytes` from `src` to `dst` at a rate that is constant
+ * between changes of the flow set. Whenever a flow starts, ends or is cancelled, or a node's
+ * capacity changes, the rates of the flows that may be affected are recomputed, each flow's
+ * progress is settled at its old rate, and its completion is rescheduled through the driver's
+ * `schedule(timeMs, flowId)`. Superseded completion events are not removed from the queue; the
+ * driver asks `isDue(flowId, timeMs)` when one pops and drops it if the flow has since been
+ * rescheduled or removed (lazy invalidation).
+ *
+ * Sharing rules:
+ * - `max-min`: the reference. Every change recomputes every flow by progressive filling
+ *   (max-min.ts). Exact, and O(flows x rounds) per change: small swarms only.
+ * - `local` (the default, for scale): one round of water-filling at each end.
+ *     demandAtSrc(f) = min(cap_f, down_dst / n_in(dst))   what f's receiver would grant it alone
+ *     demandAtDst(f) = min(cap_f, up_src / n_out(src))    what f's sender would grant it alone
+ *     upAlloc(f)     = water-fill of up_src over src's outgoing flows with demandAtSrc
+ *     downAlloc(f)   = water-fill of down_dst over dst's incoming flows with demandAtDst
+ *     rate(f)        = min(upAlloc(f), downAlloc(f))
+ *   That is min(up_src/n_up(src), down_dst/n_down(dst)) with the slack of flows limited at the
+ *   other end redistributed once. Allocations at a node never sum above its capacity, so no
+ *   node is ever over capacity; some slack can stay unused (a flow limited at both ends by
+ *   other flows' second-round gains). It depends only on flow counts one hop away, so a change
+ *   at node X recomputes both sides of X and one side of each of X's neighbours: O(degree^2).
+ *   test/sim/network.test.ts measures its gap to max-min on small swarms and bounds it.
+ *
+ * Capacities are in bytes/s and must be finite and > 0 (a limit of "0 = unlimited" is resolved
+ * by the scenario before it gets here). Per-flow caps model per-task rate limits.
+ */
+import { maxMinRates, type FlowDemand } from './max-min.ts';
+
+export type SharingRule = 'local' | 'max-min';
+
+const NO_CAP = Infinity;
+
+export class Network {
+  private upBps: number[] = [];
+  private downBps: number[] = [];
+  private outFlows: number[][] = [];
+  private inFlows: number[][] = [];
+  /** Bytes each node has sent / received over finished or cancelled flows. */
+  sentBytes: number[] = [];
+  receivedBytes: number[] = [];
+
+  private capacity = 0;
+  private src = new Int32Array(0);
+  private dst = new Int32Array(0);
+  private tags = new Int32Array(0);
+  private alive = new Uint8Array(0);
+  private sizeBytes = new Float64Array(0);
+  private remainingBytes = new Float64Array(0);
+  private ratesBps = new Float64Array(0);
+  private capsBps = new Float64Array(0);
+  private settledAtMs = new Float64Array(0);
+  private etaMs = new Float64Array(0);
+  private upAlloc = new Float64Array(0);
+  private downAlloc = new Float64Array(0);
+  private flowStamp = new Int32Array(0);
+  private freeIds: number[] = [];
+  private flowCount = 0;
+
+  private upStamp: number[] = [];
+  private downStamp: number[] = [];
+  private epoch = 0;
+  private touchedFlows: number[] = [];
+  private scratchOrder: number[] = [];
+  private scratchDemand: number[] = [];
+
+  /** Rate recomputations performed (a cost figure for benchmarks). */
+  rateUpdates = 0;
+
+  constructor(private readonly schedule: (timeMs: number, flowId: number) => void, readonly rule: SharingRule = 'local') {}
+
+  addNode(upBps: number, downBps: number): number {
+    checkCapacity(upBps, 'upload');
+    checkCapacity(downBps, 'download');
+    this.upBps.push(upBps);
+    this.downBps.push(downBps);
+    this.outFlows.push([]);
+    this.inFlows.push([]);
+    this.sentBytes.push(0);
+    this.receivedBytes.push(0);
+    this.upStamp.push(0);
+    this.downStamp.push(0);
+    return this.upBps.length - 1;
+  }
+
+  get nodeCount(): number { return this.upBps.length; }
+  get activeFlows(): number { return this.flowCount; }
+  nodeUpBps(node: number): number { return this.upBps[node]; }
+  nodeDownBps(node: number): number { return this.downBps[node]; }
+
+  /** Change a node's capacity (a slow peer); its flows are re-rated from now on. */
+  setCapacity(nowMs: number, node: number, upBps: number, downBps: number): void {
+    checkCapacity(upBps, 'upload');
+    checkCapacity(downBps, 'download');
+    this.upBps[node] = upBps;
+    this.downBps[node] = downBps;
+    this.recompute(nowMs, node, node);
+  }
+
+  /** Start moving sizeBytes from src to dst now; capBps 0 = no per-flow cap. */
+  startFlow(nowMs: number, src: number, dst: number, sizeBytes: number, capBps: number, tag: number): number {
+    if (src === dst) throw new Error(`flow from node ${src} to itself`);
+    if (!(sizeBytes > 0)) throw new Error(`flow size must be > 0 bytes, got ${sizeBytes}`);
+    const id = this.allocate();
+    this.src[id] = src;
+    this.dst[id] = dst;
+    this.tags[id] = tag;
+    this.alive[id] = 1;
+    this.sizeBytes[id] = sizeBytes;
+    this.remainingBytes[id] = sizeBytes;
+    this.ratesBps[id] = 0;
+    this.capsBps[id] = capBps > 0 ? capBps : NO_CAP;
+    this.settledAtMs[id] = nowMs;
+    this.etaMs[id] = Infinity;
+    this.outFlows[src].push(id);
+    this.inFlows[dst].push(id);
+    this.flowCount++;
+    this.recompute(nowMs, src, dst);
+    return id;
+  }
+
+  /** True when a popped completion event for flowId at timeMs is current (not superseded). */
+  isDue(flowId: number, timeMs: number): boolean {
+    return this.alive[flowId] === 1 && this.etaMs[flowId] === timeMs;
+  }
+
+  tag(flowId: number): number { return this.tags[flowId]; }
+  flowSrc(flowId: number): number { return this.src[flowId]; }
+  flowDst(flowId: number): number { return this.dst[flowId]; }
+  flowSizeBytes(flowId: number): number { return this.sizeBytes[flowId]; }
+  isAlive(flowId: number): boolean { return this.alive[flowId] === 1; }
+
+  /** The flow delivered all its bytes: remove it and re-rate its neighbours. */
+  finishFlow(nowMs: number, flowId: number): void {
+    this.remove(nowMs, flowId, this.sizeBytes[flowId]);
+  }
+
+  /** Abort a flow (a crash, a cancelled fetch); returns the bytes it had delivered. */
+  cancelFlow(nowMs: number, flowId: number): number {
+    if (this.alive[flowId] !== 1) return 0;
+    this.settle(nowMs, flowId);
+    const delivered = this.sizeBytes[flowId] - this.remainingBytes[flowId];
+    this.remove(nowMs, flowId, delivered);
+    return delivered;
+  }
+
+  /** Flow ids currently sending from / receiving at a node (a copy). */
+  flowsAt(node: number): number[] {
+    return [...this.outFlows[node], ...this.inFlows[node]];
+  }
+
+  /** Sum of current rates out of / into a node (for invariant checkers). */
+  loadBps(node: number): { upBps: number; downBps: number } {
+    let up = 0;
+    let down = 0;
+    for (const f of this.outFlows[node]) up += this.ratesBps[f];
+    for (const f of this.inFlows[node]) down += this.ratesBps[f];
+    return { upBps: up, downBps: down };
+  }
+
+  private remove(nowMs: number, flowId: number, deliveredBytes: number): void {
+    const s = this.src[flowId];
+    const d = this.dst[flowId];
+    this.sentBytes[s] += deliveredBytes;
+    this.receivedBytes[d] += deliveredBytes;
+    this.alive[flowId] = 0;
+    removeValue(this.outFlows[s], flowId);
+    removeValue(this.inFlows[d], flowId);
+    this.freeIds.push(flowId);
+    this.flowCount--;
+    this.recompute(nowMs, s, d);
+  }
+
+  private settle(nowMs: number, f: number): void {
+    const elapsedMs = nowMs - this.settledAtMs[f];
+    if (elapsedMs > 0) {
+      this.remainingBytes[f] = Math.max(0, this.remainingBytes[f] - this.ratesBps[f] * elapsedMs / 1000);
+    }
+    this.settledAtMs[f] = nowMs;
+  }
+
+  private setRate(nowMs: number, f: number, rateBps: number): void {
+    this.rateUpdates++;
+    if (rateBps === this.ratesBps[f] && this.etaMs[f] !== Infinity) return;
+    this.settle(nowMs, f);
+    this.ratesBps[f] = rateBps;
+    const eta = rateBps > 0 ? nowMs + this.remainingBytes[f] * 1000 / rateBps : Infinity;
+    this.etaMs[f] = eta;
+    if (eta !== Infinity) this.schedule(eta, f);
+  }
+
+  private recompute(nowMs: number, a: number, b: number): void {
+    if (this.rule === 'max-min') {
+      this.recomputeAll(nowMs);
+      return;
+    }
+    const epoch = ++this.epoch;
+    this.touchedFlows.length = 0;
+    for (const x of a === b ? [a] : [a, b]) {
+      this.refillUp(x, epoch);
+      this.refillDown(x, epoch);
+      for (const f of this.outFlows[x]) this.refillDown(this.dst[f], epoch);
+      for (const f of this.inFlows[x]) this.refillUp(this.src[f], epoch);
+    }
+    for (const f of this.touchedFlows) this.setRate(nowMs, f, Math.min(this.upAlloc[f], this.downAlloc[f]));
+  }
+
+  private refillUp(node: number, epoch: number): void {
+    if (this.upStamp[node] === epoch) return;
+    this.upStamp[node] = epoch;
+    const flows = this.outFlows[node];
+    const demand = this.scratchDemand;
+    demand.length = flows.length;
+    for (let i = 0; i < flows.length; i++) {
+      const f = flows[i];
+      const d = this.dst[f];
+      demand[i] = Math.min(this.capsBps[f], this.downBps[d] / this.inFlows[d].length);
+    }
+    this.waterFill(this.upBps[node], flows, demand, this.upAlloc, epoch);
+  }
+
+  private refillDown(node: number, epoch: number): void {
+    if (this.downStamp[node] === epoch) return;
+    this.downStamp[node] = epoch;
+    const flows = this.inFlows[node];
+    const demand = this.scratchDemand;
+    demand.length = flows.length;
+    for (let i = 0; i < flows.length; i++) {
+      const f = flows[i];
+      const s = this.src[f];
+      demand[i] = Math.min(this.capsBps[f], this.upBps[s] / this.outFlows[s].length);
+    }
+    this.waterFill(this.downBps[node], flows, demand, this.downAlloc, epoch);
+  }
+
+  /** Split capacityBps over flows: the smallest demands are met in full, the rest share equally. */
+  private waterFill(capacityBps: number, flows: number[], demand: number[], alloc: Float64Array, epoch: number): void {
+    const k = flows.length;
+    const order = this.scratchOrder;
+    order.length = k;
+    if (k <= 16) {
+      // Insertion sort by demand: k is a node's degree, usually under a dozen.
+      for (let i = 0; i < k; i++) {
+        let j = i;
+        while (j > 0 && demand[order[j - 1]] > demand[i]) { order[j] = order[j - 1]; j--; }
+        order[j] = i;
+      }
+    } else {
+      for (let i = 0; i < k; i++) order[i] = i;
+      order.sort((x, y) => demand[x] - demand[y]);
+    }
+    let remaining = capacityBps;
+    for (let r = 0; r < k; r++) {
+      const i = order[r];
+      const share = remaining / (k - r);
+      const given = demand[i] < share ? demand[i] : share;
+      alloc[flows[i]] = given;
+      remaining -= given;
+      const f = flows[i];
+      if (this.flowStamp[f] !== epoch) {
+        this.flowStamp[f] = epoch;
+        this.touchedFlows.push(f);
+      }
+    }
+  }
+
+  private recomputeAll(nowMs: number): void {
+    const ids: number[] = [];
+    const demands: FlowDemand[] = [];
+    for (let f = 0; f < this.capacity; f++) {
+      if (this.alive[f] !== 1) continue;
+      ids.push(f);
+      demands.push({ src: this.src[f], dst: this.dst[f], capBps: this.capsBps[f] });
+    }
+    const rates = maxMinRates(demands, this.upBps, this.downBps);
+    for (let i = 0; i < ids.length; i++) this.setRate(nowMs, ids[i], rates[i]);
+  }
+
+  private allocate(): number {
+    const reused = this.freeIds.pop();
+    if (reused !== undefined) return reused;
+    if (this.capacity === this.src.length) this.grow();
+    return this.capacity++;
+  }
+
+  private grow(): void {
+    const size = Math.max(64, this.src.length * 2);
+    this.src = growInt(this.src, size);
+    this.dst = growInt(this.dst, size);
+    this.tags = growInt(this.tags, size);
+    this.flowStamp = growInt(this.flowStamp, size);
+    const alive = new Uint8Array(size);
+    alive.set(this.alive);
+    this.alive = alive;
+    this.sizeBytes = growFloat(this.sizeBytes, size);
+    this.remainingBytes = growFloat(this.remainingBytes, size);
+    this.ratesBps = growFloat(this.ratesBps, size);
+    this.capsBps = growFloat(this.capsBps, size);
+    this.settledAtMs = growFloat(this.settledAtMs, size);
+    this.etaMs = growFloat(this.etaMs, size);
+    this.upAlloc = growFloat(this.upAlloc, size);
+    this.downAlloc = growFloat(this.downAlloc, size);
+  }
+}
+
+function checkCapacity(bps: number, what: string): void {
+  if (!(bps > 0) || !Number.isFinite(bps)) throw new Error(`node ${what} capacity must be a finite rate > 0 bytes/s, got ${bps}`);
+}
+
+function removeValue(list: number[], value: number): void {
+  const i = list.indexOf(value);
+  if (i < 0) return;
+  list[i] = list[list.length - 1];
+  list.pop();
+}
+
+function growInt(old: Int32Array, size: number): Int32Array {
+  const next = new Int32Array(size);
+  next.set(old);
+  return next;
+}
+
+function growFloat(old: Float64Array, size: number): Float64Array {
+  const next = new Float64Array(size);
+  next.set(old);
+  return next;
+}

@@ -1,0 +1,58 @@
+/**
+ * Where nodes sit (IDC -> rack -> host) and the one-way latency between two of them.
+ *
+ * Defaults: same rack 0.2 ms, same IDC 0.5 ms, across IDCs 20 ms (typical intra-rack switch
+ * hop, intra-datacentre fabric, and a regional WAN link). Hosts are dealt round-robin over all
+ * racks, so rack r of IDC d holds hosts i with i mod (idcs * racksPerIdc) = d * racksPerIdc + r.
+ * The origin and the supernodes each sit in a rack of their own in their IDC.
+ */
+export interface TopologySpec {
+  idcs: number;
+  racksPerIdc: number;
+  sameRackMs: number;
+  sameIdcMs: number;
+  crossIdcMs: number;
+}
+
+export const DEFAULT_TOPOLOGY: Readonly<TopologySpec> = Object.freeze({
+  idcs: 1,
+  racksPerIdc: 10,
+  sameRackMs: 0.2,
+  sameIdcMs: 0.5,
+  crossIdcMs: 20,
+});
+
+export class Topology {
+  private idcOf: number[] = [];
+  private rackOf: number[] = [];
+  private nextPrivateRack: number;
+
+  constructor(readonly spec: TopologySpec) {
+    this.nextPrivateRack = spec.idcs * spec.racksPerIdc;
+  }
+
+  /** Place the next host (round-robin over every rack). */
+  placeHost(hostIndex: number): void {
+    const rack = hostIndex % (this.spec.idcs * this.spec.racksPerIdc);
+    this.idcOf.push(Math.floor(rack / this.spec.racksPerIdc));
+    this.rackOf.push(rack);
+  }
+
+  /** Place a server (origin, supernode) in a rack of its own in `idc`. */
+  placeServer(idc: number): void {
+    if (!Number.isInteger(idc) || idc < 0 || idc >= this.spec.idcs) throw new Error(`idc ${idc} outside 0..${this.spec.idcs - 1}`);
+    this.idcOf.push(idc);
+    this.rackOf.push(this.nextPrivateRack++);
+  }
+
+  get nodeCount(): number { return this.idcOf.length; }
+
+  latencyMs(a: number, b: number): number {
+    if (a === b) return 0;
+    if (this.rackOf[a] === this.rackOf[b]) return this.spec.sameRackMs;
+    if (this.idcOf[a] === this.idcOf[b]) return this.spec.sameIdcMs;
+    return this.spec.crossIdcMs;
+  }
+
+  idc(node: number): number { return this.idcOf[node]; }
+}
