@@ -317,13 +317,13 @@ function removeValue(list: number[], value: number): void {
   list.pop();
 }
 
-function growInt(old: Int32Array, size: number): Int32Array {
+function growInt(old: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {
   const next = new Int32Array(size);
   next.set(old);
   return next;
 }
 
-function growFloat(old: Float64Array, size: number): Float64Array {
+function growFloat(old: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
   const next = new Float64Array(size);
   next.set(old);
   return next;
