@@ -25,6 +25,8 @@ export interface CoreConfig {
   pieceTimeoutMs: number;
   /** A pull with no answer after this long means the supernode is gone (peer migrates). */
   pullTimeoutMs: number;
+  /** A cached task is revalidated with its source when registered this long after the last check. */
+  revalidateAfterMs: number;
   /** Upper bounds that keep every table finite. */
   maxPeersPerTask: number;
   maxTasks: number;
@@ -49,6 +51,7 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   waitMaxMs: 2000,
   pieceTimeoutMs: 60_000,
   pullTimeoutMs: 15_000,
+  revalidateAfterMs: 0,
   maxPeersPerTask: 200_000,
   maxTasks: 10_000,
   maxLocalBlacklist: 1024,

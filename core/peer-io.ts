@@ -29,7 +29,7 @@ export type PeerInput =
   /** Writing a verified piece failed (disk full, I/O error). */
   | { kind: 'write-failed'; piece: number; reason: string }
   /** Result of a back-to-source download. */
-  | { kind: 'source-fetched'; ok: boolean; reason?: string }
+  | { kind: 'source-fetched'; ok: boolean; reason?: string; sizeBytes?: number }
   | { kind: 'timeout' };
 
 export type PeerEffect =

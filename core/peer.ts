@@ -1,0 +1,316 @@
+/**
+ * The peer (dfget) state machine: one download of one task.
+ *
+ * Theory of operation. The peer registers with the first supernode of its list and waits for
+ * `task-info` (the piece plan). It then pulls; the supernode answers with assignments (piece,
+ * source, expected digest) or a wait hint. Each assignment becomes a `fetch-piece` effect; the
+ * driver fetches the bytes from that source, hashes them and reports `piece-fetched` with the
+ * digest it computed. The peer — not the driver — compares digests: a match becomes
+ * `write-piece` and a success result; a mismatch is a `corrupt` failure, nothing is written and
+ * the source goes on the local blacklist. Results travel to the supernode with the next pull
+ * (at most one pull is outstanding; a finished piece, a wait hint expiring, or an unasked
+ * `assign` after a wake-up keeps work flowing). When every piece is verified the peer reports
+ * its last results and emits `done`; it stays a source through its uploader.
+ *
+ * Failure handling: a fetch with no result after `pieceTimeoutMs` is cancelled and reported as a
+ * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
+ * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
+ * supernode left it downloads from the source itself (`fetch-source`) when `backToSource`
+ * allows, else fails. Pieces already verified on disk (`have` at start) are reused when the
+ * plan matches (`resumePlan`); otherwise the driver is told to discard them.
+ *
+ *   input                     effects
+ *   start                     send register            (pattern source: fetch-source)
+ *   task-info                 plan; send pull           (or done, when resuming a complete file)
+ *   assign                    fetch-piece ...
+ *   wait                      - (arms the retry timer)
+ *   task-failed               failed
+ *   piece-fetched ok          write-piece; send pull | report + done
+ *   piece-fetched bad         send pull (result carries the failure)
+ *   supernode-down / silence  send register to the next supernode | fetch-source | failed
+ *   write-failed              send leave; failed
+ *   timeout                   cancel-fetch; send pull | migration
+ */
+import { Bitset } from './bitset.ts';
+import type { CoreConfig } from './config.ts';
+import { Clock, Outbox } from './drive.ts';
+import type { PeerEffect, PeerInput } from './peer-io.ts';
+import { pieceRange, type PiecePlan } from './pieces.ts';
+import type { Assignment, FailureKind, PeerId, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import { SUPERNODE } from './protocol.ts';
+
+type Phase = 'idle' | 'registered' | 'downloading' | 'source' | 'done' | 'failed';
+
+interface RunningFetch {
+  source: PeerId;
+  digest: string;
+  deadlineMs: number;
+}
+
+export class Peer {
+  private readonly clock = new Clock();
+  private readonly out = new Outbox<PeerEffect>();
+  private phase: Phase = 'idle';
+  private taskId: TaskId = '';
+  private task: TaskSpec = { url: '', headers: {} };
+  private supernodes: string[] = [];
+  private supernodeAt = 0;
+  private uploadAddr = '';
+  private pattern: 'p2p' | 'cdn' = 'p2p';
+  private plan: PiecePlan | null = null;
+  private have: Bitset | null = null;
+  private resumeHave: number[] = [];
+  private resumePlan: { totalBytes: number; pieceSizeBytes: number } | null = null;
+  private readonly running = new Map<number, RunningFetch>();
+  private results: PieceResult[] = [];
+  private readonly localBlacklist = new Set<PeerId>();
+  private awaitingSinceMs: number | null = null;
+  private retryAtMs: number | null = null;
+  private fromPeersBytes = 0;
+  private fromSupernodeBytes = 0;
+
+  constructor(private readonly cfg: CoreConfig, readonly peerId: PeerId) {}
+
+  get state(): Phase { return this.phase; }
+  get currentSupernode(): string | null { return this.supernodes[this.supernodeAt] ?? null; }
+  get verifiedPieces(): number { return this.have?.count ?? 0; }
+  get blacklisted(): ReadonlySet<PeerId> { return this.localBlacklist; }
+
+  poll(): PeerEffect | undefined { return this.out.poll(); }
+
+  nextDeadlineMs(): number | null {
+    let next: number | null = null;
+    const consider = (at: number | null) => { if (at !== null && (next === null || at < next)) next = at; };
+    for (const run of this.running.values()) consider(run.deadlineMs);
+    if (this.awaitingSinceMs !== null) consider(this.awaitingSinceMs + this.cfg.pullTimeoutMs);
+    consider(this.retryAtMs);
+    return next;
+  }
+
+  handle(nowMs: number, input: PeerInput): void {
+    this.clock.advance(nowMs);
+    if (this.phase === 'done' || this.phase === 'failed') return;
+    switch (input.kind) {
+      case 'start': return this.onStart(nowMs, input);
+      case 'supernode-message':
+        if (input.from !== this.currentSupernode || input.msg.taskId !== this.taskId) return;
+        return this.onSupernodeMessage(nowMs, input.msg);
+      case 'supernode-down':
+        if (input.supernode === this.currentSupernode && (this.phase === 'registered' || this.phase === 'downloading')) this.migrate(nowMs);
+        return;
+      case 'piece-fetched': return this.onFetched(nowMs, input.piece, input.source, input.digest, input.failure);
+      case 'write-failed':
+        this.fail(`cannot write piece ${input.piece}: ${input.reason}`);
+        return;
+      case 'source-fetched':
+        if (this.phase !== 'source') return;
+        if (input.ok) this.finish(input.sizeBytes ?? this.plan?.totalBytes ?? 0);
+        else this.fail(`download from the source failed: ${input.reason ?? 'unknown error'}`);
+        return;
+      case 'timeout': return this.onTimeout(nowMs);
+    }
+  }
+
+  private onStart(nowMs: number, input: Extract<PeerInput, { kind: 'start' }>): void {
+    if (this.phase !== 'idle') return;
+    this.taskId = input.taskId;
+    this.task = input.task;
+    this.supernodes = input.supernodes.slice(0, 64);
+    this.uploadAddr = input.uploadAddr;
+    this.pattern = input.pattern === 'cdn' ? 'cdn' : 'p2p';
+    this.resumeHave = input.have ?? [];
+    this.resumePlan = input.resumePlan ?? null;
+    if (input.pattern === 'source' || this.supernodes.length === 0) {
+      if (input.pattern === 'source' || this.cfg.backToSource) return this.toSource();
+      return this.fail('no supernode given; set --node, or allow back-to-source');
+    }
+    this.register(nowMs);
+  }
+
+  private register(nowMs: number): void {
+    this.phase = this.plan ? 'downloading' : 'registered';
+    this.results = [];
+    this.retryAtMs = null;
+    this.awaitingSinceMs = nowMs;
+    this.out.push({
+      kind: 'send', to: this.currentSupernode!, msg: {
+        kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
+        have: this.have ? this.have.toArray() : [], blacklist: [...this.localBlacklist], pattern: this.pattern,
+      },
+    });
+  }
+
+  private onSupernodeMessage(nowMs: number, msg: SupernodeToPeer): void {
+    switch (msg.kind) {
+      case 'task-info': {
+        this.awaitingSinceMs = null;
+        if (!this.plan) this.adoptPlan(msg);
+        if (this.have!.full) return this.finish(0);
+        this.phase = 'downloading';
+        return this.pull(nowMs);
+      }
+      case 'assign': {
+        this.awaitingSinceMs = null;
+        if (!this.plan) return;
+        for (const assignment of msg.pieces) this.startFetch(nowMs, assignment);
+        this.retryAtMs = msg.retryAfterMs > 0 ? nowMs + msg.retryAfterMs : null;
+        if (this.results.length > 0 && this.running.size < this.cfg.peerDownLimit) this.pull(nowMs);
+        return;
+      }
+      case 'wait':
+        this.awaitingSinceMs = null;
+        this.retryAtMs = nowMs + Math.max(1, msg.retryAfterMs);
+        if (this.results.length > 0) this.pull(nowMs);
+        return;
+      case 'task-failed':
+        this.fail(msg.reason, msg.status);
+        return;
+    }
+  }
+
+  private adoptPlan(info: Extract<SupernodeToPeer, { kind: 'task-info' }>): void {
+    this.plan = { totalBytes: info.totalBytes, pieceSizeBytes: info.pieceSizeBytes, pieceCount: info.pieceCount };
+    this.have = new Bitset(info.pieceCount);
+    const resumable = this.resumePlan !== null && this.resumePlan.totalBytes === info.totalBytes
+      && this.resumePlan.pieceSizeBytes === info.pieceSizeBytes;
+    if (resumable) {
+      for (const piece of this.resumeHave) if (Number.isInteger(piece) && piece >= 0 && piece < info.pieceCount) this.have.add(piece);
+    }
+    this.out.push({
+      kind: 'plan', taskId: this.taskId, totalBytes: info.totalBytes, pieceSizeBytes: info.pieceSizeBytes,
+      pieceCount: info.pieceCount, ...(info.fileDigest ? { fileDigest: info.fileDigest } : {}),
+      discardLocal: this.resumeHave.length > 0 && !resumable,
+    });
+    this.resumeHave = [];
+  }
+
+  private startFetch(nowMs: number, assignment: Assignment): void {
+    const { piece, source } = assignment;
+    const plan = this.plan!;
+    if (!Number.isInteger(piece) || piece < 0 || piece >= plan.pieceCount || this.running.has(piece)) return;
+    if (this.have!.has(piece)) {
+      // The supernode did not know we hold it (we migrated mid-fetch): settle it as held.
+      this.results.push({ piece, source, ok: true });
+      return;
+    }
+    if (this.running.size >= this.cfg.peerDownLimit) {
+      this.results.push({ piece, source, ok: false, failure: 'busy' });
+      return;
+    }
+    const { startByte, endByte } = pieceRange(plan, piece);
+    const sourceAddr = source === SUPERNODE ? this.currentSupernode! : assignment.sourceAddr;
+    this.running.set(piece, { source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
+    this.out.push({
+      kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
+      expectedDigest: assignment.digest,
+    });
+  }
+
+  private onFetched(nowMs: number, piece: number, source: PeerId, digest: string | null, failure?: FailureKind): void {
+    const run = this.running.get(piece);
+    if (!run || run.source !== source || this.phase !== 'downloading') return;
+    this.running.delete(piece);
+    if (digest !== null && digest === run.digest && run.digest !== '') {
+      const { startByte, endByte } = pieceRange(this.plan!, piece);
+      this.have!.add(piece);
+      if (source === SUPERNODE) this.fromSupernodeBytes += endByte - startByte;
+      else this.fromPeersBytes += endByte - startByte;
+      this.out.push({ kind: 'write-piece', taskId: this.taskId, piece, startByte, endByte });
+      this.results.push({ piece, source, ok: true });
+    } else {
+      const kind: FailureKind = digest !== null ? 'corrupt' : (failure ?? 'unreachable');
+      this.results.push({ piece, source, ok: false, failure: kind });
+      if (kind !== 'busy' && source !== SUPERNODE) this.blacklistLocally(source);
+      if (kind === 'corrupt') this.out.push({ kind: 'log', level: 'warn', message: `piece ${piece} from ${source} failed verification; not written` });
+    }
+    if (this.have!.full) {
+      this.out.push({ kind: 'send', to: this.currentSupernode!, msg: { kind: 'report', taskId: this.taskId, results: this.results } });
+      this.results = [];
+      return this.finish(0);
+    }
+    if (this.awaitingSinceMs === null) this.pull(nowMs);
+  }
+
+  private onTimeout(nowMs: number): void {
+    for (const [piece, run] of [...this.running]) {
+      if (run.deadlineMs > nowMs) continue;
+      this.running.delete(piece);
+      this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
+      this.results.push({ piece, source: run.source, ok: false, failure: 'timeout' });
+      if (run.source !== SUPERNODE) this.blacklistLocally(run.source);
+    }
+    if (this.awaitingSinceMs !== null && nowMs >= this.awaitingSinceMs + this.cfg.pullTimeoutMs) {
+      return this.migrate(nowMs);
+    }
+    if (this.retryAtMs !== null && nowMs >= this.retryAtMs) this.retryAtMs = null;
+    if (this.phase === 'downloading' && this.awaitingSinceMs === null && this.retryAtMs === null) this.pull(nowMs);
+    else if (this.phase === 'registered' && this.awaitingSinceMs === null && this.retryAtMs === null) this.pull(nowMs);
+  }
+
+  private pull(nowMs: number): void {
+    if (this.awaitingSinceMs !== null) return;
+    if (this.phase === 'downloading' && this.running.size >= Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit)
+      && this.results.length === 0) return;
+    this.retryAtMs = null;
+    this.awaitingSinceMs = nowMs;
+    this.out.push({ kind: 'send', to: this.currentSupernode!, msg: { kind: 'pull', taskId: this.taskId, results: this.results } });
+    this.results = [];
+  }
+
+  private migrate(nowMs: number): void {
+    this.awaitingSinceMs = null;
+    // Fetches from the failed supernode's CDN cannot complete; peers' uploads carry on.
+    for (const [piece, run] of [...this.running]) {
+      if (run.source !== SUPERNODE) continue;
+      this.running.delete(piece);
+      this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
+    }
+    this.supernodeAt++;
+    if (this.supernodeAt < this.supernodes.length) {
+      this.out.push({ kind: 'log', level: 'warn', message: `supernode ${this.supernodes[this.supernodeAt - 1]} is unreachable; moving to ${this.currentSupernode}` });
+      return this.register(nowMs);
+    }
+    if (this.cfg.backToSource && this.pattern === 'p2p') return this.toSource();
+    this.fail('no supernode reachable (tried every one in the list) and back-to-source is disabled');
+  }
+
+  private toSource(): void {
+    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
+    this.running.clear();
+    this.phase = 'source';
+    this.awaitingSinceMs = null;
+    this.retryAtMs = null;
+    this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task });
+  }
+
+  private blacklistLocally(source: PeerId): void {
+    if (this.localBlacklist.has(source)) return;
+    if (this.localBlacklist.size >= this.cfg.maxLocalBlacklist) {
+      this.localBlacklist.delete(this.localBlacklist.values().next().value as PeerId);
+    }
+    this.localBlacklist.add(source);
+  }
+
+  private finish(fromSourceBytes: number): void {
+    this.phase = 'done';
+    this.awaitingSinceMs = null;
+    this.retryAtMs = null;
+    this.out.push({
+      kind: 'done', taskId: this.taskId, fromPeersBytes: this.fromPeersBytes,
+      fromSupernodeBytes: this.fromSupernodeBytes, fromSourceBytes,
+    });
+  }
+
+  private fail(reason: string, status?: number): void {
+    const supernode = this.currentSupernode;
+    if (supernode && (this.phase === 'registered' || this.phase === 'downloading')) {
+      this.out.push({ kind: 'send', to: supernode, msg: { kind: 'leave', taskId: this.taskId } });
+    }
+    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
+    this.running.clear();
+    this.phase = 'failed';
+    this.awaitingSinceMs = null;
+    this.retryAtMs = null;
+    this.out.push({ kind: 'failed', taskId: this.taskId, reason, ...(status !== undefined ? { status } : {}) });
+  }
+}

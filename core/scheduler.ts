@@ -1,0 +1,254 @@
+/**
+ * The supernode's piece scheduler for one task: who holds what, who is busy, and the answer to a
+ * peer's pull.
+ *
+ * Theory of operation. The swarm keeps, per piece, the peers holding it (`holders`) and the
+ * copies in flight; per peer, its pieces, its running downloads and its running uploads. A pull
+ * by requester R is answered with up to `min(piecesPerPull, peerDownLimit) - running(R)` pieces:
+ *
+ * 1. candidates: pieces the CDN has ready or some peer holds, minus what R has or runs;
+ * 2. order: rarest first — fewest copies, counting copies in flight so that peers pulling at the
+ *    same moment spread over different pieces — then nearest to what R is downloading now
+ *    (or to the last piece R was given: writes stay near-sequential), then a rotation drawn
+ *    from the seeded RNG (ties are broken at random, reproducibly);
+ * 3. source: a holder that R's local blacklist and the global blacklist allow, not gone, not in
+ *    `cdn` pattern, below `peerUpLimit`, least loaded first; otherwise the supernode (CDN has the
+ *    piece and fewer than `supernodeUpLimit` uploads run). An isolated or `cdn`-pattern R only
+ *    ever gets the supernode. A candidate with no source is skipped.
+ *
+ * Cost per pull is O(pieces) for the candidate pass plus, per tried candidate, at most
+ * `sourceScanLimit` holders: holders are scanned from a rotating cursor (so load spreads over all
+ * holders over time) and the least loaded in that window wins, stopping early at an idle one.
+ * No pull scans every holder of every piece, so 10,000 peers x 256 pieces stays cheap.
+ * Gone holders are removed lazily when a scan meets them.
+ */
+import { Bitset } from './bitset.ts';
+import { Blacklists } from './blacklist.ts';
+import type { CoreConfig } from './config.ts';
+import type { Rng } from './rng.ts';
+import { randomInt } from './rng.ts';
+
+/** Source index meaning the supernode's CDN. */
+export const SUPERNODE_INDEX = -1;
+
+export interface RunningPiece {
+  piece: number;
+  source: number;
+  startedMs: number;
+}
+
+export interface Scheduled {
+  piece: number;
+  source: number;
+}
+
+/** Extra candidates tried beyond the wanted count when sources are busy; bounds a pull's work. */
+const EXTRA_TRIES = 16;
+
+export class TaskSwarm {
+  readonly cdnReady: Bitset;
+  readonly blacklists: Blacklists;
+  /** Peers holding each piece (may contain gone peers until a scan removes them). */
+  private readonly holders: number[][];
+  private readonly holderCursor: Int32Array;
+  private readonly copies: Int32Array;
+  private readonly inFlight: Int32Array;
+
+  private readonly have: Bitset[] = [];
+  private readonly running: RunningPiece[][] = [];
+  private readonly uploads: number[] = [];
+  private readonly gone: boolean[] = [];
+  private readonly cdnOnly: boolean[] = [];
+  private readonly anchor: number[] = [];
+  private supernodeUploadsRunning = 0;
+
+  private readonly candidatePieces: Int32Array;
+  private readonly candidateKeys: Float64Array;
+
+  constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
+    this.cdnReady = new Bitset(pieceCount);
+    this.blacklists = new Blacklists(cfg);
+    this.holders = Array.from({ length: pieceCount }, () => []);
+    this.holderCursor = new Int32Array(pieceCount);
+    this.copies = new Int32Array(pieceCount);
+    this.inFlight = new Int32Array(pieceCount);
+    this.candidatePieces = new Int32Array(pieceCount);
+    this.candidateKeys = new Float64Array(pieceCount);
+  }
+
+  get peerCount(): number { return this.have.length; }
+  get supernodeUploads(): number { return this.supernodeUploadsRunning; }
+
+  /** Add a peer; returns its dense index. `cdnOnly`: takes from the supernode only, serves none. */
+  addPeer(cdnOnly: boolean, anchorPiece: number): number {
+    const index = this.have.length;
+    this.have.push(new Bitset(this.pieceCount));
+    this.running.push([]);
+    this.uploads.push(0);
+    this.gone.push(false);
+    this.cdnOnly.push(cdnOnly);
+    this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
+    return index;
+  }
+
+  /** Record that a peer holds a verified piece (resume, migration, or a reported success). */
+  addHolding(peer: number, piece: number): void {
+    if (this.gone[peer] || piece < 0 || piece >= this.pieceCount) return;
+    if (!this.have[peer].add(piece)) return;
+    this.holders[piece].push(peer);
+    this.copies[piece]++;
+  }
+
+  hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
+  isComplete(peer: number): boolean { return this.have[peer].full; }
+  isGone(peer: number): boolean { return this.gone[peer]; }
+  runningOf(peer: number): readonly RunningPiece[] { return this.running[peer]; }
+  uploadsOf(peer: number): number { return this.uploads[peer]; }
+  copiesOf(piece: number): number { return this.copies[piece]; }
+  inFlightOf(piece: number): number { return this.inFlight[piece]; }
+  missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
+
+  /** The peer left (connection closed, crashed): release its downloads and stop using it as a source. */
+  removePeer(peer: number): void {
+    if (this.gone[peer]) return;
+    for (const run of this.running[peer]) this.release(run);
+    this.running[peer] = [];
+    this.gone[peer] = true;
+    const have = this.have[peer];
+    for (let piece = 0; piece < this.pieceCount; piece++) if (have.has(piece)) this.copies[piece]--;
+  }
+
+  /**
+   * Settle a running piece. Returns false (and changes nothing) when the peer was not running that
+   * piece from that source — a late, duplicate or invented report.
+   */
+  settle(peer: number, piece: number, source: number, ok: boolean, blame: boolean): boolean {
+    const list = this.running[peer];
+    const at = list.findIndex((run) => run.piece === piece && run.source === source);
+    if (at < 0) return false;
+    this.release(list[at]);
+    list.splice(at, 1);
+    if (ok) {
+      this.addHolding(peer, piece);
+      if (source !== SUPERNODE_INDEX) this.blacklists.recordSuccess(peer, source);
+    } else if (blame && source !== SUPERNODE_INDEX) {
+      this.blacklists.recordFailure(peer, source);
+    }
+    return true;
+  }
+
+  /** Running pieces started at or before `cutoffMs`, as [peer, run] pairs (for expiry). */
+  expired(cutoffMs: number): Array<[number, RunningPiece]> {
+    const out: Array<[number, RunningPiece]> = [];
+    for (let peer = 0; peer < this.running.length; peer++) {
+      for (const run of this.running[peer]) if (run.startedMs <= cutoffMs) out.push([peer, run]);
+    }
+    return out;
+  }
+
+  anyRunning(): boolean {
+    for (const list of this.running) if (list.length > 0) return true;
+    return false;
+  }
+
+  /** Answer a pull: choose pieces and sources for `requester` and mark them running. */
+  schedule(requester: number, nowMs: number, rng: Rng): Scheduled[] {
+    const cfg = this.cfg;
+    const mine = this.running[requester];
+    const wanted = Math.min(cfg.piecesPerPull, cfg.peerDownLimit) - mine.length;
+    if (wanted <= 0 || this.gone[requester]) return [];
+    const supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
+    const count = this.collectCandidates(requester, supernodeOnly, rng);
+    const out: Scheduled[] = [];
+    const keys = this.candidateKeys;
+    const maxTries = Math.min(count, wanted + EXTRA_TRIES);
+    for (let tries = 0; tries < maxTries && out.length < wanted; tries++) {
+      let best = -1;
+      for (let i = 0; i < count; i++) if (keys[i] !== Infinity && (best < 0 || keys[i] < keys[best])) best = i;
+      if (best < 0) break;
+      keys[best] = Infinity;
+      const piece = this.candidatePieces[best];
+      const source = this.chooseSource(requester, piece, supernodeOnly);
+      if (source === null) continue;
+      mine.push({ piece, source, startedMs: nowMs });
+      this.inFlight[piece]++;
+      if (source === SUPERNODE_INDEX) this.supernodeUploadsRunning++;
+      else this.uploads[source]++;
+      this.anchor[requester] = piece;
+      out.push({ piece, source });
+    }
+    return out;
+  }
+
+  /** Fill the candidate arrays; returns how many. Key = (copies, distance, rotation), smaller first. */
+  private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng): number {
+    const n = this.pieceCount;
+    const have = this.have[requester];
+    const mine = this.running[requester];
+    const rotation = randomInt(rng, n);
+    let count = 0;
+    for (let piece = 0; piece < n; piece++) {
+      if (have.has(piece)) continue;
+      let runningHere = false;
+      for (const run of mine) if (run.piece === piece) { runningHere = true; break; }
+      if (runningHere) continue;
+      const ready = this.cdnReady.has(piece);
+      if (!ready && (supernodeOnly || this.copies[piece] <= 0)) continue;
+      let distance: number;
+      if (mine.length > 0) {
+        distance = n;
+        for (const run of mine) distance = Math.min(distance, Math.abs(piece - run.piece));
+      } else {
+        distance = Math.abs(piece - this.anchor[requester]);
+      }
+      const rarity = Math.max(0, this.copies[piece]) + this.inFlight[piece];
+      this.candidatePieces[count] = piece;
+      this.candidateKeys[count] = (rarity * (n + 1) + distance) * n + ((piece - rotation + n) % n);
+      count++;
+    }
+    return count;
+  }
+
+  private chooseSource(requester: number, piece: number, supernodeOnly: boolean): number | null {
+    if (!supernodeOnly) {
+      const peer = this.leastLoadedHolder(requester, piece);
+      if (peer !== null) return peer;
+    }
+    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit) return SUPERNODE_INDEX;
+    return null;
+  }
+
+  private leastLoadedHolder(requester: number, piece: number): number | null {
+    const list = this.holders[piece];
+    let best: number | null = null;
+    let bestLoad = Infinity;
+    let scanned = 0;
+    let i = list.length > 0 ? this.holderCursor[piece] % list.length : 0;
+    while (list.length > 0 && scanned < this.cfg.sourceScanLimit && scanned < list.length) {
+      const holder = list[i];
+      if (this.gone[holder]) {
+        list[i] = list[list.length - 1];
+        list.pop();
+        if (i >= list.length) i = 0;
+        continue;
+      }
+      scanned++;
+      const load = this.uploads[holder];
+      if (holder !== requester && !this.cdnOnly[holder] && load < this.cfg.peerUpLimit
+        && this.blacklists.allows(requester, holder) && load < bestLoad) {
+        best = holder;
+        bestLoad = load;
+        if (load === 0) { i = (i + 1) % list.length; break; }
+      }
+      i = (i + 1) % list.length;
+    }
+    this.holderCursor[piece] = i;
+    return best;
+  }
+
+  private release(run: RunningPiece): void {
+    this.inFlight[run.piece]--;
+    if (run.source === SUPERNODE_INDEX) this.supernodeUploadsRunning--;
+    else this.uploads[run.source]--;
+  }
+}

@@ -1,0 +1,476 @@
+/**
+ * The supernode state machine: tasks, their CDN progress, registered peers and pulls.
+ *
+ * Theory of operation. A task is born when a peer registers a taskId the supernode does not
+ * know: the machine asks its CDN to fetch the source (`cdn-fetch`). Once the CDN reports the
+ * length, the piece plan exists and every registered peer gets `task-info`; each piece the CDN
+ * stores (`cdn-piece`) becomes schedulable at once — peers do not wait for the whole file. A
+ * registration on a task already cached first revalidates it with the source (`cdn-revalidate`,
+ * at most once per `revalidateAfterMs`); a changed source drops the cache and starts over. A task
+ * fetched with credentials makes every later requester prove its own credentials (`check-auth`)
+ * before it is given any piece.
+ *
+ * Pulls are answered by the task's `TaskSwarm` (scheduler.ts): `assign` with pieces and
+ * sources, or `wait` with a back-off hint that doubles per consecutive empty answer. A peer left
+ * short of work is queued as a waiter; when capacity appears (a piece lands, a peer gains a
+ * piece, an upload slot frees) up to `wakeBatch` waiters are rescheduled and sent an `assign`
+ * unasked, so nobody spins and nobody sleeps through available work. Results in pulls/reports
+ * settle running pieces and feed the blacklists. A running piece with no result after twice
+ * `pieceTimeoutMs` is released without blame (its requester vanished or is stuck).
+ *
+ *   input                              effects
+ *   register (new task)                cdn-fetch; send wait
+ *   register (plan known)              send task-info [check-auth | cdn-revalidate]
+ *   pull                               send assign | wait | task-failed
+ *   report                             -   (settles results)
+ *   cdn-length / cdn-done              send task-info to every registered peer
+ *   cdn-piece                          wakes waiters (send assign)
+ *   cdn-failed                         send task-failed to every peer; cdn-drop
+ *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
+ *   peer-gone / leave                  releases its work; wakes waiters
+ *   timeout                            releases expired running pieces
+ */
+import type { CoreConfig } from './config.ts';
+import { Clock, Outbox } from './drive.ts';
+import { planPieces, type PiecePlan } from './pieces.ts';
+import type { Assignment, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import { SUPERNODE } from './protocol.ts';
+import type { Rng } from './rng.ts';
+import { randomInt } from './rng.ts';
+import { SUPERNODE_INDEX, TaskSwarm } from './scheduler.ts';
+import type { SupernodeEffect, SupernodeInput } from './supernode-io.ts';
+
+type TaskPhase = 'fetching' | 'ready' | 'revalidating';
+
+interface PeerSlot {
+  id: PeerId;
+  /** Dense index in the swarm, once the plan exists. */
+  index: number;
+  uploadAddr: string;
+  cdnOnly: boolean;
+  /** Pieces claimed at registration, applied when the plan exists. */
+  pendingHave: number[];
+  pendingBlacklist: PeerId[];
+  authorized: boolean;
+  /** Has been sent task-info: it may pull. */
+  informed: boolean;
+  waitStreak: number;
+  waiting: boolean;
+  left: boolean;
+}
+
+interface Task {
+  taskId: TaskId;
+  spec: TaskSpec;
+  phase: TaskPhase;
+  plan: PiecePlan | null;
+  swarm: TaskSwarm | null;
+  digests: string[];
+  fileDigest?: string;
+  peers: Map<PeerId, PeerSlot>;
+  byIndex: PeerSlot[];
+  waiters: PeerSlot[];
+  needsAuth: boolean;
+  validatedAtMs: number;
+  lastUsedMs: number;
+}
+
+export interface SupernodeStats {
+  tasks: number;
+  peers: number;
+  piecesAssignedFromSupernode: number;
+  piecesAssignedFromPeers: number;
+}
+
+export class Supernode {
+  private readonly clock = new Clock();
+  private readonly out = new Outbox<SupernodeEffect>();
+  private readonly tasks = new Map<TaskId, Task>();
+  private readonly peerTasks = new Map<PeerId, Set<TaskId>>();
+  private fromSupernode = 0;
+  private fromPeers = 0;
+  private sweepAtMs: number | null = null;
+
+  constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {}
+
+  stats(): SupernodeStats {
+    return {
+      tasks: this.tasks.size,
+      peers: this.peerTasks.size,
+      piecesAssignedFromSupernode: this.fromSupernode,
+      piecesAssignedFromPeers: this.fromPeers,
+    };
+  }
+
+  /** Read-only view of a task's swarm, for tests, metrics and invariant checkers. */
+  swarmOf(taskId: TaskId): TaskSwarm | null { return this.tasks.get(taskId)?.swarm ?? null; }
+  peerIndex(taskId: TaskId, peerId: PeerId): number {
+    return this.tasks.get(taskId)?.peers.get(peerId)?.index ?? -1;
+  }
+
+  poll(): SupernodeEffect | undefined { return this.out.poll(); }
+
+  /** Expiry sweeps run every pieceTimeoutMs while any piece runs (cheap: no per-input scan). */
+  nextDeadlineMs(): number | null { return this.sweepAtMs; }
+
+  handle(nowMs: number, input: SupernodeInput): void {
+    this.clock.advance(nowMs);
+    switch (input.kind) {
+      case 'peer-message': return this.onPeerMessage(nowMs, input.from, input.msg);
+      case 'peer-gone': return this.onPeerGone(nowMs, input.peerId);
+      case 'cdn-length': {
+        const task = this.tasks.get(input.taskId);
+        if (task && input.totalBytes !== null) this.setPlan(task, input.totalBytes);
+        return;
+      }
+      case 'cdn-piece': return this.onCdnPiece(nowMs, input.taskId, input.piece, input.digest);
+      case 'cdn-done': {
+        const task = this.tasks.get(input.taskId);
+        if (!task) return;
+        task.fileDigest = input.fileDigest;
+        if (!task.plan) this.setPlan(task, input.totalBytes);
+        if (task.phase === 'fetching') task.phase = 'ready';
+        task.validatedAtMs = nowMs;
+        return;
+      }
+      case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
+      case 'cdn-piece-lost': {
+        const task = this.tasks.get(input.taskId);
+        if (!task?.swarm || !task.swarm.cdnReady.has(input.piece)) return;
+        task.swarm.cdnReady.delete(input.piece);
+        this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
+        return;
+      }
+      case 'cdn-validated': return this.onValidated(nowMs, input.taskId, input.changed);
+      case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason);
+      case 'timeout': return this.expire(nowMs);
+    }
+  }
+
+  private onPeerMessage(nowMs: number, from: PeerId, msg: PeerToSupernode): void {
+    if (msg.kind === 'register') return this.onRegister(nowMs, from, msg);
+    const task = this.tasks.get(msg.taskId);
+    const slot = task?.peers.get(from);
+    if (!task || !slot) {
+      if (msg.kind === 'pull') {
+        this.send(from, { kind: 'task-failed', taskId: msg.taskId, reason: 'not registered for this task on this supernode; register first' });
+      }
+      return;
+    }
+    task.lastUsedMs = nowMs;
+    if (msg.kind === 'leave') return this.removeFromTask(nowMs, task, slot);
+    this.settleResults(nowMs, task, slot, msg.results);
+    if (msg.kind === 'pull') this.answerPull(nowMs, task, slot);
+  }
+
+  private onRegister(nowMs: number, from: PeerId, msg: RegisterMsg): void {
+    let task = this.tasks.get(msg.taskId);
+    const creating = !task;
+    if (!task) {
+      if (this.tasks.size >= this.cfg.maxTasks && !this.evictIdleTask()) {
+        this.send(from, { kind: 'task-failed', taskId: msg.taskId, reason: `supernode is at its limit of ${this.cfg.maxTasks} tasks; try later` });
+        return;
+      }
+      task = this.newTask(nowMs, msg.taskId, msg.task);
+      this.out.push({ kind: 'cdn-fetch', taskId: task.taskId, task: task.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
+    }
+    task.lastUsedMs = nowMs;
+    const existing = task.peers.get(from);
+    if (existing && !existing.left) {
+      this.answerPull(nowMs, task, existing);
+      return;
+    }
+    if (task.peers.size >= this.cfg.maxPeersPerTask) {
+      this.send(from, { kind: 'task-failed', taskId: task.taskId, reason: `task is at its limit of ${this.cfg.maxPeersPerTask} peers` });
+      return;
+    }
+    const slot: PeerSlot = {
+      id: from, index: -1, uploadAddr: msg.uploadAddr, cdnOnly: msg.pattern === 'cdn',
+      pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
+      authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, left: false,
+    };
+    if (creating && hasCredentials(msg.task)) task.needsAuth = true;
+    task.peers.set(from, slot);
+    let taskIds = this.peerTasks.get(from);
+    if (!taskIds) this.peerTasks.set(from, taskIds = new Set());
+    taskIds.add(task.taskId);
+    if (task.swarm) this.joinSwarm(task, slot);
+    if (!slot.authorized) this.out.push({ kind: 'check-auth', taskId: task.taskId, peerId: from, task: msg.task });
+    if (task.phase === 'ready' && nowMs - task.validatedAtMs >= this.cfg.revalidateAfterMs) {
+      task.phase = 'revalidating';
+      this.out.push({ kind: 'cdn-revalidate', taskId: task.taskId, task: task.spec });
+    }
+    if (task.plan && task.phase !== 'revalidating' && slot.authorized) this.sendTaskInfo(task, slot);
+    else this.send(from, { kind: 'wait', taskId: task.taskId, retryAfterMs: this.cfg.waitMinMs, reason: this.waitReason(task, slot) });
+  }
+
+  private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
+    const task: Task = {
+      taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [],
+      waiters: [], needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
+    };
+    this.tasks.set(taskId, task);
+    return task;
+  }
+
+  private setPlan(task: Task, totalBytes: number): void {
+    if (task.plan) return;
+    task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
+    task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
+    task.digests = new Array<string>(task.plan.pieceCount).fill('');
+    for (const slot of task.peers.values()) {
+      if (slot.left) continue;
+      this.joinSwarm(task, slot);
+      if (slot.authorized && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+    }
+  }
+
+  private joinSwarm(task: Task, slot: PeerSlot): void {
+    const swarm = task.swarm!;
+    slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)));
+    task.byIndex[slot.index] = slot;
+    for (const piece of slot.pendingHave) {
+      if (Number.isInteger(piece) && piece >= 0 && piece < swarm.pieceCount) swarm.addHolding(slot.index, piece);
+    }
+    for (const id of slot.pendingBlacklist) {
+      const other = task.peers.get(id);
+      if (other && other.index >= 0) swarm.blacklists.addLocal(slot.index, other.index);
+    }
+    slot.pendingHave = [];
+    slot.pendingBlacklist = [];
+  }
+
+  private sendTaskInfo(task: Task, slot: PeerSlot): void {
+    const plan = task.plan!;
+    slot.informed = true;
+    this.send(slot.id, {
+      kind: 'task-info', taskId: task.taskId, totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
+      pieceCount: plan.pieceCount, ...(task.fileDigest ? { fileDigest: task.fileDigest } : {}),
+    });
+  }
+
+  private onCdnPiece(nowMs: number, taskId: TaskId, piece: number, digest: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task?.swarm || piece < 0 || piece >= task.swarm.pieceCount) return;
+    task.digests[piece] = digest;
+    if (task.swarm.cdnReady.add(piece)) {
+      this.wake(nowMs, task, Math.max(1, this.cfg.supernodeUpLimit - task.swarm.supernodeUploads));
+    }
+  }
+
+  private settleResults(nowMs: number, task: Task, slot: PeerSlot, results: PieceResult[]): void {
+    const swarm = task.swarm;
+    if (!swarm || slot.index < 0) return;
+    let freed = 0;
+    let gained = 0;
+    for (const result of results) {
+      const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.peers.get(result.source)?.index ?? -2);
+      if (source === -2) continue;
+      const blame = !result.ok && result.failure !== 'busy';
+      if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
+        freed++;
+        if (result.ok) gained++;
+      }
+    }
+    if (freed > 0) this.wake(nowMs, task, Math.min(this.cfg.wakeBatch, freed + gained * this.cfg.peerUpLimit));
+  }
+
+  private answerPull(nowMs: number, task: Task, slot: PeerSlot): void {
+    const swarm = task.swarm;
+    if (!swarm || !slot.informed || slot.index < 0) {
+      this.sendWait(task, slot, this.waitReason(task, slot));
+      return;
+    }
+    if (swarm.isComplete(slot.index)) {
+      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      return;
+    }
+    const limit = Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
+    if (swarm.runningOf(slot.index).length >= limit) {
+      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      return;
+    }
+    const assigned = this.assign(nowMs, task, slot);
+    if (assigned.length > 0) {
+      slot.waitStreak = 0;
+      const short = swarm.runningOf(slot.index).length < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
+      if (short) this.enqueueWaiter(task, slot);
+      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      return;
+    }
+    if (swarm.runningOf(slot.index).length > 0 && swarm.missingCount(slot.index) <= swarm.runningOf(slot.index).length) {
+      // Everything missing is already running: the next result brings the next pull.
+      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      return;
+    }
+    this.enqueueWaiter(task, slot);
+    this.sendWait(task, slot, 'no piece has a free source right now');
+  }
+
+  private assign(nowMs: number, task: Task, slot: PeerSlot): Assignment[] {
+    const swarm = task.swarm!;
+    const out: Assignment[] = [];
+    for (const { piece, source } of swarm.schedule(slot.index, nowMs, this.rng)) {
+      const fromSupernode = source === SUPERNODE_INDEX;
+      const sourceSlot = fromSupernode ? null : task.byIndex[source];
+      if (fromSupernode) this.fromSupernode++; else this.fromPeers++;
+      const sourceId = sourceSlot ? sourceSlot.id : SUPERNODE;
+      out.push({ piece, source: sourceId, sourceAddr: sourceSlot ? sourceSlot.uploadAddr : '', digest: task.digests[piece] || '' });
+      if (this.sweepAtMs === null) this.sweepAtMs = nowMs + this.cfg.pieceTimeoutMs;
+      this.out.push({ kind: 'assigned', taskId: task.taskId, to: slot.id, piece, source: sourceId });
+    }
+    return out;
+  }
+
+  private sendWait(task: Task, slot: PeerSlot, reason: string): void {
+    const retryAfterMs = this.backoffMs(slot);
+    slot.waitStreak = Math.min(slot.waitStreak + 1, 30);
+    this.send(slot.id, { kind: 'wait', taskId: task.taskId, retryAfterMs, reason });
+  }
+
+  private backoffMs(slot: PeerSlot): number {
+    return Math.min(this.cfg.waitMinMs * 2 ** slot.waitStreak, this.cfg.waitMaxMs);
+  }
+
+  private waitReason(task: Task, slot: PeerSlot): string {
+    if (!slot.authorized) return 'checking your credentials with the source';
+    if (task.phase === 'revalidating') return 'revalidating the cached copy with the source';
+    if (!task.plan) return 'supernode is fetching the source length';
+    return 'no piece has a free source right now';
+  }
+
+  private enqueueWaiter(task: Task, slot: PeerSlot): void {
+    if (slot.waiting || task.waiters.length >= this.cfg.maxPeersPerTask) return;
+    slot.waiting = true;
+    task.waiters.push(slot);
+  }
+
+  /** Reschedule up to `budget` (at most wakeBatch) waiters; those given work get an `assign`. */
+  private wake(nowMs: number, task: Task, budget: number): void {
+    const swarm = task.swarm;
+    if (!swarm) return;
+    let tries = Math.min(budget, this.cfg.wakeBatch, task.waiters.length);
+    while (tries-- > 0) {
+      const slot = task.waiters.shift()!;
+      slot.waiting = false;
+      if (slot.left || slot.index < 0 || !slot.informed || swarm.isComplete(slot.index)) continue;
+      const assigned = this.assign(nowMs, task, slot);
+      if (assigned.length === 0) {
+        this.enqueueWaiter(task, slot);
+        continue;
+      }
+      slot.waitStreak = 0;
+      const short = swarm.runningOf(slot.index).length < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
+      if (short) this.enqueueWaiter(task, slot);
+      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+    }
+  }
+
+  private onPeerGone(nowMs: number, peerId: PeerId): void {
+    const taskIds = this.peerTasks.get(peerId);
+    if (!taskIds) return;
+    for (const taskId of taskIds) {
+      const task = this.tasks.get(taskId);
+      const slot = task?.peers.get(peerId);
+      if (task && slot) this.removeFromTask(nowMs, task, slot);
+    }
+    this.peerTasks.delete(peerId);
+  }
+
+  private removeFromTask(nowMs: number, task: Task, slot: PeerSlot): void {
+    if (slot.left) return;
+    slot.left = true;
+    task.peers.delete(slot.id);
+    this.peerTasks.get(slot.id)?.delete(task.taskId);
+    if (task.swarm && slot.index >= 0) {
+      task.swarm.removePeer(slot.index);
+      this.wake(nowMs, task, this.cfg.wakeBatch);
+    }
+  }
+
+  private onValidated(nowMs: number, taskId: TaskId, changed: boolean): void {
+    const task = this.tasks.get(taskId);
+    if (!task || task.phase !== 'revalidating') return;
+    if (!changed) {
+      task.phase = 'ready';
+      task.validatedAtMs = nowMs;
+      for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(task, slot);
+      return;
+    }
+    // The source changed: every copy in the swarm is stale. Start the task over for the peers
+    // that had not started; peers mid-download of the old content are told to run again.
+    const waiting = [...task.peers.values()].filter((slot) => !slot.informed);
+    const stale = [...task.peers.values()].filter((slot) => slot.informed);
+    for (const slot of stale) {
+      if (task.swarm && slot.index >= 0 && !task.swarm.isComplete(slot.index)) {
+        this.send(slot.id, { kind: 'task-failed', taskId, reason: 'the source changed during the download; run it again for the new content' });
+      }
+      this.peerTasks.get(slot.id)?.delete(taskId);
+    }
+    this.out.push({ kind: 'cdn-drop', taskId });
+    const fresh = this.newTask(nowMs, taskId, task.spec);
+    fresh.needsAuth = task.needsAuth;
+    for (const slot of waiting) {
+      const renewed: PeerSlot = { ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, waitStreak: 0 };
+      fresh.peers.set(slot.id, renewed);
+    }
+    this.out.push({ kind: 'cdn-fetch', taskId, task: fresh.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
+  }
+
+  private onAuthResult(nowMs: number, taskId: TaskId, peerId: PeerId, allowed: boolean, reason?: string): void {
+    const task = this.tasks.get(taskId);
+    const slot = task?.peers.get(peerId);
+    if (!task || !slot || slot.authorized) return;
+    if (!allowed) {
+      this.send(peerId, { kind: 'task-failed', taskId, status: 401, reason: reason ?? 'the source refused your credentials' });
+      this.removeFromTask(nowMs, task, slot);
+      return;
+    }
+    slot.authorized = true;
+    if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+  }
+
+  private failTask(taskId: TaskId, reason: string, status?: number): void {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    for (const slot of task.peers.values()) {
+      this.send(slot.id, { kind: 'task-failed', taskId, reason, ...(status !== undefined ? { status } : {}) });
+      this.peerTasks.get(slot.id)?.delete(taskId);
+    }
+    this.tasks.delete(taskId);
+    this.out.push({ kind: 'cdn-drop', taskId });
+  }
+
+  private expire(nowMs: number): void {
+    if (this.sweepAtMs === null || nowMs < this.sweepAtMs) return;
+    const cutoffMs = nowMs - 2 * this.cfg.pieceTimeoutMs;
+    let anyRunning = false;
+    for (const task of this.tasks.values()) {
+      if (!task.swarm) continue;
+      for (const [peer, run] of task.swarm.expired(cutoffMs)) {
+        task.swarm.settle(peer, run.piece, run.source, false, false);
+      }
+      anyRunning ||= task.swarm.anyRunning();
+    }
+    this.sweepAtMs = anyRunning ? nowMs + this.cfg.pieceTimeoutMs : null;
+  }
+
+  private evictIdleTask(): boolean {
+    let victim: Task | null = null;
+    for (const task of this.tasks.values()) {
+      if (task.peers.size === 0 && (!victim || task.lastUsedMs < victim.lastUsedMs)) victim = task;
+    }
+    if (!victim) return false;
+    this.tasks.delete(victim.taskId);
+    this.out.push({ kind: 'cdn-drop', taskId: victim.taskId });
+    return true;
+  }
+
+  private send(to: PeerId, msg: SupernodeToPeer): void {
+    this.out.push({ kind: 'send', to, msg });
+  }
+}
+
+function hasCredentials(spec: TaskSpec): boolean {
+  return Object.keys(spec.headers).some((name) => name.toLowerCase() === 'authorization' || name.toLowerCase() === 'cookie');
+}
