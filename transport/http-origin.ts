@@ -3,7 +3,7 @@
  * back-to-source dfget, or dfdaemon's upstream) downloads from.
  *
  * It serves files held in memory or on disk with the behaviour real sources have and the faults
- * they show: single byte ranges (206 / 416, honouring If-Range), ETag and Last-Modified with 304
+ * they show: an egress cap shared by all responses (a registry behind a thin pipe), single byte ranges (206 / 416, honouring If-Range), ETag and Last-Modified with 304
  * answers to If-None-Match / If-Modified-Since, HEAD, optional Basic auth (401 without
  * credentials, 403 with wrong ones), a switch that turns Range support off, one that hides the
  * length (chunked), one that stalls before answering and one that cuts the body after N bytes.
@@ -15,6 +15,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { TokenBucket } from '../core/token-bucket.ts';
 
 export interface OriginFileOptions {
   /** Answer Range requests with 206 and advertise `Accept-Ranges: bytes` (default true). */
@@ -70,11 +72,14 @@ export class HttpOrigin {
   private version = 0;
   private statsNow: OriginStats = emptyStats();
   private log: OriginRequestRecord[] = [];
+  private egress: TokenBucket;
 
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private constructor(private readonly server: Server, readonly port: number, rateBytesPerSec: number) {
+    this.egress = new TokenBucket(rateBytesPerSec);
+  }
 
-  /** Listen on 127.0.0.1 (port 0 = any free port). */
-  static async start(opts: { port?: number } = {}): Promise<HttpOrigin> {
+  /** Listen on 127.0.0.1 (port 0 = any free port); `rateBytesPerSec` caps all body bytes (0 = no cap). */
+  static async start(opts: { port?: number; rateBytesPerSec?: number } = {}): Promise<HttpOrigin> {
     let origin: HttpOrigin | null = null;
     const server = createServer((req, res) => {
       if (!origin) { res.statusCode = 503; res.end(); return; }
@@ -84,7 +89,7 @@ export class HttpOrigin {
       server.once('error', reject);
       server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
-    origin = new HttpOrigin(server, (server.address() as AddressInfo).port);
+    origin = new HttpOrigin(server, (server.address() as AddressInfo).port, opts.rateBytesPerSec ?? 0);
     return origin;
   }
 
@@ -116,6 +121,9 @@ export class HttpOrigin {
     file.options = options;
     file.dropsLeft = options.dropTimes ?? Infinity;
   }
+
+  /** Change the egress cap (bytes/s, 0 = none) for the bytes still to be sent. */
+  setRate(rateBytesPerSec: number): void { this.egress = new TokenBucket(rateBytesPerSec); }
 
   remove(path: string): void { this.files.delete(normalise(path)); }
 
@@ -216,6 +224,8 @@ export class HttpOrigin {
       const room = dropAt - sent;
       const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
       if (piece.length > 0) {
+        await this.pace(piece.length);
+        if (res.destroyed) return;
         account(piece.length);
         if (!res.write(piece)) await waitDrain(res);
       }
@@ -227,6 +237,13 @@ export class HttpOrigin {
       }
     }
     res.end();
+  }
+
+  private async pace(bytes: number): Promise<void> {
+    const bucket = this.egress;
+    const waitMs = bucket.delayMs(performance.now(), bytes);
+    if (waitMs > 0) await sleep(waitMs);
+    bucket.consume(performance.now(), bytes);
   }
 }
 

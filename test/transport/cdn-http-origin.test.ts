@@ -104,4 +104,16 @@ test('files on disk are served by range', () => withOrigin(async (origin) => {
   }
 }));
 
+test('the egress cap paces bodies (bytes counted, never timed)', async () => {
+  const origin = await HttpOrigin.start({ rateBytesPerSec: 4 * 1024 * 1024 });
+  try {
+    await origin.put('/f.bin', CONTENT);
+    const bodies = await Promise.all([0, 1].map(async () => (await fetch(origin.urlFor('/f.bin'))).arrayBuffer()));
+    for (const body of bodies) assert.is(body.byteLength, CONTENT.length);
+    assert.is(origin.stats.bytesSent, 2 * CONTENT.length);
+  } finally {
+    await origin.close();
+  }
+});
+
 test.run();
