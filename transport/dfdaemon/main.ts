@@ -1,0 +1,93 @@
+/**
+ * `dfdaemon`: a registry mirror for container engines on 127.0.0.1:65001. Layer blobs travel P2P
+ * through the supernodes (dfget's download, in this process), everything else passes through
+ * to the upstream registry. It hosts the uploader of its home dir, so the layers it pulled are
+ * served to other peers for as long as it runs.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { download } from '../dfget/download.ts';
+import { startUploader, UploaderBusyError, type UploaderHandle } from '../uploader/uploader-server.ts';
+import { openLog } from './log.ts';
+import { resolveConfig, type CliValues, type DfdaemonConfig } from './options.ts';
+import { startMirror } from './server.ts';
+
+const program = new Command('dfdaemon')
+  .description('Registry mirror for Docker, containerd, podman and skopeo: image layers travel P2P through small-dragonfly supernodes.')
+  .option('--port <port>', 'port to listen on (default 65001)')
+  .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+  .option('--registry <url>', 'upstream registry, http:// or https:// (e.g. https://registry.example:5000)')
+  .option('--insecure', 'accept any TLS certificate from the upstream registry (testing only)')
+  .option('--cacert <file>', 'PEM file of the CA that signed the upstream registry certificate')
+  .option('--node <list>', 'supernodes host:port[,host:port...] (default 127.0.0.1:8002)')
+  .option('--localrepo <dir>', 'where pulled blobs are kept (default <home>/dfdaemon/data)')
+  .option('--home <dir>', 'small-dragonfly home: data, logs, meta (default ~/.small-dragonfly)')
+  .option('--config <file>', 'YAML file with these settings and extra upstream registries (see README)')
+  .option('--no-fallback', 'fail a blob when P2P fails instead of pulling it straight from the registry')
+  .option('--locallimit <rate>', 'receive limit per blob, e.g. 20MB/s (default 0 = unlimited)')
+  .option('--totallimit <rate>', 'receive and upload limit of this node, e.g. 100MB/s (default 0 = unlimited)')
+  .option('--timeout <duration>', 'give up on a P2P blob after this long, e.g. 10min (default 10min)')
+  .addOption(new Option('--advertise-ip <ip>', 'address other peers reach this node\'s uploader at').default('127.0.0.1'))
+  .showHelpAfterError();
+
+program.parse();
+const flags = program.opts<CliValues & { config?: string; advertiseIp: string }>();
+// commander's --no-fallback always sets `fallback`; only an explicit flag may override the file.
+const cli: CliValues = { ...flags, fallback: program.getOptionValueSource('fallback') === 'cli' ? flags.fallback : undefined };
+
+let config: DfdaemonConfig;
+try {
+  const fileText = flags.config === undefined ? undefined : readConfigFile(flags.config);
+  config = resolveConfig(cli, fileText, flags.config);
+} catch (err) {
+  process.stderr.write(`dfdaemon: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+
+const { log, path: logPath, close: closeLog } = openLog(config.homeDir);
+let uploader: UploaderHandle | null = null;
+try {
+  uploader = await startUploader({
+    homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
+    totalLimitBytesPerSec: config.totalLimitBytesPerSec,
+    log: (level, message) => log(level, `uploader: ${message}`),
+  });
+} catch (err) {
+  if (!(err instanceof UploaderBusyError)) throw err;
+  log('info', `the uploader of ${config.homeDir} already runs (${err.lock.addr}); downloads will list their pieces there`);
+}
+
+let mirror;
+try {
+  mirror = await startMirror({ config, download, log });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  const hint = e.code === 'EADDRINUSE' ? `; is another dfdaemon running? pick another --port` : '';
+  process.stderr.write(`dfdaemon: cannot listen on ${config.host}:${config.port} (${e.code ?? e.message})${hint}\n`);
+  await uploader?.close();
+  process.exit(1);
+}
+const upstreams = [config.defaultUpstream?.url, ...config.hostUpstreams.map((u) => `${u.key}=${u.url}`)].filter(Boolean).join(', ');
+log('info', `dfdaemon mirroring ${upstreams} on http://${mirror.addr}; supernodes ${config.supernodes.join(',')}; ` +
+  `localrepo ${config.localRepoDir}; uploader ${uploader?.addr ?? 'shared'}; log ${logPath}`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('info', `${signal}: stopping; ${JSON.stringify(mirror!.stats())}`);
+  await mirror!.close();
+  await uploader?.close();
+  await closeLog();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
