@@ -102,6 +102,7 @@ export class TaskSwarm {
   hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
   isComplete(peer: number): boolean { return this.have[peer].full; }
   isGone(peer: number): boolean { return this.gone[peer]; }
+  isCdnOnly(peer: number): boolean { return this.cdnOnly[peer]; }
   runningOf(peer: number): readonly RunningPiece[] { return this.running[peer]; }
   uploadsOf(peer: number): number { return this.uploads[peer]; }
   copiesOf(piece: number): number { return this.copies[piece]; }

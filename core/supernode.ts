@@ -293,7 +293,7 @@ export class Supernode {
     const assigned = this.assign(nowMs, task, slot);
     if (assigned.length > 0) {
       slot.waitStreak = 0;
-      const short = swarm.runningOf(slot.index).length < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
+      const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
       this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
       return;
@@ -320,6 +320,12 @@ export class Supernode {
       this.out.push({ kind: 'assigned', taskId: task.taskId, to: slot.id, piece, source: sourceId });
     }
     return out;
+  }
+
+  /** The peer could run more pieces than it has running, and has pieces left to start. */
+  private isShort(swarm: TaskSwarm, peer: number): boolean {
+    const running = swarm.runningOf(peer).length;
+    return running < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit) && swarm.missingCount(peer) > running;
   }
 
   private sendWait(task: Task, slot: PeerSlot, reason: string): void {
@@ -360,7 +366,7 @@ export class Supernode {
         continue;
       }
       slot.waitStreak = 0;
-      const short = swarm.runningOf(slot.index).length < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
+      const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
       this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
     }

@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { configOrThrow } from '../../core/config.ts';
+import { SUPERNODE_INDEX, TaskSwarm } from '../../core/scheduler.ts';
+import { checkProperty } from '../helpers/fc-rerun.ts';
+import { testRng } from '../helpers/swarm.ts';
+
+/** A random swarm state built only through the swarm's public inputs. */
+const swarmState = fc.record({
+  pieceCount: fc.integer({ min: 1, max: 40 }),
+  peers: fc.integer({ min: 1, max: 25 }),
+  seed: fc.integer({ min: 0, max: 1_000_000 }),
+  holdingPercent: fc.integer({ min: 0, max: 100 }),
+  cdnPercent: fc.integer({ min: 0, max: 100 }),
+  failures: fc.array(fc.tuple(fc.nat({ max: 30 }), fc.nat({ max: 30 })), { maxLength: 12 }),
+  gone: fc.array(fc.nat(), { maxLength: 5 }),
+  cdnOnly: fc.array(fc.nat(), { maxLength: 3 }),
+  warmupPulls: fc.array(fc.nat(), { maxLength: 40 }),
+  piecesPerPull: fc.integer({ min: 1, max: 6 }),
+  peerDownLimit: fc.integer({ min: 1, max: 6 }),
+  peerUpLimit: fc.integer({ min: 1, max: 6 }),
+  supernodeUpLimit: fc.integer({ min: 1, max: 8 }),
+});
+
+type State = { swarm: TaskSwarm; cfg: ReturnType<typeof configOrThrow>; peers: number; rng: ReturnType<typeof testRng> };
+
+function build(s: fc.RecordValue<typeof swarmState extends fc.Arbitrary<infer T> ? T : never>): State {
+  const cfg = configOrThrow({
+    piecesPerPull: s.piecesPerPull, peerDownLimit: s.peerDownLimit, peerUpLimit: s.peerUpLimit,
+    supernodeUpLimit: s.supernodeUpLimit, sourceScanLimit: 1000, globalBlacklistThreshold: 3, selfIsolationThreshold: 3,
+  });
+  const rng = testRng(s.seed);
+  const swarm = new TaskSwarm(s.pieceCount, cfg);
+  for (let p = 0; p < s.peers; p++) {
+    swarm.addPeer(s.cdnOnly.some((c) => c % s.peers === p), p % s.pieceCount);
+    for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.holdingPercent) swarm.addHolding(p, piece);
+  }
+  for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.cdnPercent) swarm.cdnReady.add(piece);
+  for (const [a, b] of s.failures) swarm.blacklists.recordFailure(a % s.peers, b % s.peers);
+  for (const g of s.gone) swarm.removePeer(g % s.peers);
+  for (const w of s.warmupPulls) swarm.schedule(w % s.peers, 0, rng);
+  return { swarm, cfg, peers: s.peers, rng };
+}
+
+/**
+ * Could `source` serve `piece` to `requester`, by the rules (not by the code)? Loads only grow
+ * during one pull, so a source eligible under the loads after the pull was eligible when tried.
+ */
+function eligible(st: State, requester: number, piece: number, source: number, extraLoad: Map<number, number>): boolean {
+  const { swarm, cfg } = st;
+  const load = (src: number) => (src === SUPERNODE_INDEX ? swarm.supernodeUploads : swarm.uploadsOf(src)) + (extraLoad.get(src) ?? 0);
+  const isolated = swarm.isCdnOnly(requester) || swarm.blacklists.isIsolated(requester);
+  if (source === SUPERNODE_INDEX) return swarm.cdnReady.has(piece) && load(source) < cfg.supernodeUpLimit;
+  return !isolated && source !== requester && !swarm.isGone(source) && !swarm.isCdnOnly(source) && swarm.hasPiece(source, piece)
+    && load(source) < cfg.peerUpLimit && !swarm.blacklists.isLocallyBlacklisted(requester, source)
+    && !swarm.blacklists.isGloballyBlacklisted(source);
+}
+
+test('scheduler: never a held/running piece, never an ineligible source, never over the limits; rarest first', () => {
+  checkProperty(import.meta.url, 'scheduler-rules', fc.property(swarmState, fc.nat({ max: 30 }), (s, who) => {
+    const st = build(s);
+    const { swarm, cfg } = st;
+    const requester = who % st.peers;
+    if (swarm.isGone(requester)) return;
+    const runningBefore = swarm.runningOf(requester).map((r) => r.piece);
+    const heldBefore = Array.from({ length: swarm.pieceCount }, (_, piece) => swarm.hasPiece(requester, piece));
+    const rarityBefore = Array.from({ length: swarm.pieceCount }, (_, piece) => swarm.copiesOf(piece) + swarm.inFlightOf(piece));
+    const before = build(s);
+    const out = swarm.schedule(requester, 0, st.rng);
+    const limit = Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
+    assert.ok(swarm.runningOf(requester).length <= Math.max(limit, runningBefore.length), 'over piecesPerPull/peerDownLimit');
+    const seen = new Set<number>();
+    const extraLoad = new Map<number, number>();
+    let lastRarity = -1;
+    for (const { piece, source } of out) {
+      assert.not.ok(heldBefore[piece], `piece ${piece} already held`);
+      assert.not.ok(runningBefore.includes(piece), `piece ${piece} already running`);
+      assert.not.ok(seen.has(piece), `piece ${piece} twice`);
+      seen.add(piece);
+      assert.ok(eligible(before, requester, piece, source, extraLoad), `source ${source} not eligible for piece ${piece}`);
+      extraLoad.set(source, (extraLoad.get(source) ?? 0) + 1);
+      assert.ok(rarityBefore[piece] >= lastRarity, 'not rarest-first');
+      lastRarity = rarityBefore[piece];
+    }
+    if (out.length === 0) return;
+    // A skipped candidate rarer than an assigned piece must have had no eligible source.
+    const worst = Math.max(...out.map((o) => rarityBefore[o.piece]));
+    for (let piece = 0; piece < swarm.pieceCount; piece++) {
+      if (seen.has(piece) || runningBefore.includes(piece) || heldBefore[piece] || rarityBefore[piece] >= worst) continue;
+      const sources = [SUPERNODE_INDEX, ...Array.from({ length: st.peers }, (_, i) => i)];
+      const free = sources.find((src) => eligible(before, requester, piece, src, extraLoad));
+      assert.is(free, undefined, `piece ${piece} (rarity ${rarityBefore[piece]}) skipped for rarity ${worst} though ${free} could serve it`);
+    }
+  }), { numRuns: 300 });
+});
+
+test('scheduler: an isolated or cdn-pattern requester only ever gets the supernode', () => {
+  checkProperty(import.meta.url, 'scheduler-isolation', fc.property(swarmState, (s) => {
+    const st = build(s);
+    for (let requester = 0; requester < st.peers; requester++) {
+      const supernodeOnly = st.swarm.isCdnOnly(requester) || st.swarm.blacklists.isIsolated(requester);
+      if (!supernodeOnly) continue;
+      for (const { source } of st.swarm.schedule(requester, 0, st.rng)) assert.is(source, SUPERNODE_INDEX);
+    }
+  }), { numRuns: 300 });
+});
+
+test('scheduler: ties on rarity go to the piece nearest the running download', () => {
+  const rng = testRng(5);
+  for (let round = 0; round < 20; round++) {
+    const trial = new TaskSwarm(20, configOrThrow({ piecesPerPull: 2, peerDownLimit: 2 }));
+    const r = trial.addPeer(false, 0);
+    trial.cdnReady.add(10);
+    assert.equal(trial.schedule(r, 0, rng).map((o) => o.piece), [10]);
+    for (let piece = 0; piece < 20; piece++) trial.cdnReady.add(piece);
+    const [next] = trial.schedule(r, 0, rng);
+    assert.ok(next.piece === 9 || next.piece === 11, `expected a neighbour of 10, got ${next.piece}`);
+  }
+});
+
+test('scheduler: the supernode is used only when no peer can serve, and within its limit', () => {
+  const cfg = configOrThrow({ supernodeUpLimit: 1, piecesPerPull: 4, peerDownLimit: 4 });
+  const swarm = new TaskSwarm(4, cfg);
+  const a = swarm.addPeer(false, 0);
+  const b = swarm.addPeer(false, 0);
+  for (let piece = 0; piece < 4; piece++) swarm.cdnReady.add(piece);
+  swarm.addHolding(b, 0);
+  const out = swarm.schedule(a, 0, testRng(1));
+  const bySource = new Map(out.map((o) => [o.piece, o.source]));
+  assert.is(bySource.get(0), b, 'held piece should come from the peer');
+  assert.is(out.filter((o) => o.source === SUPERNODE_INDEX).length, 1, 'supernode limit is 1');
+  assert.is(out.length, 2);
+});
+
+test.run();

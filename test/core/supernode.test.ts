@@ -1,0 +1,144 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { configOrThrow } from '../../core/config.ts';
+import { applyAndDrain } from '../../core/drive.ts';
+import type { PeerToSupernode, TaskSpec } from '../../core/protocol.ts';
+import { SUPERNODE } from '../../core/protocol.ts';
+import { Supernode } from '../../core/supernode.ts';
+import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
+import { testRng } from '../helpers/swarm.ts';
+
+const T = 'b'.repeat(64);
+const SPEC: TaskSpec = { url: 'http://origin.test/f', headers: {} };
+const KiB = 1024;
+
+function machine(overrides = {}) {
+  const sn = new Supernode(configOrThrow({ pieceSizeBytes: 4 * KiB, ...overrides }), testRng(1));
+  const feed = (nowMs: number, input: SupernodeInput): SupernodeEffect[] => {
+    const out: SupernodeEffect[] = [];
+    applyAndDrain(sn, nowMs, input, (e) => out.push(e));
+    return out.filter((e) => e.kind !== 'log' && e.kind !== 'assigned');
+  };
+  const msg = (nowMs: number, from: string, m: PeerToSupernode) => feed(nowMs, { kind: 'peer-message', from, msg: m });
+  const register = (nowMs: number, from: string, extra: Partial<Extract<PeerToSupernode, { kind: 'register' }>> = {}) =>
+    msg(nowMs, from, { kind: 'register', taskId: T, task: SPEC, uploadAddr: `${from}:1`, have: [], blacklist: [], pattern: 'p2p', ...extra });
+  return { sn, feed, msg, register };
+}
+
+test('a new task starts the CDN and asks the peer to wait; the plan then reaches every peer', () => {
+  const { feed, register } = machine();
+  assert.equal(register(0, 'p1'), [
+    { kind: 'cdn-fetch', taskId: T, task: SPEC, pieceSizeBytes: 4 * KiB },
+    { kind: 'send', to: 'p1', msg: { kind: 'wait', taskId: T, retryAfterMs: 50, reason: 'supernode is fetching the source length' } },
+  ]);
+  assert.equal(feed(5, { kind: 'cdn-length', taskId: T, totalBytes: 10 * KiB }), [
+    { kind: 'send', to: 'p1', msg: { kind: 'task-info', taskId: T, totalBytes: 10 * KiB, pieceSizeBytes: 4 * KiB, pieceCount: 3 } },
+  ]);
+});
+
+test('pieces are schedulable the moment the CDN has them; waiters are woken with an assign', () => {
+  const { feed, msg, register } = machine();
+  register(0, 'p1');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 10 * KiB });
+  const waited = msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  assert.is(waited.length, 1);
+  assert.is((waited[0] as { msg: { kind: string } }).msg.kind, 'wait');
+  assert.equal(feed(3, { kind: 'cdn-piece', taskId: T, piece: 1, digest: 'sha256:p1' }), [
+    { kind: 'send', to: 'p1', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 1, source: SUPERNODE, sourceAddr: '', digest: 'sha256:p1' }], retryAfterMs: 50 } },
+  ]);
+});
+
+test('a holder that reported success serves the next peer instead of the supernode', () => {
+  const { feed, msg, register } = machine();
+  register(0, 'p1');
+  register(0, 'p2');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  const first = msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  const firstAssign = first.find((e) => e.kind === 'send' && e.to === 'p1' && e.msg.kind === 'assign');
+  assert.ok(firstAssign, JSON.stringify(first));
+  msg(3, 'p1', { kind: 'report', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
+  const second = msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
+  assert.equal(second, [
+    { kind: 'send', to: 'p2', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:p0' }], retryAfterMs: 0 } },
+  ]);
+});
+
+test('a source failure reaches every peer with its status and the cache is dropped', () => {
+  const { feed, register } = machine();
+  register(0, 'p1');
+  register(0, 'p2');
+  assert.equal(feed(1, { kind: 'cdn-failed', taskId: T, reason: 'source answered 404 Not Found', status: 404 }), [
+    { kind: 'send', to: 'p1', msg: { kind: 'task-failed', taskId: T, reason: 'source answered 404 Not Found', status: 404 } },
+    { kind: 'send', to: 'p2', msg: { kind: 'task-failed', taskId: T, reason: 'source answered 404 Not Found', status: 404 } },
+    { kind: 'cdn-drop', taskId: T },
+  ]);
+});
+
+test('a cached task is revalidated on registration; unchanged means no refetch', () => {
+  const { feed, register } = machine();
+  register(0, 'p1');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(2, { kind: 'cdn-done', taskId: T, totalBytes: 4 * KiB, fileDigest: 'sha256:f' });
+  const effects = register(10, 'p2');
+  assert.equal(effects[0], { kind: 'cdn-revalidate', taskId: T, task: SPEC });
+  assert.not.ok(effects.some((e) => e.kind === 'cdn-fetch'));
+  assert.equal(feed(11, { kind: 'cdn-validated', taskId: T, changed: false }), [
+    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 4 * KiB, pieceSizeBytes: 4 * KiB, pieceCount: 1, fileDigest: 'sha256:f' } },
+  ]);
+});
+
+test('a changed source drops the cache and fetches it anew for the waiting peer', () => {
+  const { feed, register } = machine();
+  register(0, 'p1');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(2, { kind: 'cdn-done', taskId: T, totalBytes: 4 * KiB, fileDigest: 'sha256:f' });
+  register(10, 'p2');
+  const effects = feed(11, { kind: 'cdn-validated', taskId: T, changed: true });
+  assert.equal(effects, [
+    { kind: 'send', to: 'p1', msg: { kind: 'task-failed', taskId: T, reason: 'the source changed during the download; run it again for the new content' } },
+    { kind: 'cdn-drop', taskId: T },
+    { kind: 'cdn-fetch', taskId: T, task: SPEC, pieceSizeBytes: 4 * KiB },
+  ]);
+  assert.equal(feed(12, { kind: 'cdn-length', taskId: T, totalBytes: 8 * KiB }), [
+    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 8 * KiB, pieceSizeBytes: 4 * KiB, pieceCount: 2 } },
+  ]);
+});
+
+test('a private task makes a later requester prove its credentials; refused means 401 and no pieces', () => {
+  const { feed, msg } = machine();
+  const priv = { url: SPEC.url, headers: { Authorization: 'Basic dTpw' } };
+  msg(0, 'p1', { kind: 'register', taskId: T, task: priv, uploadAddr: 'p1:1', have: [], blacklist: [], pattern: 'p2p' });
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  const anon = { url: SPEC.url, headers: {} };
+  const effects = msg(2, 'p2', { kind: 'register', taskId: T, task: anon, uploadAddr: 'p2:1', have: [], blacklist: [], pattern: 'p2p' });
+  assert.equal(effects[0], { kind: 'check-auth', taskId: T, peerId: 'p2', task: anon });
+  const pulled = msg(3, 'p2', { kind: 'pull', taskId: T, results: [] });
+  assert.ok(pulled.every((e) => e.kind === 'send' && e.msg.kind === 'wait'), 'no pieces before the check');
+  assert.equal(feed(4, { kind: 'auth-result', taskId: T, peerId: 'p2', allowed: false, reason: 'source answered 401' }), [
+    { kind: 'send', to: 'p2', msg: { kind: 'task-failed', taskId: T, status: 401, reason: 'source answered 401' } },
+  ]);
+});
+
+test('a gone peer is never a source again and its running pieces are released', () => {
+  const { sn, feed, msg, register } = machine({ supernodeUpLimit: 1 });
+  register(0, 'p1');
+  register(0, 'p2');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  assert.is(sn.swarmOf(T)!.supernodeUploads, 1);
+  feed(3, { kind: 'peer-gone', peerId: 'p1' });
+  assert.is(sn.swarmOf(T)!.supernodeUploads, 0);
+  const pulled = msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
+  assert.is((pulled[0] as { msg: { pieces: { source: string }[] } }).msg.pieces[0].source, SUPERNODE);
+});
+
+test('time never goes back', () => {
+  const { feed } = machine();
+  feed(10, { kind: 'timeout' });
+  assert.throws(() => feed(9, { kind: 'timeout' }), /time went back/);
+});
+
+test.run();
