@@ -79,12 +79,10 @@ export class Peer {
   poll(): PeerEffect | undefined { return this.out.poll(); }
 
   nextDeadlineMs(): number | null {
-    let next: number | null = null;
-    const consider = (at: number | null) => { if (at !== null && (next === null || at < next)) next = at; };
-    for (const run of this.running.values()) consider(run.deadlineMs);
-    if (this.awaitingSinceMs !== null) consider(this.awaitingSinceMs + this.cfg.pullTimeoutMs);
-    consider(this.retryAtMs);
-    return next;
+    let next = this.retryAtMs ?? Infinity;
+    for (const run of this.running.values()) if (run.deadlineMs < next) next = run.deadlineMs;
+    if (this.awaitingSinceMs !== null) next = Math.min(next, this.awaitingSinceMs + this.cfg.pullTimeoutMs);
+    return next === Infinity ? null : next;
   }
 
   handle(nowMs: number, input: PeerInput): void {

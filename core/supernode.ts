@@ -69,7 +69,7 @@ interface Task {
   fileDigest?: string;
   peers: Map<PeerId, PeerSlot>;
   byIndex: PeerSlot[];
-  waiters: PeerSlot[];
+  waiters: WaiterQueue;
   needsAuth: boolean;
   validatedAtMs: number;
   lastUsedMs: number;
@@ -207,7 +207,7 @@ export class Supernode {
   private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [],
-      waiters: [], needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
+      waiters: new WaiterQueue(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
     };
     this.tasks.set(taskId, task);
     return task;
@@ -357,7 +357,7 @@ export class Supernode {
     if (!swarm) return;
     let tries = Math.min(budget, this.cfg.wakeBatch, task.waiters.length);
     while (tries-- > 0) {
-      const slot = task.waiters.shift()!;
+      const slot = task.waiters.shift();
       slot.waiting = false;
       if (slot.left || slot.index < 0 || !slot.informed || swarm.isComplete(slot.index)) continue;
       const assigned = this.assign(nowMs, task, slot);
@@ -474,6 +474,22 @@ export class Supernode {
 
   private send(to: PeerId, msg: SupernodeToPeer): void {
     this.out.push({ kind: 'send', to, msg });
+  }
+}
+
+/** FIFO of waiting peers; O(1) at both ends (Array.shift is O(n) on long queues). */
+class WaiterQueue {
+  private items: PeerSlot[] = [];
+  private head = 0;
+  get length(): number { return this.items.length - this.head; }
+  push(slot: PeerSlot): void { this.items.push(slot); }
+  shift(): PeerSlot {
+    const slot = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return slot;
   }
 }
 
