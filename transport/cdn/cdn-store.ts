@@ -1,0 +1,140 @@
+/**
+ * The supernode's cache on disk: `<home>/cdn/<taskId>/` holds one file per piece
+ * (`<index>.piece`) and `meta.json` with the source's validators, the piece plan and the size and
+ * SHA-256 recorded for every piece when it was fetched.
+ *
+ * Paths come only from a taskId that passed `isTaskId` (64 hex chars) and a whole piece index, so
+ * nothing a peer sends can name a file outside a task's directory. Writes go to a temporary
+ * name and are renamed into place, so a crash leaves either a whole piece or none; `meta.json`
+ * is the record of which pieces are good, and every piece is re-verified against it before it is
+ * trusted again (resume after a restart, serving).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isTaskId } from '../task-id.ts';
+
+export interface PieceRecord { sizeBytes: number; digest: string }
+
+export interface CacheMeta {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  /** Whether the source answered a byte range with 206 (pieces can be fetched one by one). */
+  acceptRanges: boolean;
+  totalBytes: number;
+  pieceSizeBytes: number;
+  pieceCount: number;
+  /** The piece-size setting the plan was made with (0 = the seed's rule). */
+  pieceSizeSetting: number;
+  pieces: (PieceRecord | null)[];
+  fileDigest?: string;
+  complete: boolean;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export class CdnStore {
+  constructor(readonly rootDir: string) {}
+
+  dirOf(taskId: string): string {
+    if (!isTaskId(taskId)) throw new Error(`refusing a cache path for a malformed taskId ${JSON.stringify(taskId).slice(0, 80)}`);
+    return join(this.rootDir, taskId);
+  }
+
+  piecePath(taskId: string, piece: number): string {
+    if (!Number.isSafeInteger(piece) || piece < 0) throw new Error(`piece index must be a whole number, got ${piece}`);
+    return join(this.dirOf(taskId), `${piece}.piece`);
+  }
+
+  async loadMeta(taskId: string): Promise<CacheMeta | null> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dirOf(taskId), 'meta.json'), 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const meta = JSON.parse(text) as CacheMeta;
+      const shapeOk = typeof meta.url === 'string' && Number.isSafeInteger(meta.totalBytes)
+        && Number.isSafeInteger(meta.pieceSizeBytes) && Array.isArray(meta.pieces) && meta.pieces.length === meta.pieceCount;
+      return shapeOk ? meta : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async saveMeta(taskId: string, meta: CacheMeta): Promise<void> {
+    const dir = this.dirOf(taskId);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, 'meta.json.tmp');
+    await writeFile(tmp, JSON.stringify(meta));
+    await rename(tmp, join(dir, 'meta.json'));
+  }
+
+  /** Store a piece and return what was recorded for it. */
+  async writePiece(taskId: string, piece: number, bytes: Uint8Array): Promise<PieceRecord> {
+    const path = this.piecePath(taskId, piece);
+    await mkdir(this.dirOf(taskId), { recursive: true });
+    await writeFile(`${path}.tmp`, bytes);
+    await rename(`${path}.tmp`, path);
+    return { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+  }
+
+  /** The piece's bytes if they still match the record; null when missing, short, long or corrupt. */
+  async readVerified(taskId: string, piece: number, record: PieceRecord): Promise<Buffer | null> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.piecePath(taskId, piece));
+    } catch {
+      return null;
+    }
+    if (bytes.length !== record.sizeBytes || sha256Hex(bytes) !== record.digest) return null;
+    return bytes;
+  }
+
+  /** Indices of the recorded pieces that are still intact on disk (unrecorded ones are dropped). */
+  async intactPieces(taskId: string, meta: CacheMeta): Promise<number[]> {
+    const intact: number[] = [];
+    for (let piece = 0; piece < meta.pieceCount; piece++) {
+      const record = meta.pieces[piece];
+      if (record && (await this.readVerified(taskId, piece, record))) intact.push(piece);
+      else meta.pieces[piece] = null;
+    }
+    return intact;
+  }
+
+  /** SHA-256 of the whole file, read piece by piece in order. */
+  async fileDigest(taskId: string, pieceCount: number): Promise<string> {
+    const hash = createHash('sha256');
+    for (let piece = 0; piece < pieceCount; piece++) hash.update(await readFile(this.piecePath(taskId, piece)));
+    return `sha256:${hash.digest('hex')}`;
+  }
+
+  /** Read [startByte, endByte) of a spooled file (unknown-length sources are split after the fact). */
+  async readRange(path: string, startByte: number, endByte: number): Promise<Buffer> {
+    const handle = await open(path, 'r');
+    try {
+      const bytes = Buffer.alloc(endByte - startByte);
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, startByte + done);
+        if (bytesRead === 0) throw new Error(`spool file ${path} ended at ${startByte + done}, expected ${endByte}`);
+        done += bytesRead;
+      }
+      return bytes;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  spoolPath(taskId: string): string {
+    return join(this.dirOf(taskId), 'body.spool');
+  }
+
+  async remove(taskId: string): Promise<void> {
+    await rm(this.dirOf(taskId), { recursive: true, force: true });
+  }
+}
