@@ -1,0 +1,408 @@
+/**
+ * `dragonfly` and `cdn-only`: the core's Supernode, Peer and Uploader machines, unchanged,
+ * driven through applyAndDrain / fireDue over the modelled network.
+ *
+ * Theory of operation. This file only moves bytes and time; every protocol decision is made by
+ * the core machines. Control messages (register, pull, assign, wait, ...) travel one latency
+ * between a host and its supernode. A `fetch-piece` becomes a data-plane `piece-request` that
+ * reaches the source's Uploader one latency later; `serve` starts a flow from the source to the
+ * requester after one more latency, `refuse` travels back as a failed fetch. When the flow
+ * delivers its last byte the requester's Peer gets `piece-fetched` with the digest of what it
+ * received — `sha256:<taskId>/<piece>`, or another string when the source is a corrupt
+ * uploader — and the Peer's own verification and the supernode's blacklists do the rest. The
+ * supernode's CDN fetch is a sequence of flows from the origin, one piece after another, each
+ * announced (`cdn-piece`) as it lands. `cdn-only` is the same run with every peer started in
+ * `pattern: 'cdn'`, so the supernode assigns it no peer sources and lists it as none.
+ *
+ * Faults: a crashed host or supernode drops what is addressed to it; its flows are cut, the
+ * requesters see `unreachable`, supernodes see `peer-gone`, peers of a crashed supernode see
+ * `supernode-down` (and migrate, by the core's rules). A deleted cache is `unlist-task` on the
+ * host's Uploader. Each machine's next deadline is armed as a timer event (lazily superseded).
+ */
+import { configOrThrow } from '../../core/config.ts';
+import { applyAndDrain, fireDue, type Machine } from '../../core/drive.ts';
+import { Peer } from '../../core/peer.ts';
+import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
+import { planPieces, pieceBytes, type PiecePlan } from '../../core/pieces.ts';
+import { SUPERNODE, type PeerId, type PeerToSupernode } from '../../core/protocol.ts';
+import { Supernode } from '../../core/supernode.ts';
+import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
+import { DEFAULT_UPLOADER, Uploader, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
+import { Bitset } from '../../core/bitset.ts';
+import { Simulation, type RunHooks } from '../engine.ts';
+import { childRng } from '../seeded-rng.ts';
+import type { World } from '../world.ts';
+
+/** One data-plane transfer the driver tracks: a piece fetch, a CDN piece, or a back-to-source download. */
+interface Transfer {
+  kind: 'piece' | 'cdn' | 'source';
+  /** Requesting host (piece, source) or supernode index (cdn). */
+  owner: number;
+  piece: number;
+  /** Source id as the core names it (PeerId or SUPERNODE). */
+  source: PeerId;
+  sourceNode: number;
+  sizeBytes: number;
+  flowId: number;
+  cancelled: boolean;
+}
+
+export interface DragonflyCounters {
+  piecesFromSupernode: number;
+  piecesFromPeers: number;
+  corruptFetches: number;
+  refusedFetches: number;
+  unverifiedWrites: number;
+  backToSourceHosts: number;
+  warnings: number;
+}
+
+export const TASK_ID = 'sim-task';
+const TASK = { url: 'http://origin/sim-task', headers: {} };
+
+export function pieceDigest(piece: number): string { return `sha256:${TASK_ID}/${piece}`; }
+
+export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cdn'): { sim: Simulation; counters: DragonflyCounters } {
+  const sim = new Simulation(world, hooks);
+  const scenario = world.scenario;
+  const cfg = configOrThrow(scenario.core);
+  const F = scenario.fileSizeBytes;
+  const S = scenario.supernodeCount;
+  const N = scenario.hostCount;
+  const counters: DragonflyCounters = {
+    piecesFromSupernode: 0, piecesFromPeers: 0, corruptFetches: 0, refusedFetches: 0, unverifiedWrites: 0,
+    backToSourceHosts: 0, warnings: 0,
+  };
+  const snAddrs = Array.from({ length: S }, (_, i) => `sn${i}`);
+  const supernodes = snAddrs.map((_, i) => new Supernode(cfg, childRng(scenario.seed, `supernode/${i}`)));
+  const snDead = new Uint8Array(S);
+  const snUploaders = snAddrs.map(() => new Uploader({ uploadLimit: cfg.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: cfg.maxTasks }));
+  const cdnPlan: (PiecePlan | null)[] = new Array(S).fill(null);
+  const cdnFlows: Set<number>[] = snAddrs.map(() => new Set());
+  const peers: (Peer | null)[] = new Array(N).fill(null);
+  const hostUploaders: (Uploader | null)[] = new Array(N).fill(null);
+  const verifiedGood: (Bitset | null)[] = new Array(N).fill(null);
+  /** Running piece fetch per (host, piece): transfer id. */
+  const fetchOf = new Map<number, number>();
+  const transfers: (Transfer | null)[] = [];
+  const freeTransfers: number[] = [];
+
+  // Machine ids for timers: [supernodes | supernode uploaders | peers | host uploaders].
+  const machineCount = 2 * S + 2 * N;
+  const timerAtMs = new Float64Array(machineCount).fill(Infinity);
+  const machineOf = (m: number): Machine<{ kind: string }, unknown> | null =>
+    (m < S ? supernodes[m] : m < 2 * S ? snUploaders[m - S] : m < 2 * S + N ? peers[m - 2 * S] : hostUploaders[m - 2 * S - N]) as
+      Machine<{ kind: string }, unknown> | null;
+  const sinkOf = (m: number): (e: unknown) => void =>
+    (m < S ? snSinks[m] : m < 2 * S ? snUploaderSinks[m - S] : m < 2 * S + N ? peerSinks[m - 2 * S] : hostUploaderSinks[m - 2 * S - N]) as (e: unknown) => void;
+  const isDead = (m: number): boolean =>
+    m < S ? snDead[m] === 1 : m < 2 * S ? snDead[m - S] === 1 : sim.crashed[(m - 2 * S) % N] === 1;
+
+  const arm = (m: number) => {
+    const machine = machineOf(m);
+    const deadline = machine?.nextDeadlineMs() ?? null;
+    if (deadline === null || deadline >= timerAtMs[m]) return;
+    timerAtMs[m] = deadline;
+    sim.at(deadline, TIMER, m);
+  };
+  const apply = <I>(m: number, input: I) => {
+    const machine = machineOf(m);
+    if (!machine || isDead(m)) return;
+    applyAndDrain(machine as unknown as Machine<I, unknown>, sim.nowMs, input, sinkOf(m));
+    arm(m);
+  };
+
+  const newTransfer = (t: Transfer): number => {
+    const id = freeTransfers.pop() ?? transfers.length;
+    transfers[id] = t;
+    return id;
+  };
+  const endTransfer = (id: number) => {
+    const t = transfers[id]!;
+    if (t.kind === 'piece') {
+      const key = t.owner * 65536 + t.piece;
+      if (fetchOf.get(key) === id) fetchOf.delete(key);
+    }
+    transfers[id] = null;
+    freeTransfers.push(id);
+  };
+  const hostIndex = (id: PeerId): number => Number(id.slice(1));
+  const snIndex = (addr: string): number => snAddrs.indexOf(addr);
+
+  // ---- events ----
+  const TIMER = sim.on((m) => {
+    if (sim.nowMs !== timerAtMs[m]) return;
+    timerAtMs[m] = Infinity;
+    const machine = machineOf(m);
+    if (!machine || isDead(m)) return;
+    fireDue(machine, sim.nowMs, sinkOf(m));
+    arm(m);
+  });
+  const TO_SUPERNODE = sim.on((slot) => {
+    const { sn, host, msg } = sim.take<{ sn: number; host: number; msg: PeerToSupernode }>(slot);
+    if (snDead[sn]) {
+      notifySupernodeDown(host, sn);
+      return;
+    }
+    apply<SupernodeInput>(sn, { kind: 'peer-message', from: `h${host}`, msg });
+  });
+  const TO_SUPERNODE_EVENT = sim.on((slot) => {
+    const { sn, input } = sim.take<{ sn: number; input: SupernodeInput }>(slot);
+    apply<SupernodeInput>(sn, input);
+  });
+  const TO_PEER = sim.on((slot) => {
+    const { host, input } = sim.take<{ host: number; input: PeerInput }>(slot);
+    apply<PeerInput>(2 * S + host, input);
+  });
+  const TO_UPLOADER = sim.on((id) => {
+    const t = transfers[id]!;
+    if (t.cancelled) return endTransfer(id);
+    const m = t.source === SUPERNODE ? S + (t.sourceNode - 1) : 2 * S + N + sim.nodeHost(t.sourceNode);
+    if (isDead(m)) return failFetch(id, 'unreachable', sim.latencyMs(t.sourceNode, sim.hostNode(t.owner)));
+    apply<UploaderInput>(m, { kind: 'piece-request', from: `h${t.owner}`, requestId: id, taskId: TASK_ID, piece: t.piece });
+  });
+  const START_FLOW = sim.on((id) => {
+    const t = transfers[id]!;
+    const sourceDead = t.kind === 'piece' && (t.source === SUPERNODE ? snDead[t.sourceNode - 1] : sim.crashed[sim.nodeHost(t.sourceNode)]);
+    const ownerDead = t.kind === 'cdn' ? snDead[t.owner] : sim.crashed[t.owner];
+    if (t.cancelled || ownerDead) {
+      if (t.kind === 'piece' && !sourceDead) uploadFinished(t, id);
+      return endTransfer(id);
+    }
+    if (sourceDead) return failFetch(id, 'unreachable', 0);
+    const dst = t.kind === 'cdn' ? sim.supernodeNodes[t.owner] : sim.hostNode(t.owner);
+    t.flowId = sim.network.startFlow(sim.nowMs, t.sourceNode, dst, t.sizeBytes, 0, id);
+    if (t.kind === 'cdn') cdnFlows[t.owner].add(t.flowId);
+  });
+  const CDN_LENGTH = sim.on((sn) => {
+    if (snDead[sn]) return;
+    const plan = cdnPlan[sn]!;
+    apply<SupernodeInput>(sn, { kind: 'cdn-length', taskId: TASK_ID, totalBytes: F });
+    apply<UploaderInput>(S + sn, { kind: 'list-task', taskId: TASK_ID, pieceCount: plan.pieceCount });
+    startCdnPiece(sn, 0, 0);
+  });
+  const ARRIVE = sim.on((host) => {
+    if (sim.crashed[host]) return;
+    const id = `h${host}`;
+    peers[host] = new Peer(cfg, id);
+    hostUploaders[host] = new Uploader({ ...DEFAULT_UPLOADER, uploadLimit: cfg.peerUpLimit, maxTasks: cfg.maxTasks });
+    peerSinks[host] = (e) => onPeerEffect(host, e);
+    hostUploaderSinks[host] = (e) => onUploaderEffect(sim.hostNode(host), e);
+    apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern });
+  });
+  const CRASH_HOST = sim.on((host) => {
+    if (sim.crashed[host]) return;
+    const node = sim.hostNode(host);
+    sim.hostCrashed(host);
+    cutFlows(node);
+    for (let sn = 0; sn < S; sn++) {
+      if (!snDead[sn]) sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE_EVENT, { sn, input: { kind: 'peer-gone', peerId: `h${host}` } });
+    }
+  });
+  const DELETE_CACHE = sim.on((host) => {
+    apply<UploaderInput>(2 * S + N + host, { kind: 'unlist-task', taskId: TASK_ID });
+  });
+  const CRASH_SUPERNODE = sim.on((sn) => {
+    if (snDead[sn]) return;
+    snDead[sn] = 1;
+    cutFlows(sim.supernodeNodes[sn]);
+    for (let h = 0; h < N; h++) {
+      if (peers[h]?.currentSupernode === snAddrs[sn]) notifySupernodeDown(h, sn);
+    }
+  });
+
+  // ---- helpers ----
+  function notifySupernodeDown(host: number, sn: number): void {
+    if (sim.crashed[host]) return;
+    const delayMs = sim.latencyMs(sim.supernodeNodes[sn], sim.hostNode(host));
+    sim.post(sim.nowMs + delayMs, TO_PEER, { host, input: { kind: 'supernode-down', supernode: snAddrs[sn] } });
+  }
+
+  function failFetch(id: number, failure: 'unreachable' | 'busy' | 'refused', delayMs: number): void {
+    const t = transfers[id]!;
+    if (!t.cancelled && t.kind === 'piece') {
+      sim.post(sim.nowMs + delayMs, TO_PEER, { host: t.owner, input: { kind: 'piece-fetched', piece: t.piece, source: t.source, digest: null, failure } });
+    }
+    endTransfer(id);
+  }
+
+  function uploadFinished(t: Transfer, id: number): void {
+    const m = t.source === SUPERNODE ? S + (t.sourceNode - 1) : 2 * S + N + sim.nodeHost(t.sourceNode);
+    apply<UploaderInput>(m, { kind: 'upload-finished', requestId: id, from: `h${t.owner}` });
+  }
+
+  /** Cut every flow at a dead node; the living ends hear about it as a real connection would tell them. */
+  function cutFlows(node: number): void {
+    for (const flowId of sim.network.flowsAt(node)) {
+      const id = sim.network.tag(flowId);
+      sim.network.cancelFlow(sim.nowMs, flowId);
+      const t = transfers[id]!;
+      if (t.kind === 'piece') {
+        if (t.sourceNode === node) failFetch(id, 'unreachable', sim.latencyMs(node, sim.hostNode(t.owner)));
+        else {
+          uploadFinished(t, id);
+          endTransfer(id);
+        }
+      } else endTransfer(id);
+    }
+  }
+
+  function startCdnPiece(sn: number, piece: number, delayMs: number): void {
+    const plan = cdnPlan[sn]!;
+    const id = newTransfer({ kind: 'cdn', owner: sn, piece, source: SUPERNODE, sourceNode: sim.originNode, sizeBytes: pieceBytes(plan, piece), flowId: -1, cancelled: false });
+    sim.at(sim.nowMs + delayMs, START_FLOW, id);
+  }
+
+  function onSupernodeEffect(sn: number, e: SupernodeEffect): void {
+    const snNode = sim.supernodeNodes[sn];
+    switch (e.kind) {
+      case 'send': {
+        const host = hostIndex(e.to);
+        sim.post(sim.nowMs + sim.latencyMs(snNode, sim.hostNode(host)), TO_PEER, { host, input: { kind: 'supernode-message', from: snAddrs[sn], msg: e.msg } });
+        return;
+      }
+      case 'cdn-fetch':
+        cdnPlan[sn] = planPieces(F, e.pieceSizeBytes);
+        sim.at(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), CDN_LENGTH, sn);
+        return;
+      case 'cdn-refetch-piece':
+        if (cdnPlan[sn]) startCdnPiece(sn, e.piece, 2 * sim.latencyMs(snNode, sim.originNode));
+        return;
+      case 'cdn-revalidate':
+        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { sn, input: { kind: 'cdn-validated', taskId: e.taskId, changed: false } });
+        return;
+      case 'cdn-drop':
+        for (const flowId of cdnFlows[sn]) if (sim.network.isAlive(flowId)) {
+          const id = sim.network.tag(flowId);
+          sim.network.cancelFlow(sim.nowMs, flowId);
+          endTransfer(id);
+        }
+        cdnFlows[sn].clear();
+        apply<UploaderInput>(S + sn, { kind: 'unlist-task', taskId: e.taskId });
+        return;
+      case 'check-auth':
+        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { sn, input: { kind: 'auth-result', taskId: e.taskId, peerId: e.peerId, allowed: true } });
+        return;
+      case 'assigned':
+        if (e.source === SUPERNODE) counters.piecesFromSupernode++;
+        else counters.piecesFromPeers++;
+        return;
+      case 'log':
+        if (e.level === 'warn') counters.warnings++;
+        return;
+    }
+  }
+
+  function onUploaderEffect(node: number, e: UploaderEffect): void {
+    switch (e.kind) {
+      case 'serve': {
+        const t = transfers[e.requestId]!;
+        sim.at(sim.nowMs + sim.latencyMs(node, sim.hostNode(t.owner)), START_FLOW, e.requestId);
+        return;
+      }
+      case 'refuse': {
+        counters.refusedFetches++;
+        const t = transfers[e.requestId]!;
+        if (t.cancelled) return endTransfer(e.requestId);
+        return failFetch(e.requestId, e.reason === 'busy' ? 'busy' : 'refused', sim.latencyMs(node, sim.hostNode(t.owner)));
+      }
+      case 'unlisted':
+      case 'exit':
+        return;
+    }
+  }
+
+  function onPeerEffect(host: number, e: PeerEffect): void {
+    const node = sim.hostNode(host);
+    switch (e.kind) {
+      case 'send': {
+        const sn = snIndex(e.to);
+        if (snDead[sn]) return notifySupernodeDown(host, sn);
+        sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE, { sn, host, msg: e.msg });
+        return;
+      }
+      case 'plan':
+        verifiedGood[host] = new Bitset(e.pieceCount);
+        apply<UploaderInput>(2 * S + N + host, { kind: 'list-task', taskId: TASK_ID, pieceCount: e.pieceCount });
+        return;
+      case 'fetch-piece': {
+        const sourceNode = e.source === SUPERNODE ? sim.supernodeNodes[snIndex(e.sourceAddr)] : sim.hostNode(hostIndex(e.sourceAddr));
+        const id = newTransfer({ kind: 'piece', owner: host, piece: e.piece, source: e.source, sourceNode, sizeBytes: e.endByte - e.startByte, flowId: -1, cancelled: false });
+        fetchOf.set(host * 65536 + e.piece, id);
+        sim.at(sim.nowMs + sim.latencyMs(node, sourceNode), TO_UPLOADER, id);
+        return;
+      }
+      case 'cancel-fetch': {
+        const id = fetchOf.get(host * 65536 + e.piece);
+        if (id === undefined) return;
+        const t = transfers[id]!;
+        fetchOf.delete(host * 65536 + e.piece);
+        if (t.flowId >= 0 && sim.network.isAlive(t.flowId) && sim.network.tag(t.flowId) === id) {
+          sim.network.cancelFlow(sim.nowMs, t.flowId);
+          uploadFinished(t, id);
+          endTransfer(id);
+        } else t.cancelled = true;
+        return;
+      }
+      case 'write-piece': {
+        if (!verifiedGood[host]?.has(e.piece)) counters.unverifiedWrites++;
+        apply<UploaderInput>(2 * S + N + host, { kind: 'have-piece', taskId: TASK_ID, piece: e.piece });
+        return;
+      }
+      case 'fetch-source': {
+        counters.backToSourceHosts++;
+        const id = newTransfer({ kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode, sizeBytes: F, flowId: -1, cancelled: false });
+        sim.at(sim.nowMs + 2 * sim.latencyMs(node, sim.originNode), START_FLOW, id);
+        return;
+      }
+      case 'done':
+        return sim.hostFinished(host);
+      case 'failed':
+        return sim.hostFailed(host, e.reason);
+      case 'log':
+        if (e.level === 'warn') counters.warnings++;
+        return;
+    }
+  }
+
+  sim.onFlowDone = (_flowId, id) => {
+    const t = transfers[id]!;
+    if (t.kind === 'cdn') {
+      const sn = t.owner;
+      cdnFlows[sn].delete(_flowId);
+      endTransfer(id);
+      apply<UploaderInput>(S + sn, { kind: 'have-piece', taskId: TASK_ID, piece: t.piece });
+      apply<SupernodeInput>(sn, { kind: 'cdn-piece', taskId: TASK_ID, piece: t.piece, digest: pieceDigest(t.piece) });
+      const plan = cdnPlan[sn]!;
+      if (t.piece + 1 < plan.pieceCount) startCdnPiece(sn, t.piece + 1, 0);
+      else apply<SupernodeInput>(sn, { kind: 'cdn-done', taskId: TASK_ID, totalBytes: F, fileDigest: `sha256:${TASK_ID}` });
+      return;
+    }
+    if (t.kind === 'source') {
+      endTransfer(id);
+      apply<PeerInput>(2 * S + t.owner, { kind: 'source-fetched', ok: true, sizeBytes: F });
+      return;
+    }
+    const corrupt = t.source !== SUPERNODE && world.faults[sim.nodeHost(t.sourceNode)].corrupt;
+    const digest = corrupt ? `sha256:corrupt/${t.piece}` : pieceDigest(t.piece);
+    if (corrupt) counters.corruptFetches++;
+    else verifiedGood[t.owner]?.add(t.piece);
+    uploadFinished(t, id);
+    endTransfer(id);
+    apply<PeerInput>(2 * S + t.owner, { kind: 'piece-fetched', piece: t.piece, source: t.source, digest });
+  };
+
+  const snSinks = supernodes.map((_, sn) => (e: SupernodeEffect) => onSupernodeEffect(sn, e));
+  const snUploaderSinks = snAddrs.map((_, sn) => (e: UploaderEffect) => onUploaderEffect(sim.supernodeNodes[sn], e));
+  const peerSinks: ((e: PeerEffect) => void)[] = new Array(N);
+  const hostUploaderSinks: ((e: UploaderEffect) => void)[] = new Array(N);
+
+  for (let h = 0; h < N; h++) {
+    sim.at(world.arrivalMs[h], ARRIVE, h);
+    const f = world.faults[h];
+    if (f.crashAtMs !== Infinity) sim.at(f.crashAtMs, CRASH_HOST, h);
+    if (f.deleteCacheAtMs !== Infinity) sim.at(f.deleteCacheAtMs, DELETE_CACHE, h);
+  }
+  world.supernodeCrashAtMs.forEach((atMs, sn) => { if (atMs !== Infinity) sim.at(atMs, CRASH_SUPERNODE, sn); });
+  return { sim, counters };
+}
