@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import {
   decodePieceFrame, encodePieceFrame, MAX_HEADER_BYTES, MAX_PIECE_BYTES,
 } from '../../transport/wire.ts';
-import { isTaskId } from '../../transport/task-id.ts';
+import { isTaskId, taskIdFor } from '../../transport/task-id.ts';
 import type { PieceDataMsg } from '../../core/protocol.ts';
 
 const TASK = 'ab'.repeat(32);
@@ -95,6 +95,14 @@ test('isTaskId accepts only 64 lowercase hex characters', () => {
   for (const bad of ['', 'AB'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(32)}0`, '../'.repeat(21) + 'a', 5, null]) {
     assert.not.ok(isTaskId(bad), String(bad));
   }
+});
+
+test('taskIdFor hashes the canonical key: same file, same id; digest makes another task', () => {
+  const a = taskIdFor({ url: 'http://Example.com:80/f?b=2&a=1' });
+  assert.ok(isTaskId(a));
+  assert.is(taskIdFor({ url: 'http://example.com/f?a=1&b=2' }), a);
+  assert.is.not(taskIdFor({ url: 'http://example.com/f?a=1&b=2', digest: `sha256:${'0'.repeat(64)}` }), a);
+  assert.throws(() => taskIdFor({ url: 'ftp://example.com/f' }), /unsupported URL scheme/);
 });
 
 test.run();
