@@ -4,17 +4,22 @@
  * where P2P stopped), but the client sees one body, hashed as it goes. Only when the last byte
  * is written and the SHA-256 equals the requested digest does the response end cleanly; any
  * mismatch or failure after the headers went out destroys the socket, so the client sees a
- * broken transfer, never a clean end with bad bytes.
+ * broken transfer, never a clean end with bad bytes. With a Content-Length, a client that got
+ * every byte considers the body complete whatever happens to the socket next, so the blob's last
+ * byte is held back until the digest over the whole body has been checked.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { registryErrorBody } from './routes.ts';
+
+const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export class BlobResponder {
   private readonly hash: Hash = createHash('sha256');
   private sentBytes = 0;
   private totalBytes: number | null = null;
   private closed = false;
+  private heldBack: Buffer | null = null;
 
   constructor(private readonly res: ServerResponse, readonly digest: string, private readonly headers: OutgoingHttpHeaders) {
     res.once('close', () => { this.closed = true; });
@@ -31,6 +36,8 @@ export class BlobResponder {
       if (this.totalBytes !== totalBytes) throw new Error(`blob ${this.digest} changed size from ${this.totalBytes} to ${totalBytes} bytes mid-transfer`);
       return;
     }
+    // An empty body cannot hold a byte back: check it before promising it.
+    if (totalBytes === 0 && this.digest !== EMPTY_SHA256) throw new Error(`blob ${this.digest} cannot be empty`);
     this.totalBytes = totalBytes;
     this.res.writeHead(200, {
       ...this.headers,
@@ -48,7 +55,10 @@ export class BlobResponder {
     if (this.sentBytes + chunk.length > this.totalBytes) throw new Error(`blob ${this.digest} is longer than its ${this.totalBytes} bytes`);
     this.hash.update(chunk);
     this.sentBytes += chunk.length;
-    if (!this.res.write(chunk)) {
+    const last = this.sentBytes === this.totalBytes;
+    if (last) this.heldBack = chunk.subarray(chunk.length - 1);
+    const toSend = last ? chunk.subarray(0, chunk.length - 1) : chunk;
+    if (toSend.length > 0 && !this.res.write(toSend)) {
       await new Promise<void>((resolve) => {
         const done = (): void => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
         this.res.on('drain', done);
@@ -72,7 +82,7 @@ export class BlobResponder {
       this.res.destroy(new Error(reason));
       return { ok: false, reason };
     }
-    this.res.end();
+    this.res.end(this.heldBack ?? undefined);
     return { ok: true };
   }
 

@@ -109,9 +109,11 @@ export class P2PBlobFetch {
       yield planned.plan.totalBytes;
       while (position < planned.plan.totalBytes) {
         const state = this.state;
-        if (state.kind === 'failed') throw state.error;
         if (state.kind === 'waiting') throw new Error('P2P download lost its plan');
-        if (state.generation !== generation) {
+        // Verified bytes stay good after a failure: send them, the fallback resumes after them.
+        if (state.kind === 'failed') {
+          if (this.generation !== generation || this.prefix.bytes <= position) throw state.error;
+        } else if (state.generation !== generation) {
           if (position > 0) throw new Error('the blob changed at the source while it was being sent');
           await handle.close();
           generation = state.generation;
