@@ -3,7 +3,14 @@
  * `download()` (download.ts) fetches one URL through the P2P network into `<homeDir>/data/`,
  * verifies every piece, keeps a `.server` backup for uploading and moves the result to
  * `outputPath`. It resolves with a summary or rejects with a `DownloadError`.
+ *
+ * A caller that lives long (dfdaemon) may host this home's uploader itself with `startUploader`;
+ * otherwise the first download starts a background uploader that outlives it and exits when idle.
  */
+import { runDownload } from './download-session.ts';
+
+export { DownloadError, EXIT_CODES, type DownloadErrorCode } from './download-error.ts';
+export { startUploader, type UploaderHandle, type UploaderOptions } from '../uploader/uploader-server.ts';
 
 export type DownloadPattern = 'p2p' | 'cdn' | 'source';
 
@@ -66,27 +73,10 @@ export interface DownloadResult {
   elapsedMs: number;
 }
 
-/** Process exit codes of `dfget`, one per DownloadError code (listed in `dfget --help`). */
-export const EXIT_CODES = {
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  'supernode-unreachable': 3,
-  'source-error': 4,
-  'digest-mismatch': 5,
-  timeout: 6,
-  io: 7,
-  failed: 8,
-  aborted: 130,
-} as const;
-
-export type DownloadErrorCode = Exclude<keyof typeof EXIT_CODES, 'ok'>;
-
-export class DownloadError extends Error {
-  readonly exitCode: number;
-  constructor(readonly code: DownloadErrorCode, message: string, readonly status?: number) {
-    super(message);
-    this.name = 'DownloadError';
-    this.exitCode = EXIT_CODES[code];
-  }
+/**
+ * Download `req.url` to `req.outputPath` through the supernodes in `req.supernodes`.
+ * Rejects with a `DownloadError` whose `code` and `exitCode` say what went wrong.
+ */
+export function download(req: DownloadRequest): Promise<DownloadResult> {
+  return runDownload(req);
 }

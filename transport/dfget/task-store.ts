@@ -1,0 +1,195 @@
+/**
+ * One download's files in `<home>/data/`: the data file that receives verified pieces at their
+ * offsets, and beside it a small meta file (plan, per-piece digests, verified pieces) rewritten
+ * after each write, so a dfget killed at any moment resumes with exactly the pieces that reached
+ * the disk. A piece enters the meta file only after its bytes were written; on resume every
+ * listed piece is hashed again and dropped if it no longer matches.
+ *
+ * Names: `<taskId>-<key of the output path>` (so two outputs of one URL never share a file), and
+ * on completion the `.server` backup `<taskId>.server` that the uploader serves after the result
+ * moved to its destination (the seed's "backup with a suffix of .server, then move").
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { PiecePlan } from '../../core/pieces.ts';
+import { pieceRange } from '../../core/pieces.ts';
+
+interface MetaFile {
+  version: 1;
+  taskId: string;
+  url: string;
+  outputPath: string;
+  plan: PiecePlan | null;
+  /** `sha256:<hex>` of each verified piece, by index (null = not verified). */
+  digests: (string | null)[];
+}
+
+export interface ResumeState {
+  plan: PiecePlan;
+  have: number[];
+}
+
+export class TaskStore {
+  readonly fileName: string;
+  readonly dataPath: string;
+  readonly metaPath: string;
+  readonly serverPath: string;
+  private meta: MetaFile;
+  private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
+
+  private constructor(readonly dataDir: string, readonly taskId: string, url: string, outputPath: string, previous: MetaFile | null) {
+    this.fileName = `${taskId}-${sha256Hex(outputPath).slice(0, 16)}`;
+    this.dataPath = join(dataDir, this.fileName);
+    this.metaPath = `${this.dataPath}.meta`;
+    this.serverPath = join(dataDir, `${taskId}.server`);
+    this.meta = previous ?? { version: 1, taskId, url, outputPath, plan: null, digests: [] };
+  }
+
+  /** Open the store of (task, output); an earlier run's meta is kept for `resumable()`. */
+  static async open(dataDir: string, taskId: string, url: string, outputPath: string): Promise<TaskStore> {
+    await fs.mkdir(dataDir, { recursive: true });
+    const absOutput = resolve(outputPath);
+    const probe = new TaskStore(dataDir, taskId, url, absOutput, null);
+    const previous = await readMeta(probe.metaPath);
+    if (!previous || previous.taskId !== taskId || previous.outputPath !== absOutput) return probe;
+    return new TaskStore(dataDir, taskId, url, absOutput, previous);
+  }
+
+  get plan(): PiecePlan | null { return this.meta.plan; }
+  get verifiedCount(): number { return this.meta.digests.filter((d) => d !== null).length; }
+
+  /** Pieces of an earlier run still intact on disk, with their plan; null when none. */
+  async resumable(): Promise<ResumeState | null> {
+    const plan = this.meta.plan;
+    if (!plan) return null;
+    const handle = await fs.open(this.dataPath, 'r').catch(() => null);
+    if (!handle) return null;
+    const have: number[] = [];
+    try {
+      for (let piece = 0; piece < plan.pieceCount; piece++) {
+        const digest = this.meta.digests[piece];
+        if (!digest) continue;
+        const { startByte, endByte } = pieceRange(plan, piece);
+        const bytes = Buffer.allocUnsafe(endByte - startByte);
+        const { bytesRead } = await handle.read(bytes, 0, bytes.length, startByte);
+        if (bytesRead === bytes.length && pieceDigest(bytes) === digest) have.push(piece);
+        else this.meta.digests[piece] = null;
+      }
+    } finally {
+      await handle.close();
+    }
+    return have.length > 0 ? { plan, have } : null;
+  }
+
+  /** Size the data file for `plan`; `discardLocal` (or a different plan) forgets every piece. */
+  async applyPlan(plan: PiecePlan, discardLocal: boolean): Promise<void> {
+    const same = this.meta.plan !== null && this.meta.plan.totalBytes === plan.totalBytes
+      && this.meta.plan.pieceSizeBytes === plan.pieceSizeBytes;
+    if (discardLocal || !same) {
+      this.meta.plan = plan;
+      this.meta.digests = new Array<string | null>(plan.pieceCount).fill(null);
+      await fs.rm(this.dataPath, { force: true });
+    }
+    const handle = await fs.open(this.dataPath, 'a');
+    try {
+      const { size } = await handle.stat();
+      if (size !== plan.totalBytes) await handle.truncate(plan.totalBytes);
+    } finally {
+      await handle.close();
+    }
+    await this.save();
+  }
+
+  /** Write verified bytes of `piece` and record its digest once they are on disk. */
+  async writePiece(piece: number, startByte: number, bytes: Uint8Array, digest: string): Promise<void> {
+    const handle = await fs.open(this.dataPath, 'r+');
+    try {
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, startByte + done);
+        done += bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+    this.meta.digests[piece] = digest;
+    await this.save();
+  }
+
+  /** The whole file came from the source: it is complete, with no per-piece digests. */
+  async adoptSourceFile(plan: PiecePlan): Promise<void> {
+    this.meta.plan = plan;
+    this.meta.digests = new Array<string | null>(plan.pieceCount).fill(null);
+    await this.save();
+  }
+
+  /** `sha256:<hex>` of the data file as it is on disk. */
+  async fileDigest(): Promise<string> {
+    const hash = createHash('sha256');
+    const handle = await fs.open(this.dataPath, 'r');
+    try {
+      for await (const chunk of handle.createReadStream({ highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    } finally {
+      await handle.close();
+    }
+    return `sha256:${hash.digest('hex')}`;
+  }
+
+  /**
+   * Keep a `.server` backup for uploading (a reflink where the filesystem has them, else a copy),
+   * then move the data file to `outputPath` (rename, or copy across filesystems) and drop the meta.
+   */
+  async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
+    await fs.copyFile(this.dataPath, this.serverPath, fsConstants.COPYFILE_FICLONE);
+    beforeMove();
+    const target = resolve(outputPath);
+    await fs.mkdir(dirname(target), { recursive: true });
+    try {
+      await fs.rename(this.dataPath, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await fs.copyFile(this.dataPath, target);
+      await fs.rm(this.dataPath, { force: true });
+    }
+    await this.saving;
+    await fs.rm(this.metaPath, { force: true });
+  }
+
+  /** Wait for pending meta writes. */
+  flush(): Promise<void> { return this.saving; }
+
+  /** Coalesce meta writes: at most one running and one queued; each writes the latest state. */
+  private save(): Promise<void> {
+    if (this.saveQueued) return this.saving;
+    this.saveQueued = true;
+    this.saving = this.saving.catch(() => {}).then(async () => {
+      this.saveQueued = false;
+      const temp = `${this.metaPath}.tmp`;
+      await fs.writeFile(temp, JSON.stringify(this.meta));
+      await fs.rename(temp, this.metaPath);
+    });
+    return this.saving;
+  }
+}
+
+export function pieceDigest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function readMeta(path: string): Promise<MetaFile | null> {
+  try {
+    const v = JSON.parse(await fs.readFile(path, 'utf8')) as MetaFile;
+    if (v.version !== 1 || typeof v.taskId !== 'string' || !Array.isArray(v.digests)) return null;
+    if (v.plan !== null && !(Number.isSafeInteger(v.plan.totalBytes) && Number.isSafeInteger(v.plan.pieceSizeBytes)
+      && v.plan.pieceSizeBytes > 0 && v.plan.pieceCount === Math.ceil(v.plan.totalBytes / v.plan.pieceSizeBytes))) return null;
+    return v;
+  } catch {
+    return null;
+  }
+}
