@@ -52,6 +52,22 @@ export async function buildImage(workDir: string, layerSizesBytes: number[], tag
   };
 }
 
+/** Throws naming the first blob of `image` that a `skopeo copy ... dir:DEST` result lacks or holds different bytes for. */
+export async function assertPulledBlobsMatch(image: OciImage, destDir: string): Promise<void> {
+  for (const blob of imageBlobs(image)) {
+    const [, hex] = blob.digest.split(':');
+    let pulled: Buffer;
+    try {
+      pulled = await readFile(join(destDir, hex));
+    } catch {
+      throw new Error(`pull into ${destDir} lacks blob ${blob.digest}`);
+    }
+    if (!pulled.equals(await readFile(blobPath(image.layoutDir, blob.digest)))) {
+      throw new Error(`blob ${blob.digest} pulled into ${destDir} differs from the pushed one`);
+    }
+  }
+}
+
 export function blobPath(layoutDir: string, digest: string): string {
   const [algorithm, hex] = digest.split(':');
   return join(layoutDir, 'blobs', algorithm, hex);

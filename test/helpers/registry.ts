@@ -154,3 +154,22 @@ export function stopChild(child: ChildProcess): Promise<void> {
     setTimeout(() => child.kill('SIGKILL'), 3000).unref();
   });
 }
+
+export interface RawResponse { status: number; headers: http.IncomingHttpHeaders; body: Buffer; error: string | null }
+
+/** One plain GET, body collected; `error` is set when the transfer broke instead of ending. */
+export function rawGet(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<RawResponse> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error: null }));
+      res.on('error', (err) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error: err.message }));
+    });
+    req.on('error', (err) => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), error: err.message }));
+  });
+}
+
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
