@@ -65,7 +65,12 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   await writeNodeMeta(layout, req.supernodes).catch((err: Error) => log('warn', `cannot write meta: ${err.message}`));
 
   const spec: TaskSpec = { url: req.url, headers: req.headers, ...(req.digest ? { digest: req.digest } : {}), ...(req.identifier ? { identifier: req.identifier } : {}) };
-  const taskId = taskIdFor(spec);
+  let taskId: string;
+  try {
+    taskId = taskIdFor(spec);
+  } catch (err) {
+    throw new DownloadError('usage', `cannot download ${req.url}: ${(err as Error).message}`);
+  }
   const peerId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   log('info', `start ${req.url} task ${taskId} peer ${peerId} pattern ${req.pattern} supernodes ${req.supernodes.join(',') || '-'}`);
 
@@ -77,7 +82,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   const uploader = new UploaderLink({
     homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
     uploadLimit: configOrThrow().peerUpLimit, idleExit: tuning.uploaderIdleExit ?? '5min',
-  }, (m) => log('warn', m));
+  }, log);
   let uploadAddr: string;
   try {
     uploadAddr = await uploader.connect();
@@ -101,6 +106,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   let fromSupernodeBytes = 0;
   let sourcePlan: PiecePlan | null = null;
   let sourceDigest: string | null = null;
+  let sourceFailure: string | null = null;
 
   let settle!: { resolve(r: DownloadResult): void; reject(e: unknown): void };
   const finished = new Promise<DownloadResult>((resolve, reject) => { settle = { resolve, reject }; });
@@ -204,7 +210,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
         void complete(effect);
         break;
       case 'failed':
-        fail(failureError(effect.reason, effect.status, req, links.downReasons));
+        fail(failureError(effect.reason, effect.status, req, links.downReasons, sourceFailure));
         break;
       case 'log':
         log(effect.level, effect.message);
@@ -281,7 +287,8 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
       if (err instanceof SourceError && err.status !== undefined) {
         return fail(new DownloadError('source-error', err.message, err.status));
       }
-      feed({ kind: 'source-fetched', ok: false, reason: (err as Error).message });
+      sourceFailure = (err as Error).message;
+      feed({ kind: 'source-fetched', ok: false, reason: sourceFailure });
     }
   };
 
@@ -346,11 +353,18 @@ function bytesOf(plan: PiecePlan, piece: number): number {
   return endByte - startByte;
 }
 
-function failureError(reason: string, status: number | undefined, req: DownloadRequest, downReasons: ReadonlyMap<string, string>): DownloadError {
+function failureError(
+  reason: string, status: number | undefined, req: DownloadRequest, downReasons: ReadonlyMap<string, string>, sourceFailure: string | null,
+): DownloadError {
   if (status !== undefined) return new DownloadError('source-error', `the source cannot be downloaded: ${reason} (HTTP ${status})`, status);
-  if (downReasons.size > 0 && downReasons.size >= req.supernodes.length) {
-    const list = req.supernodes.map((addr) => `${addr} (${downReasons.get(addr) ?? 'unknown'})`).join(', ');
-    const which = req.supernodes.length === 1 ? `supernode ${list}` : `any supernode: ${list}`;
+  const allDown = downReasons.size > 0 && downReasons.size >= req.supernodes.length;
+  const list = req.supernodes.map((addr) => `${addr} (${downReasons.get(addr) ?? 'unknown'})`).join(', ');
+  const which = req.supernodes.length === 1 ? `supernode ${list}` : `any supernode: ${list}`;
+  if (sourceFailure !== null) {
+    const before = allDown ? `cannot reach ${which}, and ` : '';
+    return new DownloadError('source-error', `${before}the download from the source failed: ${sourceFailure}`);
+  }
+  if (allDown) {
     return new DownloadError('supernode-unreachable', `cannot reach ${which}; is it running? set --node${req.backToSource ? '' : ', or drop --no-back-source'}`);
   }
   return new DownloadError('failed', `download failed: ${reason}`);

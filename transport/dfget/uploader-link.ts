@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { lockIsLive, readLock, type UploaderLock } from '../uploader/uploader-lock.ts';
 import { CONTROL_PATH, type ControlMsg } from '../uploader/uploader-server.ts';
+import type { LogFn } from './home.ts';
 
 const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
 const START_TIMEOUT_MS = 15_000;
@@ -34,7 +35,7 @@ export class UploaderLink {
   private closed = false;
   addr = '';
 
-  constructor(private readonly opts: UploaderSpawnOptions, private readonly log: (message: string) => void) {}
+  constructor(private readonly opts: UploaderSpawnOptions, private readonly log: LogFn) {}
 
   /** Find or start the uploader and connect; resolves with its data-plane address. */
   async connect(): Promise<string> {
@@ -68,7 +69,7 @@ export class UploaderLink {
 
   private send(msg: ControlMsg): void {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-    else if (!this.closed) void this.connect().catch((err: Error) => this.log(`uploader unavailable: ${err.message}`));
+    else if (!this.closed) void this.connect().catch((err: Error) => this.log('warn', `uploader unavailable: ${err.message}`));
   }
 
   private async establish(): Promise<void> {
@@ -81,7 +82,7 @@ export class UploaderLink {
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
       if (this.ws === ws) this.ws = null;
-      if (!this.closed) this.log('uploader control channel closed; will reconnect on next update');
+      if (!this.closed) this.log('warn', 'uploader control channel closed; will reconnect on next update');
     });
     this.ws = ws;
     this.addr = lock.addr;
@@ -118,6 +119,6 @@ export class UploaderLink {
     ], { detached: true, stdio: ['ignore', 'ignore', errFd], env: process.env });
     closeSync(errFd);
     child.unref();
-    this.log(`started background uploader pid ${child.pid}`);
+    this.log('info', `started background uploader pid ${child.pid}`);
   }
 }
