@@ -66,7 +66,7 @@ export class Upstream {
     const req = this.lib.request(target, { method, headers: { ...headers, host: target.host }, agent: this.agent });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
-      req.once('error', (err) => reject(new Error(`upstream registry ${this.origin} failed: ${err.message}`)));
+      req.once('error', (err) => reject(new Error(`upstream registry ${this.origin} failed: ${err.message}${hint(err)}`)));
     });
     return { req, response };
   }
@@ -74,4 +74,13 @@ export class Upstream {
   close(): void {
     this.agent.destroy();
   }
+}
+
+const CERTIFICATE_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+function hint(err: NodeJS.ErrnoException): string {
+  if (err.code && CERTIFICATE_ERRORS.has(err.code)) return ' (give dfdaemon the CA that signed it with --cacert FILE, or cacert in --config)';
+  if (err.code === 'ECONNREFUSED') return ' (is the registry running? check --registry)';
+  return '';
 }
