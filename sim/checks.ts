@@ -1,0 +1,25 @@
+/**
+ * Oracles every run is held to, outside the core: no strategy beats the fluid lower bound,
+ * every surviving host finishes, and (for the core strategies) every written piece was one whose
+ * bytes carried the right digest. A violation is a bug somewhere; the CLI prints it with the
+ * seed and the command that replays it.
+ */
+import type { StrategyResult } from './result.ts';
+
+const SLACK = 1e-9;
+
+export function violations(r: StrategyResult): string[] {
+  const problems: string[] = [];
+  if (r.completedHosts > 0 && r.completionMs.max < r.lowerBoundMs * (1 - SLACK)) {
+    problems.push(`${r.strategy}: last host finished at ${r.completionMs.max.toFixed(3)} ms, before the lower bound ${r.lowerBoundMs.toFixed(3)} ms`);
+  }
+  const surviving = r.hosts - r.crashedHosts;
+  if (r.completedHosts !== surviving) {
+    const reasons = [...new Set(r.hostResults.filter((h) => h.status === 'failed' || h.status === 'unfinished').map((h) => h.reason ?? h.status))];
+    problems.push(`${r.strategy}: ${surviving - r.completedHosts} of ${surviving} surviving hosts did not finish (${reasons.slice(0, 3).join('; ')})`);
+  }
+  if ((r.counters.unverifiedWrites ?? 0) > 0) {
+    problems.push(`${r.strategy}: ${r.counters.unverifiedWrites} pieces were written without matching bytes`);
+  }
+  return problems;
+}

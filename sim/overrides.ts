@@ -1,0 +1,81 @@
+/**
+ * Command-line overrides of a scenario's common fields and of any core setting, each checked
+ * and named by its flag so a bad value says which flag to fix.
+ */
+import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
+import { parseBytes, parseRate } from '../core/units.ts';
+import { ScenarioError, type Scenario } from './scenario.ts';
+
+export interface CommonOverrides {
+  seed?: string;
+  hosts?: string;
+  fileSize?: string;
+  hostUp?: string;
+  hostDown?: string;
+  originUp?: string;
+  supernodeUp?: string;
+  localLimit?: string;
+  totalLimit?: string;
+  sharing?: string;
+}
+
+/** `piecesPerPull` -> `pieces-per-pull`: the flag spelling of each core setting. */
+export function flagOf(setting: string): string {
+  return setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export const CORE_SETTINGS = Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[];
+
+function rateFlag(value: string, flag: string, allowUnlimited: boolean): number {
+  let bps: number;
+  try { bps = parseRate(value); } catch (err) { throw new ScenarioError(`--${flag}: ${(err as Error).message}`); }
+  if (!allowUnlimited && bps <= 0) throw new ScenarioError(`--${flag}: a capacity must be above 0, got "${value}"`);
+  return bps;
+}
+
+/** Parse one core setting given as text (flags, sweep grids); sizes allowed for pieceSizeBytes. */
+export function coreValue(setting: keyof CoreConfig, text: string, flag: string): number | boolean {
+  if (setting === 'backToSource') {
+    if (text !== 'true' && text !== 'false') throw new ScenarioError(`${flag}: expected true or false, got "${text}"`);
+    return text === 'true';
+  }
+  if (setting === 'pieceSizeBytes') {
+    try { return parseBytes(text); } catch (err) { throw new ScenarioError(`${flag}: ${(err as Error).message}`); }
+  }
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new ScenarioError(`${flag}: expected a whole number, got "${text}"`);
+  return n;
+}
+
+export function applyOverrides(base: Scenario, common: CommonOverrides, core: Partial<Record<keyof CoreConfig, string>>): Scenario {
+  const s: Scenario = { ...base, core: { ...base.core } };
+  if (common.seed !== undefined) s.seed = common.seed;
+  if (common.hosts !== undefined) {
+    const n = Number(common.hosts);
+    if (!Number.isInteger(n) || n < 1) throw new ScenarioError(`--hosts: expected a whole number >= 1, got "${common.hosts}"`);
+    s.hostCount = n;
+    s.faults = s.faults.filter((f) => !('hosts' in f) || !('indices' in f.hosts) || f.hosts.indices.every((h) => h < n))
+      .map((f) => ('hosts' in f && 'count' in f.hosts && f.hosts.count > n ? { ...f, hosts: { count: n } } : f));
+  }
+  if (common.fileSize !== undefined) {
+    try { s.fileSizeBytes = parseBytes(common.fileSize); } catch (err) { throw new ScenarioError(`--file-size: ${(err as Error).message}`); }
+    if (s.fileSizeBytes < 1) throw new ScenarioError('--file-size: must be at least 1 byte');
+  }
+  if (common.hostUp !== undefined) s.hostUp = { kind: 'fixed', valueBps: rateFlag(common.hostUp, 'host-up', false) };
+  if (common.hostDown !== undefined) s.hostDown = { kind: 'fixed', valueBps: rateFlag(common.hostDown, 'host-down', false) };
+  if (common.originUp !== undefined) s.originUpBps = rateFlag(common.originUp, 'origin-up', false);
+  if (common.supernodeUp !== undefined) s.supernodeUpBps = rateFlag(common.supernodeUp, 'supernode-up', false);
+  if (common.localLimit !== undefined) s.localLimitBps = rateFlag(common.localLimit, 'local-limit', true);
+  if (common.totalLimit !== undefined) s.totalLimitBps = rateFlag(common.totalLimit, 'total-limit', true);
+  if (common.sharing !== undefined) {
+    if (common.sharing !== 'local' && common.sharing !== 'max-min') throw new ScenarioError(`--sharing: expected local or max-min, got "${common.sharing}"`);
+    s.sharing = common.sharing;
+  }
+  for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
+    if (text === undefined) continue;
+    (s.core as Record<string, unknown>)[setting] = coreValue(setting, text, `--${flagOf(setting)}`);
+  }
+  const cfg = makeConfig(s.core);
+  if ('kind' in cfg) throw new ScenarioError(`--${flagOf(cfg.field)}: ${cfg.message}`);
+  return s;
+}
