@@ -1,0 +1,56 @@
+/**
+ * `supernode` entry point: parse settings, prepare the home directory, start the server, and shut
+ * down cleanly on SIGINT/SIGTERM (peers see close code 1001 and migrate to their next supernode).
+ */
+import { CommanderError } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatRate } from '../../core/units.ts';
+import { freshSeed } from '../rng.ts';
+import { fileLogger } from './log.ts';
+import { parseOptions, UsageError, type SupernodeOptions } from './options.ts';
+import { SupernodeServer } from './server.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: SupernodeOptions;
+  try {
+    opts = parseOptions(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return EXIT_OK;
+    process.stderr.write(`supernode: ${(err as Error).message}\n`);
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  try {
+    mkdirSync(join(opts.home, 'cdn'), { recursive: true });
+  } catch (err) {
+    process.stderr.write(`supernode: cannot create the home directory ${opts.home}: ${(err as Error).message}; set --home\n`);
+    return EXIT_FAILURE;
+  }
+  const logger = fileLogger(join(opts.home, 'logs', 'supernode.log'), opts.logLevel);
+  const log = (level: Parameters<typeof logger.log>[0], message: string): void => logger.log(level, message);
+  const seed = opts.seed ?? freshSeed();
+  let server: SupernodeServer;
+  try {
+    server = await SupernodeServer.start(opts, log, seed);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EADDRINUSE' ? '; is another supernode running? choose another --port'
+      : code === 'EACCES' ? '; ports below 1024 need privileges, choose another --port' : '';
+    log('error', `cannot listen on ${opts.host}:${opts.port} (${code ?? (err as Error).message})${hint}`);
+    await logger.close();
+    return EXIT_FAILURE;
+  }
+  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}; scheduler ${JSON.stringify(opts.core)}`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log('info', `${signal}: shutting down`);
+  await server.close();
+  await logger.close();
+  return EXIT_OK;
+}

@@ -1,0 +1,50 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of the supernode's counters and gauges. The numbers
+ * come from the core's stats, the CDN and the data plane; this file only formats them.
+ */
+export interface SupernodeMetrics {
+  tasks: number;
+  peers: number;
+  controlConnections: number;
+  dataConnections: number;
+  sourceBytes: number;
+  sourceRequests: number;
+  servedBytes: number;
+  piecesServed: number;
+  piecesRefused: number;
+  piecesAssignedFromSupernode: number;
+  piecesAssignedFromPeers: number;
+  cdnPiecesStored: number;
+  cdnPiecesLost: number;
+  activeUploads: number;
+  framesRejected: number;
+}
+
+type Kind = 'gauge' | 'counter';
+
+const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: string]> = {
+  tasks: ['supernode_tasks', 'gauge', 'Tasks the scheduler tracks.'],
+  peers: ['supernode_peers', 'gauge', 'Peers registered for at least one task.'],
+  controlConnections: ['supernode_control_connections', 'gauge', 'Open control-plane WebSocket connections.'],
+  dataConnections: ['supernode_data_connections', 'gauge', 'Open data-plane WebSocket connections.'],
+  sourceBytes: ['supernode_source_bytes_total', 'counter', 'Body bytes read from sources by the CDN.'],
+  sourceRequests: ['supernode_source_requests_total', 'counter', 'HTTP requests sent to sources.'],
+  servedBytes: ['supernode_served_bytes_total', 'counter', 'Piece bytes served to peers.'],
+  piecesServed: ['supernode_pieces_served_total', 'counter', 'Pieces served to peers.'],
+  piecesRefused: ['supernode_pieces_refused_total', 'counter', 'Piece requests refused (busy or missing).'],
+  piecesAssignedFromSupernode: ['supernode_pieces_assigned_from_supernode_total', 'counter', 'Piece assignments with the supernode as the source.'],
+  piecesAssignedFromPeers: ['supernode_pieces_assigned_from_peers_total', 'counter', 'Piece assignments with another peer as the source.'],
+  cdnPiecesStored: ['supernode_cdn_pieces_stored_total', 'counter', 'Pieces fetched from sources and stored in the cache.'],
+  cdnPiecesLost: ['supernode_cdn_pieces_lost_total', 'counter', 'Cached pieces found missing or corrupt before serving.'],
+  activeUploads: ['supernode_active_uploads', 'gauge', 'Piece uploads in progress.'],
+  framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
+};
+
+export function renderMetrics(metrics: SupernodeMetrics): string {
+  const lines: string[] = [];
+  for (const key of Object.keys(HELP) as (keyof SupernodeMetrics)[]) {
+    const [name, kind, help] = HELP[key];
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, `${name} ${metrics[key]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

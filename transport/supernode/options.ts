@@ -1,0 +1,162 @@
+/**
+ * The supernode's settings: command-line flags over a `--config` YAML file over the defaults.
+ * Scheduler settings use the core config's names (`--pieces-per-pull` / `piecesPerPull:`), so a
+ * value tuned in the simulator's scenario file is pasted here unchanged. Sizes, rates and
+ * durations take units (`--limit-out 100MB`, `--piece-timeout-ms 1min`).
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
+import type { LogLevel } from './log.ts';
+
+export interface SupernodeOptions {
+  host: string;
+  port: number;
+  home: string;
+  /** Address peers are told to fetch the supernode's pieces from (default: --host). */
+  advertiseIp: string | null;
+  limitInBytesPerSec: number;
+  limitOutBytesPerSec: number;
+  sourceTimeoutMs: number;
+  /** Range requests in flight per task when fetching a source. */
+  cdnConcurrency: number;
+  seed: string | null;
+  logLevel: LogLevel;
+  core: CoreConfig;
+}
+
+/** Bad flags or config: the message says what and how to fix it. */
+export class UsageError extends Error {}
+
+type Raw = Record<string, unknown>;
+
+const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel'];
+const CORE_NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((key) => typeof DEFAULT_CONFIG[key] === 'number');
+const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function kebab(camel: string): string {
+  return camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function buildCommand(): Command {
+  const program = new Command('supernode')
+    .description('small-dragonfly supernode: schedules peers, caches sources (CDN) and serves pieces as a special peer')
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+    .option('--port <n>', `port for peers (control and data plane), /healthz and /metrics (default ${DEFAULT_SUPERNODE_PORT})`)
+    .option('--home <dir>', 'home directory: cdn/ cache and logs/supernode.log (default ~/.small-dragonfly)')
+    .option('--advertise-ip <addr>', 'address peers use to fetch pieces from this supernode (default: --host)')
+    .option('--limit-in <rate>', 'cap on bytes/s read from sources, e.g. 200MB (0 = unlimited)')
+    .option('--limit-out <rate>', 'cap on bytes/s of pieces served, e.g. 200MB (0 = unlimited)')
+    .option('--source-timeout <duration>', 'a source silent this long fails the request (default 30s)')
+    .option('--cdn-concurrency <n>', 'range requests in flight per task (default 2)')
+    .option('--config <file>', 'YAML file with any of these settings (flags win)')
+    .option('--seed <seed>', 'seed for the scheduler\'s random choices (logged; replays tie-breaking)')
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`);
+  for (const key of CORE_NUMBER_KEYS) {
+    program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
+  }
+  program.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) });
+  return program;
+}
+
+/** Parse argv (as given to node: [node, script, ...flags]); throws UsageError. */
+export function parseOptions(argv: string[]): SupernodeOptions {
+  const program = buildCommand();
+  try {
+    program.parse(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') throw err;
+      throw new UsageError(`${err.message.replace(/^error: /, '')}; see supernode --help`);
+    }
+    throw err;
+  }
+  const flags = program.opts<Raw>();
+  const fromFile = typeof flags.config === 'string' ? readConfigFile(flags.config) : {};
+  const merged: Raw = { ...fromFile };
+  for (const [key, value] of Object.entries(flags)) {
+    if (key !== 'config') merged[key] = value;
+  }
+  return resolve(merged);
+}
+
+function readConfigFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --config ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`--config ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--config ${path} must be a mapping of setting: value`);
+  const out: Raw = {};
+  const known = new Set([...TRANSPORT_KEYS, ...CORE_NUMBER_KEYS]);
+  for (const [rawKey, v] of Object.entries(value as Raw)) {
+    const key = camel(rawKey);
+    if (!known.has(key)) throw new UsageError(`--config ${path}: unknown setting "${rawKey}"; known: ${[...known].map(kebab).join(', ')}`);
+    out[key] = typeof v === 'number' ? String(v) : v;
+  }
+  return out;
+}
+
+function resolve(raw: Raw): SupernodeOptions {
+  const text = (key: string): string | undefined => (raw[key] === undefined || raw[key] === null ? undefined : String(raw[key]));
+  const withUnits = <T>(key: string, parse: (s: string) => T, fallback: T): T => {
+    const value = text(key);
+    if (value === undefined) return fallback;
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new UsageError(`--${kebab(key)}: ${(err as Error).message}`);
+    }
+  };
+  const whole = (key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => withUnits(key, (s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}, got "${s}"`);
+    return n;
+  }, fallback);
+
+  const overrides: Partial<CoreConfig> = {};
+  for (const key of CORE_NUMBER_KEYS) {
+    const parse = key.endsWith('Ms') ? parseDurationMs : key.endsWith('Bytes') ? parseBytes : (s: string) => {
+      const n = Number(s);
+      if (!Number.isFinite(n)) throw new Error(`expected a number, got "${s}"`);
+      return n;
+    };
+    const value = withUnits(key, parse, undefined);
+    if (value !== undefined) (overrides as Record<string, number>)[key] = value;
+  }
+  const core = makeConfig(overrides);
+  if ('kind' in core) throw new UsageError(`--${kebab(core.field)}: ${core.message}`);
+
+  const logLevel = (text('logLevel') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  return {
+    host: text('host') ?? '127.0.0.1',
+    port: whole('port', DEFAULT_SUPERNODE_PORT, 0, 65535),
+    home: text('home') ?? join(homedir(), '.small-dragonfly'),
+    advertiseIp: text('advertiseIp') ?? null,
+    limitInBytesPerSec: withUnits('limitIn', parseRate, 0),
+    limitOutBytesPerSec: withUnits('limitOut', parseRate, 0),
+    sourceTimeoutMs: withUnits('sourceTimeout', parseDurationMs, 30_000),
+    cdnConcurrency: whole('cdnConcurrency', 2, 1, 64),
+    seed: text('seed') ?? null,
+    logLevel,
+    core,
+  };
+}
