@@ -1,0 +1,193 @@
+/**
+ * A scripted, well-behaved peer for supernode tests: speaks the control plane and the data plane
+ * by the book without dfget, so supernode tests do not depend on the client's code. It downloads
+ * every piece from the sources it is assigned, checks each against the digest in the assignment,
+ * and reports results in its next pull.
+ */
+import { createHash } from 'node:crypto';
+import WebSocket from 'ws';
+import { decodeJson, decodeSupernodeToPeer } from '../../core/decode.ts';
+import type { PeerToSupernode, PieceResult, SupernodeToPeer, TaskInfoMsg, TaskSpec } from '../../core/protocol.ts';
+import { taskIdFor } from '../../transport/task-id.ts';
+import { controlUrl, dataUrl, decodePieceFrame, MAX_FRAME_BYTES, rawToBuffer } from '../../transport/wire.ts';
+
+export interface Closed { code: number; reason: string }
+
+/** Control-plane connection that queues what the supernode sends. */
+export class ControlClient {
+  private readonly inbox: SupernodeToPeer[] = [];
+  private waiter: (() => void) | null = null;
+  closedWith: Closed | null = null;
+  readonly closed: Promise<Closed>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const decoded = isBinary ? null : decodeJson(data.toString(), decodeSupernodeToPeer);
+      if (!decoded?.ok) throw new Error(`supernode sent an undecodable frame: ${data.toString().slice(0, 200)}`);
+      this.inbox.push(decoded.msg);
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      this.closedWith = { code, reason: reason.toString() };
+      this.wake();
+      resolve(this.closedWith);
+    }));
+  }
+
+  static async connect(addr: string, peerId: string): Promise<ControlClient> {
+    const ws = new WebSocket(controlUrl(addr, peerId), { maxPayload: MAX_FRAME_BYTES });
+    const client = new ControlClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return client;
+  }
+
+  send(msg: PeerToSupernode): void { this.ws.send(JSON.stringify(msg)); }
+
+  /** The next message (in order); rejects when the connection closes or nothing comes in time. */
+  async next(timeoutMs = 10_000): Promise<SupernodeToPeer> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inbox.length === 0) {
+      if (this.closedWith) throw new Error(`control connection closed (${this.closedWith.code} ${this.closedWith.reason})`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no message from the supernode within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+    return this.inbox.shift()!;
+  }
+
+  close(): void { this.ws.close(); }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+}
+
+export type PieceAnswer = { kind: 'data'; bytes: Buffer } | { kind: 'refused'; reason: string } | { kind: 'closed'; code: number };
+
+/** Data-plane connection to one uploader (or the supernode). */
+export class DataClient {
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, (answer: PieceAnswer) => void>();
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const frame = decodePieceFrame(rawToBuffer(data as Buffer));
+        if (!frame.ok) throw new Error(`bad piece frame: ${frame.error.message}`);
+        this.settle(frame.header.requestId, { kind: 'data', bytes: frame.bytes });
+      } else {
+        const msg = JSON.parse(data.toString()) as { kind: string; requestId: number; reason: string };
+        this.settle(msg.requestId, { kind: 'refused', reason: msg.reason });
+      }
+    });
+    ws.on('close', (code) => {
+      for (const resolve of this.pending.values()) resolve({ kind: 'closed', code });
+      this.pending.clear();
+    });
+  }
+
+  static async connect(addr: string): Promise<DataClient> {
+    const ws = new WebSocket(dataUrl(addr), { maxPayload: MAX_FRAME_BYTES });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new DataClient(ws);
+  }
+
+  request(taskId: string, piece: number): Promise<PieceAnswer> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      this.pending.set(requestId, resolve);
+      this.ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId, piece }));
+    });
+  }
+
+  close(): void { this.ws.close(); }
+
+  private settle(requestId: number, answer: PieceAnswer): void {
+    const resolve = this.pending.get(requestId);
+    this.pending.delete(requestId);
+    resolve?.(answer);
+  }
+}
+
+export class TaskFailedError extends Error {
+  constructor(readonly reason: string, readonly status: number | undefined) {
+    super(`task failed: ${reason}${status !== undefined ? ` (status ${status})` : ''}`);
+  }
+}
+
+export interface Downloaded { bytes: Buffer; info: TaskInfoMsg; taskId: string; piecesFromSupernode: number }
+
+/** Register, pull and fetch until every piece is verified; leave; return the file. */
+export async function downloadThroughSupernode(supernodeAddr: string, spec: TaskSpec, peerId: string,
+  timeoutMs = 30_000): Promise<Downloaded> {
+  const taskId = taskIdFor(spec);
+  const control = await ControlClient.connect(supernodeAddr, peerId);
+  const dataClients = new Map<string, DataClient>();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    control.send({ kind: 'register', taskId, task: spec, uploadAddr: '127.0.0.1:1', have: [], blacklist: [], pattern: 'cdn' });
+    let info: TaskInfoMsg | null = null;
+    const pieces = new Map<number, Buffer>();
+    let results: PieceResult[] = [];
+    let piecesFromSupernode = 0;
+    while (!info || pieces.size < info.pieceCount) {
+      const msg = await control.next(Math.max(1, deadline - Date.now()));
+      if (msg.kind === 'task-failed') throw new TaskFailedError(msg.reason, msg.status);
+      if (msg.kind === 'task-info') {
+        info = msg;
+        if (info.pieceCount === 0) break;
+        control.send({ kind: 'pull', taskId, results: [] });
+        continue;
+      }
+      if (msg.kind === 'wait') {
+        await new Promise((r) => setTimeout(r, Math.min(msg.retryAfterMs, 200)));
+        control.send({ kind: 'pull', taskId, results });
+        results = [];
+        continue;
+      }
+      const fetched = await Promise.all(msg.pieces.map(async (assignment) => {
+        let client = dataClients.get(assignment.sourceAddr);
+        if (!client) dataClients.set(assignment.sourceAddr, client = await DataClient.connect(assignment.sourceAddr));
+        const answer = await client.request(taskId, assignment.piece);
+        const ok = answer.kind === 'data' && sha256(answer.bytes) === assignment.digest;
+        if (ok) {
+          pieces.set(assignment.piece, answer.bytes);
+          piecesFromSupernode++;
+        }
+        return { piece: assignment.piece, source: assignment.source, ok, ...(ok ? {} : { failure: answer.kind === 'data' ? 'corrupt' as const : 'refused' as const }) };
+      }));
+      results.push(...fetched);
+      if (info && pieces.size === info.pieceCount) break;
+      if (msg.pieces.length > 0 || msg.retryAfterMs === 0) {
+        control.send({ kind: 'pull', taskId, results });
+        results = [];
+      } else {
+        await new Promise((r) => setTimeout(r, Math.min(msg.retryAfterMs, 200)));
+        control.send({ kind: 'pull', taskId, results });
+        results = [];
+      }
+    }
+    if (results.length > 0) control.send({ kind: 'report', taskId, results });
+    control.send({ kind: 'leave', taskId });
+    const ordered = Array.from({ length: info!.pieceCount }, (_, i) => pieces.get(i)!);
+    return { bytes: Buffer.concat(ordered), info: info!, taskId, piecesFromSupernode };
+  } finally {
+    control.close();
+    for (const client of dataClients.values()) client.close();
+  }
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
