@@ -1,7 +1,8 @@
 /**
  * An HTTP proxy in front of a test registry that counts the body bytes it relays per blob
  * digest, so a test can tell how many copies of each layer the registry really sent. It can also
- * misbehave on purpose for one blob: drop the connection after some bytes, or flip a byte.
+ * misbehave on purpose for one blob: drop the connection when a response reaches a byte offset of
+ * the blob, or flip the byte at an offset.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -43,12 +44,16 @@ export async function startCountingProxy(upstreamUrl: string, ca?: Buffer): Prom
     }, (upRes) => {
       requests.push(`${req.method} ${path} ${upRes.statusCode}`);
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      const fault = digest && upRes.statusCode === 200 ? faults.get(digest) : undefined;
-      let relayedBytes = 0;
+      const fault = digest && (upRes.statusCode === 200 || upRes.statusCode === 206) ? faults.get(digest) : undefined;
+      // Fault offsets are positions in the blob, so ranged fetches (a CDN fetching piece by piece) meet them too.
+      let relayedBytes = upRes.statusCode === 206 ? Number(/^bytes (\d+)-/.exec(String(upRes.headers['content-range']))?.[1] ?? 0) : 0;
+      let dropped = false;
       upRes.on('data', (chunk: Buffer) => {
+        if (dropped) return;
         let out = chunk;
-        if (fault?.kind === 'drop' && relayedBytes + chunk.length > fault.afterBytes) {
+        if (fault?.kind === 'drop' && relayedBytes <= fault.afterBytes && relayedBytes + chunk.length > fault.afterBytes) {
           out = chunk.subarray(0, Math.max(0, fault.afterBytes - relayedBytes));
+          dropped = true;
           count(digest, out.length);
           res.write(out, () => res.destroy());
           upRes.destroy();

@@ -40,11 +40,8 @@ if (missing.length > 0) {
 
       await withProcesses(async (procs) => {
         const supernode = await procs.start('supernode', ['--home', join(work, 'sn')], { portFlag: '--port' });
-        const daemons = [];
-        for (let i = 0; i < 3; i++) {
-          daemons.push(await procs.start('dfdaemon', ['--home', join(work, `d${i}`), '--registry', proxy.url,
-            '--node', supernode.addr, '--no-fallback'], { portFlag: '--port' }));
-        }
+        const daemons = await Promise.all([0, 1, 2].map((i) => procs.start('dfdaemon', ['--home', join(work, `d${i}`),
+          '--registry', proxy.url, '--node', supernode.addr, '--no-fallback'], { portFlag: '--port' })));
         await Promise.all(daemons.map(async (daemon, i) => {
           const conf = join(work, `registries-${i}.conf`);
           await writeRegistriesConf(conf, [{ registryHostPort: DEAD_REGISTRY, mirrorLocation: daemon.addr }]);

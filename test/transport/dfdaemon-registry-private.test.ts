@@ -1,15 +1,13 @@
 /**
  * dfdaemon end to end beyond the seed's limits, with Debian's docker-registry and skopeo:
  * a registry behind htpasswd auth (credentials work; a client without them gets the 401 and no
- * blob bytes even when the blob is cached at the supernode and in the local repo), an HTTPS
- * registry with a self-signed certificate given by --cacert, two registries behind one mirror
- * selected by path prefix, and an upstream that drops or corrupts a blob mid-transfer.
+ * blob bytes even when the blob is cached at the supernode and in the local repo), and an HTTPS
+ * registry with a self-signed certificate given by --cacert.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCountingProxy } from '../helpers/counting-proxy.ts';
 import {
   assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeAuthFile, writeRegistriesConf, type OciImage,
 } from '../helpers/oci-image.ts';
@@ -18,7 +16,6 @@ import { basicAuth, missingRegistryTools, rawGet, skipMessage, startRegistry } f
 
 /** Registry locations nothing listens on: a pull that succeeds went through the mirror. */
 const DEAD_REGISTRY = '127.0.0.1:1';
-const OTHER_DEAD_REGISTRY = '127.0.0.1:2';
 const KiB = 1024;
 const creds = { username: 'puller', password: 's3cret-pass' };
 const missing = await missingRegistryTools();
@@ -38,7 +35,7 @@ async function rejects(promise: Promise<unknown>, pattern: RegExp, what: string)
 }
 
 if (missing.length > 0) {
-  test('dfdaemon with private, HTTPS and several registries (skipped)', () => console.log(skipMessage(missing)));
+  test('dfdaemon with private and HTTPS registries (skipped)', () => console.log(skipMessage(missing)));
 } else {
   test('htpasswd registry: pulls with credentials work, none or wrong credentials get 401 and no blob bytes', async () => {
     const work = tempDir('dfdaemon-auth');
@@ -51,8 +48,7 @@ if (missing.length > 0) {
         const supernode = await procs.start('supernode', ['--home', join(work, 'sn')], { portFlag: '--port' });
         const start = (name: string) => procs.start('dfdaemon', ['--home', join(work, name), '--registry', registry.url,
           '--node', supernode.addr, '--no-fallback'], { portFlag: '--port' });
-        const first = await start('first');
-        const second = await start('second');
+        const [first, second] = await Promise.all([start('first'), start('second')]);
 
         const conf = join(work, 'first.conf');
         await writeRegistriesConf(conf, [{ registryHostPort: DEAD_REGISTRY, mirrorLocation: first.addr }]);
@@ -108,74 +104,6 @@ if (missing.length > 0) {
         assert.match(res.body.toString(), /certificate/i);
       });
     } finally {
-      await registry.stop();
-      removeDir(work);
-    }
-  });
-
-  test('two registries behind one mirror, the second chosen by a first path segment naming its host', async () => {
-    const work = tempDir('dfdaemon-multi');
-    const registryA = await startRegistry();
-    const registryB = await startRegistry();
-    try {
-      const imageA = await buildImage(join(work, 'a'), [300 * KiB, 30 * KiB, 3 * KiB]);
-      const imageB = await buildImage(join(work, 'b'), [200 * KiB, 20 * KiB, 2 * KiB]);
-      await pushImage(imageA, `${registryA.hostPort}/team/a:v1`);
-      await pushImage(imageB, `${registryB.hostPort}/team/b:v1`);
-      const configPath = join(work, 'dfdaemon.yml');
-      writeFileSync(configPath, `registries:\n  - host: "${DEAD_REGISTRY}"\n    url: ${registryB.url}\n`);
-      await withProcesses(async (procs) => {
-        const supernode = await procs.start('supernode', ['--home', join(work, 'sn')], { portFlag: '--port' });
-        const daemon = await procs.start('dfdaemon', ['--home', join(work, 'd'), '--registry', registryA.url,
-          '--config', configPath, '--node', supernode.addr, '--no-fallback'], { portFlag: '--port' });
-        const conf = join(work, 'multi.conf');
-        await writeRegistriesConf(conf, [
-          { registryHostPort: OTHER_DEAD_REGISTRY, mirrorLocation: daemon.addr },
-          { registryHostPort: DEAD_REGISTRY, mirrorLocation: `${daemon.addr}/${DEAD_REGISTRY}` },
-        ]);
-        await pullThroughMirror(conf, `${OTHER_DEAD_REGISTRY}/team/a:v1`, join(work, 'pull-a'));
-        await assertPulledBlobsMatch(imageA, join(work, 'pull-a'));
-        await pullThroughMirror(conf, `${DEAD_REGISTRY}/team/b:v1`, join(work, 'pull-b'));
-        await assertPulledBlobsMatch(imageB, join(work, 'pull-b'));
-      });
-    } finally {
-      await registryA.stop();
-      await registryB.stop();
-      removeDir(work);
-    }
-  });
-
-  test('an upstream that drops or corrupts a blob mid-transfer: the client gets an error, nothing bad is cached', async () => {
-    const work = tempDir('dfdaemon-drop');
-    const registry = await startRegistry();
-    const proxy = await startCountingProxy(registry.url);
-    try {
-      const image = await buildImage(work, [5 * 1024 * KiB, 100 * KiB, 10 * KiB]);
-      await pushImage(image, `${registry.hostPort}/flaky/app:v1`);
-      const layer = largestLayer(image);
-      await withProcesses(async (procs) => {
-        const supernode = await procs.start('supernode', ['--home', join(work, 'sn')], { portFlag: '--port' });
-        const daemon = await procs.start('dfdaemon', ['--home', join(work, 'd'), '--registry', proxy.url,
-          '--node', supernode.addr, '--timeout', '20s'], { portFlag: '--port' });
-        const cached = join(work, 'd', 'dfdaemon', 'data', 'sha256', layer.digest.slice(7));
-        const blobUrl = `http://${daemon.addr}/v2/flaky/app/blobs/${layer.digest}`;
-
-        for (const fault of [{ kind: 'drop', afterBytes: 1024 * KiB }, { kind: 'corrupt', atByte: 3 * 1024 * KiB }] as const) {
-          proxy.setFault(layer.digest, fault);
-          const res = await rawGet(blobUrl);
-          assert.ok(res.error !== null || res.status !== 200, `${fault.kind}: the client must see a failure, got a clean ${res.status}`);
-          assert.ok(res.body.length < layer.sizeBytes, `${fault.kind}: never the whole body`);
-          assert.not.ok(existsSync(cached), `${fault.kind}: nothing kept in the local repo`);
-        }
-
-        proxy.setFault(layer.digest, null);
-        const conf = join(work, 'flaky.conf');
-        await writeRegistriesConf(conf, [{ registryHostPort: DEAD_REGISTRY, mirrorLocation: daemon.addr }]);
-        await pullThroughMirror(conf, `${DEAD_REGISTRY}/flaky/app:v1`, join(work, 'pull'));
-        await assertPulledBlobsMatch(image, join(work, 'pull'));
-      });
-    } finally {
-      await proxy.close();
       await registry.stop();
       removeDir(work);
     }
