@@ -231,7 +231,8 @@ export class SupernodeServer {
   // ---- control plane ----
 
   private onControl(ws: WebSocket, peerId: string): void {
-    ws.on('error', () => ws.terminate());
+    // ws closes the connection itself after a protocol error (1009 too big, 1002, 1007) with the right code.
+    ws.on('error', (err) => this.log('debug', `connection error: ${err.message}`));
     if (this.peers.has(peerId)) {
       ws.close(CLOSE_DUPLICATE_PEER, `peerId ${peerId.slice(0, 60)} is already connected`);
       return;
@@ -270,7 +271,8 @@ export class SupernodeServer {
   private onData(ws: WebSocket): void {
     const connId = `data-${++this.nextDataConn}`;
     this.dataConns.set(connId, ws);
-    ws.on('error', () => ws.terminate());
+    // ws closes the connection itself after a protocol error (1009 too big, 1002, 1007) with the right code.
+    ws.on('error', (err) => this.log('debug', `connection error: ${err.message}`));
     ws.on('close', () => this.dataConns.delete(connId));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return this.reject(ws, 'piece requests are JSON text');
