@@ -159,6 +159,32 @@ test('a blob streams to the client as the verified prefix grows, before the down
   }
 });
 
+test('clients asking for the same blob meanwhile share one P2P download, each gets the whole blob', async () => {
+  const registry = await fakeRegistry();
+  const work = tempDir('dfdaemon-script');
+  const script = scriptedDownload(work, blob, { order: [2, 0, 1, 5, 3, 4] });
+  try {
+    await withMirror(registry.url, script.download, {}, async (mirror) => {
+      const early = get(mirror.addr, BLOB_PATH);
+      await waitFor(() => script.requests.length === 1);
+      script.release(3);
+      const late = get(mirror.addr, BLOB_PATH);
+      await sleep(50);
+      script.release(3);
+      const results = await Promise.all([early, late]);
+      for (const res of results) {
+        assert.is(res.error, null);
+        assert.ok(res.body.equals(blob));
+      }
+      assert.is(script.requests.length, 1, 'one download for both clients');
+      assert.is(mirror.stats().blobsViaP2P, 2);
+    });
+  } finally {
+    await registry.close();
+    removeDir(work);
+  }
+});
+
 test('P2P failing mid-blob: the rest comes from the registry by Range and the client sees one good body', async () => {
   const registry = await fakeRegistry();
   const work = tempDir('dfdaemon-script');
