@@ -15,6 +15,11 @@ test('a layer blob GET goes P2P to the default upstream', () => {
   });
 });
 
+test('a blob read drops its query (containerd adds ?ns=) so every client shares one task', () => {
+  const route = classify('GET', `/v2/library/alpine/blobs/sha256:${HEX}?ns=docker.io`, table);
+  assert.is(route.kind === 'blob' && route.upstreamPath, `/v2/library/alpine/blobs/sha256:${HEX}`);
+});
+
 test('a first segment naming a configured registry host selects it and is stripped', () => {
   assert.equal(classify('GET', `/v2/registry-b.example:5000/team/app/blobs/sha256:${HEX}`, table), {
     kind: 'blob', upstream: 'registry-b.example:5000', name: 'team/app', digest: `sha256:${HEX}`,

@@ -70,7 +70,9 @@ export function classify(method: string, rawUrl: string, table: RouteTable): Rou
   const name = segments.slice(0, blobsAt).join('/');
   const reference = segments[blobsAt + 1];
   if (!validName(name)) return registryError(400, 'NAME_INVALID', `invalid repository name "${name.slice(0, 100)}"`);
-  if (SHA256_DIGEST.test(reference)) return { kind: 'blob', upstream, name, digest: reference, upstreamPath: upstreamPath + query };
+  // A blob read has no meaningful query (containerd adds `?ns=<registry>`): dropping it keeps one
+  // task, and one cached copy, per blob whichever client asks.
+  if (SHA256_DIGEST.test(reference)) return { kind: 'blob', upstream, name, digest: reference, upstreamPath };
   if (OTHER_DIGEST.test(reference)) return { kind: 'pass', upstream, upstreamPath: upstreamPath + query };
   return registryError(400, 'DIGEST_INVALID',
     `invalid blob digest "${reference.slice(0, 100)}": expected sha256: followed by 64 lowercase hex digits`);
