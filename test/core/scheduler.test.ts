@@ -25,7 +25,9 @@ const swarmState = fc.record({
 
 type State = { swarm: TaskSwarm; cfg: ReturnType<typeof configOrThrow>; peers: number; rng: ReturnType<typeof testRng> };
 
-function build(s: fc.RecordValue<typeof swarmState extends fc.Arbitrary<infer T> ? T : never>): State {
+type SwarmParams = typeof swarmState extends fc.Arbitrary<infer T> ? T : never;
+
+function build(s: SwarmParams): State {
   const cfg = configOrThrow({
     piecesPerPull: s.piecesPerPull, peerDownLimit: s.peerDownLimit, peerUpLimit: s.peerUpLimit,
     supernodeUpLimit: s.supernodeUpLimit, sourceScanLimit: 1000, globalBlacklistThreshold: 3, selfIsolationThreshold: 3,

@@ -169,11 +169,12 @@ export class Swarm {
     const uploader = fromSupernode ? this.supernodeUploader : this.uploaders[sourceIndex];
     const fault = fromSupernode ? undefined : this.opts.faulty?.get(sourceIndex);
     const requestId = this.seq++;
-    let answer: 'serve' | 'missing' | 'busy' = 'missing';
+    const decision: { answer: 'serve' | 'missing' | 'busy' } = { answer: 'missing' };
     applyAndDrain(uploader, this.nowMs, { kind: 'piece-request', from: peerName(requester), requestId, taskId: fetch.taskId, piece: fetch.piece }, (e) => {
-      if (e.kind === 'serve') answer = 'serve';
-      else if (e.kind === 'refuse') answer = e.reason;
+      if (e.kind === 'serve') decision.answer = 'serve';
+      else if (e.kind === 'refuse') decision.answer = e.reason;
     });
+    const answer = decision.answer;
     const reply = (digest: string | null, failure?: 'refused' | 'busy') =>
       this.toPeer(requester, { kind: 'piece-fetched', piece: fetch.piece, source: fetch.source, digest, ...(failure ? { failure } : {}) });
     if (answer !== 'serve' || fault === 'refuse') {
