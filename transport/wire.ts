@@ -43,14 +43,25 @@ export function encodePieceFrame(header: PieceDataMsg, bytes: Uint8Array): Buffe
   if (header.sizeBytes !== bytes.length) {
     throw new Error(`piece frame header says ${header.sizeBytes} bytes but ${bytes.length} were given`);
   }
-  if (bytes.length > MAX_PIECE_BYTES) throw new Error(`piece of ${bytes.length} bytes exceeds the ${MAX_PIECE_BYTES}-byte limit`);
+  const prefix = pieceFramePrefix(header);
+  const frame = Buffer.allocUnsafe(prefix.length + bytes.length);
+  prefix.copy(frame, 0);
+  frame.set(bytes, prefix.length);
+  return frame;
+}
+
+/**
+ * The bytes that precede a piece in its frame (`[uint32 BE length][header JSON]`), for senders
+ * that place the piece bytes into a reused buffer themselves instead of copying them.
+ */
+export function pieceFramePrefix(header: PieceDataMsg): Buffer {
+  if (header.sizeBytes > MAX_PIECE_BYTES) throw new Error(`piece of ${header.sizeBytes} bytes exceeds the ${MAX_PIECE_BYTES}-byte limit`);
   const headerJson = Buffer.from(JSON.stringify(header), 'utf8');
   if (headerJson.length > MAX_HEADER_BYTES) throw new Error(`piece frame header of ${headerJson.length} bytes is too long`);
-  const frame = Buffer.allocUnsafe(HEADER_LENGTH_BYTES + headerJson.length + bytes.length);
-  frame.writeUInt32BE(headerJson.length, 0);
-  headerJson.copy(frame, HEADER_LENGTH_BYTES);
-  frame.set(bytes, HEADER_LENGTH_BYTES + headerJson.length);
-  return frame;
+  const prefix = Buffer.allocUnsafe(HEADER_LENGTH_BYTES + headerJson.length);
+  prefix.writeUInt32BE(headerJson.length, 0);
+  headerJson.copy(prefix, HEADER_LENGTH_BYTES);
+  return prefix;
 }
 
 /** Parse a binary piece frame from an untrusted sender; never throws. */

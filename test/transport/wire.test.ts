@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
-  decodePieceFrame, encodePieceFrame, MAX_HEADER_BYTES, MAX_PIECE_BYTES,
+  decodePieceFrame, encodePieceFrame, MAX_HEADER_BYTES, MAX_PIECE_BYTES, pieceFramePrefix,
 } from '../../transport/wire.ts';
 import { isTaskId, taskIdFor } from '../../transport/task-id.ts';
 import type { PieceDataMsg } from '../../core/protocol.ts';
@@ -20,6 +20,13 @@ test('a piece frame round-trips header and bytes', () => {
   if (!decoded.ok) return;
   assert.equal(decoded.header, header(bytes.length));
   assert.equal(Buffer.compare(decoded.bytes, bytes), 0);
+});
+
+test('a prefix followed by the bytes is the same frame encodePieceFrame builds', () => {
+  const bytes = Buffer.from('placed by the sender');
+  const frame = Buffer.concat([pieceFramePrefix(header(bytes.length)), bytes]);
+  assert.equal(frame, encodePieceFrame(header(bytes.length), bytes));
+  assert.ok(decodePieceFrame(frame).ok);
 });
 
 test('an empty piece round-trips', () => {

@@ -85,14 +85,36 @@ export class CdnStore {
 
   /** The piece's bytes if they still match the record; null when missing, short, long or corrupt. */
   async readVerified(taskId: string, piece: number, record: PieceRecord): Promise<Buffer | null> {
-    let bytes: Buffer;
+    const bytes = Buffer.allocUnsafe(record.sizeBytes);
+    return (await this.readVerifiedInto(taskId, piece, record, bytes)) ? bytes : null;
+  }
+
+  /**
+   * Read a piece into `target` (exactly record.sizeBytes long) and check it against the record;
+   * false when the file is missing, of another size, or its digest differs.
+   */
+  async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer): Promise<boolean> {
+    let handle;
     try {
-      bytes = await readFile(this.piecePath(taskId, piece));
+      handle = await open(this.piecePath(taskId, piece), 'r');
     } catch {
-      return null;
+      return false;
     }
-    if (bytes.length !== record.sizeBytes || sha256Hex(bytes) !== record.digest) return null;
-    return bytes;
+    try {
+      const { size } = await handle.stat();
+      if (size !== record.sizeBytes) return false;
+      let done = 0;
+      while (done < target.length) {
+        const { bytesRead } = await handle.read(target, done, target.length - done, done);
+        if (bytesRead === 0) return false;
+        done += bytesRead;
+      }
+    } catch {
+      return false;
+    } finally {
+      await handle.close();
+    }
+    return sha256Hex(target) === record.digest;
   }
 
   /** Indices of the recorded pieces that are still intact on disk (unrecorded ones are dropped). */

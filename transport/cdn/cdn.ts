@@ -108,16 +108,17 @@ export class Cdn {
 
   /**
    * A cached piece's bytes for the data plane, re-verified against what was recorded when it was
-   * fetched. A missing or corrupt piece is reported once per loss (`cdn-piece-lost`); the core
-   * stops assigning it and asks for a refetch.
+   * fetched, read into `into(sizeBytes)` when given (a reused frame buffer) or a new buffer. A
+   * missing or corrupt piece is reported (`cdn-piece-lost`); the core stops assigning it and asks
+   * for a refetch, and ignores repeats while the piece is away.
    */
-  async servePiece(taskId: TaskId, piece: number): Promise<Buffer | null> {
+  async servePiece(taskId: TaskId, piece: number, into?: (sizeBytes: number) => Buffer): Promise<Buffer | null> {
     const state = this.tasks.get(taskId);
     const record = state?.meta?.pieces[piece];
     if (!state || !record) return null;
     const generation = state.generation;
-    const bytes = await this.opts.store.readVerified(taskId, piece, record);
-    if (bytes) return bytes;
+    const target = into ? into(record.sizeBytes) : Buffer.allocUnsafe(record.sizeBytes);
+    if (await this.opts.store.readVerifiedInto(taskId, piece, record, target)) return target;
     if (state.generation === generation) {
       this.piecesLost++;
       this.opts.log('warn', `cached piece ${piece} of task ${taskId.slice(0, 12)} is missing or corrupt; refetching it`);

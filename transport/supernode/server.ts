@@ -38,10 +38,11 @@ import { sleep, SourceClient } from '../cdn/source-client.ts';
 import { childRng } from '../rng.ts';
 import { isTaskId, taskIdFor } from '../task-id.ts';
 import {
-  CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, encodePieceFrame, MAX_FRAME_BYTES,
+  CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, pieceFramePrefix,
   sendJson,
 } from '../wire.ts';
 import type { LogLevel } from './log.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
 
@@ -57,6 +58,8 @@ export class SupernodeServer {
   private readonly cdn: Cdn;
   private readonly client: SourceClient;
   private readonly limitOut: TokenBucket;
+  /** Frame buffers for pieces in flight; enough retained for every upload slot at 4 MiB pieces. */
+  private readonly pool: BufferPool;
   private readonly peers = new Map<string, WebSocket>();
   private readonly dataConns = new Map<string, WebSocket>();
   /** The Supernode's timer; the Uploader needs none (nothing unlists or exits on a supernode). */
@@ -76,6 +79,7 @@ export class SupernodeServer {
     this.uploader = new Uploader({ uploadLimit: opts.core.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: opts.core.maxTasks });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
     this.limitOut = new TokenBucket(opts.limitOutBytesPerSec);
+    this.pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
     this.cdn = new Cdn({
       store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log,
       concurrency: opts.cdnConcurrency, attempts: 3, retryDelayMs: 250,
@@ -307,17 +311,27 @@ export class SupernodeServer {
   }
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
+    let frame: Buffer | null = null;
+    let prefixBytes = 0;
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
+      if (frame) this.pool.release(frame);
       this.applyUploader({ kind: 'upload-finished', requestId, from: connId });
     };
     try {
-      const bytes = await this.cdn.servePiece(taskId, piece);
+      // The piece is read straight into a reused frame buffer behind its header: no copy, no fresh memory.
+      const bytes = await this.cdn.servePiece(taskId, piece, (sizeBytes) => {
+        const prefix = pieceFramePrefix({ kind: 'piece-data', requestId, taskId, piece, sizeBytes });
+        prefixBytes = prefix.length;
+        frame = this.pool.acquire(prefixBytes + sizeBytes);
+        prefix.copy(frame, 0);
+        return frame.subarray(prefixBytes, prefixBytes + sizeBytes);
+      });
       const ws = this.dataConns.get(connId);
       if (!ws) return release();
-      if (!bytes) {
+      if (!bytes || !frame) {
         this.piecesRefused++;
         sendJson(ws, { kind: 'piece-refused', requestId, reason: 'missing' });
         return release();
@@ -326,7 +340,7 @@ export class SupernodeServer {
       if (waitMs > 0) await sleep(waitMs);
       this.limitOut.consume(this.nowMs(), bytes.length);
       if (ws.readyState !== ws.OPEN) return release();
-      ws.send(encodePieceFrame({ kind: 'piece-data', requestId, taskId, piece, sizeBytes: bytes.length }, bytes), (err) => {
+      ws.send((frame as Buffer).subarray(0, prefixBytes + bytes.length), { binary: true }, (err) => {
         if (!err) {
           this.servedBytes += bytes.length;
           this.piecesServed++;
