@@ -45,6 +45,23 @@ try {
 }
 
 const { log, path: logPath, close: closeLog } = openLog(config.homeDir);
+let mirror;
+try {
+  mirror = await startMirror({ config, download, log });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  if (e.syscall === 'listen') {
+    const hint = e.code === 'EADDRINUSE' ? '; is another dfdaemon running? pick another --port' : '';
+    process.stderr.write(`dfdaemon: cannot listen on ${config.host}:${config.port} (${e.code})${hint}\n`);
+  } else {
+    process.stderr.write(`dfdaemon: ${e.message}\n`);
+  }
+  await closeLog();
+  process.exit(e.syscall === 'listen' ? 1 : 2);
+}
+
+// Downloads find the uploader of this home through its lock file; hosting it here keeps the
+// pulled layers available to other peers for as long as dfdaemon runs.
 let uploader: UploaderHandle | null = null;
 try {
   uploader = await startUploader({
@@ -55,17 +72,6 @@ try {
 } catch (err) {
   if (!(err instanceof UploaderBusyError)) throw err;
   log('info', `the uploader of ${config.homeDir} already runs (${err.lock.addr}); downloads will list their pieces there`);
-}
-
-let mirror;
-try {
-  mirror = await startMirror({ config, download, log });
-} catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  const hint = e.code === 'EADDRINUSE' ? `; is another dfdaemon running? pick another --port` : '';
-  process.stderr.write(`dfdaemon: cannot listen on ${config.host}:${config.port} (${e.code ?? e.message})${hint}\n`);
-  await uploader?.close();
-  process.exit(1);
 }
 const upstreams = [config.defaultUpstream?.url, ...config.hostUpstreams.map((u) => `${u.key}=${u.url}`)].filter(Boolean).join(', ');
 log('info', `dfdaemon mirroring ${upstreams} on http://${mirror.addr}; supernodes ${config.supernodes.join(',')}; ` +
