@@ -15,7 +15,8 @@ export class Bitset {
   }
 
   has(i: number): boolean {
-    return i >= 0 && i < this.size && (this.words[i >>> 5] & (1 << (i & 31))) !== 0;
+    // A fractional index would otherwise be truncated by the bit arithmetic and alias a held piece.
+    return Number.isInteger(i) && i >= 0 && i < this.size && (this.words[i >>> 5] & (1 << (i & 31))) !== 0;
   }
 
   /** Returns true when i was newly added. */
