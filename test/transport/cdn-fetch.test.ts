@@ -9,6 +9,7 @@ import type { TaskSpec } from '../../core/protocol.ts';
 import { Cdn } from '../../transport/cdn/cdn.ts';
 import { CdnStore } from '../../transport/cdn/cdn-store.ts';
 import { SourceClient } from '../../transport/cdn/source-client.ts';
+import { BufferPool } from '../../transport/supernode/buffer-pool.ts';
 import { HttpOrigin, type OriginFileOptions } from '../../transport/http-origin.ts';
 import { removeDir, tempDir } from '../helpers/processes.ts';
 
@@ -27,7 +28,7 @@ function makeCdn(home: string, inputs: SupernodeInput[], timeoutMs = 5000, attem
   const client = new SourceClient({ timeoutMs, limitIn: new TokenBucket(0) });
   const cdn = new Cdn({
     store: new CdnStore(join(home, 'cdn')), client, feed: (input) => inputs.push(input), log: () => undefined,
-    concurrency: 2, attempts, retryDelayMs: 10,
+    concurrency: 2, pool: new BufferPool(8 * 1024 * 1024), attempts, retryDelayMs: 10,
   });
   return { cdn, client };
 }

@@ -27,6 +27,7 @@ import { rm } from 'node:fs/promises';
 import { pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
 import type { PeerId, TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
+import type { BufferPool } from '../supernode/buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import { type CacheMeta, type CdnStore } from './cdn-store.ts';
 import {
@@ -43,6 +44,8 @@ export interface CdnOptions {
   log: (level: LogLevel, message: string) => void;
   /** Range requests in flight per task. */
   concurrency: number;
+  /** Piece-sized buffers, reused (shared with the data plane). */
+  pool: BufferPool;
   /** Tries per request for retryable failures. */
   attempts: number;
   retryDelayMs: number;
@@ -272,11 +275,17 @@ export class Cdn {
       await res.discard();
       throw changedError(spec.url, `ETag ${meta.etag} became ${etag}`);
     }
-    const bytes = await res.readAll(endByte - startByte);
-    if (bytes.length !== endByte - startByte) {
-      throw new SourceError(`the source ${spec.url} sent ${bytes.length} of the ${endByte - startByte} bytes of piece ${piece}`, true, 206);
+    const buffer = this.opts.pool.acquire(endByte - startByte);
+    try {
+      const bytes = buffer.subarray(0, endByte - startByte);
+      const received = await res.readInto(bytes);
+      if (received !== bytes.length) {
+        throw new SourceError(`the source ${spec.url} sent ${received} of the ${bytes.length} bytes of piece ${piece}`, true, 206);
+      }
+      await this.storePiece(job, meta, piece, bytes);
+    } finally {
+      this.opts.pool.release(buffer);
     }
-    await this.storePiece(job, meta, piece, bytes);
   }
 
   /**
@@ -300,28 +309,33 @@ export class Cdn {
     const meta = await this.adopt(job, spec, pieceSizeSetting, res, totalBytes, false, expect);
     await this.announce(job, meta);
     const plan = planOf(meta);
+    const buffer = this.opts.pool.acquire(meta.pieceSizeBytes);
     let piece = 0;
-    let buffer = Buffer.alloc(meta.pieceCount > 0 ? pieceRange(plan, 0).endByte : 0);
+    let pieceBytes = meta.pieceCount > 0 ? pieceRange(plan, 0).endByte : 0;
     let filled = 0;
     let received = 0;
-    for await (const chunk of res.chunks()) {
-      let at = 0;
-      received += chunk.length;
-      while (at < chunk.length && piece < meta.pieceCount) {
-        const take = Math.min(buffer.length - filled, chunk.length - at);
-        chunk.copy(buffer, filled, at, at + take);
-        filled += take;
-        at += take;
-        if (filled === buffer.length) {
-          if (!meta.pieces[piece]) await this.storePiece(job, meta, piece, buffer);
-          piece++;
-          filled = 0;
-          if (piece < meta.pieceCount) {
-            const range = pieceRange(plan, piece);
-            buffer = Buffer.alloc(range.endByte - range.startByte);
+    try {
+      for await (const chunk of res.chunks()) {
+        let at = 0;
+        received += chunk.length;
+        while (at < chunk.length && piece < meta.pieceCount) {
+          const take = Math.min(pieceBytes - filled, chunk.length - at);
+          chunk.copy(buffer, filled, at, at + take);
+          filled += take;
+          at += take;
+          if (filled === pieceBytes) {
+            if (!meta.pieces[piece]) await this.storePiece(job, meta, piece, buffer.subarray(0, pieceBytes));
+            piece++;
+            filled = 0;
+            if (piece < meta.pieceCount) {
+              const range = pieceRange(plan, piece);
+              pieceBytes = range.endByte - range.startByte;
+            }
           }
         }
       }
+    } finally {
+      this.opts.pool.release(buffer);
     }
     if (received !== totalBytes) {
       throw new SourceError(`the source ${spec.url} sent ${received} bytes but announced ${totalBytes} (Content-Length)`, true, 200);
@@ -372,7 +386,13 @@ export class Cdn {
 
   private async finalize(job: Job, spec: TaskSpec): Promise<void> {
     const meta = job.state.meta!;
-    const fileDigest = await this.opts.store.fileDigest(job.taskId, meta.pieceCount);
+    const buffer = this.opts.pool.acquire(meta.pieceSizeBytes);
+    let fileDigest: string;
+    try {
+      fileDigest = await this.opts.store.fileDigest(job.taskId, planOf(meta), buffer);
+    } finally {
+      this.opts.pool.release(buffer);
+    }
     if (spec.digest && spec.digest.toLowerCase() !== fileDigest) {
       throw new SourceError(`the source ${spec.url} has digest ${fileDigest}, not the expected ${spec.digest}; check --digest`, false);
     }

@@ -24,8 +24,11 @@ export interface SourceResponse {
   headers: Headers;
   /** Body chunks, paced by the input limit; each read is under the idle timeout. */
   chunks(): AsyncGenerator<Buffer>;
-  /** The whole body; more than `limitBytes` is an error (a source must not flood the cache). */
-  readAll(limitBytes: number): Promise<Buffer>;
+  /**
+   * The whole body into `target`; returns how many bytes came. More than fits is an error (a
+   * source must not flood the cache).
+   */
+  readInto(target: Buffer): Promise<number>;
   /** Drop the body without reading it. */
   discard(): Promise<void>;
 }
@@ -93,15 +96,16 @@ export class SourceClient {
           reader.cancel().catch(() => undefined);
         }
       },
-      async readAll(limitBytes: number) {
-        const parts: Buffer[] = [];
-        let total = 0;
+      async readInto(target: Buffer) {
+        let filled = 0;
         for await (const chunk of response.chunks()) {
-          total += chunk.length;
-          if (total > limitBytes) throw new SourceError(`the source ${url} sent more than the ${limitBytes} bytes asked for`, true, res.status);
-          parts.push(chunk);
+          if (filled + chunk.length > target.length) {
+            throw new SourceError(`the source ${url} sent more than the ${target.length} bytes asked for`, true, res.status);
+          }
+          chunk.copy(target, filled);
+          filled += chunk.length;
         }
-        return Buffer.concat(parts, total);
+        return filled;
       },
       async discard() {
         idle.done();

@@ -82,7 +82,7 @@ export class SupernodeServer {
     this.pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
     this.cdn = new Cdn({
       store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log,
-      concurrency: opts.cdnConcurrency, attempts: 3, retryDelayMs: 250,
+      concurrency: opts.cdnConcurrency, pool: this.pool, attempts: 3, retryDelayMs: 250,
     });
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
     this.data.on('connection', (ws: WebSocket) => this.onData(ws));
