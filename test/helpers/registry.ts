@@ -5,8 +5,10 @@
  * the Debian binaries are absent (CI installs them through .ci/run).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -37,6 +39,11 @@ export interface RegistryOptions {
   auth?: { username: string; password: string };
   /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1. */
   tls?: boolean;
+  /**
+   * Docker-style token auth: the registry answers 401 with a Bearer challenge naming a token
+   * server (run here, in-process) that issues signed JWTs to these credentials only.
+   */
+  tokenAuth?: { username: string; password: string };
 }
 
 export interface RunningRegistry {
@@ -104,6 +111,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     await writeFile(htpasswdPath, entry);
     lines.push('auth:', '  htpasswd:', '    realm: small-dragonfly-test', `    path: ${htpasswdPath}`);
   }
+  let tokenServer: TokenServer | null = null;
+  if (opts.tokenAuth) {
+    const signingCertPath = join(dir, 'token-cert.pem');
+    const signingKeyPath = join(dir, 'token-key.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=sdf-token-issuer',
+      '-keyout', signingKeyPath, '-out', signingCertPath]);
+    tokenServer = await startTokenServer(opts.tokenAuth, await readFile(signingKeyPath, 'utf8'), await readFile(signingCertPath, 'utf8'));
+    lines.push('auth:', '  token:', `    realm: ${tokenServer.realm}`, `    service: ${TOKEN_SERVICE}`,
+      `    issuer: ${TOKEN_ISSUER}`, `    rootcertbundle: ${signingCertPath}`);
+  }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
 
@@ -116,12 +133,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     await waitUntilServing(url, ca, child);
   } catch (err) {
     child.kill('SIGKILL');
+    await tokenServer?.close();
     throw new Error(`docker-registry did not start on ${url}: ${(err as Error).message}\n${stderr}`);
   }
   return {
     port, hostPort: `127.0.0.1:${port}`, url, caCertPath, dir,
     stop: async () => {
       await stopChild(child);
+      await tokenServer?.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -172,4 +191,51 @@ export function rawGet(url: string, headers: http.OutgoingHttpHeaders = {}): Pro
 
 export function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
+const TOKEN_SERVICE = 'sdf-test-registry';
+const TOKEN_ISSUER = 'sdf-test-token-issuer';
+
+interface TokenServer { realm: string; close(): Promise<void> }
+
+/**
+ * The token endpoint of distribution's token auth: `GET /token?service=&scope=` with Basic
+ * credentials answers `{token}`, an RS256 JWT whose x5c header carries the signing certificate
+ * (which the registry trusts as its root bundle) and whose `access` grants the requested scopes.
+ * Wrong or missing credentials get a 401.
+ */
+async function startTokenServer(creds: { username: string; password: string }, keyPem: string, certPem: string): Promise<TokenServer> {
+  const certDer = new X509Certificate(certPem).raw.toString('base64');
+  const expected = basicAuth(creds.username, creds.password);
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://token');
+    if (url.pathname !== '/token' || req.headers.authorization !== expected) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"wrong credentials"}');
+      return;
+    }
+    const access = url.searchParams.getAll('scope').flatMap((scope) => {
+      const [type, name, actions] = scope.split(':');
+      return type && name && actions ? [{ type, name, actions: actions.split(',') }] : [];
+    });
+    const nowSec = Math.floor(Date.now() / 1000);
+    const header = { typ: 'JWT', alg: 'RS256', x5c: [certDer] };
+    const claims = {
+      iss: TOKEN_ISSUER, sub: creds.username, aud: url.searchParams.get('service') ?? TOKEN_SERVICE,
+      iat: nowSec, nbf: nowSec - 10, exp: nowSec + 600, jti: randomBytes(8).toString('hex'), access,
+    };
+    const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
+    const signature = createSign('RSA-SHA256').update(signingInput).sign(keyPem).toString('base64url');
+    const token = `${signingInput}.${signature}`;
+    res.writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: 600, issued_at: new Date().toISOString() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    realm: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text).toString('base64url');
 }
