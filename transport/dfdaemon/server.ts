@@ -26,6 +26,9 @@ import { P2PBlobFetch, type DownloadFn } from './p2p-blob.ts';
 import { classify, registryErrorBody, type Route, type RouteTable } from './routes.ts';
 import { credentialHeaders, endToEndHeaders, Upstream } from './upstream.ts';
 
+/** Distinct blobs downloading through P2P at once; more are served straight from the registry. */
+const MAX_INFLIGHT_BLOBS = 256;
+
 export interface MirrorStats {
   blobRequests: number;
   blobsFromLocalRepo: number;
@@ -127,7 +130,9 @@ export async function startMirror({ config, download, log }: MirrorDeps): Promis
     }
 
     const fetch = sharedFetch(upstream, route, req);
-    const p2p = await pump(responder, fetch.follow(responder.bytesSent));
+    const p2p: PumpOutcome = fetch
+      ? await pump(responder, fetch.follow(responder.bytesSent))
+      : { ok: false, reason: `${MAX_INFLIGHT_BLOBS} blobs already in flight through P2P`, final: false };
     if (p2p.ok) {
       stats.blobsViaP2P += 1;
       return;
@@ -166,12 +171,14 @@ export async function startMirror({ config, download, log }: MirrorDeps): Promis
 
   /**
    * The in-flight P2P download of this blob, started with this client's credentials if none
-   * runs. Safe to share: every client joining has just passed the upstream's HEAD check.
+   * runs (null when too many run). Safe to share: every client joining has just passed the
+   * upstream's HEAD check.
    */
-  function sharedFetch(upstream: Upstream, route: BlobRoute, req: IncomingMessage): P2PBlobFetch {
+  function sharedFetch(upstream: Upstream, route: BlobRoute, req: IncomingMessage): P2PBlobFetch | null {
     const url = upstream.url(route.upstreamPath);
     const existing = inflight.get(url);
     if (existing) return existing;
+    if (inflight.size >= MAX_INFLIGHT_BLOBS) return null;
     const outputPath = repo.tempPath(route.digest);
     const fetch = new P2PBlobFetch(download, {
       url,
