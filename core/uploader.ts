@@ -68,7 +68,12 @@ export class Uploader {
   holds(taskId: TaskId, piece: number): boolean { return this.tasks.get(taskId)?.pieces.has(piece) ?? false; }
 
   handle(nowMs: number, input: UploaderInput): void {
+    const firstInput = this.clock.nowMs === -Infinity;
+    const busyBefore = this.busy();
     this.clock.advance(nowMs);
+    // Idle time counts from the input that ended the last task or upload (busy until now), or
+    // from the first input, as the clock's origin is the driver's; not from the last busy input.
+    if (firstInput || busyBefore) this.idleSinceMs = nowMs;
     switch (input.kind) {
       case 'list-task': {
         if (!this.tasks.has(input.taskId)) {
@@ -108,8 +113,9 @@ export class Uploader {
         this.expire(nowMs);
         break;
     }
-    if (this.running.size > 0 || this.tasks.size > 0) this.idleSinceMs = nowMs;
   }
+
+  private busy(): boolean { return this.running.size > 0 || this.tasks.size > 0; }
 
   poll(): UploaderEffect | undefined { return this.out.poll(); }
 
