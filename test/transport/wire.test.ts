@@ -5,6 +5,7 @@ import {
   decodePieceFrame, encodePieceFrame, MAX_HEADER_BYTES, MAX_PIECE_BYTES, pieceFramePrefix,
 } from '../../transport/wire.ts';
 import { isTaskId, taskIdFor } from '../../transport/task-id.ts';
+import { checkProperty } from '../helpers/fc-rerun.ts';
 import type { PieceDataMsg } from '../../core/protocol.ts';
 
 const TASK = 'ab'.repeat(32);
@@ -81,14 +82,14 @@ test('encode refuses a header that lies about the size', () => {
 });
 
 test('decodePieceFrame never throws on random bytes', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+  checkProperty(import.meta.url, 'random-frames', fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
     const decoded = decodePieceFrame(Buffer.from(bytes));
     if (decoded.ok) assert.is(decoded.bytes.length, decoded.header.sizeBytes);
   }), { numRuns: 2000 });
 });
 
 test('decodePieceFrame never throws on a valid prefix with a random header', () => {
-  fc.assert(fc.property(fc.jsonValue(), fc.uint8Array({ maxLength: 64 }), (value, tail) => {
+  checkProperty(import.meta.url, 'random-headers', fc.property(fc.jsonValue(), fc.uint8Array({ maxLength: 64 }), (value, tail) => {
     const json = Buffer.from(JSON.stringify(value) ?? 'null');
     const frame = Buffer.alloc(4 + json.length);
     frame.writeUInt32BE(json.length, 0);
