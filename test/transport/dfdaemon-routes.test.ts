@@ -62,6 +62,19 @@ test('with only prefixed registries, /v2/ is answered locally and unknown hosts 
   assert.equal(unknown.kind === 'error' && unknown.code, 'NAME_UNKNOWN');
 });
 
+test('property: any request path classifies without throwing and never leaves /v2/ upstream', () => {
+  const segment = fc.oneof(fc.constantFrom('v2', 'blobs', 'manifests', '..', '.', '', '%2e%2e', 'a\\..\\..', 'registry-b.example:5000', `sha256:${HEX}`),
+    fc.string({ maxLength: 12 }));
+  checkProperty(import.meta.url, 'routes-stay-in-v2', fc.property(
+    fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE'), fc.array(segment, { maxLength: 8 }), fc.string({ maxLength: 10 }),
+    (method, segments, query) => {
+      const route = classify(method, `/${segments.join('/')}${query ? `?${query}` : ''}`, table);
+      if (route.kind !== 'pass' && route.kind !== 'blob') return true;
+      // What the upstream request will really ask for, after URL resolution.
+      return new URL(route.upstreamPath, 'http://registry.example').pathname.startsWith('/v2/');
+    }), { numRuns: 2000 });
+});
+
 test('property: the verified prefix is the longest gap-free run from byte 0, in any arrival order', () => {
   checkProperty(import.meta.url, 'contiguous-prefix', fc.property(
     fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 30 }).chain((sizes) =>

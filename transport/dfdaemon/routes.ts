@@ -49,8 +49,9 @@ export function classify(method: string, rawUrl: string, table: RouteTable): Rou
     return registryError(404, 'NOT_FOUND', `dfdaemon mirrors the registry API under /v2/ only, not ${path.slice(0, 100)}`);
   }
   const segments = path.split('/').slice(2);
-  if (segments.some((s) => s === '.' || s === '..' || s.includes('%'))) {
-    return registryError(400, 'NAME_INVALID', 'path segments may not be "." or ".." or percent-encoded');
+  // URL resolution would turn these into other paths on the upstream (`\` counts as `/` there).
+  if (segments.some((s) => s === '.' || s === '..' || s.includes('%') || s.includes('\\'))) {
+    return registryError(400, 'NAME_INVALID', 'path segments may not be "." or "..", percent-encoded or hold a backslash');
   }
   let upstream = table.defaultUpstream;
   const selected = segments.length > 1 ? table.upstreamsByHost.get(segments[0]) : undefined;
