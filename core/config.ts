@@ -66,7 +66,7 @@ export type ConfigError = { kind: 'config-error'; field: string; message: string
 export function makeConfig(overrides: Partial<CoreConfig> = {}): CoreConfig | ConfigError {
   const cfg: CoreConfig = { ...DEFAULT_CONFIG, ...overrides };
   for (const key of Object.keys(overrides)) {
-    if (!(key in DEFAULT_CONFIG)) return { kind: 'config-error', field: key, message: `unknown setting "${key}"` };
+    if (!Object.hasOwn(DEFAULT_CONFIG, key)) return { kind: 'config-error', field: key, message: `unknown setting "${key}"` };
   }
   for (const [key, value] of Object.entries(cfg)) {
     if (key === 'backToSource') {
