@@ -2,7 +2,7 @@
  * dfdaemon end to end beyond the seed's limits, with Debian's docker-registry and skopeo:
  * a registry behind htpasswd auth (credentials work; a client without them gets the 401 and no
  * blob bytes even when the blob is cached at the supernode and in the local repo), and an HTTPS
- * registry with a self-signed certificate given by --cacert.
+ * registry with a self-signed certificate given by --cacert (or accepted with --insecure).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -97,11 +97,17 @@ if (missing.length > 0) {
         await pullThroughMirror(conf, `${DEAD_REGISTRY}/secure/app:v1`, join(work, 'pull'));
         await assertPulledBlobsMatch(image, join(work, 'pull'));
 
-        const untrusting = await procs.start('dfdaemon', ['--home', join(work, 'u'), '--registry', registry.url,
-          '--node', supernode.addr], { portFlag: '--port' });
+        const [untrusting, insecure] = await Promise.all([
+          procs.start('dfdaemon', ['--home', join(work, 'u'), '--registry', registry.url, '--node', supernode.addr], { portFlag: '--port' }),
+          procs.start('dfdaemon', ['--home', join(work, 'i'), '--registry', registry.url, '--insecure', '--node', supernode.addr], { portFlag: '--port' }),
+        ]);
         const res = await rawGet(`http://${untrusting.addr}/v2/secure/app/manifests/v1`);
         assert.is(res.status, 502);
-        assert.match(res.body.toString(), /certificate/i);
+        assert.match(res.body.toString(), /certificate.*--cacert/i, 'the error names the certificate problem and the fix');
+        const insecureRes = await rawGet(`http://${insecure.addr}/v2/secure/app/manifests/v1`, {
+          accept: 'application/vnd.oci.image.manifest.v1+json',
+        });
+        assert.is(insecureRes.status, 200, '--insecure accepts the self-signed certificate');
       });
     } finally {
       await registry.stop();
