@@ -24,6 +24,17 @@ test('every core/ source file is pure', () => {
   assert.is(violations.length, 0, `core/ must stay pure; move these to a driver or pass them in:\n${listing}`);
 });
 
+test('core/index.ts re-exports every core module, and loads', async () => {
+  const index = readFileSync(join(coreDir, 'index.ts'), 'utf8');
+  const modules = readdirSync(coreDir).filter((name) => name.endsWith('.ts') && name !== 'index.ts');
+  const missing = modules.filter((name) => !index.includes(`export * from './${name}';`));
+  assert.equal(missing, [], `add to core/index.ts: ${missing.map((name) => `export * from './${name}';`).join(' ')}`);
+  const api = await import('../../core/index.ts');
+  for (const name of ['Supernode', 'Peer', 'Uploader', 'TokenBucket', 'parseBytes', 'taskKey', 'decodePeerToSupernode', 'applyAndDrain']) {
+    assert.type((api as Record<string, unknown>)[name], 'function', name);
+  }
+});
+
 const rulesOf = (source: string) => checkPurity(source).map((v) => `${v.line}:${v.rule.split(' ')[0]}`);
 
 test('checker: each banned construct is found, on its line', () => {

@@ -1,0 +1,22 @@
+/**
+ * The core's public API in one import, for drivers, benches and notebooks:
+ * `import { Supernode, Peer, TokenBucket, parseBytes } from '../core/index.ts'`.
+ * Every core module is re-exported here (test/core/purity.test.ts checks none is left out).
+ */
+export * from './bitset.ts';
+export * from './blacklist.ts';
+export * from './config.ts';
+export * from './decode.ts';
+export * from './drive.ts';
+export * from './peer-io.ts';
+export * from './peer.ts';
+export * from './pieces.ts';
+export * from './protocol.ts';
+export * from './rng.ts';
+export * from './scheduler.ts';
+export * from './supernode-io.ts';
+export * from './supernode.ts';
+export * from './task-key.ts';
+export * from './token-bucket.ts';
+export * from './units.ts';
+export * from './uploader.ts';
