@@ -7,13 +7,14 @@
  * answers to If-None-Match / If-Modified-Since, HEAD, optional Basic auth (401 without
  * credentials, 403 with wrong ones), a switch that turns Range support off, one that hides the
  * length (chunked), one that stalls before answering and one that cuts the body after N bytes.
- * Changing a file's content gives it a new ETag and a later Last-Modified. Every request is
+ * It speaks HTTPS when given a key and certificate. Changing a file's content gives it a new ETag and a later Last-Modified. Every request is
  * counted and logged (bounded), and the body bytes actually written are counted, so tests can
  * assert "the origin sent 1.02 copies" or "one conditional request, answered 304".
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TokenBucket } from '../core/token-bucket.ts';
@@ -74,27 +75,31 @@ export class HttpOrigin {
   private log: OriginRequestRecord[] = [];
   private egress: TokenBucket;
 
-  private constructor(private readonly server: Server, readonly port: number, rateBytesPerSec: number) {
+  private constructor(private readonly server: Server, readonly port: number, rateBytesPerSec: number, private readonly scheme: string) {
     this.egress = new TokenBucket(rateBytesPerSec);
   }
 
-  /** Listen on 127.0.0.1 (port 0 = any free port); `rateBytesPerSec` caps all body bytes (0 = no cap). */
-  static async start(opts: { port?: number; rateBytesPerSec?: number } = {}): Promise<HttpOrigin> {
+  /**
+   * Listen on 127.0.0.1 (port 0 = any free port); `rateBytesPerSec` caps all body bytes (0 = no
+   * cap); `tls` (PEM key and certificate) serves HTTPS.
+   */
+  static async start(opts: { port?: number; rateBytesPerSec?: number; tls?: { key: string; cert: string } } = {}): Promise<HttpOrigin> {
     let origin: HttpOrigin | null = null;
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       if (!origin) { res.statusCode = 503; res.end(); return; }
       origin.handle(req, res).catch(() => res.destroy());
-    });
+    };
+    const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
-    origin = new HttpOrigin(server, (server.address() as AddressInfo).port, opts.rateBytesPerSec ?? 0);
+    origin = new HttpOrigin(server, (server.address() as AddressInfo).port, opts.rateBytesPerSec ?? 0, opts.tls ? 'https' : 'http');
     return origin;
   }
 
-  /** `http://127.0.0.1:PORT` */
-  get baseUrl(): string { return `http://127.0.0.1:${this.port}`; }
+  /** `http://127.0.0.1:PORT` (or https) */
+  get baseUrl(): string { return `${this.scheme}://127.0.0.1:${this.port}`; }
   urlFor(path: string): string { return `${this.baseUrl}${path.startsWith('/') ? path : `/${path}`}`; }
 
   /**
