@@ -31,6 +31,9 @@ export interface StrategyResult {
   downloadMs: Percentiles;
   originEgressBytes: number;
   supernodeEgressBytes: number;
+  /** Bytes sent / received over all nodes (finished and cut flows); equal when bytes are conserved. */
+  totalSentBytes: number;
+  totalReceivedBytes: number;
   lowerBoundMs: number;
   /** lowerBoundMs / completionMs.max; 0 when a surviving host did not finish. */
   efficiency: number;
@@ -84,6 +87,8 @@ export function summarize(strategy: string, sim: Simulation, wallMs: number, cou
     strategy, scenario: world.scenario.name, seed: world.scenario.seed, hosts: sim.hostCount,
     fileSizeBytes: world.scenario.fileSizeBytes, completionMs, downloadMs: percentiles(downloads),
     originEgressBytes: sim.network.sentBytes[sim.originNode], supernodeEgressBytes: sim.supernodeEgressBytes(),
+    totalSentBytes: sim.network.sentBytes.reduce((a, b) => a + b, 0),
+    totalReceivedBytes: sim.network.receivedBytes.reduce((a, b) => a + b, 0),
     lowerBoundMs: world.lowerBoundMs,
     efficiency: failed + unfinished > 0 || completionMs.max === 0 ? 0 : world.lowerBoundMs / completionMs.max,
     completedHosts: finished.length, failedHosts: failed, crashedHosts: crashed, unfinishedHosts: unfinished,
