@@ -29,6 +29,9 @@ export function credentialHeaders(headers: IncomingHttpHeaders): Record<string, 
   return out;
 }
 
+/** A registry connection silent this long is given up (the client would otherwise hang with it). */
+const UPSTREAM_IDLE_TIMEOUT_MS = 60_000;
+
 export class Upstream {
   readonly origin: string;
   private readonly agent: http.Agent;
@@ -64,6 +67,8 @@ export class Upstream {
   request(method: string, path: string, headers: OutgoingHttpHeaders): { req: http.ClientRequest; response: Promise<IncomingMessage> } {
     const target = new URL(path, this.origin);
     const req = this.lib.request(target, { method, headers: { ...headers, host: target.host }, agent: this.agent });
+    // Idle, not total: a large layer may stream for minutes, but never silently.
+    req.setTimeout(UPSTREAM_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no data for ${UPSTREAM_IDLE_TIMEOUT_MS / 1000} s`)));
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
       req.once('error', (err) => reject(new Error(`upstream registry ${this.origin} failed: ${err.message}${hint(err)}`)));
