@@ -5,7 +5,9 @@
  * It works on text, not on a TypeScript AST, so it first blanks what cannot be code: comments
  * everywhere, and string, template and regex literal bodies for the word rules (import rules read
  * the module specifiers, so they see strings). Blanked characters become spaces and newlines are
- * kept, so a finding's line number is the line in the file.
+ * kept, so a finding's line number is the line in the file. Telling a regex literal from a division
+ * uses the usual heuristic (what precedes the `/`); a regex right after `)` or `]` would be read as
+ * a division, which only odd code does.
  */
 
 export interface PurityViolation { file: string; line: number; rule: string; text: string }
