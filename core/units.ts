@@ -53,7 +53,13 @@ export function parseRate(input: string | number): number {
   const unit = match ? match[2].toLowerCase() : '';
   const multiplier = match ? SIZE_UNITS.get(unit) ?? BIT_RATE_UNITS.get(unit) : undefined;
   if (!match || multiplier === undefined) throw unitError('rate', input, RATE_EXAMPLES);
-  return wholeFrom(Number(match[1]), multiplier, input, 'rate', RATE_EXAMPLES);
+  const amount = Number(match[1]);
+  const bytesPerSec = wholeFrom(amount, multiplier, input, 'rate', RATE_EXAMPLES);
+  if (bytesPerSec === 0 && amount > 0) {
+    // 0 means unlimited: a tiny limit must not silently turn into no limit at all.
+    throw new Error(`rate "${input}" is below 1 byte/s and would mean unlimited; give at least 1 (8bit) or 0 for unlimited`);
+  }
+  return bytesPerSec;
 }
 
 /** Milliseconds from "500ms", "2s", "3min", "1h", "2min 5s" or a number of ms. */

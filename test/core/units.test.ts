@@ -44,6 +44,8 @@ test('parseRate rejects bad text with a message naming it and showing examples',
   for (const bad of ['', 'fast', '10MB/h', '10Mbps', '-5M', '/s', '10 MB/s/s']) {
     assert.throws(() => parseRate(bad), (err: Error) => err.message.includes(`"${bad}"`) && err.message.includes('0 for unlimited'), bad);
   }
+  for (const tiny of ['0.5', '4bit', '0.1B/s']) assert.throws(() => parseRate(tiny), /below 1 byte\/s and would mean unlimited/, tiny);
+  assert.is(parseRate('0.0'), 0);
 });
 
 test('parseDurationMs reads single and compound durations', () => {
