@@ -126,7 +126,9 @@ export async function startMirror({ config, download, log }: MirrorDeps): Promis
       }
       log('warn', `local copy of ${route.digest} is bad (${outcome.reason}); removed`);
       await repo.discard(path);
-      if (responder.headersSent) return;
+      // A finished response was already broken for the client; an unreadable file can be
+      // continued from P2P at the byte it stopped, the running hash still covers every byte.
+      if (outcome.final || responder.clientGone) return;
     }
 
     const fetch = sharedFetch(upstream, route, req);
