@@ -251,6 +251,32 @@ test('bytes that do not match the digest end in a broken connection and are not 
   }
 });
 
+test('a local copy gone bad on disk breaks that response, is removed, and the next request goes P2P', async () => {
+  const registry = await fakeRegistry();
+  const work = tempDir('dfdaemon-script');
+  const script = scriptedDownload(work, blob, { order: [0, 1, 2, 3, 4, 5] });
+  try {
+    await withMirror(registry.url, script.download, {}, async (mirror, localRepo) => {
+      const stored = join(localRepo, 'sha256', digest.slice(7));
+      const rotten = Buffer.from(blob);
+      rotten[1000] ^= 0x01;
+      await fs.writeFile(stored, rotten);
+      const broken = await get(mirror.addr, BLOB_PATH);
+      assert.ok(broken.error !== null, 'bad bytes from disk must not end cleanly');
+      await waitFor(() => !existsSync(stored));
+      const pending = get(mirror.addr, BLOB_PATH);
+      await waitFor(() => script.requests.length === 1);
+      script.release(6);
+      const res = await pending;
+      assert.is(res.error, null);
+      assert.ok(res.body.equals(blob));
+    });
+  } finally {
+    await registry.close();
+    removeDir(work);
+  }
+});
+
 test('a client the registry refuses gets its 401 and no blob bytes, even when the blob is cached', async () => {
   const registry = await fakeRegistry({ private: true });
   const work = tempDir('dfdaemon-script');
