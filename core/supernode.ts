@@ -175,11 +175,9 @@ export class Supernode {
       this.out.push({ kind: 'cdn-fetch', taskId: task.taskId, task: task.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
     }
     task.lastUsedMs = nowMs;
+    // A peer registering again for the same task starts a new download: forget the old one.
     const existing = task.peers.get(from);
-    if (existing && !existing.left) {
-      this.answerPull(nowMs, task, existing);
-      return;
-    }
+    if (existing) this.removeFromTask(nowMs, task, existing);
     if (task.peers.size >= this.cfg.maxPeersPerTask) {
       this.send(from, { kind: 'task-failed', taskId: task.taskId, reason: `task is at its limit of ${this.cfg.maxPeersPerTask} peers` });
       return;
