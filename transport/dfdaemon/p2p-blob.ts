@@ -90,11 +90,6 @@ export class P2PBlobFetch {
     );
   }
 
-  /** Total size once planned, else null. */
-  get totalBytes(): number | null {
-    return this.state.kind === 'planned' || this.state.kind === 'done' ? this.state.plan.totalBytes : null;
-  }
-
   /**
    * Yield the blob's bytes from `fromByte` on, in order, as they become verified. The first
    * value is the total size; the rest are chunks. Throws when the download fails or re-plans
