@@ -63,9 +63,10 @@ export class Network {
   private upStamp: number[] = [];
   private downStamp: number[] = [];
   private epoch = 0;
-  private touchedFlows: number[] = [];
-  private scratchOrder: number[] = [];
-  private scratchDemand: number[] = [];
+  private touchedFlows = new Int32Array(64);
+  private touchedCount = 0;
+  private scratchDemand = new Float64Array(64);
+  private scratchSettled = new Uint8Array(64);
 
   /** Rate recomputations performed (a cost figure for benchmarks). */
   rateUpdates = 0;
@@ -198,26 +199,38 @@ export class Network {
       return;
     }
     const epoch = ++this.epoch;
-    this.touchedFlows.length = 0;
-    for (const x of a === b ? [a] : [a, b]) {
-      this.refillUp(x, epoch);
-      this.refillDown(x, epoch);
-      for (const f of this.outFlows[x]) this.refillDown(this.dst[f], epoch);
-      for (const f of this.inFlows[x]) this.refillUp(this.src[f], epoch);
+    this.touchedCount = 0;
+    this.refillAround(a, epoch);
+    if (b !== a) this.refillAround(b, epoch);
+    const touched = this.touchedFlows;
+    for (let i = 0; i < this.touchedCount; i++) {
+      const f = touched[i];
+      const up = this.upAlloc[f];
+      const down = this.downAlloc[f];
+      this.setRate(nowMs, f, up < down ? up : down);
     }
-    for (const f of this.touchedFlows) this.setRate(nowMs, f, Math.min(this.upAlloc[f], this.downAlloc[f]));
+  }
+
+  /** Both sides of x, and the far side of every flow at x (whose demand depends on x's flow count). */
+  private refillAround(x: number, epoch: number): void {
+    this.refillUp(x, epoch);
+    this.refillDown(x, epoch);
+    const out = this.outFlows[x];
+    for (let i = 0; i < out.length; i++) this.refillDown(this.dst[out[i]], epoch);
+    const inbound = this.inFlows[x];
+    for (let i = 0; i < inbound.length; i++) this.refillUp(this.src[inbound[i]], epoch);
   }
 
   private refillUp(node: number, epoch: number): void {
     if (this.upStamp[node] === epoch) return;
     this.upStamp[node] = epoch;
     const flows = this.outFlows[node];
-    const demand = this.scratchDemand;
-    demand.length = flows.length;
+    const demand = this.demandScratch(flows.length);
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const d = this.dst[f];
-      demand[i] = Math.min(this.capsBps[f], this.downBps[d] / this.inFlows[d].length);
+      const share = this.downBps[d] / this.inFlows[d].length;
+      demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
     this.waterFill(this.upBps[node], flows, demand, this.upAlloc, epoch);
   }
@@ -226,43 +239,58 @@ export class Network {
     if (this.downStamp[node] === epoch) return;
     this.downStamp[node] = epoch;
     const flows = this.inFlows[node];
-    const demand = this.scratchDemand;
-    demand.length = flows.length;
+    const demand = this.demandScratch(flows.length);
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const s = this.src[f];
-      demand[i] = Math.min(this.capsBps[f], this.upBps[s] / this.outFlows[s].length);
+      const share = this.upBps[s] / this.outFlows[s].length;
+      demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
     this.waterFill(this.downBps[node], flows, demand, this.downAlloc, epoch);
   }
 
-  /** Split capacityBps over flows: the smallest demands are met in full, the rest share equally. */
-  private waterFill(capacityBps: number, flows: number[], demand: number[], alloc: Float64Array, epoch: number): void {
-    const k = flows.length;
-    const order = this.scratchOrder;
-    order.length = k;
-    if (k <= 16) {
-      // Insertion sort by demand: k is a node's degree, usually under a dozen.
-      for (let i = 0; i < k; i++) {
-        let j = i;
-        while (j > 0 && demand[order[j - 1]] > demand[i]) { order[j] = order[j - 1]; j--; }
-        order[j] = i;
-      }
-    } else {
-      for (let i = 0; i < k; i++) order[i] = i;
-      order.sort((x, y) => demand[x] - demand[y]);
+  private demandScratch(k: number): Float64Array {
+    if (this.scratchDemand.length < k) {
+      this.scratchDemand = new Float64Array(2 * k);
+      this.scratchSettled = new Uint8Array(2 * k);
     }
+    return this.scratchDemand;
+  }
+
+  /**
+   * Split capacityBps over flows, max-min at this one node: demands below the equal share are
+   * met in full and their leftover is shared by the rest, round after round. Each round fixes
+   * at least one flow; in practice one to three rounds, without sorting.
+   */
+  private waterFill(capacityBps: number, flows: number[], demand: Float64Array, alloc: Float64Array, epoch: number): void {
+    const k = flows.length;
+    const settled = this.scratchSettled;
+    settled.fill(0, 0, k);
     let remaining = capacityBps;
-    for (let r = 0; r < k; r++) {
-      const i = order[r];
-      const share = remaining / (k - r);
-      const given = demand[i] < share ? demand[i] : share;
-      alloc[flows[i]] = given;
-      remaining -= given;
+    let open = k;
+    while (open > 0) {
+      const share = remaining / open;
+      let fixedThisRound = 0;
+      for (let i = 0; i < k; i++) {
+        if (settled[i] === 0 && demand[i] <= share) {
+          settled[i] = 1;
+          alloc[flows[i]] = demand[i];
+          remaining -= demand[i];
+          fixedThisRound++;
+        }
+      }
+      open -= fixedThisRound;
+      if (fixedThisRound === 0) {
+        for (let i = 0; i < k; i++) if (settled[i] === 0) alloc[flows[i]] = share;
+        break;
+      }
+    }
+    for (let i = 0; i < k; i++) {
       const f = flows[i];
       if (this.flowStamp[f] !== epoch) {
         this.flowStamp[f] = epoch;
-        this.touchedFlows.push(f);
+        if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);
+        this.touchedFlows[this.touchedCount++] = f;
       }
     }
   }
