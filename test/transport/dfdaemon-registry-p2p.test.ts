@@ -53,6 +53,11 @@ if (missing.length > 0) {
         await Promise.all([pull(1), pull(2)]);
         const fromPeers = daemons.map((d) => sumLogged(d.stderr, 'from peers'));
         const fromSupernode = daemons.map((d) => sumLogged(d.stderr, 'from the supernode'));
+        for (const daemon of daemons) {
+          const metrics = (await rawGet(`http://${daemon.addr}/metrics`)).body.toString();
+          assert.match(metrics, new RegExp(`^dfdaemon_blobs_via_p2p_total ${blobs.length}$`, 'm'), `${daemon.addr}: every blob via P2P`);
+          assert.match(metrics, /^dfdaemon_blobs_via_fallback_total 0$/m);
+        }
         // Reported, not asserted: whether a finished host stays a source is the supernode's and dfget's call.
         console.log(`blob bytes per dfdaemon from peers ${fromPeers.join('/')}, from the supernode ${fromSupernode.join('/')}`);
 

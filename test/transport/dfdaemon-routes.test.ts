@@ -53,6 +53,7 @@ test('dot segments, percent-encoding and invalid names are refused, paths outsid
   const outside = classify('GET', '/etc/passwd', table);
   assert.equal(outside.kind === 'error' && outside.status, 404);
   assert.equal(classify('GET', '/healthz', table), { kind: 'health' });
+  assert.equal(classify('GET', '/metrics', table), { kind: 'metrics' });
 });
 
 test('with only prefixed registries, /v2/ is answered locally and unknown hosts are a 404', () => {

@@ -27,6 +27,8 @@ export type Route =
   | { kind: 'error'; status: number; code: string; message: string }
   /** The mirror's own health check (`GET /healthz`). */
   | { kind: 'health' }
+  /** Counters in Prometheus text format (`GET /metrics`). */
+  | { kind: 'metrics' }
   /** `/v2/` when no default upstream exists: answered locally so clients accept the mirror. */
   | { kind: 'api-version' };
 
@@ -45,6 +47,7 @@ export function classify(method: string, rawUrl: string, table: RouteTable): Rou
   const path = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
   const query = queryAt < 0 ? '' : rawUrl.slice(queryAt);
   if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
+  if (path === '/metrics' && method === 'GET') return { kind: 'metrics' };
   if (path !== '/v2' && !path.startsWith('/v2/')) {
     return registryError(404, 'NOT_FOUND', `dfdaemon mirrors the registry API under /v2/ only, not ${path.slice(0, 100)}`);
   }

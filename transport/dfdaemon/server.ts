@@ -77,6 +77,9 @@ export async function startMirror({ config, download, log }: MirrorDeps): Promis
       case 'health':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
         return;
+      case 'metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText(stats));
+        return;
       case 'api-version':
         res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
         return;
@@ -307,6 +310,24 @@ function forwardResponse(upRes: IncomingMessage, res: ServerResponse): void {
   upRes.pipe(res);
   upRes.on('error', () => res.destroy());
   upRes.on('aborted', () => res.destroy());
+}
+
+/** Prometheus name and help of each counter. */
+const METRICS: Record<keyof MirrorStats, [string, string]> = {
+  blobRequests: ['dfdaemon_blob_requests_total', 'Blob GETs handled by the mirror'],
+  blobsFromLocalRepo: ['dfdaemon_blobs_from_local_repo_total', 'Blobs served from the local repo'],
+  blobsViaP2P: ['dfdaemon_blobs_via_p2p_total', 'Blobs served through P2P'],
+  blobsViaFallback: ['dfdaemon_blobs_via_fallback_total', 'Blobs served (at least in part) by a direct pull from the registry'],
+  blobsRefusedByUpstream: ['dfdaemon_blobs_refused_by_upstream_total', 'Blob GETs the registry refused for this client (its answer passed through)'],
+  blobFailures: ['dfdaemon_blob_failures_total', 'Blob GETs that ended in an error'],
+  passThrough: ['dfdaemon_pass_through_total', 'Requests forwarded to the registry unchanged'],
+};
+
+function metricsText(stats: MirrorStats): string {
+  return (Object.keys(METRICS) as (keyof MirrorStats)[]).map((key) => {
+    const [name, help] = METRICS[key];
+    return `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${stats[key]}\n`;
+  }).join('');
 }
 
 function pickHeaders(res: IncomingMessage, names: string[]): Record<string, string> {
