@@ -15,6 +15,14 @@ import { coreValue, CORE_SETTINGS } from './overrides.ts';
 import { ScenarioError, type Scenario } from './scenario.ts';
 import type { StrategyName } from './strategies/index.ts';
 
+/**
+ * Node 20 loads a worker's entry file before `--import tsx` hooks apply, so a .ts entry fails
+ * with ERR_UNKNOWN_FILE_EXTENSION; the worker instead boots from this script, which registers
+ * tsx and then imports the TypeScript worker.
+ */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+  `.then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sweep-worker.ts', import.meta.url).href)}); })`;
+
 export interface SweepPoint {
   settings: Record<string, string>;
   efficiency: number;
@@ -72,7 +80,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
   let next = 0;
   let finished = 0;
   await Promise.all(Array.from({ length: workerCount }, () => new Promise<void>((resolve, reject) => {
-    const worker = new Worker(new URL('./sweep-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    const worker = new Worker(WORKER_BOOT, { eval: true });
     let current = -1;
     const feed = () => {
       if (next >= points.length) {
