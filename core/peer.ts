@@ -89,23 +89,36 @@ export class Peer {
     this.clock.advance(nowMs);
     if (this.phase === 'done' || this.phase === 'failed') return;
     switch (input.kind) {
-      case 'start': return this.onStart(nowMs, input);
+      case 'start': this.onStart(nowMs, input); break;
       case 'supernode-message':
-        if (input.from !== this.currentSupernode || input.msg.taskId !== this.taskId) return;
-        return this.onSupernodeMessage(nowMs, input.msg);
+        if (input.from === this.currentSupernode && input.msg.taskId === this.taskId) this.onSupernodeMessage(nowMs, input.msg);
+        break;
       case 'supernode-down':
         if (input.supernode === this.currentSupernode && (this.phase === 'registered' || this.phase === 'downloading')) this.migrate(nowMs);
-        return;
-      case 'piece-fetched': return this.onFetched(nowMs, input.piece, input.source, input.digest, input.failure);
+        break;
+      case 'piece-fetched': this.onFetched(nowMs, input.piece, input.source, input.digest, input.failure); break;
       case 'write-failed':
         this.fail(`cannot write piece ${input.piece}: ${input.reason}`);
-        return;
+        break;
       case 'source-fetched':
-        if (this.phase !== 'source') return;
+        if (this.phase !== 'source') break;
         if (input.ok) this.finish(input.sizeBytes ?? this.plan?.totalBytes ?? 0);
         else this.fail(`download from the source failed: ${input.reason ?? 'unknown error'}`);
-        return;
-      case 'timeout': return this.onTimeout(nowMs);
+        break;
+      case 'timeout': this.onTimeout(nowMs); break;
+    }
+    this.ensureProgress(nowMs);
+  }
+
+  /**
+   * Liveness: a peer that is downloading always has something that will move it — a running
+   * fetch, an outstanding pull, or a retry timer. Should the supernode's view and ours ever
+   * diverge (it believes pieces run here that do not), the retry pulls again.
+   */
+  private ensureProgress(nowMs: number): void {
+    if ((this.phase === 'downloading' || this.phase === 'registered') && this.running.size === 0
+      && this.awaitingSinceMs === null && this.retryAtMs === null) {
+      this.retryAtMs = nowMs + this.cfg.waitMaxMs;
     }
   }
 
@@ -185,7 +198,13 @@ export class Peer {
   private startFetch(nowMs: number, assignment: Assignment): void {
     const { piece, source } = assignment;
     const plan = this.plan!;
-    if (!Number.isInteger(piece) || piece < 0 || piece >= plan.pieceCount || this.running.has(piece)) return;
+    if (!Number.isInteger(piece) || piece < 0 || piece >= plan.pieceCount) return;
+    if (this.running.has(piece)) {
+      // Already fetching it from another source: hand the duplicate back so the supernode
+      // does not count it as running here.
+      this.results.push({ piece, source, ok: false, failure: 'busy' });
+      return;
+    }
     if (this.have!.has(piece)) {
       // The supernode did not know we hold it (we migrated mid-fetch): settle it as held.
       this.results.push({ piece, source, ok: true });
@@ -257,12 +276,10 @@ export class Peer {
 
   private migrate(nowMs: number): void {
     this.awaitingSinceMs = null;
-    // Fetches from the failed supernode's CDN cannot complete; peers' uploads carry on.
-    for (const [piece, run] of [...this.running]) {
-      if (run.source !== SUPERNODE) continue;
-      this.running.delete(piece);
-      this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
-    }
+    // The next supernode knows nothing of what the last one assigned: drop every running fetch
+    // so both sides agree on what runs here (at most peerDownLimit pieces are fetched again).
+    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
+    this.running.clear();
     this.supernodeAt++;
     if (this.supernodeAt < this.supernodes.length) {
       this.out.push({ kind: 'log', level: 'warn', message: `supernode ${this.supernodes[this.supernodeAt - 1]} is unreachable; moving to ${this.currentSupernode}` });

@@ -133,4 +133,35 @@ test('task-failed from the supernode ends the download with the source status', 
   ]);
 });
 
+test('migration cancels every running fetch, so the next supernode and the peer agree on what runs', () => {
+  const { fromSn, info, feed } = machine();
+  info(1);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [
+    { piece: 1, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:b' }, { piece: 2, source: SUPERNODE, sourceAddr: '', digest: 'sha256:c' },
+  ] });
+  assert.equal(feed(3, { kind: 'supernode-down', supernode: 'sn-a' }), [
+    { kind: 'cancel-fetch', taskId: T, piece: 1, source: 'p1' },
+    { kind: 'cancel-fetch', taskId: T, piece: 2, source: SUPERNODE },
+    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p' } },
+  ]);
+  assert.equal(feed(4, { kind: 'piece-fetched', piece: 1, source: 'p1', digest: 'sha256:b' }), [], 'late bytes of a cancelled fetch are ignored');
+});
+
+test('an assignment for a piece already running is handed back as busy (regression: faults seed 1)', () => {
+  const { fromSn, info } = machine();
+  info(1);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 1, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:b' }] });
+  fromSn(3, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [] });
+  assert.equal(fromSn(4, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 1, source: SUPERNODE, sourceAddr: '', digest: 'sha256:b' }] }), [
+    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 1, source: SUPERNODE, ok: false, failure: 'busy' }] } },
+  ]);
+});
+
+test('a downloading peer with nothing running and no answer pending always has a retry armed', () => {
+  const { fromSn, info, peer } = machine({ waitMaxMs: 700 });
+  info(1);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [] });
+  assert.is(peer.nextDeadlineMs(), 702);
+});
+
 test.run();
