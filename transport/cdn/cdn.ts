@@ -104,6 +104,14 @@ export class Cdn {
     }
   }
 
+  /** Abort every running fetch (shutdown); nothing more is reported. */
+  close(): void {
+    for (const state of this.tasks.values()) {
+      state.generation++;
+      state.abort.abort();
+    }
+  }
+
   /** Pieces in the task's plan, once the CDN knows the length. */
   pieceCountOf(taskId: TaskId): number | null {
     return this.tasks.get(taskId)?.meta?.pieceCount ?? null;

@@ -32,6 +32,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logger = fileLogger(join(opts.home, 'logs', 'supernode.log'), opts.logLevel);
   const log = (level: Parameters<typeof logger.log>[0], message: string): void => logger.log(level, message);
+  // A bug that escapes every handler leaves state no one can vouch for: log it where the operator
+  // looks, and exit non-zero so peers fail over and a supervisor restarts the process.
+  process.on('uncaughtException', (err) => {
+    log('error', `supernode crashed: ${err.stack ?? err.message}`);
+    process.exit(EXIT_FAILURE);
+  });
   const seed = opts.seed ?? freshSeed();
   let server: SupernodeServer;
   try {

@@ -109,6 +109,7 @@ export class SupernodeServer {
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.timer);
+    this.cdn.close();
     for (const ws of [...this.peers.values(), ...this.dataConns.values()]) ws.close(CLOSE_SHUTTING_DOWN, 'supernode shutting down');
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -242,10 +243,12 @@ export class SupernodeServer {
       return;
     }
     this.peers.set(peerId, ws);
+    this.log('debug', `peer ${peerId} connected`);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onControlFrame(ws, peerId, data, isBinary));
     ws.on('close', () => {
       if (this.peers.get(peerId) !== ws) return;
       this.peers.delete(peerId);
+      this.log('debug', `peer ${peerId} disconnected`);
       this.apply({ kind: 'peer-gone', peerId });
     });
   }
