@@ -10,7 +10,7 @@
  * breaks an oracle (sim/checks.ts) prints the seed and the command that replays it, and exits 1.
  */
 import { Command, Option } from 'commander';
-import type { CoreConfig } from '../core/config.ts';
+import { DEFAULT_CONFIG, type CoreConfig } from '../core/config.ts';
 import { formatDurationMs } from '../core/units.ts';
 import { violations } from './checks.ts';
 import { formatTable, summaryOf, writeOutputs, type RunReport } from './outputs.ts';
@@ -34,7 +34,7 @@ function addScenarioOptions(cmd: Command): Command {
     .option('--local-limit <rate>', 'per-task download limit on hosts (0 = unlimited; the seed\'s dfget uses 10MB)')
     .option('--total-limit <rate>', 'per-host RX and TX limit (0 = unlimited)')
     .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)');
-  for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting}`).hideHelp());
+  for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting} (default ${String(DEFAULT_CONFIG[setting])})`));
   return cmd;
 }
 

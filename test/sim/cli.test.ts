@@ -47,4 +47,21 @@ test('a bad flag or scenario field says which and exits non-zero; bound prints T
   assert.match(bound.stdout, /T_min = 8\.590 s/);
 });
 
+test('sweep runs every grid point on worker threads and writes the CSV and heatmap', () => {
+  const out = mkdtempSync(join(tmpdir(), 'dfsim-sweep-'));
+  try {
+    const r = dfsim('sweep', 'default', '--hosts', '8', '--file-size', '16MiB', '--grid', 'piecesPerPull=2,4', 'peerUpLimit=3,5', '--workers', '2', '--out', out);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^best of 4: /);
+    const rows = readFileSync(join(out, 'sweep.csv'), 'utf8').trim().split('\n');
+    assert.is(rows.length, 5);
+    assert.match(rows[0], /^piecesPerPull,peerUpLimit,efficiency,/);
+    assert.match(readFileSync(join(out, 'heatmap.svg'), 'utf8'), /^<svg/);
+    const bad = dfsim('sweep', 'default', '--grid', 'piecesPerPul=2');
+    assert.match(bad.stderr, /unknown core setting "piecesPerPul"/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test.run();
