@@ -311,9 +311,9 @@ export class Cdn {
 
   /** Cut a 200 body into pieces as it arrives (or, with no length, spool it and cut it after). */
   private async streamBody(job: Job, spec: TaskSpec, pieceSizeSetting: number, res: SourceResponse, expect?: CacheMeta): Promise<void> {
-    const lengthHeader = res.headers.get('content-length');
-    if (lengthHeader === null) return this.spoolBody(job, spec, pieceSizeSetting, res, expect);
-    const totalBytes = Number(lengthHeader);
+    const totalBytes = Number(res.headers.get('content-length') ?? NaN);
+    // No usable length: the piece size depends on it, so the body is spooled and cut afterwards.
+    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) return this.spoolBody(job, spec, pieceSizeSetting, res, expect);
     const meta = await this.adopt(job, spec, pieceSizeSetting, res, totalBytes, false, expect);
     await this.announce(job, meta);
     const plan = planOf(meta);
