@@ -17,7 +17,7 @@ import { gridPoints, runSweep, type SweepPoint } from '../sim/sweep.ts';
 import { buildWorld } from '../sim/world.ts';
 import type { StrategyResult } from '../sim/result.ts';
 
-const GRID = ['pieceSizeBytes=0,4MiB,2MiB', 'piecesPerPull=4,8', 'peerUpLimit=5,8', 'peerDownLimit=8'];
+const GRID = ['pieceSizeBytes=0,4MiB,2MiB,1MiB', 'piecesPerPull=4,8', 'peerUpLimit=5,8', 'peerDownLimit=8'];
 const SCENARIOS = ['default', 'heterogeneous'];
 
 function cdf(result: StrategyResult) {
