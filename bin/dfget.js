@@ -3,4 +3,4 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../transport/dfget/cli.ts');
-process.exitCode = await main(process.argv);
+process.exit(await main(process.argv));

@@ -85,7 +85,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   }, log);
   let uploadAddr: string;
   try {
-    uploadAddr = await uploader.connect();
+    uploadAddr = await uploader.start();
   } catch (err) {
     throw new DownloadError('io', `cannot start this node's uploader: ${(err as Error).message}`);
   }
@@ -99,6 +99,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   const received = new Map<number, { bytes: Buffer; digest: string }>();
   let plan: PiecePlan | null = null;
   let diskQueue: Promise<void> = Promise.resolve();
+  let sendQueue: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let fetchedPieces = 0;
   let bytesDone = 0;
@@ -152,9 +153,20 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
 
   const onEffect = (effect: PeerEffect): void => {
     switch (effect.kind) {
-      case 'send':
-        links.send(effect.to, effect.msg);
+      case 'send': {
+        // A message that reports pieces as held goes out only once those pieces are on disk and
+        // this node's uploader was told, so no peer is sent here for a piece we cannot serve yet.
+        const { to, msg } = effect;
+        const claimsPieces = (msg.kind === 'pull' || msg.kind === 'report') && msg.results.some((r) => r.ok);
+        sendQueue = sendQueue.then(async () => {
+          if (claimsPieces) {
+            await diskQueue;
+            await uploader.connect().catch(() => {});
+          }
+          if (!over || msg.kind === 'report' || msg.kind === 'leave') links.send(to, msg);
+        });
         break;
+      }
       case 'plan': {
         const next: PiecePlan = { totalBytes: effect.totalBytes, pieceSizeBytes: effect.pieceSizeBytes, pieceCount: effect.pieceCount };
         plan = next;
@@ -242,6 +254,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
       return;
     }
     const digest = pieceDigest(outcome.bytes);
+    log('info', `piece ${effect.piece} received from ${effect.source} (${effect.sourceAddr})`);
     received.set(effect.piece, { bytes: outcome.bytes, digest });
     if (effect.source === SUPERNODE) fromSupernodeBytes += sizeBytes;
     else fromPeersBytes += sizeBytes;
@@ -340,6 +353,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
     clearTimeout(deadline);
     req.signal?.removeEventListener('abort', onAbort);
     for (const control of fetches.values()) control.abort();
+    await sendQueue;
     links.close();
     pieces.close();
     await diskQueue.catch(() => {});

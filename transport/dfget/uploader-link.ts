@@ -1,21 +1,22 @@
 /**
  * dfget's side of "one uploader per home dir": find the live uploader from the lock file or start
- * one in the background (detached, so it outlives this dfget and serves until idle), then tell it
+ * one in the background (detached, so it outlives this dfget and serves until idle; the lock is
+ * written for it at once, see uploader-lock.ts), then tell it
  * over the loopback control channel which data file holds which task and which pieces are
  * verified. If the uploader goes away mid-download (it was killed, or went idle just as we
  * connected), the link starts or finds a new one and replays what it had told the old one.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { lockIsLive, readLock, type UploaderLock } from '../uploader/uploader-lock.ts';
+import { createServer } from 'node:net';
+import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering, type UploaderLock } from '../uploader/uploader-lock.ts';
 import { CONTROL_PATH, type ControlMsg } from '../uploader/uploader-server.ts';
 import type { LogFn } from './home.ts';
 
 const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
-const START_TIMEOUT_MS = 15_000;
 
 export interface UploaderSpawnOptions {
   homeDir: string;
@@ -33,15 +34,25 @@ export class UploaderLink {
   private connecting: Promise<void> | null = null;
   private readonly listed = new Map<string, { msg: ListTaskMsg; pieces: Set<number> }>();
   private closed = false;
-  addr = '';
+  private lock: UploaderLock | null = null;
 
   constructor(private readonly opts: UploaderSpawnOptions, private readonly log: LogFn) {}
 
-  /** Find or start the uploader and connect; resolves with its data-plane address. */
-  async connect(): Promise<string> {
+  /**
+   * Find this home's uploader, or start one, and return the address peers dial. Does not wait
+   * for a just-started uploader to boot: updates queue in this link until it answers.
+   */
+  async start(): Promise<string> {
+    this.lock = await this.findOrStart();
+    void this.connect().catch((err: Error) => this.log('warn', `uploader unavailable: ${err.message}`));
+    return this.lock.addr;
+  }
+
+  /** Resolves once the control channel is open (tests and callers that must know). */
+  connect(): Promise<void> {
+    if (this.ws?.readyState === WebSocket.OPEN) return Promise.resolve();
     this.connecting ??= this.establish().finally(() => { this.connecting = null; });
-    await this.connecting;
-    return this.addr;
+    return this.connecting;
   }
 
   listTask(msg: Omit<ListTaskMsg, 'kind'>): void {
@@ -73,7 +84,16 @@ export class UploaderLink {
   }
 
   private async establish(): Promise<void> {
-    const lock = await this.findOrStart();
+    let lock = this.lock;
+    if (!lock || !await waitUntilAnswering(lock)) {
+      lock = await this.findOrStart();
+      if (this.lock && lock.addr !== this.lock.addr) {
+        this.log('warn', `this node's uploader moved from ${this.lock.addr} to ${lock.addr}; peers told the old address cannot fetch from it`);
+      }
+      this.lock = lock;
+      if (!await waitUntilAnswering(lock)) throw new Error(`the uploader (pid ${lock.pid}) did not start; see ${join(this.opts.homeDir, 'logs', 'uploader.err')}`);
+    }
+    if (this.closed) return;
     const ws = new WebSocket(`ws://127.0.0.1:${lock.port}${CONTROL_PATH}?token=${lock.token}`);
     await new Promise<void>((resolveOpen, reject) => {
       ws.once('open', () => resolveOpen());
@@ -85,27 +105,32 @@ export class UploaderLink {
       if (!this.closed) this.log('warn', 'uploader control channel closed; will reconnect on next update');
     });
     this.ws = ws;
-    this.addr = lock.addr;
     for (const { msg, pieces } of this.listed.values()) {
       ws.send(JSON.stringify(msg));
       for (const piece of pieces) ws.send(JSON.stringify({ kind: 'have-piece', taskId: msg.taskId, piece }));
     }
+    if (this.closed) ws.close();
   }
 
+  /** The live uploader's lock, or a lock written for a freshly spawned one. */
   private async findOrStart(): Promise<UploaderLock> {
     const existing = await readLock(this.opts.homeDir);
     if (existing && await lockIsLive(existing)) return existing;
-    this.spawnUploader();
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      const lock = await readLock(this.opts.homeDir);
-      if (lock && await lockIsLive(lock)) return lock;
+    const port = await freePort(this.opts.host);
+    const token = newControlToken();
+    const child = this.spawnUploader(port, token);
+    const mine: UploaderLock = { pid: child.pid!, port, addr: `${this.opts.host}:${port}`, token, startedAtMs: Date.now() };
+    const holder = await acquireLock(this.opts.homeDir, mine);
+    if (holder) {
+      // Another dfget started one a moment earlier: ours must not run beside it.
+      child.kill();
+      return holder;
     }
-    throw new Error(`the uploader did not start within ${START_TIMEOUT_MS} ms; see ${join(this.opts.homeDir, 'logs', 'uploader.err')}`);
+    this.log('info', `started background uploader pid ${child.pid} on ${mine.addr}`);
+    return mine;
   }
 
-  private spawnUploader(): void {
+  private spawnUploader(port: number, token: string): ChildProcess {
     const logDir = join(this.opts.homeDir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const errFd = openSync(join(logDir, 'uploader.err'), 'a');
@@ -113,12 +138,26 @@ export class UploaderLink {
       '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,
       '--home', this.opts.homeDir,
       '--host', this.opts.host,
+      '--port', String(port),
       '--totallimit', String(this.opts.totalLimitBytesPerSec),
       '--upload-limit', String(this.opts.uploadLimit),
       '--idle-exit', this.opts.idleExit,
-    ], { detached: true, stdio: ['ignore', 'ignore', errFd], env: process.env });
+    ], { detached: true, stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DFGET_UPLOADER_TOKEN: token } });
     closeSync(errFd);
     child.unref();
-    this.log('info', `started background uploader pid ${child.pid}`);
+    if (child.pid === undefined) throw new Error('cannot spawn the uploader process');
+    return child;
   }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
 }

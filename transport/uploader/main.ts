@@ -3,8 +3,11 @@
  * It serves until idle, then exits; when another live uploader already holds the home's lock it
  * exits at once (status 0), so racing dfgets never leave two running.
  *
- *   node --import tsx transport/uploader/main.ts --home DIR [--host H] [--advertise-host H]
+ *   node --import tsx transport/uploader/main.ts --home DIR [--host H] [--port N] [--advertise-host H]
  *     [--totallimit RATE] [--upload-limit N] [--idle-exit DURATION]
+ *
+ * A dfget that spawns it picks the port and writes the lock for it at once; it hands over the
+ * lock's control token in DFGET_UPLOADER_TOKEN (not on the command line, where `ps` shows it).
  *
  * Test-only fault: DFGET_FAULT_CORRUPT_UPLOADS=1 in the environment flips bytes of every served
  * piece. It is read from this process's environment only; nothing on the network can set it.
@@ -13,11 +16,13 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { releaseLock } from './uploader-lock.ts';
 import { startUploader, UploaderBusyError } from './uploader-server.ts';
 
 const program = new Command('dfget-uploader')
   .requiredOption('--home <dir>', 'home dir whose data/ this uploader serves')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--port <n>', 'port to listen on (0 = any)', '0')
   .option('--advertise-host <host>', 'host other peers dial (default: --host)')
   .option('--totallimit <rate>', 'upload limit of this node, 0 = unlimited', '0')
   .option('--upload-limit <n>', 'concurrent uploads (peerUpLimit)', '5')
@@ -26,7 +31,7 @@ const program = new Command('dfget-uploader')
   .parse();
 
 const opts = program.opts<{
-  home: string; host: string; advertiseHost?: string; totallimit: string; uploadLimit: string; idleExit: string; unlistAfter: string;
+  home: string; host: string; port: string; advertiseHost?: string; totallimit: string; uploadLimit: string; idleExit: string; unlistAfter: string;
 }>();
 const logDir = join(opts.home, 'logs');
 mkdirSync(logDir, { recursive: true });
@@ -39,7 +44,7 @@ try {
   const handle = await startUploader({
     homeDir: opts.home,
     host: opts.host,
-    port: 0,
+    port: Number(opts.port),
     advertiseHost: opts.advertiseHost,
     uploadLimit: Number(opts.uploadLimit),
     totalLimitBytesPerSec: parseRate(opts.totallimit),
@@ -48,6 +53,7 @@ try {
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
     log,
     onIdleExit: () => process.exit(0),
+    ...(process.env.DFGET_UPLOADER_TOKEN ? { presetToken: process.env.DFGET_UPLOADER_TOKEN } : {}),
   });
   const stop = (): void => { void handle.close().then(() => process.exit(0)); };
   process.on('SIGTERM', stop);
@@ -55,5 +61,7 @@ try {
 } catch (err) {
   if (err instanceof UploaderBusyError) process.exit(0);
   log('warn', `cannot start: ${(err as Error).message}`);
+  const token = process.env.DFGET_UPLOADER_TOKEN;
+  if (token) await releaseLock(opts.home, { pid: process.pid, port: Number(opts.port), addr: '', token, startedAtMs: 0 });
   process.exit(1);
 }

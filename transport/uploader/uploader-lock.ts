@@ -7,6 +7,12 @@
  * A lock whose pid is dead, or whose port refuses connections (the pid was reused), is stale:
  * a newcomer takes it over under a second exclusive `.takeover` file, so two newcomers never both
  * win. The owner removes the lock before it stops listening, so a live lock always answers.
+ *
+ * A dfget that starts a background uploader writes the lock itself, for the child's pid, the
+ * moment it spawns it (with a port it picked): the download can register its upload address at
+ * once instead of waiting seconds for the child to boot, and a second dfget sees the lock and
+ * never starts another. Such a lock counts as live while the pid lives and the child is within
+ * `BOOT_GRACE_MS` of its start, even though its port does not answer yet.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -21,7 +27,12 @@ export interface UploaderLock {
   addr: string;
   /** Secret for the loopback control channel; the lock file is readable by its owner only. */
   token: string;
+  /** Wall-clock ms when the lock was written (boot grace of a just-spawned uploader). */
+  startedAtMs: number;
 }
+
+/** How long a just-spawned uploader may take to start answering on its port. */
+export const BOOT_GRACE_MS = 20_000;
 
 /** A takeover file older than this belongs to a process that died mid-takeover. */
 const TAKEOVER_STALE_MS = 10_000;
@@ -44,8 +55,9 @@ export async function readLock(homeDir: string): Promise<UploaderLock | null> {
   }
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
-    if (Number.isSafeInteger(v.pid) && Number.isSafeInteger(v.port) && typeof v.addr === 'string' && typeof v.token === 'string') {
-      return { pid: v.pid as number, port: v.port as number, addr: v.addr, token: v.token };
+    if (Number.isSafeInteger(v.pid) && Number.isSafeInteger(v.port) && typeof v.addr === 'string' && typeof v.token === 'string'
+      && typeof v.startedAtMs === 'number') {
+      return { pid: v.pid as number, port: v.port as number, addr: v.addr, token: v.token, startedAtMs: v.startedAtMs };
     }
   } catch {
     // a torn or foreign file: fall through
@@ -72,9 +84,19 @@ function portAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Whether `lock` belongs to a live uploader. */
-export async function lockIsLive(lock: UploaderLock): Promise<boolean> {
-  return pidAlive(lock.pid) && await portAnswers(lock.port);
+/** Whether `lock` belongs to a live uploader (answering, or still booting). */
+export async function lockIsLive(lock: UploaderLock, nowEpochMs = Date.now()): Promise<boolean> {
+  if (!pidAlive(lock.pid)) return false;
+  return nowEpochMs - lock.startedAtMs < BOOT_GRACE_MS || await portAnswers(lock.port);
+}
+
+/** Wait until the uploader of `lock` answers on its port; false if it died or overran its boot grace. */
+export async function waitUntilAnswering(lock: UploaderLock): Promise<boolean> {
+  for (;;) {
+    if (await portAnswers(lock.port)) return true;
+    if (!pidAlive(lock.pid) || Date.now() - lock.startedAtMs >= BOOT_GRACE_MS) return false;
+    await sleep(50);
+  }
 }
 
 /**

@@ -27,7 +27,7 @@ import { DEFAULT_UPLOADER, Uploader, type UploaderEffect, type UploaderInput } f
 import { isTaskId } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_SHUTTING_DOWN, DATA_PATH, MAX_TEXT_FRAME_BYTES, encodePieceFrame, rawToBuffer, sendJson } from '../wire.ts';
 import { collectResidualFiles, RESIDUAL_MAX_AGE_MS } from './data-gc.ts';
-import { acquireLock, newControlToken, releaseLock, type UploaderLock } from './uploader-lock.ts';
+import { acquireLock, newControlToken, readLock, releaseLock, type UploaderLock } from './uploader-lock.ts';
 import { monotonicNowMs, throttle } from './throttle.ts';
 
 export const CONTROL_PATH = '/control';
@@ -60,6 +60,11 @@ export interface UploaderOptions {
   log?: (level: 'info' | 'warn', message: string) => void;
   /** The core asked to exit after being idle; the lock is already released. */
   onIdleExit?: () => void;
+  /**
+   * The control token of a lock the spawning dfget already wrote for this process (see
+   * uploader-lock.ts); the uploader adopts that lock instead of taking a new one.
+   */
+  presetToken?: string;
 }
 
 export interface UploaderStats {
@@ -225,7 +230,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     ws.on('error', () => ws.terminate());
   };
 
-  const lock: UploaderLock = { pid: process.pid, port: 0, addr: '', token: newControlToken() };
+  const lock: UploaderLock = { pid: process.pid, port: 0, addr: '', token: opts.presetToken ?? newControlToken(), startedAtMs: Date.now() };
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TEXT_FRAME_BYTES });
   const server: Server = createServer((req, res) => {
     res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' });
@@ -248,7 +253,10 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const address = server.address();
   lock.port = typeof address === 'object' && address ? address.port : opts.port;
   lock.addr = `${opts.advertiseHost ?? opts.host}:${lock.port}`;
-  const holder = await acquireLock(opts.homeDir, lock).catch(async (err: unknown) => {
+  const preset = opts.presetToken !== undefined ? await readLock(opts.homeDir) : null;
+  const adopted = preset !== null && preset.pid === process.pid && preset.token === lock.token && preset.port === lock.port;
+  if (adopted) lock.startedAtMs = preset.startedAtMs;
+  const holder = adopted ? null : await acquireLock(opts.homeDir, lock).catch(async (err: unknown) => {
     await new Promise((resolve) => server.close(resolve));
     throw err;
   });

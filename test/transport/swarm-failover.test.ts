@@ -1,0 +1,38 @@
+/**
+ * Failover: dfget is given two supernodes; the first is killed with SIGKILL mid-download. Every
+ * dfget migrates to the second, carrying the pieces it has, and finishes with exact bytes.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Swarm, waitFor } from './swarm-harness.ts';
+
+const FILE_BYTES = 32 * 1024 * 1024;
+const HOSTS = 3;
+
+test('first supernode killed mid-download: every dfget completes through the second', async () => {
+  const swarm = await Swarm.start();
+  try {
+    const url = await swarm.serveRandom('/failover.bin', FILE_BYTES);
+    const first = await swarm.startSupernode();
+    const second = await swarm.startSupernode();
+    const homes = Array.from({ length: HOSTS }, (_, i) => swarm.newHome(`host${i}`));
+    const runs = await Promise.all(homes.map((home) => swarm.dfget(home, url, [first.addr, second.addr], ['--locallimit', '4M'])));
+    await waitFor(() => homes.some((home) => swarm.verifiedPiecesIn(home) >= 2), 40_000, 'a host with two verified pieces');
+    const before = homes.map((home) => swarm.verifiedPiecesIn(home));
+    await first.kill9();
+    const results = await Promise.all(runs.map((r) => r.result));
+    for (const run of runs) assert.is(await swarm.fileDigest(run.output), swarm.contentDigest, `${run.output} has the source's bytes`);
+    const migrated = homes.filter((home) => swarm.logOf(home).includes(`moving to ${second.addr}`)).length;
+    console.log(`  pieces on disk when the first supernode died: ${before.join(', ')}; ${migrated}/${HOSTS} hosts logged the move; `
+      + `times ${results.map((r) => r.elapsedMs).join(', ')} ms`);
+    assert.is(migrated, HOSTS, 'every host moved to the second supernode');
+    assert.ok(results.every((r) => r.fromSourceBytes === 0), 'nobody had to fall back to the source');
+  } catch (err) {
+    swarm.procs.printLogs();
+    throw err;
+  } finally {
+    await swarm.stop();
+  }
+});
+
+test.run();
