@@ -11,8 +11,8 @@
  *   effect              source traffic                                  inputs fed back
  *   cdn-fetch           GET Range 0-0 [+ If-None-Match/If-Modified-Since  cdn-length, cdn-piece
  *                       when a cache is on disk]; 304 → reuse verified    (each piece as it lands),
- *                       pieces; 206 → one Range GET per missing piece    cdn-done | cdn-failed
- *                       (If-Range); 200 → stream the body into pieces
+ *                       pieces; 206 → a Range GET (If-Range) per run of  cdn-done | cdn-failed
+ *                       missing pieces; 200 → stream the body into pieces
  *   cdn-refetch-piece   Range GET of that piece (or the whole stream)     cdn-piece | cdn-failed
  *   cdn-revalidate      conditional GET Range 0-0                         cdn-validated
  *   check-auth          GET Range 0-0 with the requester's headers        auth-result
@@ -24,7 +24,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
+import { pieceBytes, pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
 import type { PeerId, TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
 import type { BufferPool } from '../supernode/buffer-pool.ts';
@@ -246,16 +246,21 @@ export class Cdn {
     for (const piece of intact) job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: meta.pieces[piece]!.digest });
   }
 
+  /**
+   * Fetch the missing pieces as runs of contiguous pieces, one ranged GET per run, cut into pieces
+   * as the bytes arrive (a request per piece cost more than the transfer on loopback). Runs are
+   * split until there are `concurrency` of them, so a fresh file arrives in parallel streams.
+   */
   private async fetchMissingByRange(job: Job, spec: TaskSpec): Promise<void> {
     const meta = job.state.meta!;
-    const missing = meta.pieces.flatMap((record, piece) => (record ? [] : [piece]));
+    const runs = splitRuns(missingRuns(meta), this.opts.concurrency);
     let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < missing.length && !failed) {
-        const piece = missing[next++];
+      while (next < runs.length && !failed) {
+        const run = runs[next++];
         try {
-          await this.withRetry(job, () => this.fetchRangePiece(job, spec, meta, piece));
+          await this.withRetry(job, () => this.fetchRun(job, spec, meta, run, false));
         } catch (err) {
           failed = true;
           throw err;
@@ -263,13 +268,22 @@ export class Cdn {
       }
     };
     // allSettled: no worker may still be writing when the caller retries or gives up.
-    const results = await Promise.allSettled(Array.from({ length: Math.min(this.opts.concurrency, missing.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.opts.concurrency, runs.length) }, worker));
     const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (rejected) throw rejected.reason;
   }
 
-  private async fetchRangePiece(job: Job, spec: TaskSpec, meta: CacheMeta, piece: number): Promise<void> {
-    const { startByte, endByte } = pieceRange(planOf(meta), piece);
+  /**
+   * One ranged GET for pieces [run.first, run.end). A retry resumes after the pieces already
+   * stored; `refetch` stores pieces that are on record too (their digests must not change).
+   */
+  private async fetchRun(job: Job, spec: TaskSpec, meta: CacheMeta, run: Run, refetch: boolean): Promise<void> {
+    let first = run.first;
+    while (!refetch && first < run.end && meta.pieces[first]) first++;
+    if (first >= run.end) return;
+    const plan = planOf(meta);
+    const startByte = pieceRange(plan, first).startByte;
+    const endByte = pieceRange(plan, run.end - 1).endByte;
     const validator = meta.etag ?? meta.lastModified;
     const res = await this.opts.client.get(spec.url, spec.headers,
       { range: `bytes=${startByte}-${endByte - 1}`, ...(validator ? { 'if-range': validator } : {}) }, job.signal);
@@ -279,21 +293,56 @@ export class Cdn {
       throw statusError(res.status, spec.url);
     }
     const etag = res.headers.get('etag') ?? undefined;
+    const range = parseContentRange(res.headers.get('content-range'));
     if (meta.etag !== undefined && etag !== undefined && etag !== meta.etag) {
       await res.discard();
       throw changedError(spec.url, `ETag ${meta.etag} became ${etag}`);
     }
-    const buffer = this.opts.pool.acquire(endByte - startByte);
+    if (!range || range.startByte !== startByte || (range.totalBytes !== null && range.totalBytes !== meta.totalBytes)) {
+      await res.discard();
+      throw changedError(spec.url, `it answered bytes ${startByte}-${endByte - 1} with Content-Range ${res.headers.get('content-range')}`);
+    }
+    const received = await this.cutIntoPieces(job, meta, res, first, run.end, !refetch);
+    if (received !== endByte - startByte) {
+      throw new SourceError(`the source ${spec.url} sent ${received} of the ${endByte - startByte} bytes asked for`, true, 206);
+    }
+  }
+
+  /**
+   * Store the body's bytes as pieces [first, end) as each one fills, through one reused buffer;
+   * `skipRecorded` leaves pieces already on record untouched. Returns the body bytes received
+   * (bytes past piece `end` are counted, not stored).
+   */
+  private async cutIntoPieces(job: Job, meta: CacheMeta, res: SourceResponse, first: number, end: number,
+    skipRecorded: boolean): Promise<number> {
+    const plan = planOf(meta);
+    const buffer = this.opts.pool.acquire(meta.pieceSizeBytes);
+    const sizeOf = (piece: number): number => (piece < end ? pieceBytes(plan, piece) : 0);
+    let piece = first;
+    let size = sizeOf(piece);
+    let filled = 0;
+    let received = 0;
     try {
-      const bytes = buffer.subarray(0, endByte - startByte);
-      const received = await res.readInto(bytes);
-      if (received !== bytes.length) {
-        throw new SourceError(`the source ${spec.url} sent ${received} of the ${bytes.length} bytes of piece ${piece}`, true, 206);
+      for await (const chunk of res.chunks()) {
+        received += chunk.length;
+        let at = 0;
+        while (at < chunk.length && piece < end) {
+          const take = Math.min(size - filled, chunk.length - at);
+          chunk.copy(buffer, filled, at, at + take);
+          filled += take;
+          at += take;
+          if (filled === size) {
+            if (!(skipRecorded && meta.pieces[piece])) await this.storePiece(job, meta, piece, buffer.subarray(0, size));
+            piece++;
+            size = sizeOf(piece);
+            filled = 0;
+          }
+        }
       }
-      await this.storePiece(job, meta, piece, bytes);
     } finally {
       this.opts.pool.release(buffer);
     }
+    return received;
   }
 
   /**
@@ -316,35 +365,7 @@ export class Cdn {
     if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) return this.spoolBody(job, spec, pieceSizeSetting, res, expect);
     const meta = await this.adopt(job, spec, pieceSizeSetting, res, totalBytes, false, expect);
     await this.announce(job, meta);
-    const plan = planOf(meta);
-    const buffer = this.opts.pool.acquire(meta.pieceSizeBytes);
-    let piece = 0;
-    let pieceBytes = meta.pieceCount > 0 ? pieceRange(plan, 0).endByte : 0;
-    let filled = 0;
-    let received = 0;
-    try {
-      for await (const chunk of res.chunks()) {
-        let at = 0;
-        received += chunk.length;
-        while (at < chunk.length && piece < meta.pieceCount) {
-          const take = Math.min(pieceBytes - filled, chunk.length - at);
-          chunk.copy(buffer, filled, at, at + take);
-          filled += take;
-          at += take;
-          if (filled === pieceBytes) {
-            if (!meta.pieces[piece]) await this.storePiece(job, meta, piece, buffer.subarray(0, pieceBytes));
-            piece++;
-            filled = 0;
-            if (piece < meta.pieceCount) {
-              const range = pieceRange(plan, piece);
-              pieceBytes = range.endByte - range.startByte;
-            }
-          }
-        }
-      }
-    } finally {
-      this.opts.pool.release(buffer);
-    }
+    const received = await this.cutIntoPieces(job, meta, res, 0, meta.pieceCount, true);
     if (received !== totalBytes) {
       throw new SourceError(`the source ${spec.url} sent ${received} bytes but announced ${totalBytes} (Content-Length)`, true, 200);
     }
@@ -416,7 +437,7 @@ export class Cdn {
     const { meta, spec } = job.state;
     if (!meta || !spec || piece < 0 || piece >= meta.pieceCount) return;
     try {
-      if (meta.acceptRanges) await this.withRetry(job, () => this.fetchRangePiece(job, spec, meta, piece));
+      if (meta.acceptRanges) await this.withRetry(job, () => this.fetchRun(job, spec, meta, { first: piece, end: piece + 1 }, true));
       else await this.withRetry(job, () => this.streamWhole(job, spec, meta.pieceSizeSetting, meta));
     } catch (err) {
       if (err instanceof CancelledError) return;
@@ -486,6 +507,33 @@ export class Cdn {
     job.state.saving = save.catch(() => undefined);
     return save;
   }
+}
+
+/** Pieces [first, end). */
+interface Run { first: number; end: number }
+
+function missingRuns(meta: CacheMeta): Run[] {
+  const runs: Run[] = [];
+  for (let piece = 0; piece < meta.pieceCount; piece++) {
+    if (meta.pieces[piece]) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.end === piece) last.end++; else runs.push({ first: piece, end: piece + 1 });
+  }
+  return runs;
+}
+
+/** Halve the longest run until there are `count` runs (or every run is one piece). */
+export function splitRuns(runs: Run[], count: number): Run[] {
+  const out = runs.map((run) => ({ ...run }));
+  while (out.length < count) {
+    let longest = 0;
+    for (let i = 1; i < out.length; i++) if (out[i].end - out[i].first > out[longest].end - out[longest].first) longest = i;
+    const run = out[longest];
+    if (!run || run.end - run.first < 2) break;
+    const middle = run.first + Math.floor((run.end - run.first) / 2);
+    out.splice(longest, 1, { first: run.first, end: middle }, { first: middle, end: run.end });
+  }
+  return out.sort((a, b) => a.first - b.first);
 }
 
 function planOf(meta: CacheMeta): PiecePlan {

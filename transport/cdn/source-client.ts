@@ -1,6 +1,6 @@
 /**
  * HTTP(S) requests to a task's source on behalf of the CDN: the task's own headers (credentials)
- * plus ours, no transparent decompression (byte ranges must mean bytes of the file), an idle
+ * plus ours, redirects followed (credentials only to the same host), no decompression (byte ranges must mean bytes of the file), an idle
  * timeout on the answer and on every body read, the supernode's input limit applied to every
  * chunk, and a count of the bytes that came from sources.
  *
@@ -8,6 +8,8 @@
  * timeout can, a 404 or a 401 cannot. A cancelled request (the task was dropped) throws
  * `CancelledError`, which callers let pass silently.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { TokenBucket } from '../../core/token-bucket.ts';
 
@@ -24,11 +26,6 @@ export interface SourceResponse {
   headers: Headers;
   /** Body chunks, paced by the input limit; each read is under the idle timeout. */
   chunks(): AsyncGenerator<Buffer>;
-  /**
-   * The whole body into `target`; returns how many bytes came. More than fits is an error (a
-   * source must not flood the cache).
-   */
-  readInto(target: Buffer): Promise<number>;
   /** Drop the body without reading it. */
   discard(): Promise<void>;
 }
@@ -45,9 +42,21 @@ export interface SourceClientOptions {
   limitIn: TokenBucket;
 }
 
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Bodies this small are drained so the connection goes back to the pool; larger ones cut it. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * node:http rather than fetch: on loopback fetch's wasm parser and web streams cost about a
+ * second per 256 MiB (profiled), which is the whole budget of a CDN that must keep up with a
+ * plain download.
+ */
 export class SourceClient {
   bytesFromSource = 0;
   requests = 0;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64 });
 
   constructor(private readonly opts: SourceClientOptions) {}
 
@@ -61,58 +70,65 @@ export class SourceClient {
     Object.assign(headers, extraHeaders);
     const idle = new IdleAbort(signal, this.opts.timeoutMs, url);
     this.requests++;
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(url, { headers, signal: idle.signal, redirect: 'follow' });
+      res = await this.send(url, headers, idle.signal, MAX_REDIRECTS);
     } catch (err) {
       idle.done();
       throw idle.translate(err, `cannot reach the source ${url}`);
     }
     idle.touch();
     const client = this;
-    const response: SourceResponse = {
-      status: res.status,
-      headers: res.headers,
+    return {
+      status: res.statusCode ?? 0,
+      headers: toHeaders(res),
       async *chunks() {
-        if (!res.body) { idle.done(); return; }
-        const reader = res.body.getReader();
         try {
-          for (;;) {
-            let step: { done: true; value?: undefined } | { done: false; value: Uint8Array };
-            try {
-              step = await reader.read();
-            } catch (err) {
-              throw idle.translate(err, `the source ${url} broke off the transfer`);
-            }
-            if (step.done) return;
+          for await (const chunk of res) {
             idle.touch();
-            const chunk = Buffer.from(step.value.buffer, step.value.byteOffset, step.value.byteLength);
-            await client.pace(chunk.length, signal);
-            client.bytesFromSource += chunk.length;
-            yield chunk;
+            await client.pace((chunk as Buffer).length, signal);
+            client.bytesFromSource += (chunk as Buffer).length;
+            yield chunk as Buffer;
           }
+        } catch (err) {
+          throw idle.translate(err, `the source ${url} broke off the transfer`);
         } finally {
           idle.done();
-          reader.cancel().catch(() => undefined);
+          if (!res.complete) res.destroy();
         }
-      },
-      async readInto(target: Buffer) {
-        let filled = 0;
-        for await (const chunk of response.chunks()) {
-          if (filled + chunk.length > target.length) {
-            throw new SourceError(`the source ${url} sent more than the ${target.length} bytes asked for`, true, res.status);
-          }
-          chunk.copy(target, filled);
-          filled += chunk.length;
-        }
-        return filled;
       },
       async discard() {
         idle.done();
-        await res.body?.cancel().catch(() => undefined);
+        if (Number(res.headers['content-length'] ?? Infinity) <= DRAIN_LIMIT_BYTES) res.resume(); else res.destroy();
       },
     };
-    return response;
+  }
+
+  /** One request, following redirects; credentials are not forwarded to another host. */
+  private send(url: string, headers: Record<string, string>, signal: AbortSignal, redirectsLeft: number): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const target = new URL(url);
+      const secure = target.protocol === 'https:';
+      if (!secure && target.protocol !== 'http:') {
+        reject(new SourceError(`unsupported URL scheme ${target.protocol} in ${url}; sources are http:// or https://`, false));
+        return;
+      }
+      const req = (secure ? httpsRequest : httpRequest)(target, { headers, agent: secure ? this.httpsAgent : this.httpAgent, signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (!REDIRECT_STATUSES.has(status) || !location) { resolve(res); return; }
+        res.resume();
+        if (redirectsLeft <= 0) {
+          reject(new SourceError(`the source ${url} redirected more than ${MAX_REDIRECTS} times`, false, status));
+          return;
+        }
+        const next = new URL(location, target);
+        const nextHeaders = next.host === target.host ? headers : withoutCredentials(headers);
+        this.send(next.href, nextHeaders, signal, redirectsLeft - 1).then(resolve, reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   private async pace(bytes: number, signal: AbortSignal): Promise<void> {
@@ -120,6 +136,19 @@ export class SourceClient {
     if (waitMs > 0) await sleep(waitMs, signal);
     this.opts.limitIn.consume(performance.now(), bytes);
   }
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !['authorization', 'cookie'].includes(name.toLowerCase())));
+}
+
+function toHeaders(res: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  return headers;
 }
 
 /** Aborts a request when its caller cancels or when nothing arrives for `timeoutMs`. */
@@ -146,9 +175,9 @@ class IdleAbort {
     if (this.outer.aborted) return new CancelledError('cancelled');
     if (this.timedOut) return new SourceError(`the source ${this.url} sent nothing for ${this.timeoutMs} ms; check that it is up, or raise --source-timeout`, true);
     if (err instanceof SourceError || err instanceof CancelledError) return err;
-    if (err instanceof TypeError && /header/i.test(err.message)) return new SourceError(`a request header is invalid: ${err.message}`, false);
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return new SourceError(`${what} (${cause?.code ?? cause?.message ?? (err as Error).message})`, true);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return new SourceError(`a request header is invalid: ${(err as Error).message}`, false);
+    return new SourceError(`${what} (${code ?? (err as Error).message})`, true);
   }
 }
 
