@@ -70,6 +70,7 @@ const CHUNK_BYTES = 64 * 1024;
 
 export class HttpOrigin {
   private readonly files = new Map<string, OriginFile>();
+  private readonly redirects = new Map<string, string>();
   private version = 0;
   private statsNow: OriginStats = emptyStats();
   private log: OriginRequestRecord[] = [];
@@ -130,7 +131,13 @@ export class HttpOrigin {
   /** Change the egress cap (bytes/s, 0 = none) for the bytes still to be sent. */
   setRate(rateBytesPerSec: number): void { this.egress = new TokenBucket(rateBytesPerSec); }
 
-  remove(path: string): void { this.files.delete(normalise(path)); }
+  remove(path: string): void {
+    this.files.delete(normalise(path));
+    this.redirects.delete(normalise(path));
+  }
+
+  /** Answer `path` with a 302 to `location` (a path here or a full URL elsewhere). */
+  redirect(path: string, location: string): void { this.redirects.set(normalise(path), location); }
 
   etagOf(path: string): string { return this.requireFile(path).etag; }
 
@@ -172,6 +179,8 @@ export class HttpOrigin {
       res.end(body);
     };
 
+    const location = this.redirects.get(path);
+    if (location !== undefined) return finish(302, { location });
     const file = this.files.get(path);
     if (file?.options.stallMs) await sleep(file.options.stallMs);
     if (req.method !== 'GET' && req.method !== 'HEAD') return finish(405, { allow: 'GET, HEAD' });

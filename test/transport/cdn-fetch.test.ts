@@ -147,6 +147,27 @@ test('credentials in the task headers reach the source', () => withRig({ auth: {
   assertWholeFile(rig.inputs);
 }));
 
+test('redirects are followed; credentials go only to the same host', () => withRig({ auth: { user: 'u', password: 'p' } }, async (rig) => {
+  const authorization = `Basic ${Buffer.from('u:p').toString('base64')}`;
+  rig.origin.redirect('/moved.bin', '/file.bin');
+  rig.spec = { url: rig.origin.urlFor('/moved.bin'), headers: { authorization } };
+  await fetchAll(rig);
+  assertWholeFile(rig.inputs);
+  const elsewhere = await HttpOrigin.start();
+  const otherHome = tempDir('cdn-redirect');
+  try {
+    elsewhere.redirect('/file.bin', rig.origin.urlFor('/file.bin'));
+    const inputs: SupernodeInput[] = [];
+    const { cdn } = makeCdn(otherHome, inputs);
+    cdn.handle({ kind: 'cdn-fetch', taskId: 'd0'.repeat(32), task: { url: elsewhere.urlFor('/file.bin'), headers: { authorization } }, pieceSizeBytes: PIECE_BYTES });
+    const failed = await waitFor('the failure', () => find(inputs, 'cdn-failed'));
+    assert.is(failed.status, 401, 'the other host never saw the credentials');
+  } finally {
+    await elsewhere.close();
+    removeDir(otherHome);
+  }
+}));
+
 test('a stalled source times out after bounded retries', () => withRig({ stallMs: 1500 }, async (rig) => {
   const { cdn } = makeCdn(rig.home, rig.inputs, 200, 2);
   cdn.handle(fetchEffect(rig.spec));
