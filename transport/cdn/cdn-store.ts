@@ -7,10 +7,11 @@
  * nothing a peer sends can name a file outside a task's directory. Writes go to a temporary
  * name and are renamed into place, so a crash leaves either a whole piece or none; `meta.json`
  * is the record of which pieces are good, and every piece is re-verified against it before it is
- * trusted again (resume after a restart, serving).
+ * trusted again: fully after a restart, and before serving unless the file is provably the one
+ * verified before (see `verified`).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import { isTaskId } from '../task-id.ts';
@@ -33,11 +34,28 @@ export interface CacheMeta {
   complete: boolean;
 }
 
+function signature(stats: { ino: number; size: number; mtimeMs: number }, record: PieceRecord): string {
+  return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${record.digest}`;
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+/** Pieces whose verification is remembered; past this the memory is dropped and pieces re-hashed. */
+const VERIFIED_LIMIT = 1_000_000;
+
 export class CdnStore {
+  /**
+   * taskId → piece → signature (inode, size, mtime, digest) of a piece file whose bytes were last
+   * seen to match its digest. Hashing every piece on every serve cost ~11 ms per 4 MiB (more than
+   * sending it); a file that is replaced, rewritten or truncated changes its signature and is
+   * hashed again, one that is deleted fails to open. Only a change that keeps inode, size and
+   * mtime (bit rot) goes unseen here — and the receiving peer still verifies every piece.
+   */
+  private readonly verified = new Map<string, Map<number, string>>();
+  private verifiedCount = 0;
+
   constructor(readonly rootDir: string) {}
 
   dirOf(taskId: string): string {
@@ -81,7 +99,9 @@ export class CdnStore {
     await mkdir(this.dirOf(taskId), { recursive: true });
     await writeFile(`${path}.tmp`, bytes);
     await rename(`${path}.tmp`, path);
-    return { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+    const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+    this.remember(taskId, piece, signature(await stat(path), record));
+    return record;
   }
 
   /** The piece's bytes if they still match the record; null when missing, short, long or corrupt. */
@@ -101,9 +121,11 @@ export class CdnStore {
     } catch {
       return false;
     }
+    let fileSignature: string;
     try {
-      const { size } = await handle.stat();
-      if (size !== record.sizeBytes) return false;
+      const stats = await handle.stat();
+      if (stats.size !== record.sizeBytes) return false;
+      fileSignature = signature(stats, record);
       let done = 0;
       while (done < target.length) {
         const { bytesRead } = await handle.read(target, done, target.length - done, done);
@@ -115,7 +137,24 @@ export class CdnStore {
     } finally {
       await handle.close();
     }
-    return sha256Hex(target) === record.digest;
+    if (this.verified.get(taskId)?.get(piece) === fileSignature) return true;
+    if (sha256Hex(target) !== record.digest) {
+      this.verified.get(taskId)?.delete(piece);
+      return false;
+    }
+    this.remember(taskId, piece, fileSignature);
+    return true;
+  }
+
+  private remember(taskId: string, piece: number, fileSignature: string): void {
+    if (this.verifiedCount >= VERIFIED_LIMIT) {
+      this.verified.clear();
+      this.verifiedCount = 0;
+    }
+    let pieces = this.verified.get(taskId);
+    if (!pieces) this.verified.set(taskId, pieces = new Map());
+    if (!pieces.has(piece)) this.verifiedCount++;
+    pieces.set(piece, fileSignature);
   }
 
   /** Indices of the recorded pieces that are still intact on disk (unrecorded ones are dropped). */
@@ -173,6 +212,8 @@ export class CdnStore {
   }
 
   async remove(taskId: string): Promise<void> {
+    this.verifiedCount -= this.verified.get(taskId)?.size ?? 0;
+    this.verified.delete(taskId);
     await rm(this.dirOf(taskId), { recursive: true, force: true });
   }
 }
