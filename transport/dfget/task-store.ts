@@ -125,6 +125,22 @@ export class TaskStore {
     await this.save();
   }
 
+  isVerified(piece: number): boolean { return typeof this.meta.digests[piece] === 'string'; }
+
+  /** Bytes of `piece` as on disk. */
+  async readPiece(piece: number): Promise<Buffer> {
+    const { startByte, endByte } = pieceRange(this.meta.plan!, piece);
+    const handle = await fs.open(this.dataPath, 'r');
+    try {
+      const bytes = Buffer.allocUnsafe(endByte - startByte);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, startByte);
+      if (bytesRead !== bytes.length) throw new Error(`${this.dataPath} is shorter than its plan`);
+      return bytes;
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** `sha256:<hex>` of the data file as it is on disk. */
   async fileDigest(): Promise<string> {
     const hash = createHash('sha256');
@@ -138,11 +154,15 @@ export class TaskStore {
   }
 
   /**
-   * Keep a `.server` backup for uploading (a reflink where the filesystem has them, else a copy),
-   * then move the data file to `outputPath` (rename, or copy across filesystems) and drop the meta.
+   * Keep the `.server` backup for uploading, then move the data file to `outputPath`, and drop
+   * the meta. The backup is a second name (hard link) of the data file, not a copy: moving a
+   * 1 GiB result then costs no I/O. Editing the output in place would change what this node
+   * serves; receivers' digest checks catch that (and blacklist the node), so it cannot spread.
+   * Across filesystems the output is a copy and the data file itself stays as the backup.
    */
   async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
-    await fs.copyFile(this.dataPath, this.serverPath, fsConstants.COPYFILE_FICLONE);
+    await fs.rm(this.serverPath, { force: true });
+    await fs.link(this.dataPath, this.serverPath);
     beforeMove();
     const target = resolve(outputPath);
     await fs.mkdir(dirname(target), { recursive: true });
@@ -150,7 +170,7 @@ export class TaskStore {
       await fs.rename(this.dataPath, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await fs.copyFile(this.dataPath, target);
+      await fs.copyFile(this.dataPath, target, fsConstants.COPYFILE_FICLONE);
       await fs.rm(this.dataPath, { force: true });
     }
     await this.saving;
