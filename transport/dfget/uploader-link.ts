@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createServer } from 'node:net';
 import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering, type UploaderLock } from '../uploader/uploader-lock.ts';
-import { CONTROL_PATH, type ControlMsg } from '../uploader/uploader-server.ts';
+import { CONTROL_PATH, type ControlMsg, type ControlReply } from '../uploader/uploader-server.ts';
 import type { LogFn } from './home.ts';
 
 const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
@@ -100,16 +100,28 @@ export class UploaderLink {
       ws.once('error', reject);
     });
     ws.on('error', () => ws.terminate());
+    ws.on('message', (data: Buffer) => {
+      let reply: ControlReply | null = null;
+      try {
+        reply = JSON.parse(data.toString()) as ControlReply;
+      } catch {
+        return;
+      }
+      const entry = reply?.kind === 'unknown-task' ? this.listed.get(reply.taskId) : undefined;
+      if (entry) this.replay(ws, entry);
+    });
     ws.on('close', () => {
       if (this.ws === ws) this.ws = null;
       if (!this.closed) this.log('warn', 'uploader control channel closed; will reconnect on next update');
     });
     this.ws = ws;
-    for (const { msg, pieces } of this.listed.values()) {
-      ws.send(JSON.stringify(msg));
-      for (const piece of pieces) ws.send(JSON.stringify({ kind: 'have-piece', taskId: msg.taskId, piece }));
-    }
+    for (const entry of this.listed.values()) this.replay(ws, entry);
     if (this.closed) ws.close();
+  }
+
+  private replay(ws: WebSocket, { msg, pieces }: { msg: ListTaskMsg; pieces: Set<number> }): void {
+    ws.send(JSON.stringify(msg));
+    for (const piece of pieces) ws.send(JSON.stringify({ kind: 'have-piece', taskId: msg.taskId, piece }));
   }
 
   /** The live uploader's lock, or a lock written for a freshly spawned one. */

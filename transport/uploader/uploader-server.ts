@@ -38,6 +38,8 @@ const GC_INTERVAL_MS = 10 * 60_000;
 export type ControlMsg =
   | { kind: 'list-task'; taskId: string; fileName: string; totalBytes: number; pieceSizeBytes: number; pieceCount: number }
   | { kind: 'have-piece'; taskId: string; piece: number };
+/** Uploader -> dfget: a `have-piece` named a task that is not listed; send list-task and every piece again. */
+export type ControlReply = { kind: 'unknown-task'; taskId: string };
 
 export interface UploaderOptions {
   homeDir: string;
@@ -81,7 +83,8 @@ export interface UploaderHandle {
   readonly port: number;
   readonly lock: UploaderLock;
   listTask(task: Omit<Extract<ControlMsg, { kind: 'list-task' }>, 'kind'>): void;
-  havePiece(taskId: string, piece: number): void;
+  /** Returns false when the task is not listed (list it again with all its pieces). */
+  havePiece(taskId: string, piece: number): boolean;
   stats(): UploaderStats;
   close(): Promise<void>;
 }
@@ -210,9 +213,11 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     tasks.set(msg.taskId, { fileName: msg.fileName, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount });
     feed({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
   };
-  const havePiece = (taskId: string, piece: number): void => {
-    if (!tasks.has(taskId) || !Number.isSafeInteger(piece)) return;
-    feed({ kind: 'have-piece', taskId, piece });
+  /** Returns false when the task is not listed (never, or unlisted after going unused). */
+  const havePiece = (taskId: string, piece: number): boolean => {
+    if (!tasks.has(taskId)) return false;
+    if (Number.isSafeInteger(piece)) feed({ kind: 'have-piece', taskId, piece });
+    return true;
   };
 
   const onControl = (ws: WebSocket): void => {
@@ -221,7 +226,10 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
       const msg = parsed?.ok ? parsed.msg as ControlMsg : null;
       try {
         if (msg?.kind === 'list-task') listTask(msg);
-        else if (msg?.kind === 'have-piece') havePiece(msg.taskId, msg.piece);
+        else if (msg?.kind === 'have-piece') {
+          // A long download nobody asked for was unlisted meanwhile: ask its owner for the full list again.
+          if (!havePiece(msg.taskId, msg.piece) && isTaskId(msg.taskId)) sendJson(ws, { kind: 'unknown-task', taskId: msg.taskId });
+        }
         else throw new Error('unknown control message');
       } catch (err) {
         ws.close(CLOSE_BAD_REQUEST, (err as Error).message.slice(0, 120));

@@ -1,0 +1,90 @@
+/**
+ * Live demo on loopback: an origin HTTP server with a 256 MiB file, one supernode and 8 dfget
+ * processes (each with its own home, so its own uploader, like separate hosts). Prints each
+ * host's time and where its bytes came from, and how much the origin sent.
+ *
+ *   npm run demo:live -- [--hosts 8] [--size 256MiB] [--locallimit 10M] [--stagger 500ms]
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { formatBytes, formatDurationMs, parseBytes, parseDurationMs, parseRate } from '../core/units.ts';
+import type { DownloadResult } from './dfget/download.ts';
+import { HttpOrigin } from './http-origin.ts';
+import { readLock } from './uploader/uploader-lock.ts';
+import { REPO_ROOT, removeDir, startBin, tempDir } from '../test/helpers/processes.ts';
+
+const opts = new Command('demo:live')
+  .option('--hosts <n>', 'dfget hosts', '8')
+  .option('--size <size>', 'file size', '256MiB')
+  .option('--locallimit <rate>', 'per-task download limit of each dfget (the seed default is 10M)', '10M')
+  .option('--stagger <duration>', 'delay between host starts', '500ms')
+  .parse()
+  .opts<{ hosts: string; size: string; locallimit: string; stagger: string }>();
+
+const hosts = Number(opts.hosts);
+const sizeBytes = parseBytes(opts.size);
+const staggerMs = parseDurationMs(opts.stagger);
+parseRate(opts.locallimit);
+
+function runDfget(url: string, home: string, supernode: string): Promise<DownloadResult & { wallMs: number }> {
+  const startMs = performance.now();
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
+    '--home', home, '--node', supernode, '--locallimit', opts.locallimit, '--json', '--quiet', '--uploader-idle-exit', '15s'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  return new Promise((resolve, reject) => child.on('exit', (code) => {
+    if (code !== 0) return reject(new Error(`dfget in ${home} exited ${code}: ${stderr.trim()}`));
+    resolve({ ...(JSON.parse(stdout) as DownloadResult), wallMs: performance.now() - startMs });
+  }));
+}
+
+const root = tempDir('demo-live');
+const origin = await HttpOrigin.start();
+const homes = Array.from({ length: hosts }, (_, i) => join(root, `host${i + 1}`));
+const supernode = await startBin('supernode', ['--home', join(root, 'supernode')], { portFlag: '--port' });
+try {
+  const content = randomBytes(sizeBytes);
+  const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+  await origin.put('/demo.bin', content);
+  const url = origin.urlFor('/demo.bin');
+  console.log(`origin ${url} (${formatBytes(sizeBytes)}), supernode ${supernode.addr}, ${hosts} dfget, --locallimit ${opts.locallimit}, `
+    + `started ${formatDurationMs(staggerMs)} apart`);
+  const runs: Promise<DownloadResult & { wallMs: number }>[] = [];
+  for (const home of homes) {
+    runs.push(runDfget(url, home, supernode.addr));
+    await new Promise((r) => setTimeout(r, staggerMs));
+  }
+  const results = await Promise.all(runs);
+  console.log('\nhost     time      from peers   from supernode   peers %   output');
+  results.forEach((r, i) => {
+    const ok = createHash('sha256').update(readFileSync(r.outputPath)).digest('hex') === digest.slice(7);
+    const share = (100 * r.fromPeersBytes) / Math.max(1, r.fromPeersBytes + r.fromSupernodeBytes);
+    console.log(`host${String(i + 1).padEnd(4)} ${formatDurationMs(r.wallMs).padEnd(9)} ${formatBytes(r.fromPeersBytes).padStart(11)}`
+      + `${formatBytes(r.fromSupernodeBytes).padStart(17)}${share.toFixed(0).padStart(9)}%   ${ok ? 'sha256 ok' : 'CORRUPT'}`);
+  });
+  const peers = results.reduce((s, r) => s + r.fromPeersBytes, 0);
+  const fromSupernode = results.reduce((s, r) => s + r.fromSupernodeBytes, 0);
+  const originBytes = origin.bytesSentFor('/demo.bin');
+  console.log(`\norigin sent ${formatBytes(originBytes)} (${(originBytes / sizeBytes).toFixed(3)} copies for ${hosts} hosts); `
+    + `peers served ${formatBytes(peers)} (${((100 * peers) / (peers + fromSupernode)).toFixed(1)}%), the supernode ${formatBytes(fromSupernode)}`);
+} finally {
+  await supernode.stop();
+  for (const home of homes) {
+    const lock = await readLock(home);
+    if (lock) {
+      try {
+        process.kill(lock.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await origin.close();
+  removeDir(root);
+}
