@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
+import type { DownloadResult } from '../transport/dfget/download.ts';
 import { HttpOrigin } from '../transport/http-origin.ts';
 import { REPO_ROOT, removeDir, startBin, tempDir, type RunningProcess } from '../test/helpers/processes.ts';
 
@@ -41,6 +42,9 @@ interface Row {
   dfgetSeconds: number;
   ratio: number;
   originCopies: number;
+  /** Share of bytes that dfget got from other peers, and straight from the source (fallback). */
+  peersPercent: number;
+  sourcePercent: number;
 }
 
 const opts = new Command('bench:transport')
@@ -55,24 +59,37 @@ const opts = new Command('bench:transport')
 const root = tempDir('bench-transport');
 const rows: Row[] = [];
 
-function timeProcess(args: string[]): Promise<number> {
+/** Run node with `args`; resolves with the wall seconds from spawn to exit and the stdout. */
+function timeProcess(args: string[]): Promise<{ seconds: number; stdout: string }> {
   const startMs = performance.now();
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   return new Promise((resolve, reject) => {
     child.on('exit', (code) => {
-      if (code === 0) resolve((performance.now() - startMs) / 1000);
+      if (code === 0) resolve({ seconds: (performance.now() - startMs) / 1000, stdout });
       else reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
     });
   });
 }
 
-const directGet = (url: string, output: string): Promise<number> => timeProcess(['-e', DIRECT_GET, url, output]);
+const directGet = async (url: string, output: string): Promise<number> => (await timeProcess(['-e', DIRECT_GET, url, output])).seconds;
 
-function dfget(url: string, home: string, supernode: string): Promise<number> {
-  return timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'), '--home', home,
-    '--node', supernode, '--locallimit', '0', '--quiet', '--uploader-idle-exit', '20s']);
+interface DfgetRun { seconds: number; result: DownloadResult }
+
+async function dfget(url: string, home: string, supernode: string): Promise<DfgetRun> {
+  const { seconds, stdout } = await timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
+    '--home', home, '--node', supernode, '--locallimit', '0', '--quiet', '--json', '--uploader-idle-exit', '20s']);
+  return { seconds, result: JSON.parse(stdout) as DownloadResult };
+}
+
+/** Where the bytes of these runs came from, in percent of all bytes. */
+function shares(runs: DfgetRun[]): { peersPercent: number; sourcePercent: number } {
+  const sum = (f: (r: DownloadResult) => number): number => runs.reduce((s, run) => s + f(run.result), 0);
+  const total = sum((r) => r.fromPeersBytes + r.fromSupernodeBytes + r.fromSourceBytes) || 1;
+  return { peersPercent: (100 * sum((r) => r.fromPeersBytes)) / total, sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / total };
 }
 
 async function writeRandomFile(path: string, sizeBytes: number): Promise<void> {
@@ -127,8 +144,11 @@ async function oneHost(): Promise<void> {
       removeDir(join(homes[0], 'out.bin'));
       const warm = await dfget(url, homes[1], sn.addr);
       removeDir(join(homes[1], 'out.bin'));
-      for (const [name, seconds] of [['one host, cold supernode', cold], ['one host, CDN warm', warm]] as const) {
-        rows.push({ case: name, hosts: 1, fileBytes: sizeBytes, originCapBytesPerSec: 0, directSeconds, dfgetSeconds: seconds, ratio: directSeconds / seconds, originCopies: name.includes('cold') ? copies : 0 });
+      for (const [name, run] of [['one host, cold supernode', cold], ['one host, CDN warm', warm]] as const) {
+        rows.push({
+          case: name, hosts: 1, fileBytes: sizeBytes, originCapBytesPerSec: 0, directSeconds, dfgetSeconds: run.seconds,
+          ratio: directSeconds / run.seconds, originCopies: name.includes('cold') ? copies : 0, ...shares([run]),
+        });
       }
     });
   } finally {
@@ -155,12 +175,13 @@ async function swarm(): Promise<void> {
     removeDir(directDir);
     await withSupernode(async (sn) => {
       origin.resetStats();
-      const times = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
+      const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
       const directSeconds = Math.max(...directTimes);
-      const dfgetSeconds = Math.max(...times);
+      const dfgetSeconds = Math.max(...runs.map((r) => r.seconds));
       rows.push({
         case: `${hosts} hosts, origin capped`, hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec,
         directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds, originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes,
+        ...shares(runs),
       });
     });
   } finally {
@@ -177,10 +198,11 @@ try {
   removeDir(root);
 }
 
-console.log('case                          file       direct s   dfget s   ratio   origin copies');
+console.log('case                          file       direct s   dfget s   ratio   origin copies   from peers   from source');
 for (const r of rows) {
   console.log(`${r.case.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}${r.dfgetSeconds.toFixed(1).padStart(10)}`
-    + `${r.ratio.toFixed(2).padStart(8)}${(r.originCopies ? r.originCopies.toFixed(3) : '-').padStart(16)}`);
+    + `${r.ratio.toFixed(2).padStart(8)}${(r.originCopies ? r.originCopies.toFixed(3) : '-').padStart(16)}`
+    + `${`${r.peersPercent.toFixed(1)}%`.padStart(13)}${`${r.sourcePercent.toFixed(1)}%`.padStart(14)}`);
 }
 console.log('targets (DESIGN §6): one host ratio >= 0.5 (direct time / dfget time); swarm ratio >= 8; origin copies <= 1.05');
 mkdirSync(opts.out, { recursive: true });

@@ -49,6 +49,13 @@ export interface SessionTuning {
   log?: LogFn;
 }
 
+/** Longest a pull that claims pieces waits for a booting uploader before going out anyway. */
+const UPLOADER_WAIT_MS = 3000;
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /** Global per-node receive limits, shared by every download of this process (`--totallimit`). */
 const nodeBuckets = new Map<number, TokenBucket>();
 function nodeBucket(rateBytesPerSec: number): TokenBucket {
@@ -166,12 +173,14 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
       case 'send': {
         // A message that reports pieces as held goes out only once those pieces are on disk and
         // this node's uploader was told, so no peer is sent here for a piece we cannot serve yet.
+        // Waiting for a booting uploader is bounded well below the core's pull timeout, which
+        // started when the core emitted the message.
         const { to, msg } = effect;
         const claimsPieces = (msg.kind === 'pull' || msg.kind === 'report') && msg.results.some((r) => r.ok);
         sendQueue = sendQueue.then(async () => {
           if (claimsPieces) {
             await diskQueue;
-            await uploader.connect().catch(() => {});
+            await Promise.race([uploader.connect().catch(() => {}), sleepMs(Math.min(UPLOADER_WAIT_MS, cfg.pullTimeoutMs / 4))]);
           }
           if (!over || msg.kind === 'report' || msg.kind === 'leave') links.send(to, msg);
         });
