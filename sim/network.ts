@@ -35,8 +35,12 @@ export type SharingRule = 'local' | 'max-min';
 const NO_CAP = Infinity;
 
 export class Network {
-  private upBps: number[] = [];
-  private downBps: number[] = [];
+  private upBps = new Float64Array(64);
+  private downBps = new Float64Array(64);
+  /** Flow counts per node, kept beside the lists so a neighbour's count costs no list access. */
+  private outCount = new Int32Array(64);
+  private inCount = new Int32Array(64);
+  private nodes = 0;
   private outFlows: number[][] = [];
   private inFlows: number[][] = [];
   /** Bytes each node has sent / received over finished or cancelled flows. */
@@ -76,18 +80,24 @@ export class Network {
   addNode(upBps: number, downBps: number): number {
     checkCapacity(upBps, 'upload');
     checkCapacity(downBps, 'download');
-    this.upBps.push(upBps);
-    this.downBps.push(downBps);
+    if (this.nodes === this.upBps.length) {
+      this.upBps = growFloat(this.upBps, 2 * this.nodes);
+      this.downBps = growFloat(this.downBps, 2 * this.nodes);
+      this.outCount = growInt(this.outCount, 2 * this.nodes);
+      this.inCount = growInt(this.inCount, 2 * this.nodes);
+    }
+    this.upBps[this.nodes] = upBps;
+    this.downBps[this.nodes] = downBps;
     this.outFlows.push([]);
     this.inFlows.push([]);
     this.sentBytes.push(0);
     this.receivedBytes.push(0);
     this.upStamp.push(0);
     this.downStamp.push(0);
-    return this.upBps.length - 1;
+    return this.nodes++;
   }
 
-  get nodeCount(): number { return this.upBps.length; }
+  get nodeCount(): number { return this.nodes; }
   get activeFlows(): number { return this.flowCount; }
   nodeUpBps(node: number): number { return this.upBps[node]; }
   nodeDownBps(node: number): number { return this.downBps[node]; }
@@ -118,6 +128,8 @@ export class Network {
     this.etaMs[id] = Infinity;
     this.outFlows[src].push(id);
     this.inFlows[dst].push(id);
+    this.outCount[src]++;
+    this.inCount[dst]++;
     this.flowCount++;
     this.recompute(nowMs, src, dst);
     return id;
@@ -170,6 +182,8 @@ export class Network {
     this.alive[flowId] = 0;
     removeValue(this.outFlows[s], flowId);
     removeValue(this.inFlows[d], flowId);
+    this.outCount[s]--;
+    this.inCount[d]--;
     this.freeIds.push(flowId);
     this.flowCount--;
     this.recompute(nowMs, s, d);
@@ -229,7 +243,7 @@ export class Network {
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const d = this.dst[f];
-      const share = this.downBps[d] / this.inFlows[d].length;
+      const share = this.downBps[d] / this.inCount[d];
       demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
     this.waterFill(this.upBps[node], flows, demand, this.upAlloc, epoch);
@@ -243,7 +257,7 @@ export class Network {
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const s = this.src[f];
-      const share = this.upBps[s] / this.outFlows[s].length;
+      const share = this.upBps[s] / this.outCount[s];
       demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
     this.waterFill(this.downBps[node], flows, demand, this.downAlloc, epoch);
@@ -303,7 +317,7 @@ export class Network {
       ids.push(f);
       demands.push({ src: this.src[f], dst: this.dst[f], capBps: this.capsBps[f] });
     }
-    const rates = maxMinRates(demands, this.upBps, this.downBps);
+    const rates = maxMinRates(demands, this.upBps.subarray(0, this.nodes), this.downBps.subarray(0, this.nodes));
     for (let i = 0; i < ids.length; i++) this.setRate(nowMs, ids[i], rates[i]);
   }
 

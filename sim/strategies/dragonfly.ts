@@ -89,17 +89,17 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   const transfers: (Transfer | null)[] = [];
   const freeTransfers: number[] = [];
 
-  // Machine ids for timers: [supernodes | supernode uploaders | peers | host uploaders].
+  // Machine ids for timers: [supernodes | supernode uploaders | peers | host uploaders]. A
+  // host's machines exist from its arrival; a dead node's machines get no more input.
   const machineCount = 2 * S + 2 * N;
   const timerAtMs = new Float64Array(machineCount).fill(Infinity);
+  const machines: (Machine<{ kind: string }, unknown> | null)[] = new Array(machineCount).fill(null);
+  const sinks: ((e: unknown) => void)[] = new Array(machineCount);
+  const dead = new Uint8Array(machineCount);
   let firing = -1;
-  const machineOf = (m: number): Machine<{ kind: string }, unknown> | null =>
-    (m < S ? supernodes[m] : m < 2 * S ? snUploaders[m - S] : m < 2 * S + N ? peers[m - 2 * S] : hostUploaders[m - 2 * S - N]) as
-      Machine<{ kind: string }, unknown> | null;
-  const sinkOf = (m: number): (e: unknown) => void =>
-    (m < S ? snSinks[m] : m < 2 * S ? snUploaderSinks[m - S] : m < 2 * S + N ? peerSinks[m - 2 * S] : hostUploaderSinks[m - 2 * S - N]) as (e: unknown) => void;
-  const isDead = (m: number): boolean =>
-    m < S ? snDead[m] === 1 : m < 2 * S ? snDead[m - S] === 1 : sim.crashed[(m - 2 * S) % N] === 1;
+  const machineOf = (m: number) => machines[m];
+  const sinkOf = (m: number) => sinks[m];
+  const isDead = (m: number) => dead[m] === 1;
 
   const arm = (m: number) => {
     const machine = machineOf(m);
@@ -198,14 +198,18 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     const id = `h${host}`;
     peers[host] = new Peer(cfg, id);
     hostUploaders[host] = new Uploader({ ...DEFAULT_UPLOADER, uploadLimit: cfg.peerUpLimit, maxTasks: cfg.maxTasks });
-    peerSinks[host] = (e) => onPeerEffect(host, e);
-    hostUploaderSinks[host] = (e) => onUploaderEffect(sim.hostNode(host), e);
+    machines[2 * S + host] = peers[host] as unknown as Machine<{ kind: string }, unknown>;
+    machines[2 * S + N + host] = hostUploaders[host] as unknown as Machine<{ kind: string }, unknown>;
+    sinks[2 * S + host] = (e) => onPeerEffect(host, e as PeerEffect);
+    sinks[2 * S + N + host] = (e) => onUploaderEffect(sim.hostNode(host), e as UploaderEffect);
     apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern });
   });
   const CRASH_HOST = sim.on((host) => {
     if (sim.crashed[host]) return;
     const node = sim.hostNode(host);
     sim.hostCrashed(host);
+    dead[2 * S + host] = 1;
+    dead[2 * S + N + host] = 1;
     cutFlows(node);
     for (let sn = 0; sn < S; sn++) {
       if (!snDead[sn]) sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE_EVENT, { sn, input: { kind: 'peer-gone', peerId: `h${host}` } });
@@ -217,6 +221,8 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   const CRASH_SUPERNODE = sim.on((sn) => {
     if (snDead[sn]) return;
     snDead[sn] = 1;
+    dead[sn] = 1;
+    dead[S + sn] = 1;
     cutFlows(sim.supernodeNodes[sn]);
     for (let h = 0; h < N; h++) {
       if (peers[h]?.currentSupernode === snAddrs[sn]) notifySupernodeDown(h, sn);
@@ -404,10 +410,12 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     apply<PeerInput>(2 * S + t.owner, { kind: 'piece-fetched', piece: t.piece, source: t.source, digest });
   };
 
-  const snSinks = supernodes.map((_, sn) => (e: SupernodeEffect) => onSupernodeEffect(sn, e));
-  const snUploaderSinks = snAddrs.map((_, sn) => (e: UploaderEffect) => onUploaderEffect(sim.supernodeNodes[sn], e));
-  const peerSinks: ((e: PeerEffect) => void)[] = new Array(N);
-  const hostUploaderSinks: ((e: UploaderEffect) => void)[] = new Array(N);
+  for (let sn = 0; sn < S; sn++) {
+    machines[sn] = supernodes[sn] as unknown as Machine<{ kind: string }, unknown>;
+    machines[S + sn] = snUploaders[sn] as unknown as Machine<{ kind: string }, unknown>;
+    sinks[sn] = (e) => onSupernodeEffect(sn, e as SupernodeEffect);
+    sinks[S + sn] = (e) => onUploaderEffect(sim.supernodeNodes[sn], e as UploaderEffect);
+  }
 
   for (let h = 0; h < N; h++) {
     sim.at(world.arrivalMs[h], ARRIVE, h);
