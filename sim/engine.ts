@@ -53,6 +53,7 @@ export class Simulation {
   private readonly handlers: ((arg: number) => void)[] = [];
   private readonly slots: unknown[] = [];
   private readonly freeSlots: number[] = [];
+  private slotTargets = new Int32Array(1024);
   private hashLow = 0x811c9dc5;
   private hashHigh = 0x01000193;
   private settled = 0;
@@ -97,12 +98,25 @@ export class Simulation {
     this.push(Math.max(timeMs, this.nowMs), code, arg);
   }
 
-  /** Park an object until timeMs, then call the handler of `code` with its slot (see `take`). */
-  post(timeMs: number, code: number, item: unknown): void {
+  /**
+   * Park an object (and an integer `target`, e.g. the receiving node) until timeMs, then call
+   * the handler of `code` with its slot (see `take` and `targetOf`). The target travels in a
+   * typed array so a message needs no wrapper object.
+   */
+  post(timeMs: number, code: number, item: unknown, target = 0): void {
     const slot = this.freeSlots.pop() ?? this.slots.length;
     this.slots[slot] = item;
+    if (slot >= this.slotTargets.length) {
+      const grown = new Int32Array(2 * this.slotTargets.length);
+      grown.set(this.slotTargets);
+      this.slotTargets = grown;
+    }
+    this.slotTargets[slot] = target;
     this.at(timeMs, code, slot);
   }
+
+  /** The integer target posted with a slot's object (read it before `take`). */
+  targetOf(slot: number): number { return this.slotTargets[slot]; }
 
   /** The object parked in a slot; frees the slot. */
   take<T>(slot: number): T {

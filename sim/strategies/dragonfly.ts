@@ -75,6 +75,8 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     piecesFromSupernode: 0, piecesFromPeers: 0, corruptFetches: 0, refusedFetches: 0, unverifiedWrites: 0,
     backToSourceHosts: 0, warnings: 0, repeatedDeadlines: 0,
   };
+  // Control messages carry (supernode << 20 | host) in one integer.
+  if (N >= 1 << 20 || S >= 1 << 10) throw new Error(`dragonfly: at most ${(1 << 20) - 1} hosts and ${(1 << 10) - 1} supernodes per run`);
   const snAddrs = Array.from({ length: S }, (_, i) => `sn${i}`);
   const supernodes = snAddrs.map((_, i) => new Supernode(cfg, childRng(scenario.seed, `supernode/${i}`)));
   const snDead = new Uint8Array(S);
@@ -151,7 +153,10 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     firing = -1;
   });
   const TO_SUPERNODE = sim.on((slot) => {
-    const { sn, host, msg } = sim.take<{ sn: number; host: number; msg: PeerToSupernode }>(slot);
+    const from = sim.targetOf(slot);
+    const msg = sim.take<PeerToSupernode>(slot);
+    const sn = from >> 20;
+    const host = from & 0xfffff;
     if (snDead[sn]) {
       notifySupernodeDown(host, sn);
       return;
@@ -159,11 +164,13 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     apply<SupernodeInput>(sn, { kind: 'peer-message', from: `h${host}`, msg });
   });
   const TO_SUPERNODE_EVENT = sim.on((slot) => {
-    const { sn, input } = sim.take<{ sn: number; input: SupernodeInput }>(slot);
+    const sn = sim.targetOf(slot);
+    const input = sim.take<SupernodeInput>(slot);
     apply<SupernodeInput>(sn, input);
   });
   const TO_PEER = sim.on((slot) => {
-    const { host, input } = sim.take<{ host: number; input: PeerInput }>(slot);
+    const host = sim.targetOf(slot);
+    const input = sim.take<PeerInput>(slot);
     apply<PeerInput>(2 * S + host, input);
   });
   const TO_UPLOADER = sim.on((id) => {
@@ -202,7 +209,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     machines[2 * S + N + host] = hostUploaders[host] as unknown as Machine<{ kind: string }, unknown>;
     sinks[2 * S + host] = (e) => onPeerEffect(host, e as PeerEffect);
     sinks[2 * S + N + host] = (e) => onUploaderEffect(sim.hostNode(host), e as UploaderEffect);
-    apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern });
+    apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern, uploadRateBytesPerSec: world.hostUpBps[host] });
   });
   const CRASH_HOST = sim.on((host) => {
     if (sim.crashed[host]) return;
@@ -212,7 +219,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     dead[2 * S + N + host] = 1;
     cutFlows(node);
     for (let sn = 0; sn < S; sn++) {
-      if (!snDead[sn]) sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE_EVENT, { sn, input: { kind: 'peer-gone', peerId: `h${host}` } });
+      if (!snDead[sn]) sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE_EVENT, { kind: 'peer-gone', peerId: `h${host}` }, sn);
     }
   });
   const DELETE_CACHE = sim.on((host) => {
@@ -233,13 +240,13 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   function notifySupernodeDown(host: number, sn: number): void {
     if (sim.crashed[host]) return;
     const delayMs = sim.latencyMs(sim.supernodeNodes[sn], sim.hostNode(host));
-    sim.post(sim.nowMs + delayMs, TO_PEER, { host, input: { kind: 'supernode-down', supernode: snAddrs[sn] } });
+    sim.post(sim.nowMs + delayMs, TO_PEER, { kind: 'supernode-down', supernode: snAddrs[sn] }, host);
   }
 
   function failFetch(id: number, failure: 'unreachable' | 'busy' | 'refused', delayMs: number): void {
     const t = transfers[id]!;
     if (!t.cancelled && t.kind === 'piece') {
-      sim.post(sim.nowMs + delayMs, TO_PEER, { host: t.owner, input: { kind: 'piece-fetched', piece: t.piece, source: t.source, digest: null, failure } });
+      sim.post(sim.nowMs + delayMs, TO_PEER, { kind: 'piece-fetched', piece: t.piece, source: t.source, digest: null, failure }, t.owner);
     }
     endTransfer(id);
   }
@@ -276,7 +283,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     switch (e.kind) {
       case 'send': {
         const host = hostIndex(e.to);
-        sim.post(sim.nowMs + sim.latencyMs(snNode, sim.hostNode(host)), TO_PEER, { host, input: { kind: 'supernode-message', from: snAddrs[sn], msg: e.msg } });
+        sim.post(sim.nowMs + sim.latencyMs(snNode, sim.hostNode(host)), TO_PEER, { kind: 'supernode-message', from: snAddrs[sn], msg: e.msg }, host);
         return;
       }
       case 'cdn-fetch':
@@ -287,7 +294,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
         if (cdnPlan[sn]) startCdnPiece(sn, e.piece, 2 * sim.latencyMs(snNode, sim.originNode));
         return;
       case 'cdn-revalidate':
-        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { sn, input: { kind: 'cdn-validated', taskId: e.taskId, changed: false } });
+        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { kind: 'cdn-validated', taskId: e.taskId, changed: false }, sn);
         return;
       case 'cdn-drop':
         for (const flowId of cdnFlows[sn]) if (sim.network.isAlive(flowId)) {
@@ -299,7 +306,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
         apply<UploaderInput>(S + sn, { kind: 'unlist-task', taskId: e.taskId });
         return;
       case 'check-auth':
-        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { sn, input: { kind: 'auth-result', taskId: e.taskId, peerId: e.peerId, allowed: true } });
+        sim.post(sim.nowMs + 2 * sim.latencyMs(snNode, sim.originNode), TO_SUPERNODE_EVENT, { kind: 'auth-result', taskId: e.taskId, peerId: e.peerId, allowed: true }, sn);
         return;
       case 'assigned':
         if (e.source === SUPERNODE) counters.piecesFromSupernode++;
@@ -336,7 +343,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
       case 'send': {
         const sn = snIndex(e.to);
         if (snDead[sn]) return notifySupernodeDown(host, sn);
-        sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE, { sn, host, msg: e.msg });
+        sim.post(sim.nowMs + sim.latencyMs(node, sim.supernodeNodes[sn]), TO_SUPERNODE, e.msg, (sn << 20) | host);
         return;
       }
       case 'plan':
