@@ -48,11 +48,18 @@ export class ControlClient {
 
   /** The next message (in order); rejects when the connection closes or nothing comes in time. */
   async next(timeoutMs = 10_000): Promise<SupernodeToPeer> {
+    const msg = await this.poll(timeoutMs);
+    if (!msg) throw new Error(`no message from the supernode within ${timeoutMs} ms`);
+    return msg;
+  }
+
+  /** The next message, or null when nothing came within `timeoutMs`; rejects when the connection closes. */
+  async poll(timeoutMs: number): Promise<SupernodeToPeer | null> {
     const deadline = Date.now() + timeoutMs;
     while (this.inbox.length === 0) {
       if (this.closedWith) throw new Error(`control connection closed (${this.closedWith.code} ${this.closedWith.reason})`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no message from the supernode within ${timeoutMs} ms`);
+      if (left <= 0) return null;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiter = () => { clearTimeout(timer); resolve(); };
@@ -128,35 +135,45 @@ export class TaskFailedError extends Error {
 
 export interface Downloaded { bytes: Buffer; info: TaskInfoMsg; taskId: string; piecesFromSupernode: number }
 
-/** Register, pull and fetch until every piece is verified; leave; return the file. */
+/**
+ * Register, pull and fetch until every piece is verified; leave; return the file. Like the core
+ * Peer it pulls when it has results to report or when a `wait`/`assign` hint expires, and
+ * otherwise waits for the supernode to send work unasked (an empty `assign` means "all you miss
+ * is running"), so a supernode that forgets a waiting peer makes this time out.
+ */
 export async function downloadThroughSupernode(supernodeAddr: string, spec: TaskSpec, peerId: string,
   timeoutMs = 30_000): Promise<Downloaded> {
   const taskId = taskIdFor(spec);
   const control = await ControlClient.connect(supernodeAddr, peerId);
   const dataClients = new Map<string, DataClient>();
   const deadline = Date.now() + timeoutMs;
+  const pull = (results: PieceResult[]): void => control.send({ kind: 'pull', taskId, results });
   try {
     control.send({ kind: 'register', taskId, task: spec, uploadAddr: '127.0.0.1:1', have: [], blacklist: [], pattern: 'cdn' });
     let info: TaskInfoMsg | null = null;
     const pieces = new Map<number, Buffer>();
-    let results: PieceResult[] = [];
+    let retryAfterMs: number | null = null;
     let piecesFromSupernode = 0;
     while (!info || pieces.size < info.pieceCount) {
-      const msg = await control.next(Math.max(1, deadline - Date.now()));
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`download of ${spec.url} did not finish within ${timeoutMs} ms (${pieces.size} pieces verified)`);
+      const msg = await control.poll(retryAfterMs === null ? left : Math.min(retryAfterMs, left));
+      if (!msg) {
+        if (retryAfterMs !== null) pull([]);
+        retryAfterMs = null;
+        continue;
+      }
       if (msg.kind === 'task-failed') throw new TaskFailedError(msg.reason, msg.status);
       if (msg.kind === 'task-info') {
         info = msg;
-        if (info.pieceCount === 0) break;
-        control.send({ kind: 'pull', taskId, results: [] });
+        if (info.pieceCount > 0) pull([]);
         continue;
       }
       if (msg.kind === 'wait') {
-        await new Promise((r) => setTimeout(r, Math.min(msg.retryAfterMs, 200)));
-        control.send({ kind: 'pull', taskId, results });
-        results = [];
+        retryAfterMs = msg.retryAfterMs;
         continue;
       }
-      const fetched = await Promise.all(msg.pieces.map(async (assignment) => {
+      const results: PieceResult[] = await Promise.all(msg.pieces.map(async (assignment) => {
         let client = dataClients.get(assignment.sourceAddr);
         if (!client) dataClients.set(assignment.sourceAddr, client = await DataClient.connect(assignment.sourceAddr));
         const answer = await client.request(taskId, assignment.piece);
@@ -167,18 +184,14 @@ export async function downloadThroughSupernode(supernodeAddr: string, spec: Task
         }
         return { piece: assignment.piece, source: assignment.source, ok, ...(ok ? {} : { failure: answer.kind === 'data' ? 'corrupt' as const : 'refused' as const }) };
       }));
-      results.push(...fetched);
-      if (info && pieces.size === info.pieceCount) break;
-      if (msg.pieces.length > 0 || msg.retryAfterMs === 0) {
-        control.send({ kind: 'pull', taskId, results });
-        results = [];
-      } else {
-        await new Promise((r) => setTimeout(r, Math.min(msg.retryAfterMs, 200)));
-        control.send({ kind: 'pull', taskId, results });
-        results = [];
+      retryAfterMs = msg.retryAfterMs > 0 ? msg.retryAfterMs : null;
+      if (results.length === 0) continue;
+      if (info && pieces.size === info.pieceCount) {
+        control.send({ kind: 'report', taskId, results });
+        break;
       }
+      pull(results);
     }
-    if (results.length > 0) control.send({ kind: 'report', taskId, results });
     control.send({ kind: 'leave', taskId });
     const ordered = Array.from({ length: info!.pieceCount }, (_, i) => pieces.get(i)!);
     return { bytes: Buffer.concat(ordered), info: info!, taskId, piecesFromSupernode };
