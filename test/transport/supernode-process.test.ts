@@ -89,6 +89,22 @@ async function download(rig: Rig, path: string, headers: Record<string, string> 
   return downloadThroughSupernode(rig.supernode.addr, { url: rig.origin.urlFor(path), headers }, peerId());
 }
 
+/**
+ * A download, then wait until the CDN has finished the task (the whole-file digest comes a
+ * moment after the last piece): only a finished task is revalidated by the next registration.
+ */
+async function downloadAndSettle(rig: Rig, path: string, headers: Record<string, string> = {}) {
+  const name = 'supernode_cdn_fetches_completed_total';
+  const before = (await metrics(rig, [name]))[name];
+  const got = await download(rig, path, headers);
+  const deadline = Date.now() + 10_000;
+  while ((await metrics(rig, [name]))[name] === before) {
+    if (Date.now() > deadline) throw new Error(`the CDN never finished ${path}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return got;
+}
+
 for (const [label, options] of [['with Range support', {}], ['without Range support', { acceptRanges: false }]] as [string, OriginFileOptions][]) {
   test(`a peer downloads through the supernode from a source ${label}`, () => withSupernode(async (rig) => {
     const path = freshPath();
@@ -111,7 +127,7 @@ for (const [label, options] of [['with Range support', {}], ['without Range supp
 test('an unchanged source is revalidated with one 304 and not fetched again', () => withSupernode(async (rig) => {
   const path = freshPath();
   await rig.origin.put(path, FILE_A);
-  await download(rig, path);
+  await downloadAndSettle(rig, path);
   rig.origin.resetStats();
   const second = await download(rig, path);
   assert.ok(second.bytes.equals(FILE_A));
@@ -124,7 +140,7 @@ test('an unchanged source is revalidated with one 304 and not fetched again', ()
 test('a source changed between two registrations (new ETag) gives the new content', () => withSupernode(async (rig) => {
   const path = freshPath();
   await rig.origin.put(path, FILE_A);
-  const first = await download(rig, path);
+  const first = await downloadAndSettle(rig, path);
   assert.ok(first.bytes.equals(FILE_A));
   await rig.origin.put(path, FILE_B);
   const second = await download(rig, path);
@@ -135,7 +151,7 @@ test('a source changed between two registrations (new ETag) gives the new conten
 test('a deleted cached piece is refetched once, not looped on', () => withSupernode(async (rig) => {
   const path = freshPath();
   await rig.origin.put(path, FILE_A);
-  const first = await download(rig, path);
+  const first = await downloadAndSettle(rig, path);
   rmSync(join(rig.home, 'cdn', first.taskId, '2.piece'));
   rig.origin.resetStats();
   const lostBefore = (await metrics(rig, ['supernode_cdn_pieces_lost_total'])).supernode_cdn_pieces_lost_total;
@@ -177,7 +193,7 @@ test('a cached task fetched with credentials makes later peers prove theirs', ()
   await rig.origin.put(path, FILE_A, { auth: { user: 'u', password: 'p' } });
   const good = { Authorization: `Basic ${Buffer.from('u:p').toString('base64')}` };
   const wrong = { Authorization: `Basic ${Buffer.from('u:guess').toString('base64')}` };
-  assert.ok((await download(rig, path, good)).bytes.equals(FILE_A));
+  assert.ok((await downloadAndSettle(rig, path, good)).bytes.equals(FILE_A));
   try {
     await download(rig, path, wrong);
     assert.unreachable('wrong credentials must not get cached pieces');

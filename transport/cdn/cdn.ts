@@ -74,6 +74,7 @@ export class Cdn {
   private readonly tasks = new Map<TaskId, TaskState>();
   piecesStored = 0;
   piecesLost = 0;
+  fetchesCompleted = 0;
 
   constructor(private readonly opts: CdnOptions) {}
 
@@ -428,6 +429,7 @@ export class Cdn {
     meta.fileDigest = fileDigest;
     meta.complete = true;
     await this.persist(job, meta);
+    this.fetchesCompleted++;
     job.emit({ kind: 'cdn-done', taskId: job.taskId, totalBytes: meta.totalBytes, fileDigest });
   }
 

@@ -16,6 +16,7 @@ export interface SupernodeMetrics {
   piecesAssignedFromPeers: number;
   cdnPiecesStored: number;
   cdnPiecesLost: number;
+  cdnFetchesCompleted: number;
   activeUploads: number;
   framesRejected: number;
 }
@@ -36,6 +37,7 @@ const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: stri
   piecesAssignedFromPeers: ['supernode_pieces_assigned_from_peers_total', 'counter', 'Piece assignments with another peer as the source.'],
   cdnPiecesStored: ['supernode_cdn_pieces_stored_total', 'counter', 'Pieces fetched from sources and stored in the cache.'],
   cdnPiecesLost: ['supernode_cdn_pieces_lost_total', 'counter', 'Cached pieces found missing or corrupt before serving.'],
+  cdnFetchesCompleted: ['supernode_cdn_fetches_completed_total', 'counter', 'Source fetches that completed with the whole-file digest.'],
   activeUploads: ['supernode_active_uploads', 'gauge', 'Piece uploads in progress.'],
   framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
 };
