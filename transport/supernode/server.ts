@@ -207,8 +207,8 @@ export class SupernodeServer {
         sourceBytes: this.client.bytesFromSource, sourceRequests: this.client.requests, servedBytes: this.servedBytes,
         piecesServed: this.piecesServed, piecesRefused: this.piecesRefused,
         piecesAssignedFromSupernode: stats.piecesAssignedFromSupernode, piecesAssignedFromPeers: stats.piecesAssignedFromPeers,
-        cdnPiecesStored: this.cdn.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
-        cdnFetchesCompleted: this.cdn.fetchesCompleted, activeUploads: this.uploader.activeUploads,
+        cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
+        cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.uploader.activeUploads,
         framesRejected: this.framesRejected,
       }));
       return;
