@@ -124,6 +124,14 @@ for (const [label, options] of [['with Range support', {}], ['without Range supp
   }));
 }
 
+test('an empty file downloads as empty', () => withSupernode(async (rig) => {
+  const path = freshPath();
+  await rig.origin.put(path, Buffer.alloc(0));
+  const got = await download(rig, path);
+  assert.is(got.bytes.length, 0);
+  assert.is(got.info.pieceCount, 0);
+}));
+
 test('an unchanged source is revalidated with one 304 and not fetched again', () => withSupernode(async (rig) => {
   const path = freshPath();
   await rig.origin.put(path, FILE_A);
