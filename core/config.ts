@@ -31,6 +31,8 @@ export interface CoreConfig {
   maxPeersPerTask: number;
   maxTasks: number;
   maxLocalBlacklist: number;
+  /** Upload rate assumed for a peer that did not declare one, bytes/s (1 Gbit/s). */
+  assumedUploadBytesPerSec: number;
   /** Holders inspected per piece when choosing a source (rotating window; see scheduler.ts). */
   sourceScanLimit: number;
   /** Waiting peers re-scheduled when capacity appears (a piece lands, an upload slot frees). */
@@ -55,6 +57,7 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   maxPeersPerTask: 200_000,
   maxTasks: 10_000,
   maxLocalBlacklist: 1024,
+  assumedUploadBytesPerSec: 125_000_000,
   sourceScanLimit: 32,
   wakeBatch: 8,
   backToSource: true,
@@ -79,12 +82,27 @@ export function makeConfig(overrides: Partial<CoreConfig> = {}): CoreConfig | Co
   }
   const positive: (keyof CoreConfig)[] = ['piecesPerPull', 'peerUpLimit', 'peerDownLimit', 'supernodeUpLimit',
     'globalBlacklistThreshold', 'waitMinMs', 'pieceTimeoutMs', 'pullTimeoutMs', 'maxPeersPerTask', 'maxTasks',
-    'sourceScanLimit', 'wakeBatch'];
+    'sourceScanLimit', 'wakeBatch', 'assumedUploadBytesPerSec'];
   for (const key of positive) {
     if ((cfg[key] as number) < 1) return { kind: 'config-error', field: key, message: 'must be at least 1' };
   }
   if (cfg.waitMaxMs < cfg.waitMinMs) return { kind: 'config-error', field: 'waitMaxMs', message: 'must be >= waitMinMs' };
   return cfg;
+}
+
+/** Most upload slots one peer gets, however fast it declares itself. */
+const MAX_UPLOAD_SLOTS = 64;
+
+/**
+ * Concurrent uploads a peer serves: `peerUpLimit` for a peer of the assumed rate (or unknown
+ * rate), scaled by its declared upload rate — a 10 Gbit/s uploader serves ten times the slots of
+ * a 1 Gbit/s one, a 100 Mbit/s uploader one slot — so every upload gets a useful share of the
+ * link. The scheduler and every uploader (sim and transport) use this one rule.
+ */
+export function uploadSlotsFor(cfg: CoreConfig, uploadRateBytesPerSec: number): number {
+  if (!(uploadRateBytesPerSec > 0)) return cfg.peerUpLimit;
+  const scaled = Math.round(cfg.peerUpLimit * uploadRateBytesPerSec / cfg.assumedUploadBytesPerSec);
+  return Math.min(Math.max(scaled, 1), Math.max(cfg.peerUpLimit, MAX_UPLOAD_SLOTS));
 }
 
 /** Like makeConfig, for callers that treat a bad setting as a programming error. */

@@ -89,6 +89,7 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
           have: list(input, 'have', (item) => pieceIndex(item.value, item.path)),
           blacklist: list(input, 'blacklist', (item) => string(item.value, item.path, DECODE_LIMITS.idChars)),
           pattern: oneOf(input, 'pattern', ['p2p', 'cdn'] as const),
+          ...optionalRate(input),
         };
       case 'pull':
       case 'report':
@@ -187,6 +188,11 @@ function headerMap(headers: Fields): Record<string, string> {
     Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+function optionalRate(input: Fields): { uploadRateBytesPerSec?: number } {
+  const rate = optional(input, 'uploadRateBytesPerSec', (value, path) => integer(value, path, 0, Number.MAX_SAFE_INTEGER));
+  return rate === undefined ? {} : { uploadRateBytesPerSec: rate };
 }
 
 function pieceResult(result: Fields): PieceResult {

@@ -17,6 +17,8 @@ export type PeerInput =
       resumePlan?: { totalBytes: number; pieceSizeBytes: number };
       /** p2p (default): peers and supernode; cdn: supernode only; source: straight from the source. */
       pattern?: 'p2p' | 'cdn' | 'source';
+      /** This host's upload capacity or --totallimit, bytes/s (0 or absent = unknown). */
+      uploadRateBytesPerSec?: number;
     }
   | { kind: 'supernode-message'; from: string; msg: SupernodeToPeer }
   /** The connection to this supernode failed or closed. */

@@ -57,6 +57,7 @@ export class Peer {
   private supernodeAt = 0;
   private uploadAddr = '';
   private pattern: 'p2p' | 'cdn' = 'p2p';
+  private uploadRateBytesPerSec = 0;
   private plan: PiecePlan | null = null;
   private have: Bitset | null = null;
   private resumeHave: number[] = [];
@@ -129,6 +130,7 @@ export class Peer {
     this.supernodes = input.supernodes.slice(0, 64);
     this.uploadAddr = input.uploadAddr;
     this.pattern = input.pattern === 'cdn' ? 'cdn' : 'p2p';
+    this.uploadRateBytesPerSec = Math.max(0, Math.floor(input.uploadRateBytesPerSec ?? 0));
     this.resumeHave = input.have ?? [];
     this.resumePlan = input.resumePlan ?? null;
     if (input.pattern === 'source' || this.supernodes.length === 0) {
@@ -147,6 +149,7 @@ export class Peer {
       kind: 'send', to: this.currentSupernode!, msg: {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
         have: this.have ? this.have.toArray() : [], blacklist: [...this.localBlacklist], pattern: this.pattern,
+        ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
       },
     });
   }

@@ -52,6 +52,11 @@ export interface RegisterMsg {
   blacklist: PeerId[];
   /** 'cdn': take every piece from the supernode and serve none (dfget --pattern cdn). */
   pattern: 'p2p' | 'cdn';
+  /**
+   * What this peer can upload, bytes/s (its link or `--totallimit`); absent = unknown. The
+   * scheduler sends requesters to the source with the best expected rate per upload.
+   */
+  uploadRateBytesPerSec?: number;
 }
 export interface PullMsg {
   kind: 'pull';

@@ -12,19 +12,22 @@
  *    (or to the last piece R was given: writes stay near-sequential), then a rotation drawn
  *    from the seeded RNG (ties are broken at random, reproducibly);
  * 3. source: a holder that R's local blacklist and the global blacklist allow, not gone, not in
- *    `cdn` pattern, below `peerUpLimit`, least loaded first; otherwise the supernode (CDN has the
- *    piece and fewer than `supernodeUpLimit` uploads run). An isolated or `cdn`-pattern R only
- *    ever gets the supernode. A candidate with no source is skipped.
+ *    `cdn` pattern, below its upload slots (`uploadSlotsFor`: `peerUpLimit` scaled by its declared
+ *    upload rate), with the best expected rate for one more upload —
+ *    its declared upload rate / (running uploads + 1), so among equal peers the least loaded
+ *    wins and a slow uplink is used only when it is the best there is; otherwise the supernode
+ *    (CDN has the piece and fewer than `supernodeUpLimit` uploads run). An isolated or
+ *    `cdn`-pattern R only ever gets the supernode. A candidate with no source is skipped.
  *
  * Cost per pull is O(pieces) for the candidate pass plus, per tried candidate, at most
  * `sourceScanLimit` holders: holders are scanned from a rotating cursor (so load spreads over all
- * holders over time) and the least loaded in that window wins, stopping early at an idle one.
+ * holders over time) and the best in that window wins.
  * No pull scans every holder of every piece, so 10,000 peers x 256 pieces stays cheap.
  * Gone holders are removed lazily when a scan meets them.
  */
 import { Bitset } from './bitset.ts';
 import { Blacklists } from './blacklist.ts';
-import type { CoreConfig } from './config.ts';
+import { uploadSlotsFor, type CoreConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
 
@@ -60,6 +63,8 @@ export class TaskSwarm {
   private readonly gone: boolean[] = [];
   private readonly cdnOnly: boolean[] = [];
   private readonly anchor: number[] = [];
+  private readonly uploadRate: number[] = [];
+  private readonly uploadSlots: number[] = [];
   private supernodeUploadsRunning = 0;
 
   private readonly candidatePieces: Int32Array;
@@ -79,14 +84,19 @@ export class TaskSwarm {
   get peerCount(): number { return this.have.length; }
   get supernodeUploads(): number { return this.supernodeUploadsRunning; }
 
-  /** Add a peer; returns its dense index. `cdnOnly`: takes from the supernode only, serves none. */
-  addPeer(cdnOnly: boolean, anchorPiece: number): number {
+  /**
+   * Add a peer; returns its dense index. `cdnOnly`: takes from the supernode only, serves none.
+   * `uploadRateBytesPerSec` 0 = unknown (the configured assumption is used).
+   */
+  addPeer(cdnOnly: boolean, anchorPiece: number, uploadRateBytesPerSec = 0): number {
     const index = this.have.length;
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
     this.uploads.push(0);
     this.gone.push(false);
     this.cdnOnly.push(cdnOnly);
+    this.uploadRate.push(uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec);
+    this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
   }
@@ -105,6 +115,7 @@ export class TaskSwarm {
   isCdnOnly(peer: number): boolean { return this.cdnOnly[peer]; }
   runningOf(peer: number): readonly RunningPiece[] { return this.running[peer]; }
   uploadsOf(peer: number): number { return this.uploads[peer]; }
+  uploadSlotsOf(peer: number): number { return this.uploadSlots[peer]; }
   copiesOf(piece: number): number { return this.copies[piece]; }
   inFlightOf(piece: number): number { return this.inFlight[piece]; }
   missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
@@ -212,17 +223,17 @@ export class TaskSwarm {
 
   private chooseSource(requester: number, piece: number, supernodeOnly: boolean): number | null {
     if (!supernodeOnly) {
-      const peer = this.leastLoadedHolder(requester, piece);
+      const peer = this.bestHolder(requester, piece);
       if (peer !== null) return peer;
     }
     if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit) return SUPERNODE_INDEX;
     return null;
   }
 
-  private leastLoadedHolder(requester: number, piece: number): number | null {
+  private bestHolder(requester: number, piece: number): number | null {
     const list = this.holders[piece];
     let best: number | null = null;
-    let bestLoad = Infinity;
+    let bestRate = 0;
     let scanned = 0;
     let i = list.length > 0 ? this.holderCursor[piece] % list.length : 0;
     while (list.length > 0 && scanned < this.cfg.sourceScanLimit && scanned < list.length) {
@@ -235,11 +246,11 @@ export class TaskSwarm {
       }
       scanned++;
       const load = this.uploads[holder];
-      if (holder !== requester && !this.cdnOnly[holder] && load < this.cfg.peerUpLimit
-        && this.blacklists.allows(requester, holder) && load < bestLoad) {
+      const rate = this.uploadRate[holder] / (load + 1);
+      if (holder !== requester && !this.cdnOnly[holder] && load < this.uploadSlots[holder]
+        && this.blacklists.allows(requester, holder) && rate > bestRate) {
         best = holder;
-        bestLoad = load;
-        if (load === 0) { i = (i + 1) % list.length; break; }
+        bestRate = rate;
       }
       i = (i + 1) % list.length;
     }

@@ -47,6 +47,7 @@ interface PeerSlot {
   /** Dense index in the swarm, once the plan exists. */
   index: number;
   uploadAddr: string;
+  uploadRateBytesPerSec: number;
   cdnOnly: boolean;
   /** Pieces claimed at registration, applied when the plan exists. */
   pendingHave: number[];
@@ -183,7 +184,7 @@ export class Supernode {
       return;
     }
     const slot: PeerSlot = {
-      id: from, index: -1, uploadAddr: msg.uploadAddr, cdnOnly: msg.pattern === 'cdn',
+      id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
       authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, left: false,
     };
@@ -225,7 +226,7 @@ export class Supernode {
 
   private joinSwarm(task: Task, slot: PeerSlot): void {
     const swarm = task.swarm!;
-    slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)));
+    slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)), slot.uploadRateBytesPerSec);
     task.byIndex[slot.index] = slot;
     for (const piece of slot.pendingHave) {
       if (Number.isInteger(piece) && piece >= 0 && piece < swarm.pieceCount) swarm.addHolding(slot.index, piece);

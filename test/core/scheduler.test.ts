@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { configOrThrow } from '../../core/config.ts';
+import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
 import { SUPERNODE_INDEX, TaskSwarm } from '../../core/scheduler.ts';
 import { checkProperty } from '../helpers/fc-rerun.ts';
 import { testRng } from '../helpers/swarm.ts';
@@ -17,6 +17,7 @@ const swarmState = fc.record({
   gone: fc.array(fc.nat(), { maxLength: 5 }),
   cdnOnly: fc.array(fc.nat(), { maxLength: 3 }),
   warmupPulls: fc.array(fc.nat(), { maxLength: 40 }),
+  uploadRates: fc.array(fc.constantFrom(0, 12_500_000, 125_000_000, 1_250_000_000), { minLength: 25, maxLength: 25 }),
   piecesPerPull: fc.integer({ min: 1, max: 6 }),
   peerDownLimit: fc.integer({ min: 1, max: 6 }),
   peerUpLimit: fc.integer({ min: 1, max: 6 }),
@@ -35,7 +36,7 @@ function build(s: SwarmParams): State {
   const rng = testRng(s.seed);
   const swarm = new TaskSwarm(s.pieceCount, cfg);
   for (let p = 0; p < s.peers; p++) {
-    swarm.addPeer(s.cdnOnly.some((c) => c % s.peers === p), p % s.pieceCount);
+    swarm.addPeer(s.cdnOnly.some((c) => c % s.peers === p), p % s.pieceCount, s.uploadRates[p]);
     for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.holdingPercent) swarm.addHolding(p, piece);
   }
   for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.cdnPercent) swarm.cdnReady.add(piece);
@@ -55,7 +56,7 @@ function eligible(st: State, requester: number, piece: number, source: number, e
   const isolated = swarm.isCdnOnly(requester) || swarm.blacklists.isIsolated(requester);
   if (source === SUPERNODE_INDEX) return swarm.cdnReady.has(piece) && load(source) < cfg.supernodeUpLimit;
   return !isolated && source !== requester && !swarm.isGone(source) && !swarm.isCdnOnly(source) && swarm.hasPiece(source, piece)
-    && load(source) < cfg.peerUpLimit && !swarm.blacklists.isLocallyBlacklisted(requester, source)
+    && load(source) < swarm.uploadSlotsOf(source) && !swarm.blacklists.isLocallyBlacklisted(requester, source)
     && !swarm.blacklists.isGloballyBlacklisted(source);
 }
 
@@ -133,6 +134,33 @@ test('scheduler: the supernode is used only when no peer can serve, and within i
   assert.is(bySource.get(0), b, 'held piece should come from the peer');
   assert.is(out.filter((o) => o.source === SUPERNODE_INDEX).length, 1, 'supernode limit is 1');
   assert.is(out.length, 2);
+});
+
+test('upload slots scale with the declared rate; unknown keeps peerUpLimit', () => {
+  const cfg = configOrThrow({ peerUpLimit: 5, assumedUploadBytesPerSec: 125_000_000 });
+  assert.is(uploadSlotsFor(cfg, 0), 5);
+  assert.is(uploadSlotsFor(cfg, 125_000_000), 5);
+  assert.is(uploadSlotsFor(cfg, 12_500_000), 1);
+  assert.is(uploadSlotsFor(cfg, 1_250_000_000), 50);
+  assert.is(uploadSlotsFor(cfg, 1e12), 64);
+});
+
+test('scheduler: a fast busy holder beats a slow idle one; a slow one is used when it is all there is', () => {
+  const cfg = configOrThrow({ piecesPerPull: 1, peerDownLimit: 1, peerUpLimit: 5 });
+  const rng = testRng(9);
+  const swarm = new TaskSwarm(1, cfg);
+  const slow = swarm.addPeer(false, 0, 12_500_000);
+  const fast = swarm.addPeer(false, 0, 1_250_000_000);
+  swarm.addHolding(slow, 0);
+  swarm.addHolding(fast, 0);
+  for (let i = 0; i < 3; i++) {
+    const requester = swarm.addPeer(false, 0);
+    assert.equal(swarm.schedule(requester, 0, rng), [{ piece: 0, source: fast }], `requester ${i}`);
+  }
+  const lone = new TaskSwarm(1, cfg);
+  const onlySlow = lone.addPeer(false, 0, 12_500_000);
+  lone.addHolding(onlySlow, 0);
+  assert.equal(lone.schedule(lone.addPeer(false, 0), 0, rng), [{ piece: 0, source: onlySlow }]);
 });
 
 test.run();
