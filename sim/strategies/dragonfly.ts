@@ -19,7 +19,7 @@
  * `supernode-down` (and migrate, by the core's rules). A deleted cache is `unlist-task` on the
  * host's Uploader. Each machine's next deadline is armed as a timer event (lazily superseded).
  */
-import { configOrThrow } from '../../core/config.ts';
+import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
 import { applyAndDrain, fireDue, type Machine } from '../../core/drive.ts';
 import { Peer } from '../../core/peer.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
@@ -204,7 +204,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     if (sim.crashed[host]) return;
     const id = `h${host}`;
     peers[host] = new Peer(cfg, id);
-    hostUploaders[host] = new Uploader({ ...DEFAULT_UPLOADER, uploadLimit: cfg.peerUpLimit, maxTasks: cfg.maxTasks });
+    hostUploaders[host] = new Uploader({ ...DEFAULT_UPLOADER, uploadLimit: uploadSlotsFor(cfg, world.hostUpBps[host]), maxTasks: cfg.maxTasks });
     machines[2 * S + host] = peers[host] as unknown as Machine<{ kind: string }, unknown>;
     machines[2 * S + N + host] = hostUploaders[host] as unknown as Machine<{ kind: string }, unknown>;
     sinks[2 * S + host] = (e) => onPeerEffect(host, e as PeerEffect);
