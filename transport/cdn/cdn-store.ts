@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import { isTaskId } from '../task-id.ts';
 
 export interface PieceRecord { sizeBytes: number; digest: string }
@@ -168,26 +167,19 @@ export class CdnStore {
     return intact;
   }
 
-  /** SHA-256 of the whole file, read piece by piece in order through `scratch` (>= one piece). */
-  async fileDigest(taskId: string, plan: PiecePlan, scratch: Buffer): Promise<string> {
-    const hash = createHash('sha256');
-    for (let piece = 0; piece < plan.pieceCount; piece++) {
-      const { startByte, endByte } = pieceRange(plan, piece);
-      const handle = await open(this.piecePath(taskId, piece), 'r');
-      try {
-        const bytes = scratch.subarray(0, endByte - startByte);
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesRead } = await handle.read(bytes, done, bytes.length - done, done);
-          if (bytesRead === 0) throw new Error(`cached piece ${piece} of task ${taskId} is shorter than recorded`);
-          done += bytesRead;
-        }
-        hash.update(bytes);
-      } finally {
-        await handle.close();
+  /** Read a piece file into `target` (exactly the piece's size), unverified. */
+  async readPieceInto(taskId: string, piece: number, target: Buffer): Promise<void> {
+    const handle = await open(this.piecePath(taskId, piece), 'r');
+    try {
+      let done = 0;
+      while (done < target.length) {
+        const { bytesRead } = await handle.read(target, done, target.length - done, done);
+        if (bytesRead === 0) throw new Error(`cached piece ${piece} of task ${taskId} is shorter than recorded`);
+        done += bytesRead;
       }
+    } finally {
+      await handle.close();
     }
-    return `sha256:${hash.digest('hex')}`;
   }
 
   /** Read [startByte, endByte) of a spooled file (unknown-length sources are split after the fact). */

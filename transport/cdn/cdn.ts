@@ -73,6 +73,7 @@ export class Cdn {
         state.abort.abort();
         state.abort = new AbortController();
         state.meta = null;
+        state.digest = null;
         state.spec = null;
         this.enqueue(effect.taskId, () => this.opts.store.remove(effect.taskId));
         return;
@@ -120,7 +121,7 @@ export class Cdn {
   private stateOf(taskId: TaskId): TaskState {
     let state = this.tasks.get(taskId);
     if (!state) {
-      state = { generation: 0, abort: new AbortController(), spec: null, meta: null, chain: Promise.resolve(), saving: Promise.resolve() };
+      state = { generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), saving: Promise.resolve() };
       this.tasks.set(taskId, state);
     }
     return state;

@@ -18,6 +18,7 @@ import type { SupernodeInput } from '../../core/supernode-io.ts';
 import type { BufferPool } from '../supernode/buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CacheMeta, CdnStore } from './cdn-store.ts';
+import { FileDigest } from './file-digest.ts';
 import {
   CancelledError, parseContentRange, sleep, SourceError, statusError, type SourceClient, type SourceResponse,
 } from './source-client.ts';
@@ -27,6 +28,8 @@ export interface TaskState {
   abort: AbortController;
   spec: TaskSpec | null;
   meta: CacheMeta | null;
+  /** Whole-file digest of `meta`, advanced as pieces are stored. */
+  digest: FileDigest | null;
   chain: Promise<void>;
   saving: Promise<void>;
 }
@@ -134,6 +137,7 @@ export class SourceFetcher {
   private async announce(job: Job, meta: CacheMeta): Promise<void> {
     job.emit({ kind: 'cdn-length', taskId: job.taskId, totalBytes: meta.totalBytes });
     const intact = await this.deps.store.intactPieces(job.taskId, meta);
+    this.digestOf(job, meta);
     if (job.signal.aborted) throw new CancelledError('cancelled');
     for (const piece of intact) job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: meta.pieces[piece]!.digest });
   }
@@ -301,19 +305,14 @@ export class SourceFetcher {
     }
     meta.pieces[piece] = record;
     this.deps.counters.piecesStored++;
+    if (job.state.digest?.meta === meta) job.state.digest.stored(piece, bytes);
     await this.persist(job, meta);
     job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: record.digest });
   }
 
   private async finalize(job: Job, spec: TaskSpec): Promise<void> {
     const meta = job.state.meta!;
-    const buffer = this.deps.pool.acquire(meta.pieceSizeBytes);
-    let fileDigest: string;
-    try {
-      fileDigest = await this.deps.store.fileDigest(job.taskId, planOf(meta), buffer);
-    } finally {
-      this.deps.pool.release(buffer);
-    }
+    const fileDigest = await this.digestOf(job, meta).digest();
     if (spec.digest && spec.digest.toLowerCase() !== fileDigest) {
       throw new SourceError(`the source ${spec.url} has digest ${fileDigest}, not the expected ${spec.digest}; check --digest`, false);
     }
@@ -350,6 +349,12 @@ export class SourceFetcher {
         await sleep(this.deps.retryDelayMs * 2 ** (tried - 1), job.signal);
       }
     }
+  }
+
+  /** The running whole-file digest of this version of the file (a new meta starts a new one). */
+  private digestOf(job: Job, meta: CacheMeta): FileDigest {
+    if (job.state.digest?.meta !== meta) job.state.digest = new FileDigest(this.deps.store, this.deps.pool, job.taskId, meta);
+    return job.state.digest;
   }
 
   private persist(job: Job, meta: CacheMeta): Promise<void> {
