@@ -344,7 +344,11 @@ export class SupernodeServer {
       if (waitMs > 0) await sleep(waitMs);
       this.limitOut.consume(this.nowMs(), bytes.length);
       if (ws.readyState !== ws.OPEN) return release();
+      // A peer that stops reading would hold an upload slot forever: cut it off after the time a
+      // piece may take, which also frees the slot (the send then fails).
+      const stalled = setTimeout(() => ws.terminate(), this.opts.core.pieceTimeoutMs);
       ws.send((frame as Buffer).subarray(0, prefixBytes + bytes.length), { binary: true }, (err) => {
+        clearTimeout(stalled);
         if (!err) {
           this.servedBytes += bytes.length;
           this.piecesServed++;
