@@ -49,6 +49,7 @@ import type { SupernodeOptions } from './options.ts';
 /** Peer ids are opaque but printable; '@' is reserved (SUPERNODE is '@supernode'). */
 const PEER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 const CLOSE_INTERNAL_ERROR = 1011;
+const SHUTDOWN_GRACE_MS = 1000;
 
 type Log = (level: LogLevel, message: string) => void;
 
@@ -110,9 +111,14 @@ export class SupernodeServer {
     this.closing = true;
     clearTimeout(this.timer);
     this.cdn.close();
-    for (const ws of [...this.peers.values(), ...this.dataConns.values()]) ws.close(CLOSE_SHUTTING_DOWN, 'supernode shutting down');
+    const sockets = [...this.peers.values(), ...this.dataConns.values()];
+    const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    for (const ws of sockets) ws.close(CLOSE_SHUTTING_DOWN, 'supernode shutting down');
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Peers get a moment to answer the close handshake; the rest are cut so the process can exit.
+    const grace = setTimeout(() => { for (const ws of sockets) ws.terminate(); }, SHUTDOWN_GRACE_MS);
+    await Promise.all([...closed, new Promise<void>((resolve) => this.server.close(() => resolve()))]);
+    clearTimeout(grace);
   }
 
   // ---- machines ----
