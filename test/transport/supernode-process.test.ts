@@ -221,7 +221,9 @@ test('a restarted supernode resumes its half-filled cache and fetches only what 
     const args = ['--home', home, '--piece-size-bytes', String(PIECE_BYTES), '--seed', 'test'];
     const first = await procs.start('supernode', args, { portFlag: '--port' });
     const got = await downloadThroughSupernode(first.addr, { url: origin.urlFor('/a.bin'), headers: {} }, peerId());
-    await first.stop();
+    const connected = await ControlClient.connect(first.addr, peerId());
+    assert.equal(await first.stop(), { code: 0, signal: null }, 'SIGTERM is a clean exit');
+    assert.is((await connected.closed).code, 1001, 'peers are told the supernode is going away');
     rmSync(join(home, 'cdn', got.taskId, '4.piece'));
     origin.resetStats();
     const second = await procs.start('supernode', args, { portFlag: '--port' });
