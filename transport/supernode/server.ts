@@ -100,7 +100,8 @@ export class SupernodeServer {
       server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
     });
     const { port } = server.address() as AddressInfo;
-    node.dataAddr = `${advertiseHost(opts)}:${port}`;
+    const host = advertiseHost(opts);
+    node.dataAddr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     log('info', `supernode listening on ${opts.host}:${port} (pieces advertised at ${node.dataAddr}), home ${opts.home}, seed ${seed}`);
     return node;
   }
