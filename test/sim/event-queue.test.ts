@@ -2,9 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { EventQueue } from '../../sim/event-queue.ts';
+import { checkProperty } from '../helpers/fc-rerun.ts';
 
 test('pops in (time, insertion order) and grows past its initial capacity', () => {
-  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }), (times) => {
+  checkProperty(import.meta.url, 'heap-order', fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }), (times) => {
     const queue = new EventQueue(16);
     times.forEach((t, i) => queue.push(t, i));
     const expected = times.map((t, i) => ({ t, i })).sort((a, b) => a.t - b.t || a.i - b.i);

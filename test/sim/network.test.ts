@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { maxMinRates } from '../../sim/max-min.ts';
 import { runFlows, type FlowSpec, type NodeSpec } from '../helpers/sim-flows.ts';
+import { checkProperty } from '../helpers/fc-rerun.ts';
 
 const MB = 1e6;
 
@@ -40,7 +41,7 @@ function toFlows(raw: { src: number; hop: number; sizeBytes: number; startMs: nu
 
 test('local rule: never over capacity, never beats the lone-flow bound, and its makespan stays within 1.25x of max-min', () => {
   const ratios: number[] = [];
-  fc.assert(fc.property(swarm, ({ nodes, flows: raw }) => {
+  checkProperty(import.meta.url, 'local-vs-max-min', fc.property(swarm, ({ nodes, flows: raw }) => {
     const flows = toFlows(raw, nodes.length);
     const local = runFlows(nodes as NodeSpec[], flows, 'local');
     const reference = runFlows(nodes as NodeSpec[], flows, 'max-min');
