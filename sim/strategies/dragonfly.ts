@@ -99,12 +99,9 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   const sinks: ((e: unknown) => void)[] = new Array(machineCount);
   const dead = new Uint8Array(machineCount);
   let firing = -1;
-  const machineOf = (m: number) => machines[m];
-  const sinkOf = (m: number) => sinks[m];
-  const isDead = (m: number) => dead[m] === 1;
 
   const arm = (m: number) => {
-    const machine = machineOf(m);
+    const machine = machines[m];
     let deadline = machine?.nextDeadlineMs() ?? null;
     if (deadline === null || deadline >= timerAtMs[m]) return;
     if (deadline <= sim.nowMs && firing === m) {
@@ -118,9 +115,9 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     sim.at(deadline, TIMER, m);
   };
   const apply = <I>(m: number, input: I) => {
-    const machine = machineOf(m);
-    if (!machine || isDead(m)) return;
-    applyAndDrain(machine as unknown as Machine<I, unknown>, sim.nowMs, input, sinkOf(m));
+    const machine = machines[m];
+    if (!machine || dead[m] === 1) return;
+    applyAndDrain(machine as unknown as Machine<I, unknown>, sim.nowMs, input, sinks[m]);
     arm(m);
   };
 
@@ -145,10 +142,10 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   const TIMER = sim.on((m) => {
     if (sim.nowMs !== timerAtMs[m]) return;
     timerAtMs[m] = Infinity;
-    const machine = machineOf(m);
-    if (!machine || isDead(m)) return;
+    const machine = machines[m];
+    if (!machine || dead[m] === 1) return;
     firing = m;
-    fireDue(machine, sim.nowMs, sinkOf(m));
+    fireDue(machine, sim.nowMs, sinks[m]);
     arm(m);
     firing = -1;
   });
@@ -177,7 +174,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     const t = transfers[id]!;
     if (t.cancelled) return endTransfer(id);
     const m = t.source === SUPERNODE ? S + (t.sourceNode - 1) : 2 * S + N + sim.nodeHost(t.sourceNode);
-    if (isDead(m)) return failFetch(id, 'unreachable', sim.latencyMs(t.sourceNode, sim.hostNode(t.owner)));
+    if (dead[m] === 1) return failFetch(id, 'unreachable', sim.latencyMs(t.sourceNode, sim.hostNode(t.owner)));
     apply<UploaderInput>(m, { kind: 'piece-request', from: `h${t.owner}`, requestId: id, taskId: TASK_ID, piece: t.piece });
   });
   const START_FLOW = sim.on((id) => {
