@@ -23,6 +23,7 @@ const scenarioDoc = fc.record({
   piecesPerPull: fc.integer({ min: 1, max: 6 }),
 });
 
+// SIM_RUNS=400 for a longer search (about 4 s).
 test('every strategy on random small swarms: never below T_min, bytes conserved, no node over capacity, all hosts done', () => {
   checkProperty(import.meta.url, 'sim-oracles', fc.property(scenarioDoc, fc.constantFrom(...STRATEGIES), (doc, strategy) => {
     const scenario = smallScenario({
@@ -39,7 +40,7 @@ test('every strategy on random small swarms: never below T_min, bytes conserved,
     const hostsReceived = r.hostResults.reduce((s, h) => s + h.receivedBytes, 0);
     assert.ok(r.totalReceivedBytes >= hostsReceived, 'hosts received more than the network delivered');
     assert.is(r.counters.unverifiedWrites ?? 0, 0);
-  }), { numRuns: 60 });
+  }), { numRuns: Number(process.env.SIM_RUNS ?? 150) });
 });
 
 test.run();
