@@ -57,6 +57,8 @@ export interface DragonflyCounters {
   warnings: number;
   /** Timeouts after which a machine still asked to be woken at once (see arm()). */
   repeatedDeadlines: number;
+  /** Assigned pieces whose expected digest was empty: no peer can verify them. */
+  assignmentsWithoutDigest: number;
 }
 
 export const TASK_ID = 'sim-task';
@@ -73,7 +75,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
   const N = scenario.hostCount;
   const counters: DragonflyCounters = {
     piecesFromSupernode: 0, piecesFromPeers: 0, corruptFetches: 0, refusedFetches: 0, unverifiedWrites: 0,
-    backToSourceHosts: 0, warnings: 0, repeatedDeadlines: 0,
+    backToSourceHosts: 0, warnings: 0, repeatedDeadlines: 0, assignmentsWithoutDigest: 0,
   };
   // Control messages carry (supernode << 20 | host) in one integer.
   if (N >= 1 << 20 || S >= 1 << 10) throw new Error(`dragonfly: at most ${(1 << 20) - 1} hosts and ${(1 << 10) - 1} supernodes per run`);
@@ -279,6 +281,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     const snNode = sim.supernodeNodes[sn];
     switch (e.kind) {
       case 'send': {
+        if (e.msg.kind === 'assign') for (const a of e.msg.pieces) if (a.digest === '') counters.assignmentsWithoutDigest++;
         const host = hostIndex(e.to);
         sim.post(sim.nowMs + sim.latencyMs(snNode, sim.hostNode(host)), TO_PEER, { kind: 'supernode-message', from: snAddrs[sn], msg: e.msg }, host);
         return;
