@@ -170,16 +170,10 @@ export class TaskSwarm {
     const wanted = Math.min(cfg.piecesPerPull, cfg.peerDownLimit) - mine.length;
     if (wanted <= 0 || this.gone[requester]) return [];
     const supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
-    const count = this.collectCandidates(requester, supernodeOnly, rng);
+    const count = this.collectCandidates(requester, supernodeOnly, rng, wanted + EXTRA_TRIES);
     const out: Scheduled[] = [];
-    const keys = this.candidateKeys;
-    const maxTries = Math.min(count, wanted + EXTRA_TRIES);
-    for (let tries = 0; tries < maxTries && out.length < wanted; tries++) {
-      let best = -1;
-      for (let i = 0; i < count; i++) if (keys[i] !== Infinity && (best < 0 || keys[i] < keys[best])) best = i;
-      if (best < 0) break;
-      keys[best] = Infinity;
-      const piece = this.candidatePieces[best];
+    for (let i = 0; i < count && out.length < wanted; i++) {
+      const piece = this.candidatePieces[i];
       const source = this.chooseSource(requester, piece, supernodeOnly);
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
@@ -192,8 +186,12 @@ export class TaskSwarm {
     return out;
   }
 
-  /** Fill the candidate arrays; returns how many. Key = (copies, distance, rotation), smaller first. */
-  private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng): number {
+  /**
+   * Fill the candidate arrays with the best `limit` candidates in key order (insertion into a
+   * short sorted buffer: one pass over the pieces); returns how many.
+   * Key = (copies, distance, rotation), smaller first; keys are distinct (rotation is).
+   */
+  private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng, limit: number): number {
     const n = this.pieceCount;
     const have = this.have[requester];
     const mine = this.running[requester];
@@ -214,9 +212,16 @@ export class TaskSwarm {
         distance = Math.abs(piece - this.anchor[requester]);
       }
       const rarity = Math.max(0, this.copies[piece]) + this.inFlight[piece];
-      this.candidatePieces[count] = piece;
-      this.candidateKeys[count] = (rarity * (n + 1) + distance) * n + ((piece - rotation + n) % n);
-      count++;
+      const key = (rarity * (n + 1) + distance) * n + ((piece - rotation + n) % n);
+      if (count === limit && key >= this.candidateKeys[count - 1]) continue;
+      let at = count < limit ? count++ : count - 1;
+      while (at > 0 && this.candidateKeys[at - 1] > key) {
+        this.candidateKeys[at] = this.candidateKeys[at - 1];
+        this.candidatePieces[at] = this.candidatePieces[at - 1];
+        at--;
+      }
+      this.candidateKeys[at] = key;
+      this.candidatePieces[at] = piece;
     }
     return count;
   }
