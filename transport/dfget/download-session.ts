@@ -21,7 +21,7 @@
  */
 import { hostname } from 'node:os';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { configOrThrow } from '../../core/config.ts';
+import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
@@ -78,7 +78,8 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   } catch (err) {
     throw new DownloadError('usage', `cannot download ${req.url}: ${(err as Error).message}`);
   }
-  const peerId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  // The supernode accepts peer ids of A-Z a-z 0-9 . _ : - only.
+  const peerId = `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}-${process.pid}-${randomBytes(4).toString('hex')}`;
   log('info', `start ${req.url} task ${taskId} peer ${peerId} pattern ${req.pattern} supernodes ${req.supernodes.join(',') || '-'}`);
 
   const store = await TaskStore.open(layout.dataDir, taskId, req.url, req.outputPath)
@@ -88,7 +89,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
 
   const uploader = new UploaderLink({
     homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
-    uploadLimit: configOrThrow().peerUpLimit, idleExit: tuning.uploaderIdleExit ?? '5min',
+    uploadLimit: uploadSlotsFor(configOrThrow(), req.totalLimitBytesPerSec), idleExit: tuning.uploaderIdleExit ?? '5min',
   }, log);
   let uploadAddr: string;
   try {
@@ -293,6 +294,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
     fetches.clear();
     await diskQueue;
     try {
+      await store.closeWriter();
       const result = await fetchFromSource({
         url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal: abort.signal,
         onPlan: (p) => {
@@ -366,6 +368,8 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
 
   feed({
     kind: 'start', taskId, task: spec, supernodes: req.supernodes, uploadAddr, pattern: req.pattern,
+    // --totallimit caps this node's uploads: the scheduler weighs sources by it.
+    ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
     ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
   });
 
@@ -382,6 +386,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
     pieces.close();
     await diskQueue.catch(() => {});
     await store.flush().catch(() => {});
+    await store.closeWriter().catch(() => {});
     uploader.close();
   }
 }

@@ -11,7 +11,9 @@ import { decodeSupernodeToPeer, parseJsonSafe } from '../../core/decode.ts';
 import type { PeerToSupernode, SupernodeToPeer } from '../../core/protocol.ts';
 import { CLOSE_DUPLICATE_PEER, controlUrl, MAX_TEXT_FRAME_BYTES, rawToBuffer } from '../wire.ts';
 
-const CONNECT_TIMEOUT_MS = 5_000;
+/** Generous: on a loaded host a live supernode can take seconds to finish a handshake, and a
+ * timeout here sends the download to the next supernode or to the source. */
+const CONNECT_TIMEOUT_MS = 15_000;
 const MAX_QUEUED_MESSAGES = 256;
 
 export interface SupernodeEvents {

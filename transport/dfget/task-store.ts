@@ -38,6 +38,7 @@ export class TaskStore {
   private meta: MetaFile;
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
+  private writer: fs.FileHandle | null = null;
 
   private constructor(readonly dataDir: string, readonly taskId: string, url: string, outputPath: string, previous: MetaFile | null) {
     this.fileName = `${taskId}-${sha256Hex(outputPath).slice(0, 16)}`;
@@ -85,6 +86,7 @@ export class TaskStore {
 
   /** Size the data file for `plan`; `discardLocal` (or a different plan) forgets every piece. */
   async applyPlan(plan: PiecePlan, discardLocal: boolean): Promise<void> {
+    await this.closeWriter();
     const same = this.meta.plan !== null && this.meta.plan.totalBytes === plan.totalBytes
       && this.meta.plan.pieceSizeBytes === plan.pieceSizeBytes;
     if (discardLocal || !same) {
@@ -102,24 +104,31 @@ export class TaskStore {
     await this.save();
   }
 
-  /** Write verified bytes of `piece` and record its digest once they are on disk. */
+  /**
+   * Write verified bytes of `piece`, then record its digest. The meta file is rewritten in the
+   * background (`flush()` waits for it): it may lag the data, never lead it.
+   */
   async writePiece(piece: number, startByte: number, bytes: Uint8Array, digest: string): Promise<void> {
-    const handle = await fs.open(this.dataPath, 'r+');
-    try {
-      let done = 0;
-      while (done < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, startByte + done);
-        done += bytesWritten;
-      }
-    } finally {
-      await handle.close();
+    this.writer ??= await fs.open(this.dataPath, 'r+');
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.writer.write(bytes, done, bytes.length - done, startByte + done);
+      done += bytesWritten;
     }
     this.meta.digests[piece] = digest;
-    await this.save();
+    void this.save().catch(() => {});
+  }
+
+  /** Close the data file's write handle (before moving the file, or when the download ends). */
+  async closeWriter(): Promise<void> {
+    const writer = this.writer;
+    this.writer = null;
+    await writer?.close();
   }
 
   /** The whole file came from the source: it is complete, with no per-piece digests. */
   async adoptSourceFile(plan: PiecePlan): Promise<void> {
+    await this.closeWriter();
     this.meta.plan = plan;
     this.meta.digests = new Array<string | null>(plan.pieceCount).fill(null);
     await this.save();
@@ -161,6 +170,7 @@ export class TaskStore {
    * Across filesystems the output is a copy and the data file itself stays as the backup.
    */
   async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
+    await this.closeWriter();
     await fs.rm(this.serverPath, { force: true });
     await fs.link(this.dataPath, this.serverPath);
     beforeMove();
@@ -177,7 +187,7 @@ export class TaskStore {
     await fs.rm(this.metaPath, { force: true });
   }
 
-  /** Wait for pending meta writes. */
+  /** Wait for pending meta writes; rejects if the last one failed. */
   flush(): Promise<void> { return this.saving; }
 
   /** Coalesce meta writes: at most one running and one queued; each writes the latest state. */

@@ -159,7 +159,10 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
       if (!ws || !task) return;
       const startByte = piece * task.pieceSizeBytes;
       const sizeBytes = Math.min(task.pieceSizeBytes, task.totalBytes - startByte);
-      const bytes = await readRange(join(dataDir, task.fileName), startByte, sizeBytes);
+      // A finished download moves its data file right after listing the `.server` backup; a
+      // request racing that update finds the backup instead.
+      const bytes = await readRange(join(dataDir, task.fileName), startByte, sizeBytes)
+        ?? await readRange(join(dataDir, `${taskId}.server`), startByte, sizeBytes);
       if (bytes === null) {
         stats.refusedRequests++;
         log('warn', `piece ${piece} of ${taskId} is listed but ${task.fileName} cannot be read; refusing`);
