@@ -227,6 +227,26 @@ test('a deleted piece is reported lost once, refetched by range, then served', (
   assert.is(rig.origin.stats.bytesSent, PIECE_BYTES);
   const bytes = await rig.cdn.servePiece(TASK, 3);
   assert.ok(bytes?.equals(FILE.subarray(3 * PIECE_BYTES, 4 * PIECE_BYTES)));
+  rig.inputs.length = 0;
+  rig.cdn.handle({ kind: 'cdn-revalidate', taskId: TASK, task: rig.spec });
+  const validated = await waitFor('validation', () => find(rig.inputs, 'cdn-validated'));
+  assert.is(validated.changed, false, 'the cache is whole again, not refetched');
+}));
+
+test('a source without ranges: a lost piece comes back from one more stream, and the cache stays whole', () => withRig({ acceptRanges: false }, async (rig) => {
+  await fetchAll(rig);
+  rmSync(join(rig.home, 'cdn', TASK, '5.piece'));
+  assert.is(await rig.cdn.servePiece(TASK, 5), null);
+  rig.inputs.length = 0;
+  rig.origin.resetStats();
+  rig.cdn.handle({ kind: 'cdn-refetch-piece', taskId: TASK, piece: 5 });
+  const again = await waitFor('the refetched piece', () => rig.inputs.find((i) => i.kind === 'cdn-piece' && i.piece === 5));
+  assert.ok(again);
+  assert.is(rig.origin.stats.requests, 1);
+  assert.ok((await rig.cdn.servePiece(TASK, 5))?.equals(FILE.subarray(5 * PIECE_BYTES, 6 * PIECE_BYTES)));
+  rig.inputs.length = 0;
+  rig.cdn.handle({ kind: 'cdn-revalidate', taskId: TASK, task: rig.spec });
+  assert.is((await waitFor('validation', () => find(rig.inputs, 'cdn-validated'))).changed, false);
 }));
 
 test('a corrupt piece is detected before serving', () => withRig({}, async (rig) => {

@@ -164,6 +164,7 @@ export class CdnStore {
       if (record && (await this.readVerified(taskId, piece, record))) intact.push(piece);
       else meta.pieces[piece] = null;
     }
+    if (intact.length < meta.pieceCount) meta.complete = false;
     return intact;
   }
 

@@ -13,6 +13,8 @@ export class FileDigest {
   private readonly hash: Hash = createHash('sha256');
   private next = 0;
   private catchingUp = false;
+  /** Whether any piece was stored (not just found intact) since this version's digest began. */
+  touched = false;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly store: CdnStore, private readonly pool: BufferPool, private readonly taskId: string,
@@ -20,6 +22,7 @@ export class FileDigest {
 
   /** `piece` was just stored; `bytes` are its contents, valid only during this call. */
   stored(piece: number, bytes: Buffer): void {
+    this.touched = true;
     if (piece === this.next && !this.catchingUp) {
       this.hash.update(bytes);
       this.next++;

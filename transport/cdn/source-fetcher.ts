@@ -312,7 +312,10 @@ export class SourceFetcher {
 
   private async finalize(job: Job, spec: TaskSpec): Promise<void> {
     const meta = job.state.meta!;
-    const fileDigest = await this.digestOf(job, meta).digest();
+    // A complete cache whose pieces all verified against their records, none replaced, still has
+    // the whole-file digest it was recorded with: no second read of the whole file.
+    const unchanged = meta.complete && meta.fileDigest !== undefined && !this.digestOf(job, meta).touched;
+    const fileDigest = unchanged ? meta.fileDigest! : await this.digestOf(job, meta).digest();
     if (spec.digest && spec.digest.toLowerCase() !== fileDigest) {
       throw new SourceError(`the source ${spec.url} has digest ${fileDigest}, not the expected ${spec.digest}; check --digest`, false);
     }
@@ -326,9 +329,15 @@ export class SourceFetcher {
   async refetchPiece(job: Job, piece: number): Promise<void> {
     const { meta, spec } = job.state;
     if (!meta || !spec || piece < 0 || piece >= meta.pieceCount) return;
+    const wasComplete = meta.complete;
     try {
       if (meta.acceptRanges) await this.withRetry(job, () => this.fetchRun(job, spec, meta, { first: piece, end: piece + 1 }, true));
       else await this.withRetry(job, () => this.streamWhole(job, spec, meta.pieceSizeSetting, meta));
+      // The same bytes are back (digests or validators were checked): the cache is whole again.
+      if (wasComplete && meta.pieces.every((record) => record !== null)) {
+        meta.complete = true;
+        await this.persist(job, meta);
+      }
     } catch (err) {
       if (err instanceof CancelledError) return;
       const failure = asSourceError(err);
