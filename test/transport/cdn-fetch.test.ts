@@ -291,6 +291,7 @@ test('a drop mid-fetch silences the old job and removes the cache', () => withRi
   await new Promise((r) => setTimeout(r, 300));
   assert.is(rig.inputs.length, countAtDrop);
   assert.is(rig.cdn.pieceCountOf(TASK), null);
+  assert.is(rig.cdn.trackedTasks, 0, 'a dropped task is forgotten');
 }, 1024 * 1024));
 
 test.run();

@@ -92,6 +92,9 @@ export class Cdn {
     }
   }
 
+  /** Tasks the CDN holds state for (finite: dropped tasks are forgotten). */
+  get trackedTasks(): number { return this.tasks.size; }
+
   /** Pieces in the task's plan, once the CDN knows the length. */
   pieceCountOf(taskId: TaskId): number | null {
     return this.tasks.get(taskId)?.meta?.pieceCount ?? null;
@@ -121,7 +124,10 @@ export class Cdn {
   private stateOf(taskId: TaskId): TaskState {
     let state = this.tasks.get(taskId);
     if (!state) {
-      state = { generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), saving: Promise.resolve() };
+      state = {
+        generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), pending: 0,
+        saving: Promise.resolve(),
+      };
       this.tasks.set(taskId, state);
     }
     return state;
@@ -135,12 +141,16 @@ export class Cdn {
       taskId, state, signal,
       emit: (input) => { if (state.generation === generation) this.opts.feed(input); },
     };
+    state.pending++;
     state.chain = state.chain.then(async () => {
-      if (state.generation !== generation) return;
       try {
-        await work(job);
+        if (state.generation === generation) await work(job);
       } catch (err) {
         if (!(err instanceof CancelledError)) this.opts.log('error', `CDN job for task ${taskId.slice(0, 12)} crashed: ${(err as Error).stack ?? err}`);
+      } finally {
+        state.pending--;
+        // A dropped task with nothing left to do is forgotten, so tasks that come and go leave no trace.
+        if (state.pending === 0 && state.spec === null && state.meta === null && this.tasks.get(taskId) === state) this.tasks.delete(taskId);
       }
     });
   }

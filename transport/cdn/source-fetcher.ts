@@ -31,6 +31,8 @@ export interface TaskState {
   /** Whole-file digest of `meta`, advanced as pieces are stored. */
   digest: FileDigest | null;
   chain: Promise<void>;
+  /** Jobs enqueued on `chain` and not finished. */
+  pending: number;
   saving: Promise<void>;
 }
 
