@@ -63,7 +63,6 @@ export const PROBE = { range: 'bytes=0-0' };
 export class SourceFetcher {
   constructor(private readonly deps: FetcherDeps) {}
 
-
   async fetchTask(job: Job, spec: TaskSpec, pieceSizeSetting: number): Promise<void> {
     const { store } = this.deps;
     job.state.spec = spec;
