@@ -346,7 +346,6 @@ export class SourceFetcher {
     }
   }
 
-
   async withRetry<T>(job: Job, attempt: () => Promise<T>): Promise<T> {
     for (let tried = 1; ; tried++) {
       try {
