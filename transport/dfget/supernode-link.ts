@@ -2,7 +2,7 @@
  * Control-plane connections of one download: a WebSocket per supernode (`ws://ADDR/peer?peerId=`),
  * opened when the core first sends to that supernode. Messages sent before the socket opens are
  * queued (bounded). Incoming frames are decoded with core/decode.ts before the core sees them; a
- * frame that does not decode is logged and dropped. When a connection fails or closes, `onDown`
+ * frame that does not decode ends the connection like a failure. When a connection fails or closes, `onDown`
  * fires once with the reason (ECONNREFUSED, close code, ...) so the core can migrate and the
  * user's error can name what happened.
  */
@@ -37,8 +37,11 @@ class Link {
       const parsed = parseJsonSafe(rawToBuffer(data).toString('utf8'));
       const decoded = parsed.ok ? decodeSupernodeToPeer(parsed.msg) : null;
       if (!decoded?.ok) {
+        // Dropping the message alone would leave the core waiting on an answer that never
+        // comes; a supernode that breaks the protocol is treated as down (the core migrates).
         const why = !parsed.ok ? parsed.error.message : decoded ? `${decoded.error.path}: ${decoded.error.message}` : 'undecodable';
-        return events.log(`supernode ${addr} sent an invalid message (${why}); ignored`);
+        events.log(`supernode ${addr} sent an invalid message (${why}); dropping the connection`);
+        return this.markDown(`sent an invalid message (${why})`);
       }
       events.onMessage(addr, decoded.msg);
     });
