@@ -6,7 +6,8 @@
  * copies in flight; per peer, its pieces, its running downloads and its running uploads. A pull
  * by requester R is answered with up to `min(piecesPerPull, peerDownLimit) - running(R)` pieces:
  *
- * 1. candidates: pieces the CDN has ready or some peer holds, minus what R has or runs;
+ * 1. candidates: pieces the CDN has ready or some peer holds, minus what R has or runs, and
+ *    only once the CDN has computed their digest (peers' digests are never trusted);
  * 2. order: rarest first — fewest copies, counting copies in flight so that peers pulling at the
  *    same moment spread over different pieces — then nearest to what R is downloading now
  *    (or to the last piece R was given: writes stay near-sequential), then a rotation drawn
@@ -50,6 +51,12 @@ const EXTRA_TRIES = 16;
 
 export class TaskSwarm {
   readonly cdnReady: Bitset;
+  /**
+   * Pieces whose digest the supernode's own CDN computed. Only these are scheduled: a peer
+   * cannot verify a piece without it, and digests claimed by peers are never trusted (a
+   * supernode taking over after a failover schedules a piece once its CDN has fetched it).
+   */
+  readonly digestKnown: Bitset;
   readonly blacklists: Blacklists;
   /** Peers holding each piece (may contain gone peers until a scan removes them). */
   private readonly holders: number[][];
@@ -72,6 +79,7 @@ export class TaskSwarm {
 
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
     this.cdnReady = new Bitset(pieceCount);
+    this.digestKnown = new Bitset(pieceCount);
     this.blacklists = new Blacklists(cfg);
     this.holders = Array.from({ length: pieceCount }, () => []);
     this.holderCursor = new Int32Array(pieceCount);
@@ -198,7 +206,7 @@ export class TaskSwarm {
     const rotation = randomInt(rng, n);
     let count = 0;
     for (let piece = 0; piece < n; piece++) {
-      if (have.has(piece)) continue;
+      if (have.has(piece) || !this.digestKnown.has(piece)) continue;
       let runningHere = false;
       for (const run of mine) if (run.piece === piece) { runningHere = true; break; }
       if (runningHere) continue;

@@ -70,6 +70,8 @@ interface Task {
   fileDigest?: string;
   peers: Map<PeerId, PeerSlot>;
   byIndex: PeerSlot[];
+  /** Swarm index of every peer that ever joined, kept after it leaves so late results settle. */
+  indexOf: Map<PeerId, number>;
   waiters: WaiterQueue;
   needsAuth: boolean;
   validatedAtMs: number;
@@ -205,7 +207,7 @@ export class Supernode {
 
   private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
     const task: Task = {
-      taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [],
+      taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
       waiters: new WaiterQueue(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
     };
     this.tasks.set(taskId, task);
@@ -228,6 +230,7 @@ export class Supernode {
     const swarm = task.swarm!;
     slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)), slot.uploadRateBytesPerSec);
     task.byIndex[slot.index] = slot;
+    task.indexOf.set(slot.id, slot.index);
     for (const piece of slot.pendingHave) {
       if (Number.isInteger(piece) && piece >= 0 && piece < swarm.pieceCount) swarm.addHolding(slot.index, piece);
     }
@@ -252,6 +255,7 @@ export class Supernode {
     const task = this.tasks.get(taskId);
     if (!task?.swarm || piece < 0 || piece >= task.swarm.pieceCount) return;
     task.digests[piece] = digest;
+    task.swarm.digestKnown.add(piece);
     if (task.swarm.cdnReady.add(piece)) {
       this.wake(nowMs, task, Math.max(1, this.cfg.supernodeUpLimit - task.swarm.supernodeUploads));
     }
@@ -263,7 +267,7 @@ export class Supernode {
     let freed = 0;
     let gained = 0;
     for (const result of results) {
-      const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.peers.get(result.source)?.index ?? -2);
+      const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
       const blame = !result.ok && result.failure !== 'busy';
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {

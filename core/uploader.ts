@@ -138,14 +138,14 @@ export class Uploader {
   private expire(nowMs: number): void {
     if (this.cfg.unlistAfterMs > 0) {
       for (const [taskId, task] of this.tasks) {
-        if (nowMs - task.lastUsedMs >= this.cfg.unlistAfterMs) {
+        if (nowMs >= task.lastUsedMs + this.cfg.unlistAfterMs) {
           this.tasks.delete(taskId);
           this.out.push({ kind: 'unlisted', taskId });
         }
       }
     }
     if (this.cfg.idleExitMs > 0 && !this.exited && this.running.size === 0 && this.tasks.size === 0
-      && nowMs - this.idleSinceMs >= this.cfg.idleExitMs) {
+      && nowMs >= this.idleSinceMs + this.cfg.idleExitMs) {
       this.exited = true;
       this.out.push({ kind: 'exit' });
     }

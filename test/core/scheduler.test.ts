@@ -13,6 +13,7 @@ const swarmState = fc.record({
   seed: fc.integer({ min: 0, max: 1_000_000 }),
   holdingPercent: fc.integer({ min: 0, max: 100 }),
   cdnPercent: fc.integer({ min: 0, max: 100 }),
+  digestPercent: fc.integer({ min: 0, max: 100 }),
   failures: fc.array(fc.tuple(fc.nat({ max: 30 }), fc.nat({ max: 30 })), { maxLength: 12 }),
   gone: fc.array(fc.nat(), { maxLength: 5 }),
   cdnOnly: fc.array(fc.nat(), { maxLength: 3 }),
@@ -39,7 +40,10 @@ function build(s: SwarmParams): State {
     swarm.addPeer(s.cdnOnly.some((c) => c % s.peers === p), p % s.pieceCount, s.uploadRates[p]);
     for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.holdingPercent) swarm.addHolding(p, piece);
   }
-  for (let piece = 0; piece < s.pieceCount; piece++) if (rng.next() * 100 < s.cdnPercent) swarm.cdnReady.add(piece);
+  for (let piece = 0; piece < s.pieceCount; piece++) {
+    if (rng.next() * 100 < s.cdnPercent) swarm.cdnReady.add(piece);
+    if (swarm.cdnReady.has(piece) || rng.next() * 100 < s.digestPercent) swarm.digestKnown.add(piece);
+  }
   for (const [a, b] of s.failures) swarm.blacklists.recordFailure(a % s.peers, b % s.peers);
   for (const g of s.gone) swarm.removePeer(g % s.peers);
   for (const w of s.warmupPulls) swarm.schedule(w % s.peers, 0, rng);
@@ -78,6 +82,7 @@ test('scheduler: never a held/running piece, never an ineligible source, never o
     let lastRarity = -1;
     for (const { piece, source } of out) {
       assert.not.ok(heldBefore[piece], `piece ${piece} already held`);
+      assert.ok(swarm.digestKnown.has(piece), `piece ${piece} has no digest from the CDN`);
       assert.not.ok(runningBefore.includes(piece), `piece ${piece} already running`);
       assert.not.ok(seen.has(piece), `piece ${piece} twice`);
       seen.add(piece);
@@ -91,6 +96,7 @@ test('scheduler: never a held/running piece, never an ineligible source, never o
     const worst = Math.max(...out.map((o) => rarityBefore[o.piece]));
     for (let piece = 0; piece < swarm.pieceCount; piece++) {
       if (seen.has(piece) || runningBefore.includes(piece) || heldBefore[piece] || rarityBefore[piece] >= worst) continue;
+      if (!swarm.digestKnown.has(piece)) continue;
       const sources = [SUPERNODE_INDEX, ...Array.from({ length: st.peers }, (_, i) => i)];
       const free = sources.find((src) => eligible(before, requester, piece, src, extraLoad));
       assert.is(free, undefined, `piece ${piece} (rarity ${rarityBefore[piece]}) skipped for rarity ${worst} though ${free} could serve it`);
@@ -115,8 +121,9 @@ test('scheduler: ties on rarity go to the piece nearest the running download', (
     const trial = new TaskSwarm(20, configOrThrow({ piecesPerPull: 2, peerDownLimit: 2 }));
     const r = trial.addPeer(false, 0);
     trial.cdnReady.add(10);
+    trial.digestKnown.add(10);
     assert.equal(trial.schedule(r, 0, rng).map((o) => o.piece), [10]);
-    for (let piece = 0; piece < 20; piece++) trial.cdnReady.add(piece);
+    for (let piece = 0; piece < 20; piece++) { trial.cdnReady.add(piece); trial.digestKnown.add(piece); }
     const [next] = trial.schedule(r, 0, rng);
     assert.ok(next.piece === 9 || next.piece === 11, `expected a neighbour of 10, got ${next.piece}`);
   }
@@ -127,7 +134,7 @@ test('scheduler: the supernode is used only when no peer can serve, and within i
   const swarm = new TaskSwarm(4, cfg);
   const a = swarm.addPeer(false, 0);
   const b = swarm.addPeer(false, 0);
-  for (let piece = 0; piece < 4; piece++) swarm.cdnReady.add(piece);
+  for (let piece = 0; piece < 4; piece++) { swarm.cdnReady.add(piece); swarm.digestKnown.add(piece); }
   swarm.addHolding(b, 0);
   const out = swarm.schedule(a, 0, testRng(1));
   const bySource = new Map(out.map((o) => [o.piece, o.source]));
@@ -149,6 +156,7 @@ test('scheduler: a fast busy holder beats a slow idle one; a slow one is used wh
   const cfg = configOrThrow({ piecesPerPull: 1, peerDownLimit: 1, peerUpLimit: 5 });
   const rng = testRng(9);
   const swarm = new TaskSwarm(1, cfg);
+  swarm.digestKnown.add(0);
   const slow = swarm.addPeer(false, 0, 12_500_000);
   const fast = swarm.addPeer(false, 0, 1_250_000_000);
   swarm.addHolding(slow, 0);
@@ -158,6 +166,7 @@ test('scheduler: a fast busy holder beats a slow idle one; a slow one is used wh
     assert.equal(swarm.schedule(requester, 0, rng), [{ piece: 0, source: fast }], `requester ${i}`);
   }
   const lone = new TaskSwarm(1, cfg);
+  lone.digestKnown.add(0);
   const onlySlow = lone.addPeer(false, 0, 12_500_000);
   lone.addHolding(onlySlow, 0);
   assert.equal(lone.schedule(lone.addPeer(false, 0), 0, rng), [{ piece: 0, source: onlySlow }]);

@@ -135,6 +135,36 @@ test('a gone peer is never a source again and its running pieces are released', 
   assert.is((pulled[0] as { msg: { pieces: { source: string }[] } }).msg.pieces[0].source, SUPERNODE);
 });
 
+test('a failure naming a source that has left still settles the run, so the piece is assigned again', () => {
+  const { sn, feed, msg, register } = machine({ supernodeUpLimit: 1 });
+  register(0, 'p1');
+  register(0, 'p2');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  msg(3, 'p1', { kind: 'report', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
+  const assigned = msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
+  assert.is((assigned[0] as { msg: { pieces: { source: string }[] } }).msg.pieces[0].source, 'p1');
+  feed(5, { kind: 'peer-gone', peerId: 'p1' });
+  const again = msg(6, 'p2', { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: false, failure: 'unreachable' }] });
+  assert.equal(again, [
+    { kind: 'send', to: 'p2', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 0, source: SUPERNODE, sourceAddr: '', digest: 'sha256:p0' }], retryAfterMs: 0 } },
+  ]);
+  assert.is(sn.swarmOf(T)!.supernodeUploads, 1);
+});
+
+test('after a failover, pieces peers bring along wait for the new CDN digest before they are scheduled', () => {
+  const { feed, msg } = machine();
+  msg(0, 'p1', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p1:1', have: [0], blacklist: [], pattern: 'p2p' });
+  msg(0, 'p2', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p2:1', have: [], blacklist: [], pattern: 'p2p' });
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  const early = msg(2, 'p2', { kind: 'pull', taskId: T, results: [] });
+  assert.is((early[0] as { msg: { kind: string } }).msg.kind, 'wait', 'no digest yet: nothing to assign');
+  assert.equal(feed(3, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' }), [
+    { kind: 'send', to: 'p2', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:p0' }], retryAfterMs: 0 } },
+  ]);
+});
+
 test('time never goes back', () => {
   const { feed } = machine();
   feed(10, { kind: 'timeout' });

@@ -147,4 +147,14 @@ test('time going back throws', () => {
   assert.throws(() => run(99, { kind: 'timeout' }), /time went back: 99 < 100/);
 });
 
+test('a due deadline always fires: the check uses the same sum as nextDeadlineMs (0.7 + 0.1 - 0.7 < 0.1)', () => {
+  const up = new Uploader({ uploadLimit: 1, unlistAfterMs: 0.1, idleExitMs: 0, maxTasks: 4 });
+  const out: UploaderEffect[] = [];
+  applyAndDrain(up, 0.7, { kind: 'list-task', taskId: 'x', pieceCount: 1 }, (e) => out.push(e));
+  const due = up.nextDeadlineMs()!;
+  assert.ok(due - 0.7 < 0.1, 'the float case this test is about');
+  applyAndDrain(up, due, { kind: 'timeout' }, (e) => out.push(e));
+  assert.equal(out, [{ kind: 'unlisted', taskId: 'x' }]);
+});
+
 test.run();
