@@ -19,7 +19,7 @@ export type SupernodeInput =
   /** Answer to `cdn-revalidate`: changed=false means a 304 (reuse the cache). */
   | { kind: 'cdn-validated'; taskId: TaskId; changed: boolean }
   /** Answer to `check-auth`: may this peer's credentials read the source? */
-  | { kind: 'auth-result'; taskId: TaskId; peerId: PeerId; allowed: boolean; reason?: string }
+  | { kind: 'auth-result'; taskId: TaskId; peerId: PeerId; allowed: boolean; reason?: string; status?: number }
   | { kind: 'timeout' };
 
 export type SupernodeEffect =

@@ -145,7 +145,7 @@ export class Supernode {
         return;
       }
       case 'cdn-validated': return this.onValidated(nowMs, input.taskId, input.changed);
-      case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason);
+      case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason, input.status);
       case 'timeout': return this.expire(nowMs);
     }
   }
@@ -426,12 +426,12 @@ export class Supernode {
     this.out.push({ kind: 'cdn-fetch', taskId, task: fresh.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
   }
 
-  private onAuthResult(nowMs: number, taskId: TaskId, peerId: PeerId, allowed: boolean, reason?: string): void {
+  private onAuthResult(nowMs: number, taskId: TaskId, peerId: PeerId, allowed: boolean, reason?: string, status?: number): void {
     const task = this.tasks.get(taskId);
     const slot = task?.peers.get(peerId);
     if (!task || !slot || slot.authorized) return;
     if (!allowed) {
-      this.send(peerId, { kind: 'task-failed', taskId, status: 401, reason: reason ?? 'the source refused your credentials' });
+      this.send(peerId, { kind: 'task-failed', taskId, status: status ?? 401, reason: reason ?? 'the source refused your credentials' });
       this.removeFromTask(nowMs, task, slot);
       return;
     }

@@ -42,6 +42,11 @@ export interface UploaderConfig {
   /** 0 = never exit. */
   idleExitMs: number;
   maxTasks: number;
+  /**
+   * Uploads one requester may hold at once (0 or absent = no cap). The supernode sets it to
+   * peerDownLimit so a peer requesting directly cannot take every slot.
+   */
+  perRequesterLimit?: number;
 }
 
 export const DEFAULT_UPLOADER: Readonly<UploaderConfig> = Object.freeze({
@@ -58,6 +63,7 @@ export class Uploader {
   private readonly out = new Outbox<UploaderEffect>();
   private readonly tasks = new Map<TaskId, ListedTask>();
   private readonly running = new Set<string>();
+  private readonly runningPerRequester = new Map<PeerId, number>();
   private idleSinceMs = 0;
   private exited = false;
 
@@ -98,17 +104,24 @@ export class Uploader {
         }
         task.lastUsedMs = nowMs;
         const key = uploadKey(input.from, input.requestId);
-        if (this.running.size >= this.cfg.uploadLimit || this.running.has(key)) {
+        const mine = this.runningPerRequester.get(input.from) ?? 0;
+        const perRequester = this.cfg.perRequesterLimit ?? 0;
+        if (this.running.size >= this.cfg.uploadLimit || this.running.has(key) || (perRequester > 0 && mine >= perRequester)) {
           this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'busy' });
           break;
         }
         this.running.add(key);
+        this.runningPerRequester.set(input.from, mine + 1);
         this.out.push({ kind: 'serve', to: input.from, requestId: input.requestId, taskId: input.taskId, piece: input.piece });
         break;
       }
-      case 'upload-finished':
-        this.running.delete(uploadKey(input.from, input.requestId));
+      case 'upload-finished': {
+        if (!this.running.delete(uploadKey(input.from, input.requestId))) break;
+        const left = (this.runningPerRequester.get(input.from) ?? 1) - 1;
+        if (left > 0) this.runningPerRequester.set(input.from, left);
+        else this.runningPerRequester.delete(input.from);
         break;
+      }
       case 'timeout':
         this.expire(nowMs);
         break;

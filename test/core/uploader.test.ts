@@ -157,4 +157,20 @@ test('a due deadline always fires: the check uses the same sum as nextDeadlineMs
   assert.equal(out, [{ kind: 'unlisted', taskId: 'x' }]);
 });
 
+test('a per-requester cap keeps one requester from taking every slot', () => {
+  const up = new Uploader({ uploadLimit: 4, unlistAfterMs: 0, idleExitMs: 0, maxTasks: 4, perRequesterLimit: 2 });
+  const out: UploaderEffect[] = [];
+  const feed = (nowMs: number, input: UploaderInput) => applyAndDrain(up, nowMs, input, (e) => out.push(e));
+  feed(0, { kind: 'list-task', taskId: 't', pieceCount: 4 });
+  for (let piece = 0; piece < 4; piece++) feed(0, { kind: 'have-piece', taskId: 't', piece });
+  for (let r = 1; r <= 3; r++) feed(1, { kind: 'piece-request', from: 'greedy', requestId: r, taskId: 't', piece: r });
+  feed(1, { kind: 'piece-request', from: 'other', requestId: 9, taskId: 't', piece: 0 });
+  assert.equal(out.map((e) => e.kind === 'refuse' ? `refuse ${e.requestId} ${e.reason}` : `${e.kind} ${'requestId' in e ? e.requestId : ''}`),
+    ['serve 1', 'serve 2', 'refuse 3 busy', 'serve 9']);
+  out.length = 0;
+  feed(2, { kind: 'upload-finished', from: 'greedy', requestId: 1 });
+  feed(2, { kind: 'piece-request', from: 'greedy', requestId: 4, taskId: 't', piece: 3 });
+  assert.equal(out, [{ kind: 'serve', to: 'greedy', requestId: 4, taskId: 't', piece: 3 }]);
+});
+
 test.run();

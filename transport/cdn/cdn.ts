@@ -185,15 +185,21 @@ export class Cdn {
     const generation = state.generation;
     let allowed = false;
     let reason: string | undefined;
+    let status: number | undefined;
     try {
       const res = await this.opts.client.get(spec.url, spec.headers, PROBE, state.abort.signal);
       await res.discard();
       allowed = res.status === 200 || res.status === 206;
-      if (!allowed) reason = statusError(res.status, spec.url).message;
+      if (!allowed) {
+        reason = statusError(res.status, spec.url).message;
+        status = res.status;
+      }
     } catch (err) {
       if (err instanceof CancelledError) return;
       reason = `could not check your credentials with the source: ${(err as Error).message}`;
     }
-    if (state.generation === generation) this.opts.feed({ kind: 'auth-result', taskId, peerId, allowed, ...(reason ? { reason } : {}) });
+    if (state.generation === generation) {
+      this.opts.feed({ kind: 'auth-result', taskId, peerId, allowed, ...(reason ? { reason } : {}), ...(status !== undefined ? { status } : {}) });
+    }
   }
 }

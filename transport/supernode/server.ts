@@ -77,7 +77,7 @@ export class SupernodeServer {
 
   private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string) {
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
-    this.uploader = new Uploader({ uploadLimit: opts.core.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: opts.core.maxTasks });
+    this.uploader = new Uploader({ uploadLimit: opts.core.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: opts.core.maxTasks, perRequesterLimit: opts.core.peerDownLimit });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
     this.limitOut = new TokenBucket(opts.limitOutBytesPerSec);
     this.pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
