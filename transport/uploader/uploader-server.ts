@@ -108,6 +108,8 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     uploadLimit: opts.uploadLimit ?? DEFAULT_CONFIG.peerUpLimit,
     unlistAfterMs: opts.unlistAfterMs ?? DEFAULT_UPLOADER.unlistAfterMs,
     idleExitMs: opts.idleExitMs ?? DEFAULT_UPLOADER.idleExitMs,
+    // A requester is a data connection here; dfget keeps one per source, so this caps each peer.
+    perRequesterLimit: DEFAULT_CONFIG.peerDownLimit,
   });
   const txBucket = new TokenBucket(opts.totalLimitBytesPerSec ?? 0);
   const tasks = new Map<string, ServedTask>();
