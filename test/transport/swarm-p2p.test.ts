@@ -19,7 +19,7 @@ test('8 dfget share one 64 MiB file: exact bytes, about one copy from the origin
   try {
     const url = await swarm.serveRandom('/blob.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode();
-    const first = await swarm.dfget(swarm.newHome('host0'), url, [supernode.addr]);
+    const first = await swarm.dfget(swarm.newHome('host0'), url, [supernode.addr], ['--locallimit', '0']);
     await first.result;
     const rest = await Promise.all(Array.from({ length: HOSTS - 1 }, (_, i) =>
       swarm.dfget(swarm.newHome(`host${i + 1}`), url, [supernode.addr])));
