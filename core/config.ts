@@ -12,6 +12,13 @@ export interface CoreConfig {
   peerDownLimit: number;
   /** Concurrent piece uploads the supernode serves as a special peer. */
   supernodeUpLimit: number;
+  /**
+   * Uploads of one piece the supernode runs at once (0 = no cap, as in the seed). When the CDN is the
+   * bottleneck every peer wants the newest piece; without a cap the supernode sends it to all
+   * of them and nothing moves between peers. With a cap a few peers get it from the supernode
+   * and the rest from them.
+   */
+  supernodeCopiesPerPiece: number;
   /** Consecutive failures (from anyone) that put a source on the global blacklist. */
   globalBlacklistThreshold: number;
   /** A requester whose consecutive failures exceed this downloads only from the supernode. */
@@ -46,6 +53,7 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   peerUpLimit: 5,
   peerDownLimit: 4,
   supernodeUpLimit: 32,
+  supernodeCopiesPerPiece: 2,
   globalBlacklistThreshold: 5,
   selfIsolationThreshold: 5,
   pieceSizeBytes: 0,

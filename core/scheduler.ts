@@ -17,7 +17,8 @@
  *    upload rate), with the best expected rate for one more upload —
  *    its declared upload rate / (running uploads + 1), so among equal peers the least loaded
  *    wins and a slow uplink is used only when it is the best there is; otherwise the supernode
- *    (CDN has the piece and fewer than `supernodeUpLimit` uploads run). An isolated or
+ *    (CDN has the piece, fewer than `supernodeUpLimit` uploads run, and fewer than
+ *    `supernodeCopiesPerPiece` of them are of this piece, unless R may use nothing else). An isolated or
  *    `cdn`-pattern R only ever gets the supernode. A candidate with no source is skipped.
  *
  * Cost per pull is O(pieces) for the candidate pass plus, per tried candidate, at most
@@ -63,6 +64,7 @@ export class TaskSwarm {
   private readonly holderCursor: Int32Array;
   private readonly copies: Int32Array;
   private readonly inFlight: Int32Array;
+  private readonly fromSupernode: Int32Array;
 
   private readonly have: Bitset[] = [];
   private readonly running: RunningPiece[][] = [];
@@ -85,6 +87,7 @@ export class TaskSwarm {
     this.holderCursor = new Int32Array(pieceCount);
     this.copies = new Int32Array(pieceCount);
     this.inFlight = new Int32Array(pieceCount);
+    this.fromSupernode = new Int32Array(pieceCount);
     this.candidatePieces = new Int32Array(pieceCount);
     this.candidateKeys = new Float64Array(pieceCount);
   }
@@ -126,6 +129,7 @@ export class TaskSwarm {
   uploadSlotsOf(peer: number): number { return this.uploadSlots[peer]; }
   copiesOf(piece: number): number { return this.copies[piece]; }
   inFlightOf(piece: number): number { return this.inFlight[piece]; }
+  supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
   missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
 
   /** The peer left (connection closed, crashed): release its downloads and stop using it as a source. */
@@ -186,8 +190,10 @@ export class TaskSwarm {
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
       this.inFlight[piece]++;
-      if (source === SUPERNODE_INDEX) this.supernodeUploadsRunning++;
-      else this.uploads[source]++;
+      if (source === SUPERNODE_INDEX) {
+        this.supernodeUploadsRunning++;
+        this.fromSupernode[piece]++;
+      } else this.uploads[source]++;
       this.anchor[requester] = piece;
       out.push({ piece, source });
     }
@@ -239,7 +245,9 @@ export class TaskSwarm {
       const peer = this.bestHolder(requester, piece);
       if (peer !== null) return peer;
     }
-    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit) return SUPERNODE_INDEX;
+    const cap = this.cfg.supernodeCopiesPerPiece;
+    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit
+      && (cap === 0 || supernodeOnly || this.fromSupernode[piece] < cap)) return SUPERNODE_INDEX;
     return null;
   }
 
@@ -273,7 +281,9 @@ export class TaskSwarm {
 
   private release(run: RunningPiece): void {
     this.inFlight[run.piece]--;
-    if (run.source === SUPERNODE_INDEX) this.supernodeUploadsRunning--;
-    else this.uploads[run.source]--;
+    if (run.source === SUPERNODE_INDEX) {
+      this.supernodeUploadsRunning--;
+      this.fromSupernode[run.piece]--;
+    } else this.uploads[run.source]--;
   }
 }

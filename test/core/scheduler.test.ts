@@ -20,6 +20,7 @@ const swarmState = fc.record({
   warmupPulls: fc.array(fc.nat(), { maxLength: 40 }),
   uploadRates: fc.array(fc.constantFrom(0, 12_500_000, 125_000_000, 1_250_000_000), { minLength: 25, maxLength: 25 }),
   piecesPerPull: fc.integer({ min: 1, max: 6 }),
+  supernodeCopiesPerPiece: fc.integer({ min: 0, max: 3 }),
   peerDownLimit: fc.integer({ min: 1, max: 6 }),
   peerUpLimit: fc.integer({ min: 1, max: 6 }),
   supernodeUpLimit: fc.integer({ min: 1, max: 8 }),
@@ -32,7 +33,7 @@ type SwarmParams = typeof swarmState extends fc.Arbitrary<infer T> ? T : never;
 function build(s: SwarmParams): State {
   const cfg = configOrThrow({
     piecesPerPull: s.piecesPerPull, peerDownLimit: s.peerDownLimit, peerUpLimit: s.peerUpLimit,
-    supernodeUpLimit: s.supernodeUpLimit, sourceScanLimit: 1000, globalBlacklistThreshold: 3, selfIsolationThreshold: 3,
+    supernodeUpLimit: s.supernodeUpLimit, supernodeCopiesPerPiece: s.supernodeCopiesPerPiece, sourceScanLimit: 1000, globalBlacklistThreshold: 3, selfIsolationThreshold: 3,
   });
   const rng = testRng(s.seed);
   const swarm = new TaskSwarm(s.pieceCount, cfg);
@@ -58,7 +59,11 @@ function eligible(st: State, requester: number, piece: number, source: number, e
   const { swarm, cfg } = st;
   const load = (src: number) => (src === SUPERNODE_INDEX ? swarm.supernodeUploads : swarm.uploadsOf(src)) + (extraLoad.get(src) ?? 0);
   const isolated = swarm.isCdnOnly(requester) || swarm.blacklists.isIsolated(requester);
-  if (source === SUPERNODE_INDEX) return swarm.cdnReady.has(piece) && load(source) < cfg.supernodeUpLimit;
+  if (source === SUPERNODE_INDEX) {
+    const cap = cfg.supernodeCopiesPerPiece;
+    return swarm.cdnReady.has(piece) && load(source) < cfg.supernodeUpLimit
+      && (cap === 0 || isolated || swarm.supernodeCopiesOf(piece) < cap);
+  }
   return !isolated && source !== requester && !swarm.isGone(source) && !swarm.isCdnOnly(source) && swarm.hasPiece(source, piece)
     && load(source) < swarm.uploadSlotsOf(source) && !swarm.blacklists.isLocallyBlacklisted(requester, source)
     && !swarm.blacklists.isGloballyBlacklisted(source);
