@@ -207,6 +207,13 @@ test('a cached task fetched with credentials makes later peers prove theirs', ()
     assert.unreachable('wrong credentials must not get cached pieces');
   } catch (err) {
     assert.instance(err, TaskFailedError);
+    assert.is((err as TaskFailedError).status, 403, 'the source refuses wrong credentials with 403; the peer sees that status');
+  }
+  try {
+    await download(rig, path, {});
+    assert.unreachable('no credentials must not get cached pieces');
+  } catch (err) {
+    assert.instance(err, TaskFailedError);
     assert.is((err as TaskFailedError).status, 401);
   }
   assert.ok((await download(rig, path, good)).bytes.equals(FILE_A), 'right credentials still work');
