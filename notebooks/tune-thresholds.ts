@@ -3,7 +3,8 @@
  *
  * For each scenario it runs `dragonfly` with the seed's defaults, then sweeps piece size,
  * piecesPerPull, peerUpLimit and peerDownLimit (a host's downloads against its uploads: with
- * more upload slots than download slots every flow gets a smaller share of a busy uplink),
+ * more upload slots than download slots every flow gets a smaller share of a busy uplink) and
+ * supernodeCopiesPerPiece (how many peers may take one piece from the supernode at once),
  * on worker threads, and writes out/notebooks/tune-thresholds/report.md with the sweep table,
  * a heatmap per scenario, the completion CDF of defaults against the best setting, the best
  * settings and their gain over the defaults. Same seed everywhere, so every number reruns.
@@ -18,7 +19,7 @@ import { gridPoints, runSweep, type SweepPoint } from '../sim/sweep.ts';
 import { buildWorld } from '../sim/world.ts';
 import type { StrategyResult } from '../sim/result.ts';
 
-const GRID = ['pieceSizeBytes=0,4MiB,2MiB,1MiB', 'piecesPerPull=4,8', 'peerUpLimit=4,5,6,8', 'peerDownLimit=4,8'];
+const GRID = ['pieceSizeBytes=0,4MiB,2MiB,1MiB', 'piecesPerPull=4,8', 'peerUpLimit=4,5,6,8', 'peerDownLimit=4,8', 'supernodeCopiesPerPiece=0,2'];
 const SCENARIOS = ['default', 'heterogeneous'];
 /** DESIGN §6: efficiency the tuned scheduler should reach on each scenario. */
 const TARGETS: Record<string, number> = { default: 0.9, heterogeneous: 0.85 };
