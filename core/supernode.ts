@@ -83,6 +83,9 @@ export interface SupernodeStats {
   peers: number;
   piecesAssignedFromSupernode: number;
   piecesAssignedFromPeers: number;
+  /** Peers on a global blacklist (counted per task), and of those, self-isolated ones. */
+  peersGloballyBlacklisted: number;
+  peersSelfIsolated: number;
 }
 
 export class Supernode {
@@ -97,7 +100,15 @@ export class Supernode {
   constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {}
 
   stats(): SupernodeStats {
+    let peersGloballyBlacklisted = 0;
+    let peersSelfIsolated = 0;
+    for (const task of this.tasks.values()) {
+      peersGloballyBlacklisted += task.swarm?.blacklists.globallyBlacklisted.size ?? 0;
+      peersSelfIsolated += task.swarm?.blacklists.isolated.size ?? 0;
+    }
     return {
+      peersGloballyBlacklisted,
+      peersSelfIsolated,
       tasks: this.tasks.size,
       peers: this.peerTasks.size,
       piecesAssignedFromSupernode: this.fromSupernode,

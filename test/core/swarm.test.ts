@@ -21,6 +21,7 @@ test('two peers that fail every upload end on the global blacklist and everyone 
     const blacklisted = swarm.supernode.swarmOf('a'.repeat(64))!.blacklists.globallyBlacklisted;
     assert.ok(blacklisted.has(swarm.supernode.peerIndex('a'.repeat(64), 'peer-0')), `${fault}: peer-0 not blacklisted`);
     assert.ok(blacklisted.has(swarm.supernode.peerIndex('a'.repeat(64), 'peer-1')), `${fault}: peer-1 not blacklisted`);
+    assert.ok(swarm.supernode.stats().peersGloballyBlacklisted >= 2, 'stats() counts them');
   }
 });
 

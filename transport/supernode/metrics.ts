@@ -19,6 +19,8 @@ export interface SupernodeMetrics {
   cdnFetchesCompleted: number;
   activeUploads: number;
   framesRejected: number;
+  peersGloballyBlacklisted: number;
+  peersSelfIsolated: number;
 }
 
 type Kind = 'gauge' | 'counter';
@@ -40,6 +42,8 @@ const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: stri
   cdnFetchesCompleted: ['supernode_cdn_fetches_completed_total', 'counter', 'Source fetches that completed with the whole-file digest.'],
   activeUploads: ['supernode_active_uploads', 'gauge', 'Piece uploads in progress.'],
   framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
+  peersGloballyBlacklisted: ['supernode_peers_globally_blacklisted', 'gauge', 'Peers no one is sent to any more (per task), self-isolated ones included.'],
+  peersSelfIsolated: ['supernode_peers_self_isolated', 'gauge', 'Peers that download only from the supernode after repeated failures (per task).'],
 };
 
 export function renderMetrics(metrics: SupernodeMetrics): string {

@@ -217,6 +217,7 @@ export class SupernodeServer {
         cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
         cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.uploader.activeUploads,
         framesRejected: this.framesRejected,
+        peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
       }));
       return;
     }
