@@ -13,7 +13,8 @@
  *   write-piece     write the held bytes at their offset, record  write-failed (on I/O error)
  *                   the piece in the meta file and the uploader
  *   fetch-source    plain GET of the URL into the data file       source-fetched
- *   done / failed   finish: verify, back up, move / reject        -
+ *   done / failed   finish: verify, back up, move, hand the task  -
+ *                   to the uploader to seed / reject
  *
  * The core's deadline is re-armed after every input. Disk work is serialised on one queue, so
  * `done` (which the core emits right after the last `write-piece`) is acted on only once every
@@ -346,6 +347,15 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
         if (sourcePlan) for (let p = 0; p < finalPlan.pieceCount; p++) uploader.havePiece(taskId, p);
       });
       log('info', `saved ${req.outputPath} (${finalPlan.totalBytes} B, ${fileDigest})`);
+      if (req.pattern === 'p2p' && req.supernodes.length > 0) {
+        // This process's supernode connection ends with it: the uploader, which keeps serving
+        // the file, registers it under its own id so later peers are still sent here.
+        await Promise.race([uploader.connect().catch(() => {}), sleepMs(UPLOADER_WAIT_MS)]);
+        uploader.seedTask({
+          taskId, task: spec, supernodes: req.supernodes, fileDigest,
+          ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
+        });
+      }
       if (over) return;
       over = true;
       settle.resolve({

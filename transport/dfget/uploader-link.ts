@@ -1,10 +1,11 @@
 /**
  * dfget's side of "one uploader per home dir": find the live uploader from the lock file or start
  * one in the background (detached, so it outlives this dfget and serves until idle; the lock is
- * written for it at once, see uploader-lock.ts), then tell it
- * over the loopback control channel which data file holds which task and which pieces are
- * verified. If the uploader goes away mid-download (it was killed, or went idle just as we
- * connected), the link starts or finds a new one and replays what it had told the old one.
+ * written for it at once, see uploader-lock.ts), then tell it over the loopback control channel
+ * which data file holds which task, which pieces are verified and, once a download is complete,
+ * to seed it (register it with the supernodes after this dfget exits). If the uploader goes away
+ * mid-download (it was killed, or went idle just as we connected), the link starts or finds a new
+ * one and replays what it had told the old one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -28,11 +29,13 @@ export interface UploaderSpawnOptions {
 }
 
 type ListTaskMsg = Extract<ControlMsg, { kind: 'list-task' }>;
+type SeedTaskMsg = Extract<ControlMsg, { kind: 'seed-task' }>;
+interface ListedTask { msg: ListTaskMsg; pieces: Set<number>; seed?: SeedTaskMsg }
 
 export class UploaderLink {
   private ws: WebSocket | null = null;
   private connecting: Promise<void> | null = null;
-  private readonly listed = new Map<string, { msg: ListTaskMsg; pieces: Set<number> }>();
+  private readonly listed = new Map<string, ListedTask>();
   private closed = false;
   private lock: UploaderLock | null = null;
 
@@ -58,8 +61,20 @@ export class UploaderLink {
   listTask(msg: Omit<ListTaskMsg, 'kind'>): void {
     const full: ListTaskMsg = { kind: 'list-task', ...msg };
     const entry = this.listed.get(msg.taskId);
-    if (entry) entry.msg = full;
-    else this.listed.set(msg.taskId, { msg: full, pieces: new Set() });
+    if (entry) {
+      entry.msg = full;
+      delete entry.seed;
+    } else {
+      this.listed.set(msg.taskId, { msg: full, pieces: new Set() });
+    }
+    this.send(full);
+  }
+
+  /** The task is complete and every piece listed: the uploader registers it with the supernodes. */
+  seedTask(msg: Omit<SeedTaskMsg, 'kind'>): void {
+    const full: SeedTaskMsg = { kind: 'seed-task', ...msg };
+    const entry = this.listed.get(msg.taskId);
+    if (entry) entry.seed = full;
     this.send(full);
   }
 
@@ -119,9 +134,10 @@ export class UploaderLink {
     if (this.closed) ws.close();
   }
 
-  private replay(ws: WebSocket, { msg, pieces }: { msg: ListTaskMsg; pieces: Set<number> }): void {
+  private replay(ws: WebSocket, { msg, pieces, seed }: ListedTask): void {
     ws.send(JSON.stringify(msg));
     for (const piece of pieces) ws.send(JSON.stringify({ kind: 'have-piece', taskId: msg.taskId, piece }));
+    if (seed) ws.send(JSON.stringify(seed));
   }
 
   /** The live uploader's lock, or a lock written for a freshly spawned one. */

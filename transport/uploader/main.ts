@@ -6,6 +6,8 @@
  *   node --import tsx transport/uploader/main.ts --home DIR [--host H] [--port N] [--advertise-host H]
  *     [--totallimit RATE] [--upload-limit N] [--idle-exit DURATION]
  *
+ * Finished downloads it is told to seed are registered with their supernodes (seeder.ts).
+ *
  * A dfget that spawns it picks the port and writes the lock for it at once; it hands over the
  * lock's control token in DFGET_UPLOADER_TOKEN (not on the command line, where `ps` shows it).
  *
@@ -25,13 +27,13 @@ const program = new Command('dfget-uploader')
   .option('--port <n>', 'port to listen on (0 = any)', '0')
   .option('--advertise-host <host>', 'host other peers dial (default: --host)')
   .option('--totallimit <rate>', 'upload limit of this node, 0 = unlimited', '0')
-  .option('--upload-limit <n>', 'concurrent uploads (peerUpLimit)', '5')
+  .option('--upload-limit <n>', 'concurrent uploads (default: the slots the scheduler grants --totallimit)')
   .option('--idle-exit <duration>', 'exit after idle this long', '5min')
   .option('--unlist-after <duration>', 'drop a task from the upload list after unused this long', '3min')
   .parse();
 
 const opts = program.opts<{
-  home: string; host: string; port: string; advertiseHost?: string; totallimit: string; uploadLimit: string; idleExit: string; unlistAfter: string;
+  home: string; host: string; port: string; advertiseHost?: string; totallimit: string; uploadLimit?: string; idleExit: string; unlistAfter: string;
 }>();
 const logDir = join(opts.home, 'logs');
 mkdirSync(logDir, { recursive: true });
@@ -46,7 +48,7 @@ try {
     host: opts.host,
     port: Number(opts.port),
     advertiseHost: opts.advertiseHost,
-    uploadLimit: Number(opts.uploadLimit),
+    ...(opts.uploadLimit !== undefined ? { uploadLimit: Number(opts.uploadLimit) } : {}),
     totalLimitBytesPerSec: parseRate(opts.totallimit),
     idleExitMs: parseDurationMs(opts.idleExit),
     unlistAfterMs: parseDurationMs(opts.unlistAfter),

@@ -8,26 +8,31 @@
  * token from the lock file; peers on the network never reach it): `list-task` names the data
  * file of a task (again after the file moved to its `.server` backup) and `have-piece` adds a
  * verified piece. No network message names a file: a request is (taskId, piece), and a file name
- * is accepted only in the data dir's own pattern.
+ * is accepted only in the data dir's own pattern. `seed-task`, sent once a download finished,
+ * hands the task to the seeder (seeder.ts), which registers it with the supernodes so that other
+ * peers are sent here after the dfget that downloaded it has exited.
  *
  * Lifetime: the core unlists tasks nobody asked for in `unlistAfterMs` (3 min) and asks to exit
  * after `idleExitMs` with nothing listed; the lock is released before the port closes.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { DEFAULT_CONFIG } from '../../core/config.ts';
-import { decodeDataPlane, parseJsonSafe } from '../../core/decode.ts';
+import { DEFAULT_CONFIG, uploadSlotsFor } from '../../core/config.ts';
+import { decodeDataPlane, decodePeerToSupernode, parseJsonSafe } from '../../core/decode.ts';
+import type { TaskSpec } from '../../core/protocol.ts';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import { TokenBucket } from '../../core/token-bucket.ts';
 import { DEFAULT_UPLOADER, Uploader, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
-import { isTaskId } from '../task-id.ts';
+import { isTaskId, taskIdFor } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_SHUTTING_DOWN, DATA_PATH, MAX_TEXT_FRAME_BYTES, encodePieceFrame, rawToBuffer, sendJson } from '../wire.ts';
 import { collectResidualFiles, RESIDUAL_MAX_AGE_MS } from './data-gc.ts';
 import { acquireLock, newControlToken, readLock, releaseLock, type UploaderLock } from './uploader-lock.ts';
+import { Seeder } from './seeder.ts';
 import { monotonicNowMs, throttle } from './throttle.ts';
 
 export const CONTROL_PATH = '/control';
@@ -37,7 +42,9 @@ const GC_INTERVAL_MS = 10 * 60_000;
 
 export type ControlMsg =
   | { kind: 'list-task'; taskId: string; fileName: string; totalBytes: number; pieceSizeBytes: number; pieceCount: number }
-  | { kind: 'have-piece'; taskId: string; piece: number };
+  | { kind: 'have-piece'; taskId: string; piece: number }
+  /** The download finished and every piece is listed: register the task with these supernodes. */
+  | { kind: 'seed-task'; taskId: string; task: TaskSpec; supernodes: string[]; uploadRateBytesPerSec?: number; fileDigest?: string };
 /** Uploader -> dfget: a `have-piece` named a task that is not listed; send list-task and every piece again. */
 export type ControlReply = { kind: 'unknown-task'; taskId: string };
 
@@ -49,7 +56,7 @@ export interface UploaderOptions {
   port: number;
   /** Host peers dial (defaults to `host`). */
   advertiseHost?: string;
-  /** Concurrent uploads (seed: peerUpLimit). */
+  /** Concurrent uploads (default: `uploadSlotsFor` the --totallimit, as the scheduler assumes). */
   uploadLimit?: number;
   /** Upload (TX) limit of this node in bytes/s; 0 = unlimited. */
   totalLimitBytesPerSec?: number;
@@ -75,6 +82,7 @@ export interface UploaderStats {
   refusedRequests: number;
   badFrames: number;
   listedTasks: number;
+  seededTasks: number;
 }
 
 export interface UploaderHandle {
@@ -105,7 +113,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const log = opts.log ?? (() => {});
   const core = new Uploader({
     ...DEFAULT_UPLOADER,
-    uploadLimit: opts.uploadLimit ?? DEFAULT_CONFIG.peerUpLimit,
+    uploadLimit: opts.uploadLimit ?? uploadSlotsFor(DEFAULT_CONFIG, opts.totalLimitBytesPerSec ?? 0),
     unlistAfterMs: opts.unlistAfterMs ?? DEFAULT_UPLOADER.unlistAfterMs,
     idleExitMs: opts.idleExitMs ?? DEFAULT_UPLOADER.idleExitMs,
     // A requester is a data connection here; dfget keeps one per source, so this caps each peer.
@@ -114,7 +122,9 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const txBucket = new TokenBucket(opts.totalLimitBytesPerSec ?? 0);
   const tasks = new Map<string, ServedTask>();
   const conns = new Map<string, WebSocket>();
-  const stats: UploaderStats = { servedPieces: 0, servedBytes: 0, refusedRequests: 0, badFrames: 0, listedTasks: 0 };
+  const stats: UploaderStats = { servedPieces: 0, servedBytes: 0, refusedRequests: 0, badFrames: 0, listedTasks: 0, seededTasks: 0 };
+  // Created once the advertised address is known (below); no control message arrives before.
+  let seeder: Seeder | undefined;
   let nextConnId = 0;
   let timer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -144,6 +154,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
       }
       case 'unlisted':
         tasks.delete(effect.taskId);
+        seeder?.unseed(effect.taskId);
         log('info', `unlisted task ${effect.taskId} (not requested for a while)`);
         break;
       case 'exit':
@@ -215,6 +226,9 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     if (!isTaskId(msg.taskId) || !DATA_FILE_NAME.test(msg.fileName) || !validLayout(msg)) {
       throw new Error(`invalid list-task for ${String(msg.taskId).slice(0, 80)}`);
     }
+    // A task listed again is being downloaded again (or its file moved): it is seeded only once
+    // its owner says it is complete, after this list-task and its pieces.
+    seeder?.unseed(msg.taskId);
     tasks.set(msg.taskId, { fileName: msg.fileName, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount });
     feed({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
   };
@@ -223,6 +237,22 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     if (!tasks.has(taskId)) return false;
     if (Number.isSafeInteger(piece)) feed({ kind: 'have-piece', taskId, piece });
     return true;
+  };
+
+  const seedTask = (msg: Record<string, unknown>): void => {
+    const checked = checkSeedTask(msg);
+    if (typeof checked === 'string') throw new Error(`invalid seed-task: ${checked}`);
+    const served = tasks.get(checked.taskId);
+    if (!served || !Array.from({ length: served.pieceCount }, (_, p) => p).every((p) => core.holds(checked.taskId, p))) {
+      log('warn', `not seeding ${checked.taskId}: it is not listed with every piece`);
+      return;
+    }
+    const uploadRateBytesPerSec = checked.uploadRateBytesPerSec ?? (opts.totalLimitBytesPerSec ?? 0);
+    seeder?.seed({
+      ...checked, totalBytes: served.totalBytes, pieceSizeBytes: served.pieceSizeBytes, pieceCount: served.pieceCount,
+      ...(uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec } : {}),
+    });
+    log('info', `seeding ${checked.taskId} via ${checked.supernodes.join(',')}`);
   };
 
   const onControl = (ws: WebSocket): void => {
@@ -235,6 +265,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
           // A long download nobody asked for was unlisted meanwhile: ask its owner for the full list again.
           if (!havePiece(msg.taskId, msg.piece) && isTaskId(msg.taskId)) sendJson(ws, { kind: 'unknown-task', taskId: msg.taskId });
         }
+        else if (msg?.kind === 'seed-task') seedTask(msg as unknown as Record<string, unknown>);
         else throw new Error('unknown control message');
       } catch (err) {
         ws.close(CLOSE_BAD_REQUEST, (err as Error).message.slice(0, 120));
@@ -277,6 +308,9 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     await new Promise((resolve) => server.close(resolve));
     throw new UploaderBusyError(holder);
   }
+  // The supernode accepts peer ids of A-Z a-z 0-9 . _ : - only.
+  const seederPeerId = `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}-seed-${lock.port}-${randomBytes(4).toString('hex')}`;
+  seeder = new Seeder(seederPeerId, lock.addr, (level, message) => log(level, message));
 
   const gc = async (): Promise<void> => {
     const inUse = new Set([...tasks.values()].map((t) => t.fileName));
@@ -293,6 +327,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     closing ??= (async () => {
       clearTimeout(timer);
       clearInterval(gcTimer);
+      seeder?.close();
       await releaseLock(opts.homeDir, lock);
       for (const ws of wss.clients) ws.close(CLOSE_SHUTTING_DOWN, 'uploader exiting');
       await new Promise((resolve) => server.close(resolve));
@@ -307,7 +342,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     lock,
     listTask,
     havePiece,
-    stats: () => ({ ...stats, listedTasks: core.listedTasks }),
+    stats: () => ({ ...stats, listedTasks: core.listedTasks, seededTasks: seeder?.seededTasks ?? 0 }),
     close,
   };
 }
@@ -329,6 +364,36 @@ async function readRange(path: string, startByte: number, sizeBytes: number): Pr
   } finally {
     await handle?.close();
   }
+}
+
+const SUPERNODE_ADDR = /^[A-Za-z0-9._\-[\]:]{1,255}:[0-9]{1,5}$/;
+const MAX_SUPERNODES = 16;
+
+/** The seed-task fields, checked: the task spec must decode and hash to the taskId. */
+function checkSeedTask(msg: Record<string, unknown>): Omit<Extract<ControlMsg, { kind: 'seed-task' }>, 'kind'> | string {
+  if (!isTaskId(msg.taskId)) return 'taskId must be 64 hex digits';
+  const decoded = decodePeerToSupernode({ kind: 'register', taskId: msg.taskId, task: msg.task, uploadAddr: '', have: [], blacklist: [], pattern: 'p2p' });
+  if (!decoded.ok || decoded.msg.kind !== 'register') return `task ${decoded.ok ? '' : decoded.error.message}`;
+  const task = decoded.msg.task;
+  try {
+    if (taskIdFor(task) !== msg.taskId) return 'the task does not hash to its taskId';
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const supernodes = msg.supernodes;
+  if (!Array.isArray(supernodes) || supernodes.length === 0 || supernodes.length > MAX_SUPERNODES
+    || !supernodes.every((a) => typeof a === 'string' && SUPERNODE_ADDR.test(a))) {
+    return `supernodes must be 1-${MAX_SUPERNODES} host:port addresses`;
+  }
+  const rate = msg.uploadRateBytesPerSec;
+  if (rate !== undefined && !(Number.isSafeInteger(rate) && (rate as number) > 0)) return 'uploadRateBytesPerSec must be a whole number > 0';
+  const fileDigest = msg.fileDigest;
+  if (fileDigest !== undefined && !(typeof fileDigest === 'string' && /^sha256:[0-9a-f]{64}$/.test(fileDigest))) return 'fileDigest must be sha256:<hex>';
+  return {
+    taskId: msg.taskId, task, supernodes: [...supernodes] as string[],
+    ...(rate !== undefined ? { uploadRateBytesPerSec: rate as number } : {}),
+    ...(fileDigest !== undefined ? { fileDigest: fileDigest as string } : {}),
+  };
 }
 
 function validLayout(t: { totalBytes: number; pieceSizeBytes: number; pieceCount: number }): boolean {
