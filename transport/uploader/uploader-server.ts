@@ -123,7 +123,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const tasks = new Map<string, ServedTask>();
   const conns = new Map<string, WebSocket>();
   const stats: UploaderStats = { servedPieces: 0, servedBytes: 0, refusedRequests: 0, badFrames: 0, listedTasks: 0, seededTasks: 0 };
-  // Created once the advertised address is known (below); no control message arrives before.
+  // Created as soon as the port is known (below), before any control message can be handled.
   let seeder: Seeder | undefined;
   let nextConnId = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -297,6 +297,9 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const address = server.address();
   lock.port = typeof address === 'object' && address ? address.port : opts.port;
   lock.addr = `${opts.advertiseHost ?? opts.host}:${lock.port}`;
+  // The supernode accepts peer ids of A-Z a-z 0-9 . _ : - only.
+  const seederPeerId = `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}-seed-${lock.port}-${randomBytes(4).toString('hex')}`;
+  seeder = new Seeder(seederPeerId, lock.addr, (level, message) => log(level, message));
   const preset = opts.presetToken !== undefined ? await readLock(opts.homeDir) : null;
   const adopted = preset !== null && preset.pid === process.pid && preset.token === lock.token && preset.port === lock.port;
   if (adopted) lock.startedAtMs = preset.startedAtMs;
@@ -308,9 +311,6 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     await new Promise((resolve) => server.close(resolve));
     throw new UploaderBusyError(holder);
   }
-  // The supernode accepts peer ids of A-Z a-z 0-9 . _ : - only.
-  const seederPeerId = `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}-seed-${lock.port}-${randomBytes(4).toString('hex')}`;
-  seeder = new Seeder(seederPeerId, lock.addr, (level, message) => log(level, message));
 
   const gc = async (): Promise<void> => {
     const inUse = new Set([...tasks.values()].map((t) => t.fileName));
