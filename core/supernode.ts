@@ -422,9 +422,12 @@ export class Supernode {
     const waiting = [...task.peers.values()].filter((slot) => !slot.informed);
     const stale = [...task.peers.values()].filter((slot) => slot.informed);
     for (const slot of stale) {
-      if (task.swarm && slot.index >= 0 && !task.swarm.isComplete(slot.index)) {
-        this.send(slot.id, { kind: 'task-failed', taskId, reason: 'the source changed during the download; run it again for the new content' });
-      }
+      // Complete peers are told too: a seeder holding the old content must stop offering it.
+      const complete = task.swarm !== null && slot.index >= 0 && task.swarm.isComplete(slot.index);
+      this.send(slot.id, {
+        kind: 'task-failed', taskId,
+        reason: complete ? 'the source changed; the copy you hold is stale' : 'the source changed during the download; run it again for the new content',
+      });
       this.peerTasks.get(slot.id)?.delete(taskId);
     }
     this.out.push({ kind: 'cdn-drop', taskId });
