@@ -10,8 +10,7 @@ const FILE_BYTES = 64 * 1024 * 1024;
 const PIECES = 16;
 
 test('kill -9 mid-download, rerun: completes, fetching only the missing pieces', async () => {
-  const swarm = await Swarm.start();
-  try {
+  await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/resume.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode();
     const home = swarm.newHome('host');
@@ -28,12 +27,7 @@ test('kill -9 mid-download, rerun: completes, fetching only the missing pieces',
     assert.ok(result.resumedPieces >= onDisk, `reused ${result.resumedPieces} of the ${onDisk} pieces on disk`);
     assert.is(result.fetchedPieces, PIECES - result.resumedPieces, 'fetched only the missing pieces');
     assert.match(swarm.logOf(home), `resuming: ${result.resumedPieces}/${PIECES} pieces verified on disk`);
-  } catch (err) {
-    swarm.procs.printLogs();
-    throw err;
-  } finally {
-    await swarm.stop();
-  }
+  });
 });
 
 test.run();

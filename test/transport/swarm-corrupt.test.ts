@@ -13,8 +13,7 @@ const GOOD_HOSTS = 7;
 const THRESHOLD = 2;
 
 test('a corrupting peer: no bad piece written, it stops being chosen, everyone completes', async () => {
-  const swarm = await Swarm.start();
-  try {
+  await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/corrupt.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode(['--global-blacklist-threshold', String(THRESHOLD), '--piece-size-bytes', String(PIECE_BYTES)]);
     const badHome = swarm.newHome('bad');
@@ -35,12 +34,7 @@ test('a corrupting peer: no bad piece written, it stops being chosen, everyone c
       + `peers share ${(100 * results.reduce((s, r) => s + r.fromPeersBytes, 0) / (results.length * FILE_BYTES)).toFixed(1)}%`);
     assert.ok(total >= THRESHOLD, `the corrupting peer was chosen ${total} times; the scenario did not exercise it`);
     assert.ok(victims < GOOD_HOSTS, 'every host was sent to the corrupting peer: it was never blacklisted globally');
-  } catch (err) {
-    swarm.procs.printLogs();
-    throw err;
-  } finally {
-    await swarm.stop();
-  }
+  });
 });
 
 test.run();

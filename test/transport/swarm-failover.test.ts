@@ -10,8 +10,7 @@ const FILE_BYTES = 32 * 1024 * 1024;
 const HOSTS = 3;
 
 test('first supernode killed mid-download: every dfget completes through the second', async () => {
-  const swarm = await Swarm.start();
-  try {
+  await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/failover.bin', FILE_BYTES);
     const first = await swarm.startSupernode();
     const second = await swarm.startSupernode();
@@ -27,12 +26,7 @@ test('first supernode killed mid-download: every dfget completes through the sec
     console.log(`  pieces on disk when the first supernode died: ${before.join(', ')}; ${migrated}/${HOSTS} hosts moved to the second; `
       + `${fellBack} fell back to the source; times ${results.map((r) => r.elapsedMs).join(', ')} ms`);
     assert.is(migrated, HOSTS, 'every host moved to the second supernode');
-  } catch (err) {
-    swarm.procs.printLogs();
-    throw err;
-  } finally {
-    await swarm.stop();
-  }
+  });
 });
 
 test.run();

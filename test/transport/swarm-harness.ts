@@ -38,6 +38,19 @@ export class Swarm {
     return new Swarm(await HttpOrigin.start());
   }
 
+  /** Start a swarm, run `body`, print every process's log if it throws, and always stop. */
+  static async run(body: (swarm: Swarm) => Promise<void>): Promise<void> {
+    const swarm = await Swarm.start();
+    try {
+      await body(swarm);
+    } catch (err) {
+      swarm.procs.printLogs();
+      throw err;
+    } finally {
+      await swarm.stop();
+    }
+  }
+
   /** Serve `sizeBytes` of random bytes at `path`; returns the URL. */
   async serveRandom(path: string, sizeBytes: number, options?: OriginFileOptions): Promise<string> {
     this.content = randomBytes(sizeBytes);

@@ -14,8 +14,7 @@ const FILE_BYTES = 64 * 1024 * 1024;
 const HOSTS = 8;
 
 test('8 dfget share one 64 MiB file: exact bytes, about one copy from the origin, most pieces from peers', async () => {
-  const swarm = await Swarm.start();
-  try {
+  await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/blob.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode();
     const runs = await Promise.all(Array.from({ length: HOSTS }, (_, i) =>
@@ -30,12 +29,7 @@ test('8 dfget share one 64 MiB file: exact bytes, about one copy from the origin
       + `from the supernode ${(100 * (1 - peerShare)).toFixed(1)}%; slowest host ${Math.max(...results.map((r) => r.elapsedMs))} ms`);
     assert.ok(originBytes <= 1.05 * FILE_BYTES, `origin sent ${originBytes} bytes, more than 1.05 copies`);
     assert.ok(peerShare > 0.5, `only ${(100 * peerShare).toFixed(1)}% of piece bytes came from peers`);
-  } catch (err) {
-    swarm.procs.printLogs();
-    throw err;
-  } finally {
-    await swarm.stop();
-  }
+  });
 });
 
 test.run();

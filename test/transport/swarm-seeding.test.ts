@@ -27,8 +27,7 @@ async function waitForMetric(addr: string, name: string, want: number, timeoutMs
 }
 
 test('a host that finished and exited still serves pieces to a later host', async () => {
-  const swarm = await Swarm.start();
-  try {
+  await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/seeded.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode();
     const first = await swarm.dfget(swarm.newHome('hostA'), url, [supernode.addr], ['--locallimit', '0']);
@@ -48,12 +47,7 @@ test('a host that finished and exited still serves pieces to a later host', asyn
       + `from A's uploader (${assignedFromPeers} piece assignments from peers), the rest from the supernode`);
     assert.ok(originBytes <= 1.05 * FILE_BYTES, `origin sent ${originBytes} bytes, more than 1.05 copies`);
     assert.ok(result.fromPeersBytes > 0 && assignedFromPeers > 0, 'B got no piece from A\'s uploader');
-  } catch (err) {
-    swarm.procs.printLogs();
-    throw err;
-  } finally {
-    await swarm.stop();
-  }
+  });
 });
 
 test.run();
