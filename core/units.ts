@@ -34,7 +34,7 @@ const DURATION_EXAMPLES = 'e.g. 500ms, 2s, 3min, 1h, 2min 5s';
 
 const NUMBER_AND_UNIT = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$/i;
 
-/** Bytes from "1.5MiB", "40M", "2GB", "4096" or a number of bytes; throws on anything else. */
+/** Parses "1.5MiB", "40M", "2GB", "4096" or a number of bytes into bytes; throws on anything else. */
 export function parseBytes(input: string | number): number {
   if (typeof input === 'number') return wholeFrom(input, 1, input, 'size', SIZE_EXAMPLES);
   const match = NUMBER_AND_UNIT.exec(input);
@@ -43,7 +43,7 @@ export function parseBytes(input: string | number): number {
   return wholeFrom(Number(match[1]), multiplier, input, 'size', SIZE_EXAMPLES);
 }
 
-/** Bytes per second from "10MB/s", "40M", "100Mbit", a number, or "unlimited"; 0 = unlimited. */
+/** Parses "10MB/s", "40M", "100Mbit", a number, or "unlimited" into bytes per second; 0 = unlimited. */
 export function parseRate(input: string | number): number {
   if (typeof input === 'number') return wholeFrom(input, 1, input, 'rate', RATE_EXAMPLES);
   const trimmed = input.trim();
@@ -62,7 +62,7 @@ export function parseRate(input: string | number): number {
   return bytesPerSec;
 }
 
-/** Milliseconds from "500ms", "2s", "3min", "1h", "2min 5s" or a number of ms. */
+/** Parses "500ms", "2s", "3min", "1h", "2min 5s" or a number of ms into milliseconds. */
 export function parseDurationMs(input: string | number): number {
   if (typeof input === 'number') return wholeFrom(input, 1, input, 'duration', DURATION_EXAMPLES);
   const parts: [amount: string, unit: string][] = [];

@@ -121,12 +121,18 @@ test('a private task makes a later requester prove its credentials; refused mean
   ]);
 });
 
+/** p1 and p2 registered for a one-piece file the CDN has; the supernode serves one upload at a time. */
+function twoPeersOnePiece() {
+  const m = machine({ supernodeUpLimit: 1 });
+  m.register(0, 'p1');
+  m.register(0, 'p2');
+  m.feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
+  m.feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  return m;
+}
+
 test('a gone peer is never a source again and its running pieces are released', () => {
-  const { sn, feed, msg, register } = machine({ supernodeUpLimit: 1 });
-  register(0, 'p1');
-  register(0, 'p2');
-  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
-  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  const { sn, feed, msg } = twoPeersOnePiece();
   msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
   assert.is(sn.swarmOf(T)!.supernodeUploads, 1);
   feed(3, { kind: 'peer-gone', peerId: 'p1' });
@@ -136,11 +142,7 @@ test('a gone peer is never a source again and its running pieces are released', 
 });
 
 test('a failure naming a source that has left still settles the run, so the piece is assigned again', () => {
-  const { sn, feed, msg, register } = machine({ supernodeUpLimit: 1 });
-  register(0, 'p1');
-  register(0, 'p2');
-  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * KiB });
-  feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  const { sn, feed, msg } = twoPeersOnePiece();
   msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
   msg(3, 'p1', { kind: 'report', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
   const assigned = msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
