@@ -23,6 +23,7 @@ import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
 import { HttpOrigin } from '../transport/http-origin.ts';
+import { stopUploaderOf } from '../transport/uploader/uploader-lock.ts';
 import { REPO_ROOT, removeDir, startBin, tempDir, type RunningProcess } from '../test/helpers/processes.ts';
 
 /** A plain HTTP download to a file, in a bare node process (no tsx): the baseline. */
@@ -113,17 +114,7 @@ async function withSupernode<T>(body: (sn: RunningProcess) => Promise<T>): Promi
 
 /** Stop the background uploaders the dfget runs left behind in these homes. */
 async function stopUploaders(homes: string[]): Promise<void> {
-  const { readLock } = await import('../transport/uploader/uploader-lock.ts');
-  for (const home of homes) {
-    const lock = await readLock(home);
-    if (lock) {
-      try {
-        process.kill(lock.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  for (const home of homes) await stopUploaderOf(home);
 }
 
 async function oneHost(): Promise<void> {

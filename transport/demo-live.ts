@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { formatBytes, formatDurationMs, parseBytes, parseDurationMs, parseRate } from '../core/units.ts';
 import type { DownloadResult } from './dfget/download.ts';
 import { HttpOrigin } from './http-origin.ts';
-import { readLock } from './uploader/uploader-lock.ts';
+import { stopUploaderOf } from './uploader/uploader-lock.ts';
 import { REPO_ROOT, removeDir, startBin, tempDir } from '../test/helpers/processes.ts';
 
 const opts = new Command('demo:live')
@@ -75,16 +75,7 @@ try {
     + `peers served ${formatBytes(peers)} (${((100 * peers) / (peers + fromSupernode)).toFixed(1)}%), the supernode ${formatBytes(fromSupernode)}`);
 } finally {
   await supernode.stop();
-  for (const home of homes) {
-    const lock = await readLock(home);
-    if (lock) {
-      try {
-        process.kill(lock.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  for (const home of homes) await stopUploaderOf(home);
   await origin.close();
   removeDir(root);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HttpOrigin } from '../../transport/http-origin.ts';
-import { readLock } from '../../transport/uploader/uploader-lock.ts';
+import { stopUploaderOf } from '../../transport/uploader/uploader-lock.ts';
 import { freePort, REPO_ROOT, removeDir, tempDir } from '../helpers/processes.ts';
 
 interface Run { code: number; stdout: string; stderr: string }
@@ -32,8 +32,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  const lock = await readLock(home);
-  if (lock) process.kill(lock.pid, 'SIGTERM');
+  await stopUploaderOf(home);
   await origin.close();
   removeDir(home);
 });

@@ -10,7 +10,7 @@ import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpOrigin, type OriginFileOptions } from '../../transport/http-origin.ts';
 import type { DownloadResult } from '../../transport/dfget/download.ts';
-import { readLock } from '../../transport/uploader/uploader-lock.ts';
+import { stopUploaderOf } from '../../transport/uploader/uploader-lock.ts';
 import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../helpers/processes.ts';
 
 export interface DfgetRun {
@@ -121,16 +121,7 @@ export class Swarm {
 
   async stop(): Promise<void> {
     await this.procs.stopAll();
-    for (const home of this.homes) {
-      const lock = await readLock(home);
-      if (lock) {
-        try {
-          process.kill(lock.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    for (const home of this.homes) await stopUploaderOf(home);
     await this.origin.close();
     for (const dir of this.dirs) removeDir(dir);
   }
