@@ -1,7 +1,8 @@
 /**
  * Oracles every run is held to, outside the core: no strategy beats the fluid lower bound,
  * every surviving host finishes, and (for the core strategies) every written piece was one whose
- * bytes carried the right digest. A violation is a bug somewhere; the CLI prints it with the
+ * bytes carried the right digest, every assignment carried a digest, and no core machine asked
+ * to be woken for a deadline it had just been given. A violation is a bug somewhere; the CLI prints it with the
  * seed and the command that replays it.
  */
 import type { StrategyResult } from './result.ts';
@@ -21,6 +22,12 @@ export function violations(r: StrategyResult): string[] {
   }
   if ((r.counters.unverifiedWrites ?? 0) > 0) {
     problems.push(`${r.strategy}: ${r.counters.unverifiedWrites} pieces were written without matching bytes`);
+  }
+  if ((r.counters.assignmentsWithoutDigest ?? 0) > 0) {
+    problems.push(`${r.strategy}: the core assigned ${r.counters.assignmentsWithoutDigest} pieces without a digest`);
+  }
+  if ((r.counters.repeatedDeadlines ?? 0) > 0) {
+    problems.push(`${r.strategy}: a core machine asked ${r.counters.repeatedDeadlines} times to be woken for a deadline it had just been given`);
   }
   return problems;
 }

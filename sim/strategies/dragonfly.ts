@@ -107,9 +107,9 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     let deadline = machine?.nextDeadlineMs() ?? null;
     if (deadline === null || deadline >= timerAtMs[m]) return;
     if (deadline <= sim.nowMs && firing === m) {
-      // The machine took its timeout and still asks for one now (a deadline computed as a + b
-      // but tested as now - a >= b can miss by one rounding step): wake it a microsecond later
-      // rather than spin at one instant. Counted, so a report shows it happened.
+      // The machine took its timeout and still asks for one now: a core bug (once, a deadline
+      // armed as a + b but tested as now - a >= b). Wake it a microsecond later rather than spin
+      // at one instant; the count fails the run's checks (sim/checks.ts) with its seed.
       counters.repeatedDeadlines++;
       deadline = sim.nowMs + 0.001;
     }
