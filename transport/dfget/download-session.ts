@@ -118,10 +118,14 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   let sourceDigest: string | null = null;
   let sourceFailure: string | null = null;
   // The whole-file digest is computed as the verified prefix grows (pieces arrive nearly in
-  // order), so finishing a large file does not stall on hashing it all at the end.
+  // order), so finishing a large file does not stall on hashing it all at the end. When the
+  // supernode's CDN already gave it and the user named no --digest, it is not computed again:
+  // every piece matched a digest from that same CDN pass, so the file's digest is the CDN's.
   let fileHash: Hash = createHash('sha256');
   let hashedPieces = 0;
+  let cdnFileDigest: string | null = null;
   const hashVerifiedPrefix = async (justWritten?: { piece: number; bytes: Buffer }): Promise<void> => {
+    if (cdnFileDigest !== null) return;
     while (plan && hashedPieces < plan.pieceCount && store.isVerified(hashedPieces)) {
       fileHash.update(justWritten?.piece === hashedPieces ? justWritten.bytes : await store.readPiece(hashedPieces));
       hashedPieces++;
@@ -191,6 +195,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
       case 'plan': {
         const next: PiecePlan = { totalBytes: effect.totalBytes, pieceSizeBytes: effect.pieceSizeBytes, pieceCount: effect.pieceCount };
         plan = next;
+        cdnFileDigest = effect.fileDigest !== undefined && !req.digest ? effect.fileDigest : null;
         const kept = effect.discardLocal ? [] : (resume?.have ?? []).filter((p) => p < next.pieceCount);
         bytesDone = kept.reduce((sum, p) => sum + bytesOf(next, p), 0);
         if (effect.discardLocal) log('info', 'the source changed since the interrupted run; discarding its pieces');
@@ -337,7 +342,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
       const finalPlan = plan ?? sourcePlan;
       if (!finalPlan) throw new DownloadError('internal', 'download finished without a plan');
       await hashVerifiedPrefix();
-      const fileDigest = sourceDigest
+      const fileDigest = sourceDigest ?? cdnFileDigest
         ?? (hashedPieces === finalPlan.pieceCount ? `sha256:${fileHash.digest('hex')}` : await store.fileDigest());
       if (req.digest && req.digest.toLowerCase() !== fileDigest) {
         throw new DownloadError('digest-mismatch', `the downloaded file has digest ${fileDigest} but --digest says ${req.digest}; the source may have changed`);
