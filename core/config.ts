@@ -2,7 +2,10 @@
  * Scheduler and client settings shared by the simulator and the real processes.
  * Defaults follow the seed (dragonfly FAQ); every value is configurable by name from
  * scenario files, CLI flags (`--pieces-per-pull`, ...) and the supernode's `--config` YAML.
+ * The peer-side part reaches every peer from its supernode (settings.ts).
  */
+import { MAX_PIECE_BYTES, MIN_FIXED_PIECE_BYTES } from './pieces.ts';
+
 export interface CoreConfig {
   /** Pieces a peer may have running after one pull (seed: "4 in default"). */
   piecesPerPull: number;
@@ -30,6 +33,28 @@ export interface CoreConfig {
   waitMaxMs: number;
   /** A running piece fetch with no result after this long counts as a timeout failure. */
   pieceTimeoutMs: number;
+  /**
+   * Extra time the data-plane request of a piece fetch is given beyond `pieceTimeoutMs`, so the
+   * core's own timeout (which blames the source) fires first and the transfer is then cancelled.
+   */
+  fetchGraceMs: number;
+  /**
+   * Longest a peer holds back a message that reports pieces as held while its uploader is still
+   * booting (at most a quarter of `pullTimeoutMs`), so no one is sent to it for bytes it cannot
+   * serve yet, and the pull still goes out in time.
+   */
+  uploaderWaitMs: number;
+  /** A task an uploader was not asked for in this long leaves its upload list (seed: 3 minutes). */
+  unlistAfterMs: number;
+  /** Ranged GETs of one source the CDN runs at once; the missing pieces are cut into this many runs. */
+  sourceFetchConcurrency: number;
+  /** Tries per source request for retryable failures (cut connection, timeout, 5xx, short body). */
+  sourceFetchAttempts: number;
+  /** Delay before the second try of a source request; doubles per further try. */
+  sourceRetryDelayMs: number;
+  /** A seeding uploader reconnects to a supernode after this long, doubling per failure up to the max. */
+  seederRetryMinMs: number;
+  seederRetryMaxMs: number;
   /** A pull with no answer after this long means the supernode is gone (peer migrates). */
   pullTimeoutMs: number;
   /** A cached task is revalidated with its source when registered this long after the last check. */
@@ -60,6 +85,14 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   waitMinMs: 50,
   waitMaxMs: 2000,
   pieceTimeoutMs: 60_000,
+  fetchGraceMs: 1000,
+  uploaderWaitMs: 3000,
+  unlistAfterMs: 180_000,
+  sourceFetchConcurrency: 2,
+  sourceFetchAttempts: 3,
+  sourceRetryDelayMs: 250,
+  seederRetryMinMs: 500,
+  seederRetryMaxMs: 30_000,
   pullTimeoutMs: 15_000,
   revalidateAfterMs: 0,
   maxPeersPerTask: 200_000,
@@ -72,6 +105,44 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
 });
 
 export type ConfigError = { kind: 'config-error'; field: string; message: string };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Allowed range of every numeric setting. Peers check the settings their supernode sends against
+ * the same table (decode.ts), so a supernode cannot be started with a value its peers refuse, and
+ * impossible settings (zero slots, pieces too small to pay their round trip or too large for one
+ * data-plane frame) are refused at once with the field named.
+ */
+export const SETTING_BOUNDS: Readonly<Record<Exclude<keyof CoreConfig, 'backToSource'>, { min: number; max: number }>> = Object.freeze({
+  piecesPerPull: { min: 1, max: 256 },
+  peerUpLimit: { min: 1, max: 256 },
+  peerDownLimit: { min: 1, max: 256 },
+  supernodeUpLimit: { min: 1, max: 65_536 },
+  supernodeCopiesPerPiece: { min: 0, max: 65_536 },
+  globalBlacklistThreshold: { min: 1, max: 1_000_000 },
+  selfIsolationThreshold: { min: 0, max: 1_000_000 },
+  pieceSizeBytes: { min: 0, max: MAX_PIECE_BYTES },
+  waitMinMs: { min: 1, max: DAY_MS },
+  waitMaxMs: { min: 1, max: DAY_MS },
+  pieceTimeoutMs: { min: 1, max: DAY_MS },
+  fetchGraceMs: { min: 0, max: DAY_MS },
+  uploaderWaitMs: { min: 0, max: DAY_MS },
+  unlistAfterMs: { min: 0, max: 30 * DAY_MS },
+  sourceFetchConcurrency: { min: 1, max: 64 },
+  sourceFetchAttempts: { min: 1, max: 100 },
+  sourceRetryDelayMs: { min: 0, max: DAY_MS },
+  seederRetryMinMs: { min: 1, max: DAY_MS },
+  seederRetryMaxMs: { min: 1, max: DAY_MS },
+  pullTimeoutMs: { min: 1, max: DAY_MS },
+  revalidateAfterMs: { min: 0, max: 365 * DAY_MS },
+  maxPeersPerTask: { min: 1, max: 1 << 20 },
+  maxTasks: { min: 1, max: 1_000_000 },
+  maxLocalBlacklist: { min: 0, max: 65_536 },
+  assumedUploadBytesPerSec: { min: 1, max: 2 ** 50 },
+  sourceScanLimit: { min: 1, max: 1_000_000 },
+  wakeBatch: { min: 1, max: 1_000_000 },
+});
 
 /** Merge overrides over the defaults and check every field; errors name the field. */
 export function makeConfig(overrides: Partial<CoreConfig> = {}): CoreConfig | ConfigError {
@@ -87,14 +158,15 @@ export function makeConfig(overrides: Partial<CoreConfig> = {}): CoreConfig | Co
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || !Number.isInteger(value)) {
       return { kind: 'config-error', field: key, message: `must be a whole number >= 0, got ${String(value)}` };
     }
+    const { min, max } = SETTING_BOUNDS[key as keyof typeof SETTING_BOUNDS];
+    if (value < min) return { kind: 'config-error', field: key, message: min === 1 ? 'must be at least 1' : `must be at least ${min}, got ${value}` };
+    if (value > max) return { kind: 'config-error', field: key, message: `must be at most ${max}, got ${value}` };
   }
-  const positive: (keyof CoreConfig)[] = ['piecesPerPull', 'peerUpLimit', 'peerDownLimit', 'supernodeUpLimit',
-    'globalBlacklistThreshold', 'waitMinMs', 'pieceTimeoutMs', 'pullTimeoutMs', 'maxPeersPerTask', 'maxTasks',
-    'sourceScanLimit', 'wakeBatch', 'assumedUploadBytesPerSec'];
-  for (const key of positive) {
-    if ((cfg[key] as number) < 1) return { kind: 'config-error', field: key, message: 'must be at least 1' };
+  if (cfg.pieceSizeBytes !== 0 && cfg.pieceSizeBytes < MIN_FIXED_PIECE_BYTES) {
+    return { kind: 'config-error', field: 'pieceSizeBytes', message: `must be 0 (the seed's rule) or at least ${MIN_FIXED_PIECE_BYTES} bytes (64 KiB), got ${cfg.pieceSizeBytes}` };
   }
   if (cfg.waitMaxMs < cfg.waitMinMs) return { kind: 'config-error', field: 'waitMaxMs', message: 'must be >= waitMinMs' };
+  if (cfg.seederRetryMaxMs < cfg.seederRetryMinMs) return { kind: 'config-error', field: 'seederRetryMaxMs', message: 'must be >= seederRetryMinMs' };
   return cfg;
 }
 
@@ -107,7 +179,7 @@ const MAX_UPLOAD_SLOTS = 64;
  * a 1 Gbit/s one, a 100 Mbit/s uploader one slot — so every upload gets a useful share of the
  * link. The scheduler and every uploader (sim and transport) use this one rule.
  */
-export function uploadSlotsFor(cfg: CoreConfig, uploadRateBytesPerSec: number): number {
+export function uploadSlotsFor(cfg: Pick<CoreConfig, 'peerUpLimit' | 'assumedUploadBytesPerSec'>, uploadRateBytesPerSec: number): number {
   if (!(uploadRateBytesPerSec > 0)) return cfg.peerUpLimit;
   const scaled = Math.round(cfg.peerUpLimit * uploadRateBytesPerSec / cfg.assumedUploadBytesPerSec);
   return Math.min(Math.max(scaled, 1), Math.max(cfg.peerUpLimit, MAX_UPLOAD_SLOTS));

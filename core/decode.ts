@@ -10,6 +10,8 @@
  * make us allocate without limit, crash the driver or pollute a prototype. Unknown extra fields are
  * ignored (a newer peer may add some), never copied.
  */
+import { SETTING_BOUNDS } from './config.ts';
+import { PEER_SETTING_KEYS, type PeerSettingKey, type PeerSettings } from './settings.ts';
 import type {
   Assignment, DataPlaneMsg, FailureKind, PeerToSupernode, PieceResult, SupernodeToPeer, TaskSpec,
 } from './protocol.ts';
@@ -113,7 +115,11 @@ export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> 
           fail(`${input.path}.pieceCount`, `${pieceCount} pieces do not cut ${totalBytes} bytes into pieces of ${pieceSizeBytes}`);
         }
         const fileDigest = optional(input, 'fileDigest', (v, path) => digest(v, path));
-        return { kind, taskId, totalBytes, pieceSizeBytes, pieceCount, ...(fileDigest !== undefined && { fileDigest }) };
+        const settings = optional(input, 'settings', (v, path) => peerSettings(obj(v, path)));
+        return {
+          kind, taskId, totalBytes, pieceSizeBytes, pieceCount, ...(fileDigest !== undefined && { fileDigest }),
+          ...(settings !== undefined && { settings }),
+        };
       }
       case 'assign':
         return {
@@ -193,6 +199,15 @@ function headerMap(headers: Fields): Record<string, string> {
 function optionalRate(input: Fields): { uploadRateBytesPerSec?: number } {
   const rate = optional(input, 'uploadRateBytesPerSec', (value, path) => integer(value, path, 0, Number.MAX_SAFE_INTEGER));
   return rate === undefined ? {} : { uploadRateBytesPerSec: rate };
+}
+
+/** Every fleet setting present, within the bounds a supernode itself is held to (config.ts). */
+function peerSettings(input: Fields): PeerSettings {
+  const out = {} as Record<PeerSettingKey, number>;
+  for (const key of PEER_SETTING_KEYS) out[key] = int(input, key, SETTING_BOUNDS[key].min, SETTING_BOUNDS[key].max);
+  if (out.waitMaxMs < out.waitMinMs) fail(`${input.path}.waitMaxMs`, 'must be >= waitMinMs');
+  if (out.seederRetryMaxMs < out.seederRetryMinMs) fail(`${input.path}.seederRetryMaxMs`, 'must be >= seederRetryMinMs');
+  return out as PeerSettings;
 }
 
 function pieceResult(result: Fields): PieceResult {

@@ -1,6 +1,7 @@
 /** Inputs and effects of the peer (dfget) state machine (peer.ts). */
 import type { FailureKind, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import type { PeerToSupernode } from './protocol.ts';
+import type { PeerSettings, SettingsOrigin } from './settings.ts';
 
 export type PeerInput =
   /**
@@ -35,7 +36,13 @@ export type PeerInput =
   | { kind: 'timeout' };
 
 export type PeerEffect =
-  | { kind: 'send'; to: string; msg: PeerToSupernode }
+  /**
+   * `waitForUploaderMs` > 0: the message reports pieces as held; send it once they are on disk and
+   * this host's uploader knows them, waiting at most this long for an uploader still booting.
+   */
+  | { kind: 'send'; to: string; msg: PeerToSupernode; waitForUploaderMs?: number }
+  /** The settings this download runs with now (from task-info, or the defaults): configure the uploader. */
+  | { kind: 'settings'; settings: PeerSettings; origin: SettingsOrigin }
   /** The file's layout is known: size the output, drop local pieces if `discardLocal`. */
   | { kind: 'plan'; taskId: TaskId; totalBytes: number; pieceSizeBytes: number; pieceCount: number; fileDigest?: string; discardLocal: boolean }
   | {
@@ -47,6 +54,8 @@ export type PeerEffect =
       startByte: number;
       endByte: number;
       expectedDigest: string;
+      /** Give the data-plane request this long; the core's own piece timeout fires first. */
+      timeoutMs: number;
     }
   /** Abandon a running fetch (it timed out); late bytes for it are ignored. */
   | { kind: 'cancel-fetch'; taskId: TaskId; piece: number; source: PeerId }

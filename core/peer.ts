@@ -12,6 +12,11 @@
  * `assign` after a wake-up keeps work flowing). When every piece is verified the peer reports
  * its last results and emits `done`; it stays a source through its uploader.
  *
+ * Settings: the supernode's `task-info` carries the fleet's settings (settings.ts); the peer runs
+ * with them from then on and tells its driver (`settings`), which configures the uploader. Until
+ * then (and when a supernode sends none) it runs with the defaults, and logs the fallback. Only
+ * `backToSource` is local.
+ *
  * Failure handling: a fetch with no result after `pieceTimeoutMs` is cancelled and reported as a
  * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
  * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
@@ -21,7 +26,7 @@
  *
  *   input                     effects
  *   start                     send register            (pattern source: fetch-source)
- *   task-info                 plan; send pull           (or done, when resuming a complete file)
+ *   task-info                 settings; plan; send pull (or done, when resuming a complete file)
  *   assign                    fetch-piece ...
  *   wait                      - (arms the retry timer)
  *   task-failed               failed
@@ -32,12 +37,12 @@
  *   timeout                   cancel-fetch; send pull | migration
  */
 import { Bitset } from './bitset.ts';
-import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
 import type { PeerEffect, PeerInput } from './peer-io.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
-import type { Assignment, FailureKind, PeerId, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { Assignment, FailureKind, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
+import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings, type SettingsOrigin } from './settings.ts';
 
 type Phase = 'idle' | 'registered' | 'downloading' | 'source' | 'done' | 'failed';
 
@@ -69,8 +74,13 @@ export class Peer {
   private retryAtMs: number | null = null;
   private fromPeersBytes = 0;
   private fromSupernodeBytes = 0;
+  private cfg: PeerSettings = DEFAULT_PEER_SETTINGS;
+  private settingsOrigin: SettingsOrigin = 'default';
 
-  constructor(private readonly cfg: CoreConfig, readonly peerId: PeerId) {}
+  constructor(private readonly local: PeerLocalConfig, readonly peerId: PeerId) {}
+
+  /** The settings this peer runs with now, and whether its supernode gave them. */
+  get settings(): { settings: PeerSettings; origin: SettingsOrigin } { return { settings: this.cfg, origin: this.settingsOrigin }; }
 
   get state(): Phase { return this.phase; }
   get currentSupernode(): string | null { return this.supernodes[this.supernodeAt] ?? null; }
@@ -134,7 +144,7 @@ export class Peer {
     this.resumeHave = input.have ?? [];
     this.resumePlan = input.resumePlan ?? null;
     if (input.pattern === 'source' || this.supernodes.length === 0) {
-      if (input.pattern === 'source' || this.cfg.backToSource) return this.toSource();
+      if (input.pattern === 'source' || this.local.backToSource) return this.toSource();
       return this.fail('no supernode given; set --node, or allow back-to-source');
     }
     this.register(nowMs);
@@ -158,6 +168,7 @@ export class Peer {
     switch (msg.kind) {
       case 'task-info': {
         this.awaitingSinceMs = null;
+        this.adoptSettings(msg.settings);
         if (!this.plan) this.adoptPlan(msg);
         if (this.have!.full) return this.finish(0);
         this.phase = 'downloading';
@@ -180,6 +191,18 @@ export class Peer {
         this.fail(msg.reason, msg.status);
         return;
     }
+  }
+
+  private adoptSettings(settings: PeerSettings | undefined): void {
+    if (settings) {
+      this.cfg = settings;
+      this.settingsOrigin = 'supernode';
+    } else {
+      this.cfg = DEFAULT_PEER_SETTINGS;
+      this.settingsOrigin = 'default';
+      this.out.push({ kind: 'log', level: 'warn', message: `supernode ${this.currentSupernode} sent no settings (an older supernode?); running with the defaults` });
+    }
+    this.out.push({ kind: 'settings', settings: this.cfg, origin: this.settingsOrigin });
   }
 
   private adoptPlan(info: Extract<SupernodeToPeer, { kind: 'task-info' }>): void {
@@ -222,7 +245,7 @@ export class Peer {
     this.running.set(piece, { source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
     this.out.push({
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
-      expectedDigest: assignment.digest,
+      expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
     });
   }
 
@@ -244,7 +267,7 @@ export class Peer {
       if (kind === 'corrupt') this.out.push({ kind: 'log', level: 'warn', message: `piece ${piece} from ${source} failed verification; not written` });
     }
     if (this.have!.full) {
-      this.out.push({ kind: 'send', to: this.currentSupernode!, msg: { kind: 'report', taskId: this.taskId, results: this.results } });
+      this.sendResults({ kind: 'report', taskId: this.taskId, results: this.results });
       this.results = [];
       return this.finish(0);
     }
@@ -273,8 +296,18 @@ export class Peer {
       && this.results.length === 0) return;
     this.retryAtMs = null;
     this.awaitingSinceMs = nowMs;
-    this.out.push({ kind: 'send', to: this.currentSupernode!, msg: { kind: 'pull', taskId: this.taskId, results: this.results } });
+    this.sendResults({ kind: 'pull', taskId: this.taskId, results: this.results });
     this.results = [];
+  }
+
+  /**
+   * A pull or report that claims pieces waits for the driver to make them servable (on disk, known
+   * to the uploader), bounded so that the pull still lands well within `pullTimeoutMs`.
+   */
+  private sendResults(msg: Extract<PeerToSupernode, { kind: 'pull' | 'report' }>): void {
+    const claims = msg.results.some((result) => result.ok);
+    const waitForUploaderMs = claims ? Math.min(this.cfg.uploaderWaitMs, Math.floor(this.cfg.pullTimeoutMs / 4)) : 0;
+    this.out.push({ kind: 'send', to: this.currentSupernode!, msg, ...(waitForUploaderMs > 0 ? { waitForUploaderMs } : {}) });
   }
 
   private migrate(nowMs: number): void {
@@ -288,7 +321,7 @@ export class Peer {
       this.out.push({ kind: 'log', level: 'warn', message: `supernode ${this.supernodes[this.supernodeAt - 1]} is unreachable; moving to ${this.currentSupernode}` });
       return this.register(nowMs);
     }
-    if (this.cfg.backToSource && this.pattern === 'p2p') return this.toSource();
+    if (this.local.backToSource && this.pattern === 'p2p') return this.toSource();
     this.fail('no supernode reachable (tried every one in the list) and back-to-source is disabled');
   }
 

@@ -6,11 +6,15 @@
 export const MiB = 1024 * 1024;
 const SMALL_FILE_LIMIT_BYTES = 200 * MiB;
 const DEFAULT_PIECE_BYTES = 4 * MiB;
-const MAX_PIECE_BYTES = 15 * MiB;
+const MAX_RULE_PIECE_BYTES = 15 * MiB;
+/** Largest piece the protocol carries in one data-plane frame (a fixed piece size above it is refused). */
+export const MAX_PIECE_BYTES = 16 * MiB;
+/** Smallest fixed piece size: below it a piece costs more in round trips than in transfer. */
+export const MIN_FIXED_PIECE_BYTES = 64 * 1024;
 
 export function pieceSize(totalBytes: number | null): number {
   if (totalBytes === null || totalBytes < SMALL_FILE_LIMIT_BYTES) return DEFAULT_PIECE_BYTES;
-  return Math.min((Math.floor(totalBytes / (100 * MiB)) + 2) * MiB, MAX_PIECE_BYTES);
+  return Math.min((Math.floor(totalBytes / (100 * MiB)) + 2) * MiB, MAX_RULE_PIECE_BYTES);
 }
 
 export interface PiecePlan {

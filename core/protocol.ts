@@ -4,6 +4,7 @@
  * (see transport/). Nothing here names a file path: a piece is addressed by taskId + index.
  * Untrusted input is checked by `decode.ts` before any machine sees it.
  */
+import type { PeerSettings } from './settings.ts';
 
 /** Identity of a peer as vouched for by the driver (a connection in transport, a host in sim). */
 export type PeerId = string;
@@ -85,6 +86,11 @@ export interface TaskInfoMsg {
   pieceCount: number;
   /** Whole-file `sha256:<hex>`, when the CDN has it. */
   fileDigest?: string;
+  /**
+   * The fleet's settings (settings.ts) the peer and its uploader run with; absent from an older
+   * supernode, when the peer falls back to the defaults and logs it.
+   */
+  settings?: PeerSettings;
 }
 export interface AssignMsg {
   kind: 'assign';

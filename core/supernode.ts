@@ -20,7 +20,7 @@
  *
  *   input                              effects
  *   register (new task)                cdn-fetch; send wait
- *   register (plan known)              send task-info [check-auth | cdn-revalidate]
+ *   register (plan known)              send task-info (with the fleet's settings) [check-auth | cdn-revalidate]
  *   pull                               send assign | wait | task-failed
  *   report                             -   (settles results)
  *   cdn-length / cdn-done              send task-info to every registered peer
@@ -39,6 +39,7 @@ import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
 import { SUPERNODE_INDEX, TaskSwarm } from './scheduler.ts';
 import type { SupernodeEffect, SupernodeInput } from './supernode-io.ts';
+import { peerSettingsOf, type PeerSettings } from './settings.ts';
 
 type TaskPhase = 'fetching' | 'ready' | 'revalidating';
 
@@ -96,8 +97,12 @@ export class Supernode {
   private fromSupernode = 0;
   private fromPeers = 0;
   private sweepAtMs: number | null = null;
+  /** What every peer is told to run with (task-info): the fleet's settings are this supernode's. */
+  private readonly peerSettings: PeerSettings;
 
-  constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {}
+  constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {
+    this.peerSettings = peerSettingsOf(cfg);
+  }
 
   stats(): SupernodeStats {
     let peersGloballyBlacklisted = 0;
@@ -258,7 +263,7 @@ export class Supernode {
     slot.informed = true;
     this.send(slot.id, {
       kind: 'task-info', taskId: task.taskId, totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
-      pieceCount: plan.pieceCount, ...(task.fileDigest ? { fileDigest: task.fileDigest } : {}),
+      pieceCount: plan.pieceCount, ...(task.fileDigest ? { fileDigest: task.fileDigest } : {}), settings: this.peerSettings,
     });
   }
 

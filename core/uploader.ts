@@ -9,7 +9,13 @@
  * uploader asks its driver to exit. It knows nothing of files: the driver maps a served piece to
  * bytes.
  *
+ * Its slots and unlist time come from the fleet's settings (settings.ts `uploaderConfigFor`): a
+ * host's uploader starts with the defaults and is reconfigured (`configure`) when its peer
+ * learns its supernode's settings; running uploads are never cut, a lower limit only refuses
+ * new ones until enough have finished.
+ *
  *   input                          effects
+ *   configure                      -
  *   list-task / have-piece         -
  *   piece-request (held, free)     serve { to, requestId, taskId, piece }
  *   piece-request (else)           refuse { to, requestId, reason: missing | busy }
@@ -22,6 +28,8 @@ import { Clock, Outbox } from './drive.ts';
 import type { PeerId, TaskId } from './protocol.ts';
 
 export type UploaderInput =
+  /** New limits from the fleet's settings; the host's idle-exit time and task bound are kept. */
+  | { kind: 'configure'; config: Pick<UploaderConfig, 'uploadLimit' | 'perRequesterLimit' | 'unlistAfterMs'> }
   | { kind: 'list-task'; taskId: TaskId; pieceCount: number }
   | { kind: 'have-piece'; taskId: TaskId; piece: number }
   | { kind: 'unlist-task'; taskId: TaskId }
@@ -49,8 +57,10 @@ export interface UploaderConfig {
   perRequesterLimit?: number;
 }
 
+/** A host uploader's config until its peer learns the fleet's settings (core/settings.ts). */
 export const DEFAULT_UPLOADER: Readonly<UploaderConfig> = Object.freeze({
   uploadLimit: 5,
+  perRequesterLimit: 4,
   unlistAfterMs: 3 * 60_000,
   idleExitMs: 5 * 60_000,
   maxTasks: 10_000,
@@ -67,9 +77,14 @@ export class Uploader {
   private idleSinceMs = 0;
   private exited = false;
 
-  constructor(private readonly cfg: UploaderConfig = DEFAULT_UPLOADER) {}
+  private cfg: UploaderConfig;
+
+  constructor(cfg: UploaderConfig = DEFAULT_UPLOADER) {
+    this.cfg = { ...cfg };
+  }
 
   get activeUploads(): number { return this.running.size; }
+  get config(): Readonly<UploaderConfig> { return this.cfg; }
   get listedTasks(): number { return this.tasks.size; }
   holds(taskId: TaskId, piece: number): boolean { return this.tasks.get(taskId)?.pieces.has(piece) ?? false; }
 
@@ -81,6 +96,11 @@ export class Uploader {
     // from the first input, as the clock's origin is the driver's; not from the last busy input.
     if (firstInput || busyBefore) this.idleSinceMs = nowMs;
     switch (input.kind) {
+      case 'configure': {
+        const { uploadLimit, perRequesterLimit, unlistAfterMs } = input.config;
+        this.cfg = { ...this.cfg, uploadLimit: Math.max(1, uploadLimit), perRequesterLimit: perRequesterLimit ?? 0, unlistAfterMs };
+        break;
+      }
       case 'list-task': {
         if (!this.tasks.has(input.taskId)) {
           if (this.tasks.size >= this.cfg.maxTasks) this.evictOldest();

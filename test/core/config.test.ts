@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { checkProperty } from '../helpers/fc-rerun.ts';
-import { DEFAULT_CONFIG, configOrThrow, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, SETTING_BOUNDS, configOrThrow, makeConfig, type CoreConfig } from '../../core/config.ts';
 
 const numericKeys = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((k) => typeof DEFAULT_CONFIG[k] === 'number');
 
@@ -61,15 +61,27 @@ test('configOrThrow says which setting is wrong', () => {
   assert.throws(() => configOrThrow({ peerDownLimit: 0 }), /invalid setting peerDownLimit: must be at least 1/);
 });
 
-test('property: every numeric setting accepts any whole number >= 1, consistent waits included', () => {
+test('property: every numeric setting accepts any whole number within its bounds, consistent waits included', () => {
+  const withinBounds = fc.constantFrom(...numericKeys).chain((key) => {
+    const { min, max } = SETTING_BOUNDS[key as keyof typeof SETTING_BOUNDS];
+    const low = key === 'pieceSizeBytes' ? 64 * 1024 : Math.max(min, 1);
+    return fc.tuple(fc.constant(key), fc.integer({ min: low, max: Math.min(max, 1_000_000_000) }));
+  });
   checkProperty(import.meta.url, 'valid overrides', fc.property(
-    fc.dictionary(fc.constantFrom(...numericKeys), fc.integer({ min: 1, max: 1_000_000 }), { noNullPrototype: true }),
+    fc.array(withinBounds, { maxLength: 8 }).map((pairs) => Object.fromEntries(pairs) as Partial<CoreConfig>),
     (overrides) => {
       const merged = { ...DEFAULT_CONFIG, ...overrides };
-      fc.pre(merged.waitMaxMs >= merged.waitMinMs);
+      fc.pre(merged.waitMaxMs >= merged.waitMinMs && merged.seederRetryMaxMs >= merged.seederRetryMinMs);
       assert.equal(makeConfig(overrides), merged);
     },
   ), { numRuns: 300 });
+});
+
+test('impossible settings are refused with the field named: zero slots, pieces under 64 KiB or over one frame', () => {
+  assert.is(errorOf({ peerDownLimit: 0 }).field, 'peerDownLimit');
+  assert.match(errorOf({ pieceSizeBytes: 3 }).message, /at least 65536 bytes/);
+  assert.match(errorOf({ pieceSizeBytes: 1024 ** 3 }).message, /at most 16777216/);
+  assert.equal(makeConfig({ pieceSizeBytes: 16 * 1024 * 1024 }), { ...DEFAULT_CONFIG, pieceSizeBytes: 16 * 1024 * 1024 });
 });
 
 test.run();

@@ -7,6 +7,7 @@ import {
   type Decoded,
 } from '../../core/decode.ts';
 import type { DataPlaneMsg, PeerToSupernode, SupernodeToPeer } from '../../core/protocol.ts';
+import { DEFAULT_PEER_SETTINGS } from '../../core/settings.ts';
 
 const plain = { noNullPrototype: true } as const;
 const idArb = fc.string({ minLength: 1, maxLength: 40 });
@@ -118,6 +119,12 @@ test('errors name the path of the first bad field', () => {
     [{ kind: 'leave', taskId: 'x'.repeat(257) }, decodePeerToSupernode, '$.taskId', /256/],
     [{ kind: 'task-info', taskId: 't', totalBytes: 10, pieceSizeBytes: 4, pieceCount: 2 }, decodeSupernodeToPeer, '$.pieceCount', /do not cut 10 bytes/],
     [{ kind: 'task-info', taskId: 't', totalBytes: 1e400, pieceSizeBytes: 4, pieceCount: 2 }, decodeSupernodeToPeer, '$.totalBytes', /Infinity/],
+    [{ kind: 'task-info', taskId: 't', totalBytes: 8, pieceSizeBytes: 4, pieceCount: 2, settings: { ...DEFAULT_PEER_SETTINGS, peerDownLimit: 1e9 } },
+      decodeSupernodeToPeer, '$.settings.peerDownLimit', /from 1 to 256/],
+    [{ kind: 'task-info', taskId: 't', totalBytes: 8, pieceSizeBytes: 4, pieceCount: 2, settings: { ...DEFAULT_PEER_SETTINGS, pullTimeoutMs: undefined } },
+      decodeSupernodeToPeer, '$.settings.pullTimeoutMs', /got undefined/],
+    [{ kind: 'task-info', taskId: 't', totalBytes: 8, pieceSizeBytes: 4, pieceCount: 2, settings: { ...DEFAULT_PEER_SETTINGS, waitMinMs: 10, waitMaxMs: 5 } },
+      decodeSupernodeToPeer, '$.settings.waitMaxMs', /waitMinMs/],
     [{ kind: 'wait', taskId: 't', retryAfterMs: Number.NaN, reason: '' }, decodeSupernodeToPeer, '$.retryAfterMs', /NaN/],
     [{ kind: 'task-failed', taskId: 't', reason: 'gone', status: 42 }, decodeSupernodeToPeer, '$.status', /100 to 599/],
     [{ kind: 'piece-refused', requestId: 1, reason: 'tired' }, decodeDataPlane, '$.reason', /busy, missing/],

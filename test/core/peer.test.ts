@@ -1,27 +1,38 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { configOrThrow, type CoreConfig } from '../../core/config.ts';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import { Peer } from '../../core/peer.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import type { SupernodeToPeer, TaskSpec } from '../../core/protocol.ts';
 import { SUPERNODE } from '../../core/protocol.ts';
+import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings } from '../../core/settings.ts';
 
 const T = 'c'.repeat(64);
 const SPEC: TaskSpec = { url: 'http://origin.test/f', headers: {} };
 const PIECE = 1000;
 
-function machine(overrides: Partial<CoreConfig> = {}, start: Partial<Extract<PeerInput, { kind: 'start' }>> = {}) {
-  const peer = new Peer(configOrThrow({ pieceSizeBytes: PIECE, ...overrides }), 'me');
+/** Timeout the data-plane request of a fetch gets with the default settings. */
+const FETCH_TIMEOUT_MS = DEFAULT_PEER_SETTINGS.pieceTimeoutMs + DEFAULT_PEER_SETTINGS.fetchGraceMs;
+
+/**
+ * A peer whose supernode sends `settings` over the defaults in task-info (the only way a peer gets
+ * settings); `local` is what the host sets itself. `settings` effects are left out of what the
+ * helpers return (a test of its own checks them).
+ */
+function machine(settings: Partial<PeerSettings> = {}, start: Partial<Extract<PeerInput, { kind: 'start' }>> = {},
+  local: PeerLocalConfig = { backToSource: true }) {
+  const peer = new Peer(local, 'me');
   const feed = (nowMs: number, input: PeerInput): PeerEffect[] => {
     const out: PeerEffect[] = [];
     applyAndDrain(peer, nowMs, input, (e) => out.push(e));
-    return out.filter((e) => e.kind !== 'log');
+    return out.filter((e) => e.kind !== 'log' && e.kind !== 'settings');
   };
   const fromSn = (nowMs: number, msg: SupernodeToPeer, from = 'sn-a') => feed(nowMs, { kind: 'supernode-message', from, msg });
   const started = feed(0, { kind: 'start', taskId: T, task: SPEC, supernodes: ['sn-a', 'sn-b'], uploadAddr: 'me:1', ...start });
-  const info = (nowMs: number, pieceCount = 3, from = 'sn-a') =>
-    fromSn(nowMs, { kind: 'task-info', taskId: T, totalBytes: pieceCount * PIECE - 1, pieceSizeBytes: PIECE, pieceCount }, from);
+  const info = (nowMs: number, pieceCount = 3, from = 'sn-a') => fromSn(nowMs, {
+    kind: 'task-info', taskId: T, totalBytes: pieceCount * PIECE - 1, pieceSizeBytes: PIECE, pieceCount,
+    settings: { ...DEFAULT_PEER_SETTINGS, ...settings },
+  }, from);
   const timeouts = (nowMs: number) => { const out: PeerEffect[] = []; fireDue(peer, nowMs, (e) => out.push(e)); return out.filter((e) => e.kind !== 'log'); };
   return { peer, feed, fromSn, started, info, timeouts };
 }
@@ -42,12 +53,12 @@ test('fetches what it is assigned; a verified piece is written and reported, a c
     { piece: 0, source: SUPERNODE, sourceAddr: '', digest: 'sha256:a' },
     { piece: 2, source: 'p9', sourceAddr: 'p9:1', digest: 'sha256:c' },
   ] }), [
-    { kind: 'fetch-piece', taskId: T, piece: 0, source: SUPERNODE, sourceAddr: 'sn-a', startByte: 0, endByte: 1000, expectedDigest: 'sha256:a' },
-    { kind: 'fetch-piece', taskId: T, piece: 2, source: 'p9', sourceAddr: 'p9:1', startByte: 2000, endByte: 2999, expectedDigest: 'sha256:c' },
+    { kind: 'fetch-piece', taskId: T, piece: 0, source: SUPERNODE, sourceAddr: 'sn-a', startByte: 0, endByte: 1000, expectedDigest: 'sha256:a', timeoutMs: FETCH_TIMEOUT_MS },
+    { kind: 'fetch-piece', taskId: T, piece: 2, source: 'p9', sourceAddr: 'p9:1', startByte: 2000, endByte: 2999, expectedDigest: 'sha256:c', timeoutMs: FETCH_TIMEOUT_MS },
   ]);
   assert.equal(feed(3, { kind: 'piece-fetched', piece: 0, source: SUPERNODE, digest: 'sha256:a' }), [
     { kind: 'write-piece', taskId: T, piece: 0, startByte: 0, endByte: 1000 },
-    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] } },
+    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] }, waitForUploaderMs: 3000 },
   ]);
   assert.equal(feed(4, { kind: 'piece-fetched', piece: 2, source: 'p9', digest: 'sha256:evil' }), [], 'result waits for the pull answer');
   assert.ok(peer.blacklisted.has('p9'));
@@ -63,7 +74,7 @@ test('the last verified piece reports and finishes', () => {
   fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
   assert.equal(feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' }), [
     { kind: 'write-piece', taskId: T, piece: 0, startByte: 0, endByte: 999 },
-    { kind: 'send', to: 'sn-a', msg: { kind: 'report', taskId: T, results: [{ piece: 0, source: 'p1', ok: true }] } },
+    { kind: 'send', to: 'sn-a', msg: { kind: 'report', taskId: T, results: [{ piece: 0, source: 'p1', ok: true }] }, waitForUploaderMs: 3000 },
     { kind: 'done', taskId: T, fromPeersBytes: 999, fromSupernodeBytes: 0, fromSourceBytes: 0 },
   ]);
 });
@@ -87,7 +98,7 @@ test('a silent supernode is left for the next one, carrying pieces and blacklist
 });
 
 test('without back-to-source, losing every supernode fails with a clear reason', () => {
-  const { feed } = machine({ backToSource: false });
+  const { feed } = machine({}, {}, { backToSource: false });
   feed(1, { kind: 'supernode-down', supernode: 'sn-a' });
   const out = feed(2, { kind: 'supernode-down', supernode: 'sn-b' });
   assert.is(out.length, 1);
@@ -162,6 +173,37 @@ test('a downloading peer with nothing running and no answer pending always has a
   info(1);
   fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [] });
   assert.is(peer.nextDeadlineMs(), 702);
+});
+
+test('the supernode\'s settings are adopted from task-info; a supernode that sends none leaves the defaults, logged', () => {
+  const tuned = new Peer({ backToSource: true }, 'me');
+  const effects: PeerEffect[] = [];
+  applyAndDrain(tuned, 0, { kind: 'start', taskId: T, task: SPEC, supernodes: ['sn-a'], uploadAddr: 'me:1' }, () => {});
+  const settings = { ...DEFAULT_PEER_SETTINGS, peerDownLimit: 8, piecesPerPull: 8, pieceTimeoutMs: 500 };
+  applyAndDrain(tuned, 1, { kind: 'supernode-message', from: 'sn-a', msg: { kind: 'task-info', taskId: T, totalBytes: 20 * PIECE, pieceSizeBytes: PIECE, pieceCount: 20, settings } }, (e) => effects.push(e));
+  assert.equal(effects[0], { kind: 'settings', settings, origin: 'supernode' });
+  assert.equal(tuned.settings, { settings, origin: 'supernode' });
+  const pieces = Array.from({ length: 8 }, (_, piece) => ({ piece, source: SUPERNODE, sourceAddr: '', digest: `sha256:${piece}` }));
+  effects.length = 0;
+  applyAndDrain(tuned, 2, { kind: 'supernode-message', from: 'sn-a', msg: { kind: 'assign', taskId: T, retryAfterMs: 0, pieces } }, (e) => effects.push(e));
+  const fetches = effects.filter((e) => e.kind === 'fetch-piece');
+  assert.is(fetches.length, 8, 'eight pieces in flight, as the supernode\'s peerDownLimit says');
+  assert.ok(fetches.every((e) => e.kind === 'fetch-piece' && e.timeoutMs === 500 + DEFAULT_PEER_SETTINGS.fetchGraceMs));
+
+  const old = new Peer({ backToSource: true }, 'me');
+  const out: PeerEffect[] = [];
+  applyAndDrain(old, 0, { kind: 'start', taskId: T, task: SPEC, supernodes: ['sn-a'], uploadAddr: 'me:1' }, () => {});
+  applyAndDrain(old, 1, { kind: 'supernode-message', from: 'sn-a', msg: { kind: 'task-info', taskId: T, totalBytes: PIECE, pieceSizeBytes: PIECE, pieceCount: 1 } }, (e) => out.push(e));
+  assert.ok(out.some((e) => e.kind === 'log' && e.level === 'warn' && /sent no settings.*defaults/.test(e.message)), 'the fallback is logged');
+  assert.equal(out.find((e) => e.kind === 'settings'), { kind: 'settings', settings: DEFAULT_PEER_SETTINGS, origin: 'default' });
+});
+
+test('a pull that claims pieces asks the driver to wait for the uploader, bounded by a quarter of the pull timeout', () => {
+  const { fromSn, info, feed } = machine({ uploaderWaitMs: 3000, pullTimeoutMs: 4000 });
+  info(1);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
+  const sent = feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' }).find((e) => e.kind === 'send');
+  assert.equal(sent, { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: true }] }, waitForUploaderMs: 1000 });
 });
 
 test.run();

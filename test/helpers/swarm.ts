@@ -14,6 +14,7 @@ import type { Rng } from '../../core/rng.ts';
 import { Supernode } from '../../core/supernode.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
 import { Uploader } from '../../core/uploader.ts';
+import { supernodeUploaderConfig, uploaderConfigFor } from '../../core/settings.ts';
 
 export const SUPERNODE_ADDR = 'sn-0';
 
@@ -66,12 +67,13 @@ export class Swarm {
   private readonly spec: TaskSpec = { url: 'http://origin.test/file', headers: {} };
 
   constructor(private readonly opts: SwarmOptions) {
-    this.cfg = configOrThrow({ pieceSizeBytes: opts.pieceSizeBytes ?? 1024, ...opts.config });
+    this.cfg = configOrThrow({ pieceSizeBytes: opts.pieceSizeBytes ?? 64 * 1024, ...opts.config });
     this.supernode = new Supernode(this.cfg, testRng(opts.seed ?? 1));
-    this.supernodeUploader = new Uploader({ uploadLimit: this.cfg.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: 10 });
+    this.supernodeUploader = new Uploader(supernodeUploaderConfig(this.cfg));
     for (let i = 0; i < opts.peers; i++) {
-      this.peers.push(new Peer(this.cfg, peerName(i)));
-      this.uploaders.push(new Uploader({ uploadLimit: this.cfg.peerUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: 10 }));
+      this.peers.push(new Peer({ backToSource: this.cfg.backToSource }, peerName(i)));
+      // Configured from the supernode's settings when the peer receives them (onPeerEffect).
+      this.uploaders.push(new Uploader());
       this.written.push(new Set());
     }
   }
@@ -138,6 +140,9 @@ export class Swarm {
 
   private onPeerEffect(i: number, effect: PeerEffect): void {
     switch (effect.kind) {
+      case 'settings':
+        applyAndDrain(this.uploaders[i], this.nowMs, { kind: 'configure', config: uploaderConfigFor(effect.settings, 0, 0) }, () => {});
+        return;
       case 'send':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'peer-message', from: peerName(i), msg: effect.msg }));
         return;

@@ -6,7 +6,7 @@ import { CommanderError } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatRate } from '../../core/units.ts';
-import { freshSeed } from '../rng.ts';
+import { freshSeed } from '../../sim/seeded-rng.ts';
 import { fileLogger } from './log.ts';
 import { parseOptions, UsageError, type SupernodeOptions } from './options.ts';
 import { SupernodeServer } from './server.ts';

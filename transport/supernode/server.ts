@@ -35,7 +35,7 @@ import { Uploader, type UploaderEffect, type UploaderInput } from '../../core/up
 import { Cdn } from '../cdn/cdn.ts';
 import { CdnStore } from '../cdn/cdn-store.ts';
 import { sleep, SourceClient } from '../cdn/source-client.ts';
-import { childRng } from '../rng.ts';
+import { childRng } from '../../sim/seeded-rng.ts';
 import { isTaskId, taskIdFor } from '../task-id.ts';
 import {
   CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, pieceFramePrefix,
