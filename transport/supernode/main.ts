@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { formatRate } from '../../core/units.ts';
 import { freshSeed } from '../../sim/seeded-rng.ts';
 import { fileLogger } from './log.ts';
+import { ManagerAnnouncer } from './manager-announcer.ts';
 import { parseOptions, UsageError, type SupernodeOptions } from './options.ts';
 import { SupernodeServer } from './server.ts';
 
@@ -51,12 +52,22 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_FAILURE;
   }
   log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}; scheduler ${JSON.stringify(opts.core)}`);
+  const announcer = opts.managers.length === 0 ? null : new ManagerAnnouncer({
+    managers: opts.managers, address: hostPort(opts.advertiseIp ?? opts.host, server.port), idc: opts.idc, location: opts.location, log,
+  });
+  announcer?.start();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   log('info', `${signal}: shutting down`);
+  // Leave the managers first, so no host is sent here while peers migrate away.
+  await announcer?.close();
   await server.close();
   await logger.close();
   return EXIT_OK;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -10,6 +10,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { parseManagerList } from '../manager/client.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 import type { LogLevel } from './log.ts';
@@ -28,6 +30,10 @@ export interface SupernodeOptions {
   seed: string | null;
   logLevel: LogLevel;
   core: CoreConfig;
+  /** Managing nodes to announce this supernode to (base URLs); empty = none. */
+  managers: string[];
+  idc: string;
+  location: string;
 }
 
 /** Bad flags or config: the message says what and how to fix it. */
@@ -35,7 +41,8 @@ export class UsageError extends Error {}
 
 type Raw = Record<string, unknown>;
 
-const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel'];
+const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel',
+  'manager', 'idc', 'location'];
 const CORE_NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((key) => typeof DEFAULT_CONFIG[key] === 'number');
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -60,7 +67,10 @@ export function buildCommand(): Command {
     .option('--cdn-concurrency <n>', 'range requests in flight per task (default 2)')
     .option('--config <file>', 'YAML file with any of these settings (flags win)')
     .option('--seed <seed>', 'seed for the scheduler\'s random choices (logged; replays tie-breaking)')
-    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`);
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--manager <url,...>', 'managing node(s) to announce this supernode to, e.g. http://10.0.0.9:8004 (needs --advertise-ip when --host is 0.0.0.0)')
+    .option('--idc <name>', 'data centre of this supernode, sent to the manager (hosts in the same IDC are sent here first)')
+    .option('--location <a|b|c>', 'location of this supernode, widest level first, e.g. cn|hangzhou|rack-7 (sent to the manager)');
   for (const key of CORE_NUMBER_KEYS) {
     program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
   }
@@ -158,5 +168,22 @@ function resolve(raw: Raw): SupernodeOptions {
     seed: text('seed') ?? null,
     logLevel,
     core,
+    ...managerSettings(text('manager'), text('idc') ?? '', text('location') ?? '', text('advertiseIp') ?? text('host') ?? '127.0.0.1'),
   };
+}
+
+/** `--manager`, `--idc`, `--location`, checked as the manager will check them. */
+function managerSettings(managerList: string | undefined, idc: string, location: string, advertised: string): Pick<SupernodeOptions, 'managers' | 'idc' | 'location'> {
+  const problem = idcProblem(idc) ?? locationProblem(location);
+  if (problem) throw new UsageError(`--${problem.startsWith('idc') ? 'idc' : 'location'}: ${problem}`);
+  let managers: string[] = [];
+  try {
+    if (managerList !== undefined) managers = parseManagerList(managerList);
+  } catch (err) {
+    throw new UsageError(`--manager: ${(err as Error).message}`);
+  }
+  if (managers.length > 0 && (advertised === '0.0.0.0' || advertised === '::')) {
+    throw new UsageError(`--manager: peers cannot dial ${advertised}; set --advertise-ip to this host's address`);
+  }
+  return { managers, idc, location };
 }
