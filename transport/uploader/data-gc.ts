@@ -1,34 +1,95 @@
 /**
- * Residual data files: per the seed, files in the data dir that have lived longer than one hour
- * are removed, except those an uploader still lists or a download still writes (their names are
- * passed in). A file's age is its last modification, so a slow download that keeps writing is
- * never collected under its own feet.
+ * Garbage collection of a home's data dir (`<home>/data`), by the core's eviction policy:
+ *
+ * - the seed's rule: files that have lived longer than one hour are removed, except those an
+ *   uploader still lists or a download still writes (their names are passed in as `inUse`). A
+ *   file's age is its last modification, so a slow download that keeps writing is never collected
+ *   under its own feet. (The seed's other rule, unlisting a task nobody asked for in 3 minutes, is
+ *   the uploader core's; an unlisted task's files become collectable here.)
+ * - bounded disk: past a size limit (`--data-max`, default: fill the filesystem to at most 90 %),
+ *   the least recently modified unlisted files go first until the dir is at the low watermark.
+ *
+ * A download's data file `X` and its resume record `X.meta` are one entry (removed together); a
+ * `.server` backup is its own. Subdirectories are left alone.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
+import { DiskBudget, type FilesystemStats, type PassResult } from '../disk-budget.ts';
 
 export const RESIDUAL_MAX_AGE_MS = 60 * 60_000;
+/** The data dir's limit when none is configured. */
+export const DEFAULT_DATA_LIMIT: DiskLimit = DEFAULT_DISK_LIMIT;
 
-/** Remove old files from `dataDir`; returns the names removed. Missing dir = nothing to do. */
+export interface DataGcOptions {
+  /** Names of files an uploader lists or a download writes (either `X` or `X.meta` pins both). */
+  inUse: ReadonlySet<string>;
+  /** Size limit; null = none (the one-hour rule only). Default DEFAULT_DATA_LIMIT. */
+  limit?: DiskLimit | null;
+  maxAgeMs?: number;
+  lowWatermarkRatio?: number;
+  nowEpochMs?: number;
+  filesystemStats?: (dir: string) => Promise<FilesystemStats>;
+}
+
+export interface DataGcResult {
+  /** File names removed. */
+  removed: string[];
+  pass: PassResult;
+}
+
+/** One pass over `dataDir`: residual files and, past the limit, the least recently used. */
+export async function collectDataDir(dataDir: string, opts: DataGcOptions): Promise<DataGcResult> {
+  const groups = new Map<string, string[]>();
+  const removed: string[] = [];
+  const store = {
+    listEntries: () => listGroups(dataDir, opts.inUse, groups),
+    removeEntry: async (key: string) => {
+      for (const name of groups.get(key) ?? []) {
+        await fs.rm(join(dataDir, name), { force: true });
+        removed.push(name);
+      }
+      return true;
+    },
+  };
+  const nowEpochMs = opts.nowEpochMs ?? Date.now();
+  const limit = opts.limit === undefined ? DEFAULT_DATA_LIMIT : opts.limit ?? { kind: 'bytes' as const, maxBytes: Infinity };
+  const budget = new DiskBudget(store, {
+    dir: dataDir, limit, maxIdleMs: opts.maxAgeMs ?? RESIDUAL_MAX_AGE_MS, nowEpochMs: () => nowEpochMs,
+    ...(opts.lowWatermarkRatio !== undefined && { lowWatermarkRatio: opts.lowWatermarkRatio }),
+    ...(opts.filesystemStats && { filesystemStats: opts.filesystemStats }),
+  });
+  const pass = await budget.enforce();
+  return { removed, pass };
+}
+
+/** The seed's one-hour rule alone; returns the names removed. Missing dir = nothing to do. */
 export async function collectResidualFiles(
   dataDir: string, maxAgeMs: number, inUse: ReadonlySet<string>, nowEpochMs = Date.now(),
 ): Promise<string[]> {
+  return (await collectDataDir(dataDir, { inUse, limit: null, maxAgeMs, nowEpochMs })).removed;
+}
+
+async function listGroups(dataDir: string, inUse: ReadonlySet<string>, groups: Map<string, string[]>): Promise<EvictionEntry[]> {
   let names: string[];
   try {
     names = await fs.readdir(dataDir);
   } catch {
     return [];
   }
-  const removed: string[] = [];
+  const entries = new Map<string, EvictionEntry>();
   for (const name of names) {
-    if (inUse.has(name) || inUse.has(taskFileOf(name))) continue;
-    const path = join(dataDir, name);
-    const stat = await fs.stat(path).catch(() => null);
-    if (!stat || !stat.isFile() || nowEpochMs - stat.mtimeMs < maxAgeMs) continue;
-    await fs.rm(path, { force: true });
-    removed.push(name);
+    const stat = await fs.stat(join(dataDir, name)).catch(() => null);
+    if (!stat?.isFile()) continue;
+    const key = taskFileOf(name);
+    const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: inUse.has(key) };
+    entry.sizeBytes += stat.size;
+    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs);
+    entry.pinned ||= inUse.has(name);
+    entries.set(key, entry);
+    groups.set(key, [...(groups.get(key) ?? []), name]);
   }
-  return removed;
+  return [...entries.values()];
 }
 
 /** `X.meta` belongs with data file `X`. */
