@@ -88,6 +88,17 @@ export class DiskBudget {
     this.trackedBytes += bytes;
   }
 
+  /**
+   * Call after `bytes` landed in the store without a reservation (a download renamed into place):
+   * a pass runs when they took the store past its limit.
+   */
+  async noteWritten(bytes: number): Promise<void> {
+    this.trackedBytes += bytes;
+    const nowMs = this.now();
+    const stale = nowMs - this.scannedAtMs > (this.opts.rescanAfterMs ?? 60_000);
+    if (stale || (this.trackedBytes > this.highBytes && nowMs >= this.stuckUntilMs)) await this.enforce();
+  }
+
   /** A full pass now (or the running one); `incomingBytes` counts bytes about to be written. */
   enforce(incomingBytes = 0): Promise<PassResult> {
     this.pass ??= this.runPass(incomingBytes).finally(() => { this.pass = null; });
