@@ -57,9 +57,18 @@ const VERIFIED_LIMIT = 1_000_000;
 export interface CdnStoreOptions extends Pick<DiskBudgetOptions, 'lowWatermarkRatio' | 'nowEpochMs' | 'filesystemStats' | 'log'> {
   /** Size limit of the cache (`--cache-max`); default: fill the filesystem to at most 90 %. */
   limit?: DiskLimit;
-  /** Tasks the supernode still needs whole (a fetch running, peers mid-download): never evicted. */
+  /**
+   * Tasks the supernode still needs whole: never evicted. The supernode should answer true while
+   * the core's task is fetching or revalidating, or has a registered peer that is not complete.
+   */
   isPinned?: (taskId: string) => boolean;
-  /** Tasks removed to stay under the limit: the supernode must forget (unlist) them. */
+  /**
+   * Tasks removed to stay under the limit (their directory is gone). The supernode must unlist
+   * each: feed the core an input that forgets the task like `cdn-failed` does but without a
+   * `cdn-drop` effect (nothing left to remove), telling its registered peers — complete seeders,
+   * given `isPinned` above — that the task is gone so they leave; and bump the CDN's generation
+   * for it as `cdn-drop` does, so no late job reports on it. The next register fetches anew.
+   */
   onEvicted?: (taskIds: string[]) => void;
 }
 
