@@ -6,10 +6,10 @@
  * reserved since. A store calls `reserve(bytes)` before it writes: while the total stays under
  * the high watermark that is a counter update; past it, a full pass runs first (listing, plan,
  * removals), with the incoming bytes counted as a pinned entry, so the store stays under its
- * limit instead of overshooting by a write. A store whose writes it does not see (a download into
- * a temp file) calls `enforce()` after they land. Passes never overlap: callers during one share
- * it. A listing older than `rescanAfterMs` is redone at the next reservation, so files removed
- * or grown behind the store's back are accounted. For a `disk-use` limit, each pass reads the
+ * limit instead of overshooting by a write. A store whose writes it does not see (a download
+ * renamed into place) calls `noteWritten()` after they land. Passes never overlap: callers during
+ * one share it. A listing older than `rescanAfterMs` is redone in the background after the next
+ * write, so files removed or grown behind the store's back are accounted. For a `disk-use` limit, each pass reads the
  * filesystem's figures (statfs) anew: other data filling the disk makes the store shrink.
  */
 import { statfs } from 'node:fs/promises';
@@ -80,11 +80,11 @@ export class DiskBudget {
   /** Call before writing `bytes` to the store: makes room first when they would pass the limit. */
   async reserve(bytes: number): Promise<void> {
     const nowMs = this.now();
-    const stale = nowMs - this.scannedAtMs > (this.opts.rescanAfterMs ?? 60_000);
     // When pinned entries alone hold the store over its limit, a pass per write would list the
     // whole store for nothing: retry once a second until they are released.
     const over = this.trackedBytes + bytes > this.highBytes && nowMs >= this.stuckUntilMs;
-    if (stale || over) await this.enforce(bytes);
+    if (over || this.scannedAtMs === -Infinity) await this.enforce(bytes);
+    else this.refreshIfStale(nowMs);
     this.trackedBytes += bytes;
   }
 
@@ -95,8 +95,18 @@ export class DiskBudget {
   async noteWritten(bytes: number): Promise<void> {
     this.trackedBytes += bytes;
     const nowMs = this.now();
-    const stale = nowMs - this.scannedAtMs > (this.opts.rescanAfterMs ?? 60_000);
-    if (stale || (this.trackedBytes > this.highBytes && nowMs >= this.stuckUntilMs)) await this.enforce();
+    const over = this.trackedBytes > this.highBytes && nowMs >= this.stuckUntilMs;
+    if (over || this.scannedAtMs === -Infinity) await this.enforce();
+    else this.refreshIfStale(nowMs);
+  }
+
+  /**
+   * A listing older than `rescanAfterMs` is redone in the background: the write that noticed does
+   * not wait for a walk of the whole store (many thousands of files on a big cache).
+   */
+  private refreshIfStale(nowMs: number): void {
+    if (nowMs - this.scannedAtMs <= (this.opts.rescanAfterMs ?? 60_000) || this.pass) return;
+    this.enforce().catch((err: Error) => this.opts.log?.('warn', `eviction pass over ${this.opts.dir} failed: ${err.message}`));
   }
 
   /** A full pass now (or the running one); `incomingBytes` counts bytes about to be written. */
