@@ -96,8 +96,11 @@ test('pinned tasks are never evicted: held with pin(), being read, or needed by 
 
   release();
   needed.clear();
-  await store.writePiece(taskId(4), 0, Buffer.alloc(PIECE_BYTES, 4));
+  // A release counts as a use (task 0 is now the most recent), so fill the cache with one new
+  // task: everything else has to go, task 0 included.
+  for (let piece = 0; piece < 3; piece++) await store.writePiece(taskId(4), piece, Buffer.alloc(PIECE_BYTES, 4));
   assert.ok(evicted.includes(taskId(0)), 'released: evictable again');
+  assert.ok(evicted.includes(taskId(1)), 'no longer needed by the supernode: evictable again');
 }));
 
 test('pinned tasks alone over the limit: the store stays over, says so, and evicts them once released', withCache(async (make, evicted) => {

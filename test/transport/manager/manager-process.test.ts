@@ -46,7 +46,7 @@ test('two supernodes in IDCs a and b: a host in b gets b first and the full list
   const work = tempDir('manager');
   try {
     await withProcesses(async (procs) => {
-      const manager = await procs.start('manager', ['--ttl', '2s'], { portFlag: '--port' });
+      const manager = await procs.start('manager', ['--ttl', '3s'], { portFlag: '--port' });
       const url = `http://${manager.addr}`;
       const a = await procs.start('supernode', ['--home', join(work, 'a'), '--manager', url, '--idc', 'idc-a', '--location', 'cn|hz|r1'], { portFlag: '--port' });
       const b = await procs.start('supernode', ['--home', join(work, 'b'), '--manager', manager.addr, '--idc', 'idc-b', '--location', 'cn|sh'], { portFlag: '--port' });
@@ -60,7 +60,7 @@ test('two supernodes in IDCs a and b: a host in b gets b first and the full list
       assert.is((await ask(manager.addr, 'idc=idc-a')).assigned, a.addr);
       assert.is((await ask(manager.addr, 'idc=elsewhere&location=cn%7Chz%7Cr9')).assigned, a.addr, 'no IDC match: nearest location wins');
 
-      // kill -9: no withdrawal, no more heartbeats. The lease (2 s) runs out.
+      // kill -9: no withdrawal, no more heartbeats. The lease (3 s from the last heartbeat) runs out.
       const killedAtMs = Date.now();
       await a.kill9();
       const survivors = await waitFor('the killed supernode dropped', async () => {
@@ -70,11 +70,12 @@ test('two supernodes in IDCs a and b: a host in b gets b first and the full list
       const droppedAfterMs = Date.now() - killedAtMs;
       assert.equal(survivors.supernodes.map((s) => s.address), [b.addr]);
       assert.is(survivors.assigned, b.addr, 'a host of IDC a falls back to the other IDC');
-      assert.ok(droppedAfterMs <= 4000, `dropped after ${droppedAfterMs} ms, TTL 2000 ms`);
-      assert.match(manager.stderr, new RegExp(`dropped supernode ${a.addr}: no announcement for 2000 ms`));
+      // Generous bound: the machine may be loaded; what matters is the TTL, not a poll or a restart.
+      assert.ok(droppedAfterMs <= 8000, `dropped after ${droppedAfterMs} ms, TTL 3000 ms`);
+      assert.match(manager.stderr, new RegExp(`dropped supernode ${a.addr}: no announcement for 3000 ms`));
 
-      // b keeps heartbeating across several TTLs.
-      await new Promise((r) => setTimeout(r, 2500));
+      // b keeps heartbeating (every second) across more than a TTL.
+      await new Promise((r) => setTimeout(r, 3500));
       assert.is((await ask(manager.addr, '')).supernodes.length, 1, 'a heartbeating supernode stays listed');
 
       // A clean shutdown withdraws at once.
@@ -83,7 +84,7 @@ test('two supernodes in IDCs a and b: a host in b gets b first and the full list
       const metrics = await (await fetch(`http://${manager.addr}/metrics`)).text();
       assert.match(metrics, /^manager_supernodes_dropped_total\{reason="expired"\} 1$/m);
       assert.match(metrics, /^manager_supernodes_dropped_total\{reason="withdrawn"\} 1$/m);
-      console.log(`manager: killed supernode dropped ${droppedAfterMs} ms after kill -9 (TTL 2000 ms)`);
+      console.log(`manager: killed supernode dropped ${droppedAfterMs} ms after kill -9 (TTL 3000 ms, heartbeat every 1000 ms)`);
     });
   } finally {
     removeDir(work);
