@@ -18,8 +18,20 @@
  */
 import type { Machine } from '../../../core/drive.ts';
 import { MachineHost, type MachineFault, type TimerPort } from '../../../core/runtime.ts';
-import type { Simulation } from '../../engine.ts';
 import type { SimFault } from '../../result.ts';
+
+/**
+ * What the machines need of an event loop: virtual time, events with an integer argument, and a
+ * way to stop. The simulation's engine is one; test/helpers/swarm.ts's little loop is another.
+ */
+export interface EventLoop {
+  readonly nowMs: number;
+  /** Register a handler; returns its event code. */
+  on(handler: (arg: number) => void): number;
+  at(timeMs: number, code: number, arg: number): void;
+  /** End the run after the current event. */
+  stop(): void;
+}
 
 interface Fireable { fire(): void }
 
@@ -33,7 +45,7 @@ export class SimMachines {
   private readonly onFault: (fault: MachineFault) => void;
 
   /** `slots`: how many machines the run may host; each has one fixed slot (its timer's argument). */
-  constructor(private readonly sim: Simulation, slots: number) {
+  constructor(private readonly sim: EventLoop, slots: number) {
     this.timerAtMs = new Float64Array(slots).fill(Infinity);
     this.hosts = new Array<Fireable | null>(slots).fill(null);
     this.clock = () => sim.nowMs;
