@@ -18,6 +18,7 @@
  * Settings flow as in production: supernodes run with the scenario's settings and send the
  * peer-side part in task-info; peers and their uploaders take them from there (hosts.ts).
  */
+import { planPieces } from '../../../core/pieces.ts';
 import { Simulation, type RunHooks } from '../../engine.ts';
 import type { World } from '../../world.ts';
 import { SimulatedCdn } from './cdn.ts';
@@ -51,7 +52,7 @@ export class DragonflyRun {
     backToSourceHosts: 0, warnings: 0, assignmentsWithoutDigest: 0, peersOnDefaultSettings: 0,
   };
   readonly machines: SimMachines;
-  readonly transfers = new Transfers();
+  readonly transfers: Transfers;
   readonly control: ControlPlane;
   readonly dataPlane: DataPlane;
   readonly cdn: SimulatedCdn;
@@ -66,6 +67,7 @@ export class DragonflyRun {
     }
     this.sim = new Simulation(world, hooks);
     this.machines = new SimMachines(this.sim, 2 * supernodeCount + 2 * hostCount);
+    this.transfers = new Transfers(planPieces(world.scenario.fileSizeBytes, world.supernodeConfig.pieceSizeBytes).pieceCount);
     this.control = new ControlPlane(this);
     this.dataPlane = new DataPlane(this);
     this.cdn = new SimulatedCdn(this);

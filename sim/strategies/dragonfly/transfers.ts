@@ -26,19 +26,23 @@ export interface Transfer {
   runEnd: number;
 }
 
-/** (host, piece) keys: hosts stay below 2^20 (see run.ts), pieces below 2^24 (64 GiB at the smallest piece). */
-const PIECE_KEY_SPAN = 2 ** 24;
-
 export class Transfers {
   private readonly table: (Transfer | null)[] = [];
   private readonly freeIds: number[] = [];
-  /** The running fetch of a piece by a host: (host, piece) -> transfer id. */
+  /**
+   * The running fetch of a piece by a host: host * pieceCount + piece -> transfer id. The key
+   * stays a small integer for the swarms that matter (a larger one would make every lookup hash
+   * a heap number).
+   */
   private readonly fetchOf = new Map<number, number>();
+
+  /** `pieceCount`: pieces of the task (every host's plan is the supernode's). */
+  constructor(private readonly pieceCount: number) {}
 
   open(transfer: Transfer): number {
     const id = this.freeIds.pop() ?? this.table.length;
     this.table[id] = transfer;
-    if (transfer.kind === 'piece') this.fetchOf.set(transfer.owner * PIECE_KEY_SPAN + transfer.piece, id);
+    if (transfer.kind === 'piece') this.fetchOf.set(transfer.owner * this.pieceCount + transfer.piece, id);
     return id;
   }
 
@@ -50,18 +54,18 @@ export class Transfers {
 
   /** The transfer id of host's running fetch of piece, or -1. */
   fetchOfPiece(host: number, piece: number): number {
-    return this.fetchOf.get(host * PIECE_KEY_SPAN + piece) ?? -1;
+    return this.fetchOf.get(host * this.pieceCount + piece) ?? -1;
   }
 
   /** Forget host's running fetch of piece (it was cancelled); its transfer lives on until its next step. */
   forgetFetch(host: number, piece: number): void {
-    this.fetchOf.delete(host * PIECE_KEY_SPAN + piece);
+    this.fetchOf.delete(host * this.pieceCount + piece);
   }
 
   end(id: number): void {
     const transfer = this.get(id);
     if (transfer.kind === 'piece') {
-      const key = transfer.owner * PIECE_KEY_SPAN + transfer.piece;
+      const key = transfer.owner * this.pieceCount + transfer.piece;
       if (this.fetchOf.get(key) === id) this.fetchOf.delete(key);
     }
     this.table[id] = null;
