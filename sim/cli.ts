@@ -12,7 +12,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG, type CoreConfig } from '../core/config.ts';
 import { formatDurationMs } from '../core/units.ts';
-import { violations } from './checks.ts';
+import { failureReport } from './checks.ts';
 import { formatTable, summaryOf, writeOutputs, type RunReport } from './outputs.ts';
 import { applyOverrides, CORE_SETTINGS, flagOf, type CommonOverrides } from './overrides.ts';
 import { loadScenario, ScenarioError, type Scenario } from './scenario.ts';
@@ -80,9 +80,9 @@ async function run(scenarioName: string, opts: ScenarioOptions & { strategy: str
     } : {});
     if (progress) process.stderr.write('\r\x1b[K');
     report.strategies.push(result);
-    for (const problem of violations(result)) {
+    for (const line of failureReport(result, rerunCommand(scenarioName, scenario.seed, name))) {
       failed = true;
-      console.error(`CHECK FAILED (seed ${scenario.seed}): ${problem}\n  rerun: ${rerunCommand(scenarioName, scenario.seed, name)}`);
+      console.error(line);
     }
   }
   if (opts.json) console.log(JSON.stringify(summaryOf(report)));

@@ -3,7 +3,7 @@ import type { RunHooks } from '../engine.ts';
 import { summarize, type StrategyResult } from '../result.ts';
 import type { World } from '../world.ts';
 import { runBittorrent } from './bittorrent.ts';
-import { runDragonfly } from './dragonfly.ts';
+import { runDragonfly } from './dragonfly/run.ts';
 import { runRegistry } from './registry.ts';
 
 export const STRATEGIES = ['registry', 'cdn-only', 'dragonfly', 'bittorrent'] as const;
@@ -14,12 +14,17 @@ export function isStrategy(name: string): name is StrategyName {
 }
 
 /**
- * Run one strategy to completion. The horizon stops a run that cannot finish (every host
- * failed to get the file and nobody noticed) long after any plausible end: 1,000 x T_min.
+ * When a run that cannot finish (every host failed to get the file and nobody noticed) is
+ * stopped: long after any plausible end, 1,000 x T_min plus an hour.
  */
+export function horizonMsOf(world: World): number {
+  return 1000 * world.lowerBoundMs + 3_600_000;
+}
+
+/** Run one strategy to completion (or to its horizon). */
 export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}): StrategyResult {
   const started = performance.now();
-  const horizonMs = 1000 * world.lowerBoundMs + 3_600_000;
+  const horizonMs = horizonMsOf(world);
   switch (name) {
     case 'registry': {
       const sim = runRegistry(world, hooks);
@@ -28,14 +33,14 @@ export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = 
     }
     case 'cdn-only':
     case 'dragonfly': {
-      const { sim, counters } = runDragonfly(world, hooks, name === 'dragonfly' ? 'p2p' : 'cdn');
-      sim.run(horizonMs);
-      return summarize(name, sim, performance.now() - started, { ...counters });
+      const run = runDragonfly(world, hooks, name === 'dragonfly' ? 'p2p' : 'cdn');
+      run.sim.run(horizonMs);
+      return summarize(name, run.sim, performance.now() - started, { ...run.counters }, run.fault);
     }
     case 'bittorrent': {
-      const { sim, counters } = runBittorrent(world, hooks);
-      sim.run(horizonMs);
-      return summarize(name, sim, performance.now() - started, { ...counters });
+      const swarm = runBittorrent(world, hooks);
+      swarm.sim.run(horizonMs);
+      return summarize(name, swarm.sim, performance.now() - started, { ...swarm.counters });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { run, smallScenario } from '../helpers/sim-run.ts';
+import { run, smallScenario } from '../../helpers/sim-run.ts';
 
 test('registry with the origin as bottleneck finishes in N·F/u_origin (within 2 %)', () => {
   const n = 40;
