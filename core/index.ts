@@ -15,6 +15,7 @@ export * from './protocol.ts';
 export * from './rng.ts';
 export * from './runtime.ts';
 export * from './scheduler.ts';
+export * from './seeder.ts';
 export * from './settings.ts';
 export * from './source-fetch.ts';
 export * from './supernode-io.ts';
