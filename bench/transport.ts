@@ -22,9 +22,9 @@ import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
-import { HttpOrigin } from '../transport/http-origin.ts';
-import { stopUploaderOf } from '../transport/uploader/uploader-lock.ts';
-import { REPO_ROOT, removeDir, startBin, tempDir, type RunningProcess } from '../test/helpers/processes.ts';
+import { HttpOrigin } from './testbed/http-origin.ts';
+import { stopUploaderOf } from './testbed/stop-uploader.ts';
+import { REPO_ROOT, removeDir, startBin, tempDir, type RunningProcess } from './testbed/processes.ts';
 
 /** A plain HTTP download to a file, in a bare node process (no tsx): the baseline. */
 const DIRECT_GET = `

@@ -142,17 +142,6 @@ async function takeOver(homeDir: string, temp: string, stale: UploaderLock | nul
 }
 
 /** Remove the lock if it is still `mine` (never someone else's). */
-/** Ask the uploader that holds this home's lock to exit (SIGTERM); nothing if none or gone. */
-export async function stopUploaderOf(homeDir: string): Promise<void> {
-  const lock = await readLock(homeDir);
-  if (!lock) return;
-  try {
-    process.kill(lock.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-}
-
 export async function releaseLock(homeDir: string, mine: UploaderLock): Promise<void> {
   const current = await readLock(homeDir);
   if (current && current.pid === mine.pid && current.token === mine.token) await fs.rm(lockPath(homeDir), { force: true });

@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { HttpOrigin, type OriginFileOptions } from '../../transport/http-origin.ts';
-import { taskIdFor } from '../../transport/task-id.ts';
-import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../helpers/processes.ts';
-import { ControlClient, DataClient, downloadThroughSupernode, sha256, TaskFailedError } from '../helpers/supernode-peer.ts';
+import { HttpOrigin, type OriginFileOptions } from '../../../bench/testbed/http-origin.ts';
+import { taskIdFor } from '../../../transport/task-id.ts';
+import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../../../bench/testbed/processes.ts';
+import { ControlClient, DataClient, downloadThroughSupernode, sha256, TaskFailedError } from '../../helpers/supernode-peer.ts';
 
 const PIECE_BYTES = 256 * 1024;
 const FILE_A = Buffer.from(Array.from({ length: 5 * PIECE_BYTES + 777 }, (_, i) => (i * 13 + (i >> 11)) % 256));

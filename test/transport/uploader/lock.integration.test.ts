@@ -7,9 +7,9 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startUploader, UploaderBusyError, type UploaderHandle } from '../../transport/uploader/uploader-server.ts';
-import { BOOT_GRACE_MS, lockIsLive, lockPath, readLock } from '../../transport/uploader/uploader-lock.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import { startUploader, UploaderBusyError, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
+import { BOOT_GRACE_MS, lockIsLive, lockPath, readLock } from '../../../transport/uploader/uploader-lock.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const start = (home: string): Promise<UploaderHandle> => startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0 });
 

@@ -10,10 +10,10 @@ import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { DownloadRequest, DownloadResult } from '../../transport/dfget/download.ts';
-import { resolveConfig } from '../../transport/dfdaemon/options.ts';
-import { startMirror, type MirrorHandle } from '../../transport/dfdaemon/server.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import type { DownloadRequest, DownloadResult } from '../../../transport/dfget/download.ts';
+import { resolveConfig } from '../../../transport/dfdaemon/options.ts';
+import { startMirror, type MirrorHandle } from '../../../transport/dfdaemon/server.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 64 * 1024;
 const blob = randomBytes(5 * PIECE_BYTES + 1234);

@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { TokenBucket } from '../core/token-bucket.ts';
+import { TokenBucket } from '../../core/token-bucket.ts';
 
 export interface OriginFileOptions {
   /** Answer Range requests with 206 and advertise `Accept-Ranges: bytes` (default true). */

@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Swarm } from './swarm-harness.ts';
+import { Swarm } from './harness.ts';
 
 const FILE_BYTES = 64 * 1024 * 1024;
 const HOSTS = 8;

@@ -9,10 +9,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCountingProxy } from '../helpers/counting-proxy.ts';
-import { assertPulledBlobsMatch, buildImage, imageBlobs, pullThroughMirror, pushImage, writeRegistriesConf } from '../helpers/oci-image.ts';
-import { removeDir, tempDir, withProcesses } from '../helpers/processes.ts';
-import { missingRegistryTools, rawGet, run, skipMessage, startRegistry } from '../helpers/registry.ts';
+import { startCountingProxy } from '../../helpers/counting-proxy.ts';
+import { assertPulledBlobsMatch, buildImage, imageBlobs, pullThroughMirror, pushImage, writeRegistriesConf } from '../../helpers/oci-image.ts';
+import { removeDir, tempDir, withProcesses } from '../../../bench/testbed/processes.ts';
+import { missingRegistryTools, rawGet, run, skipMessage, startRegistry } from '../../helpers/registry.ts';
 
 const DEAD_REGISTRY = '127.0.0.1:1';
 const MiB = 1024 * 1024;

@@ -8,10 +8,10 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpOrigin, type OriginFileOptions } from '../../transport/http-origin.ts';
-import type { DownloadResult } from '../../transport/dfget/download.ts';
-import { stopUploaderOf } from '../../transport/uploader/uploader-lock.ts';
-import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import { HttpOrigin, type OriginFileOptions } from '../../../bench/testbed/http-origin.ts';
+import type { DownloadResult } from '../../../transport/dfget/download.ts';
+import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
+import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../../../bench/testbed/processes.ts';
 
 export interface DfgetRun {
   proc: RunningProcess;

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Swarm, waitFor } from './swarm-harness.ts';
+import { Swarm, waitFor } from './harness.ts';
 
 const FILE_BYTES = 32 * 1024 * 1024;
 const HOSTS = 3;

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { PeerToSupernode } from '../../core/protocol.ts';
-import { taskIdFor } from '../../transport/task-id.ts';
-import { startUploader, type UploaderHandle } from '../../transport/uploader/uploader-server.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import type { PeerToSupernode } from '../../../core/protocol.ts';
+import { taskIdFor } from '../../../transport/task-id.ts';
+import { startUploader, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 1024;
 const TASK = { url: 'http://127.0.0.1:1/seeded.bin', headers: {} };

@@ -8,10 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCountingProxy } from '../helpers/counting-proxy.ts';
-import { assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeRegistriesConf, type OciImage } from '../helpers/oci-image.ts';
-import { removeDir, tempDir, withProcesses } from '../helpers/processes.ts';
-import { missingRegistryTools, rawGet, skipMessage, startRegistry } from '../helpers/registry.ts';
+import { startCountingProxy } from '../../helpers/counting-proxy.ts';
+import { assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeRegistriesConf, type OciImage } from '../../helpers/oci-image.ts';
+import { removeDir, tempDir, withProcesses } from '../../../bench/testbed/processes.ts';
+import { missingRegistryTools, rawGet, skipMessage, startRegistry } from '../../helpers/registry.ts';
 
 /** Registry locations nothing listens on: a pull that succeeds went through the mirror. */
 const DEAD_REGISTRY = '127.0.0.1:1';

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpOrigin, parseRange } from '../../transport/http-origin.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import { HttpOrigin, parseRange } from '../../../bench/testbed/http-origin.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const CONTENT = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
 

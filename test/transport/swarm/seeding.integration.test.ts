@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Swarm } from './swarm-harness.ts';
+import { Swarm } from './harness.ts';
 
 const FILE_BYTES = 32 * 1024 * 1024;
 

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HttpOrigin } from '../../transport/http-origin.ts';
-import { stopUploaderOf } from '../../transport/uploader/uploader-lock.ts';
-import { freePort, REPO_ROOT, removeDir, tempDir } from '../helpers/processes.ts';
+import { HttpOrigin } from '../../../bench/testbed/http-origin.ts';
+import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
+import { freePort, REPO_ROOT, removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 interface Run { code: number; stdout: string; stderr: string }
 

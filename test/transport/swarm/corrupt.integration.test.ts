@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Swarm, waitFor } from './swarm-harness.ts';
+import { Swarm, waitFor } from './harness.ts';
 
 const FILE_BYTES = 12 * 1024 * 1024;
 const PIECE_BYTES = 1024 * 1024;

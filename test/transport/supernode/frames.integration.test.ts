@@ -14,12 +14,12 @@ import fc from 'fast-check';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { decodeJson, decodeSupernodeToPeer } from '../../core/decode.ts';
-import { HttpOrigin } from '../../transport/http-origin.ts';
-import { taskIdFor } from '../../transport/task-id.ts';
-import { CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES } from '../../transport/wire.ts';
-import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../helpers/processes.ts';
-import { downloadThroughSupernode } from '../helpers/supernode-peer.ts';
+import { decodeJson, decodeSupernodeToPeer } from '../../../core/decode.ts';
+import { HttpOrigin } from '../../../bench/testbed/http-origin.ts';
+import { taskIdFor } from '../../../transport/task-id.ts';
+import { CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES } from '../../../transport/wire.ts';
+import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../../../bench/testbed/processes.ts';
+import { downloadThroughSupernode } from '../../helpers/supernode-peer.ts';
 
 const CANARY_TASK = 'f'.repeat(64);
 const CANARY_REQUEST_ID = 987_654;

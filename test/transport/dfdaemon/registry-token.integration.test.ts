@@ -7,9 +7,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeAuthFile, writeRegistriesConf } from '../helpers/oci-image.ts';
-import { removeDir, tempDir, withProcesses } from '../helpers/processes.ts';
-import { missingRegistryTools, rawGet, skipMessage, startRegistry } from '../helpers/registry.ts';
+import { assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeAuthFile, writeRegistriesConf } from '../../helpers/oci-image.ts';
+import { removeDir, tempDir, withProcesses } from '../../../bench/testbed/processes.ts';
+import { missingRegistryTools, rawGet, skipMessage, startRegistry } from '../../helpers/registry.ts';
 
 const DEAD_REGISTRY = '127.0.0.1:1';
 const KiB = 1024;

@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatBytes, formatDurationMs, parseBytes, parseDurationMs, parseRate } from '../core/units.ts';
-import type { DownloadResult } from './dfget/download.ts';
-import { HttpOrigin } from './http-origin.ts';
-import { stopUploaderOf } from './uploader/uploader-lock.ts';
-import { REPO_ROOT, removeDir, startBin, tempDir } from '../test/helpers/processes.ts';
+import type { DownloadResult } from '../transport/dfget/download.ts';
+import { HttpOrigin } from './testbed/http-origin.ts';
+import { stopUploaderOf } from './testbed/stop-uploader.ts';
+import { REPO_ROOT, removeDir, startBin, tempDir } from './testbed/processes.ts';
 
 const opts = new Command('demo:live')
   .option('--hosts <n>', 'dfget hosts', '8')

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
-import { UploaderLink } from '../../transport/dfget/uploader-link.ts';
-import { startUploader } from '../../transport/uploader/uploader-server.ts';
-import { decodePieceFrame } from '../../transport/wire.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import { UploaderLink } from '../../../transport/dfget/uploader-link.ts';
+import { startUploader } from '../../../transport/uploader/uploader-server.ts';
+import { decodePieceFrame } from '../../../transport/wire.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 1024;
 const TASK_ID = createHash('sha256').update('uploader-control').digest('hex');

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { classify, type RouteTable } from '../../transport/dfdaemon/routes.ts';
-import { ContiguousPrefix } from '../../transport/dfdaemon/p2p-blob.ts';
-import { resolveConfig } from '../../transport/dfdaemon/options.ts';
-import { checkProperty } from '../helpers/fc-rerun.ts';
+import { classify, type RouteTable } from '../../../transport/dfdaemon/routes.ts';
+import { ContiguousPrefix } from '../../../transport/dfdaemon/p2p-blob.ts';
+import { resolveConfig } from '../../../transport/dfdaemon/options.ts';
+import { checkProperty } from '../../helpers/fc-rerun.ts';
 
 const HEX = 'a'.repeat(64);
 const table: RouteTable = { upstreamsByHost: new Map([['registry-b.example:5000', 'registry-b.example:5000']]), defaultUpstream: 'default' };

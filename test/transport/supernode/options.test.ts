@@ -2,9 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CONFIG } from '../../core/config.ts';
-import { parseOptions, UsageError } from '../../transport/supernode/options.ts';
-import { removeDir, tempDir } from '../helpers/processes.ts';
+import { DEFAULT_CONFIG } from '../../../core/config.ts';
+import { parseOptions, UsageError } from '../../../transport/supernode/options.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const argv = (...flags: string[]): string[] => ['node', 'supernode', ...flags];
 

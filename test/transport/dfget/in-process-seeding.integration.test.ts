@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { download, startUploader } from '../../transport/dfget/download.ts';
-import { Swarm, waitFor } from './swarm-harness.ts';
+import { download, startUploader } from '../../../transport/dfget/download.ts';
+import { Swarm, waitFor } from '../swarm/harness.ts';
 
 const FILE_BYTES = 6 * 1024 * 1024;
 

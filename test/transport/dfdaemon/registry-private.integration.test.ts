@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertPulledBlobsMatch, buildImage, pullThroughMirror, pushImage, writeAuthFile, writeRegistriesConf, type OciImage,
-} from '../helpers/oci-image.ts';
-import { removeDir, tempDir, withProcesses } from '../helpers/processes.ts';
-import { basicAuth, missingRegistryTools, rawGet, skipMessage, startRegistry } from '../helpers/registry.ts';
+} from '../../helpers/oci-image.ts';
+import { removeDir, tempDir, withProcesses } from '../../../bench/testbed/processes.ts';
+import { basicAuth, missingRegistryTools, rawGet, skipMessage, startRegistry } from '../../helpers/registry.ts';
 
 /** Registry locations nothing listens on: a pull that succeeds went through the mirror. */
 const DEAD_REGISTRY = '127.0.0.1:1';

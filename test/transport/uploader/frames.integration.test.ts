@@ -11,9 +11,9 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
-import { removeDir, tempDir } from '../helpers/processes.ts';
-import { startUploader, type UploaderHandle } from '../../transport/uploader/uploader-server.ts';
-import { decodePieceFrame, MAX_FRAME_BYTES } from '../../transport/wire.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
+import { startUploader, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
+import { decodePieceFrame, MAX_FRAME_BYTES } from '../../../transport/wire.ts';
 
 const PIECE_BYTES = 64 * 1024;
 const TOTAL_BYTES = 3 * PIECE_BYTES - 100;
