@@ -5,16 +5,16 @@
  *
  *   npm run demo:live -- [--hosts 8] [--size 256MiB] [--locallimit 10M] [--stagger 500ms]
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatBytes, formatDurationMs, parseBytes, parseDurationMs, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
+import { sleep } from '../transport/real-timer.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
-import { REPO_ROOT, removeDir, startBin, tempDir } from './testbed/processes.ts';
+import { removeDir, startBin, tempDir, timeDfget } from './testbed/processes.ts';
 
 const opts = new Command('demo:live')
   .option('--hosts <n>', 'dfget hosts', '8')
@@ -29,19 +29,9 @@ const sizeBytes = parseBytes(opts.size);
 const staggerMs = parseDurationMs(opts.stagger);
 parseRate(opts.locallimit);
 
-function runDfget(url: string, home: string, supernode: string): Promise<DownloadResult & { wallMs: number }> {
-  const startMs = performance.now();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
-    '--home', home, '--node', supernode, '--locallimit', opts.locallimit, '--json', '--quiet', '--uploader-idle-exit', '15s'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  return new Promise((resolve, reject) => child.on('exit', (code) => {
-    if (code !== 0) return reject(new Error(`dfget in ${home} exited ${code}: ${stderr.trim()}`));
-    resolve({ ...(JSON.parse(stdout) as DownloadResult), wallMs: performance.now() - startMs });
-  }));
+async function runDfget(url: string, home: string, supernode: string): Promise<DownloadResult & { wallMs: number }> {
+  const { seconds, result } = await timeDfget(url, home, supernode, ['--locallimit', opts.locallimit, '--uploader-idle-exit', '15s']);
+  return { ...result, wallMs: seconds * 1000 };
 }
 
 const root = tempDir('demo-live');
@@ -58,7 +48,7 @@ try {
   const runs: Promise<DownloadResult & { wallMs: number }>[] = [];
   for (const home of homes) {
     runs.push(runDfget(url, home, supernode.addr));
-    await new Promise((r) => setTimeout(r, staggerMs));
+    await sleep(staggerMs);
   }
   const results = await Promise.all(runs);
   console.log('\nhost     time      from peers   from supernode   peers %   output');

@@ -1,6 +1,7 @@
 /**
- * A source HTTP server for tests, benchmarks and demos: the "origin" a supernode's CDN (or a
- * back-to-source dfget, or dfdaemon's upstream) downloads from.
+ * A source HTTP server for tests, benchmarks and demos (a fixture, not part of any product
+ * process): the "origin" a supernode's CDN (or a back-to-source dfget, or dfdaemon's upstream)
+ * downloads from.
  *
  * It serves files held in memory or on disk with the behaviour real sources have and the faults
  * they show: an egress cap shared by all responses (a registry behind a thin pipe), single byte ranges (206 / 416, honouring If-Range), ETag and Last-Modified with 304
@@ -16,8 +17,9 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { TokenBucket } from '../../core/token-bucket.ts';
+import { sleep } from '../../transport/real-timer.ts';
+import { throttle } from '../../transport/throttle.ts';
 
 export interface OriginFileOptions {
   /** Answer Range requests with 206 and advertise `Accept-Ranges: bytes` (default true). */
@@ -253,11 +255,8 @@ export class HttpOrigin {
     res.end();
   }
 
-  private async pace(bytes: number): Promise<void> {
-    const bucket = this.egress;
-    const waitMs = bucket.delayMs(performance.now(), bytes);
-    if (waitMs > 0) await sleep(waitMs);
-    bucket.consume(performance.now(), bytes);
+  private pace(bytes: number): Promise<void> {
+    return throttle([this.egress], bytes);
   }
 }
 
@@ -321,8 +320,4 @@ function normalise(path: string): string {
 
 function emptyStats(): OriginStats {
   return { requests: 0, bytesSent: 0, notModified: 0, rangeRequests: 0, conditionalRequests: 0 };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

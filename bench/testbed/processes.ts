@@ -1,5 +1,5 @@
 /**
- * Real processes for integration tests: spawn a package bin on 127.0.0.1, wait until it answers
+ * Real processes for integration tests, benchmarks and the live demo: spawn a package bin on 127.0.0.1, wait until it answers
  * `/healthz`, stop it, and keep its output so a failing test can show why.
  *
  *   const procs = new ProcessGroup();
@@ -14,6 +14,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DownloadResult } from '../../transport/dfget/download.ts';
+import { sleep } from '../../transport/real-timer.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUTPUT_LIMIT_CHARS = 64 * 1024;
@@ -51,6 +53,8 @@ export interface StartOptions {
   /** How long to wait for health before giving up. */
   readyTimeoutMs?: number;
   env?: Record<string, string>;
+  /** Flags for node itself, before the bin (e.g. `--import` of a test fixture). */
+  nodeArgs?: string[];
   cwd?: string;
 }
 
@@ -110,7 +114,7 @@ function keepTail(text: string): string {
 /** Spawn `bin/<name>.js` with the current node; resolves once healthy (or at once if no health path). */
 export async function startBin(name: string, args: string[], opts: StartOptions = {}): Promise<RunningProcess> {
   const port = opts.portFlag ? (opts.port ?? await freePort()) : null;
-  const fullArgs = [join(REPO_ROOT, 'bin', `${name}.js`), ...args];
+  const fullArgs = [...(opts.nodeArgs ?? []), join(REPO_ROOT, 'bin', `${name}.js`), ...args];
   if (opts.portFlag && port !== null) fullArgs.push(opts.portFlag, String(port));
   const child = spawn(process.execPath, fullArgs, {
     cwd: opts.cwd ?? REPO_ROOT,
@@ -141,7 +145,7 @@ async function waitHealthy(proc: RunningProcess, url: string, timeoutMs: number)
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`${proc.name} did not answer ${url} within ${timeoutMs} ms`);
 }
@@ -166,6 +170,32 @@ export class ProcessGroup {
 }
 
 /**
+ * Run node with `args` to its exit: resolves with the wall seconds from spawn to exit and the
+ * stdout, rejects with the tail of the stderr when it exits non-zero.
+ */
+export function timeProcess(args: string[]): Promise<{ seconds: number; stdout: string }> {
+  const startMs = performance.now();
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr = keepTail(stderr + chunk.toString()); });
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code === 0) resolve({ seconds: (performance.now() - startMs) / 1000, stdout });
+      else reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** One `dfget --json --quiet` of `url` into `<home>/out.bin`, timed from spawn to exit. */
+export async function timeDfget(url: string, home: string, supernode: string, extraArgs: string[]): Promise<{ seconds: number; result: DownloadResult }> {
+  const { seconds, stdout } = await timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
+    '--home', home, '--node', supernode, '--json', '--quiet', ...extraArgs]);
+  return { seconds, result: JSON.parse(stdout) as DownloadResult };
+}
+
+/**
  * Run a test body with a process group; on failure print every process's output before
  * rethrowing, and always stop them.
  */
@@ -178,5 +208,14 @@ export async function withProcesses<T>(body: (procs: ProcessGroup) => Promise<T>
     throw err;
   } finally {
     await procs.stopAll();
+  }
+}
+
+/** Poll `predicate` every 50 ms until it holds; throws after `timeoutMs` with `what`. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
   }
 }

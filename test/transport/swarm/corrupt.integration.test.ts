@@ -19,7 +19,7 @@ test('a corrupting peer: no bad piece written, it stops being chosen, everyone c
     const badHome = swarm.newHome('bad');
     // Slow, so it is still registered (a source) while the others download: the supernode
     // forgets a departed source's running pieces only at its sweep (see the closing note).
-    const bad = await swarm.dfget(badHome, url, [supernode.addr], ['--locallimit', '512K'], { DFGET_FAULT_CORRUPT_UPLOADS: '1' });
+    const bad = await swarm.dfget(badHome, url, [supernode.addr], ['--locallimit', '512K'], { env: { DFGET_FAULT_CORRUPT_UPLOADS: '1' } });
     await waitFor(() => swarm.verifiedPiecesIn(badHome) >= 4, 40_000, 'the corrupting host to hold a third of the file');
     const badPeerId = /peer (\S+)/.exec(swarm.logOf(badHome))?.[1];
     assert.ok(badPeerId, 'the bad host logged its peer id');

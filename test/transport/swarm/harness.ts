@@ -13,12 +13,21 @@ import type { DownloadResult } from '../../../transport/dfget/download.ts';
 import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
 import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../../../bench/testbed/processes.ts';
 
+export { waitFor } from '../../../bench/testbed/processes.ts';
+
 export interface DfgetRun {
   proc: RunningProcess;
   home: string;
   output: string;
   /** Resolves with the parsed `--json` result, or rejects with the process's output. */
   result: Promise<DownloadResult>;
+}
+
+/** How a process is launched beyond its flags. */
+export interface Launch {
+  env?: Record<string, string>;
+  /** Flags for node before the bin (a test fixture preloaded with `--import`). */
+  nodeArgs?: string[];
 }
 
 export class Swarm {
@@ -59,9 +68,9 @@ export class Swarm {
     return this.origin.urlFor(path);
   }
 
-  async startSupernode(extraArgs: string[] = []): Promise<RunningProcess> {
+  async startSupernode(extraArgs: string[] = [], launch: Launch = {}): Promise<RunningProcess> {
     const home = this.newDir('sn');
-    return this.procs.start('supernode', ['--home', home, ...extraArgs], { portFlag: '--port' });
+    return this.procs.start('supernode', ['--home', home, ...extraArgs], { portFlag: '--port', ...launch });
   }
 
   /** A fresh home dir for a simulated host. */
@@ -75,13 +84,13 @@ export class Swarm {
    * Start `dfget` for `url` into `<home>/out.bin` with `--json --quiet`. `args` come after the
    * defaults, so a test can override any of them.
    */
-  async dfget(home: string, url: string, supernodes: string[], args: string[] = [], env: Record<string, string> = {}): Promise<DfgetRun> {
+  async dfget(home: string, url: string, supernodes: string[], args: string[] = [], launch: Launch = {}): Promise<DfgetRun> {
     this.homes.add(home);
     const output = join(home, 'out.bin');
     const proc = await this.procs.start('dfget', [
       '--url', url, '--output', output, '--home', home, '--node', supernodes.join(','),
       '--json', '--quiet', '--uploader-idle-exit', '30s', ...args,
-    ], { healthPath: null, env });
+    ], { healthPath: null, ...launch });
     const result = proc.exited.then((exit) => {
       if (exit.code !== 0) throw new Error(`dfget in ${home} exited ${exit.code ?? exit.signal}\n${proc.describe()}`);
       return JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as DownloadResult;
@@ -142,14 +151,5 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-/** Poll `predicate` every 50 ms until it holds; throws after `timeoutMs` with `what`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
