@@ -64,8 +64,9 @@ export class UploaderDataPlane {
   accept(ws: WebSocket, onError: (err: Error) => void): void {
     const connId = `data-${++this.nextConnId}`;
     this.conns.set(connId, ws);
-    // ws closes the connection itself after a protocol error (1009 too big, 1002, 1007) with the right code.
-    ws.on('error', (err) => { onError(err); ws.terminate(); });
+    // ws closes the connection itself after an error, with the right code after a protocol error
+    // (1009 too big, 1002, 1007): cutting it here would send the peer 1006 instead.
+    ws.on('error', onError);
     ws.on('close', () => this.conns.delete(connId));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(ws, connId, data, isBinary));
   }

@@ -1,6 +1,7 @@
 /**
  * `supernode` entry point: parse settings, prepare the home directory, start the server, and shut
- * down cleanly on SIGINT/SIGTERM (peers see close code 1001 and migrate to their next supernode).
+ * down cleanly on SIGINT/SIGTERM (peers see close code 1001 and migrate to their next supernode),
+ * or with status 1 when a core machine faults (the fault is in the log at error level).
  */
 import { CommanderError } from 'commander';
 import { mkdirSync } from 'node:fs';
@@ -51,12 +52,14 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_FAILURE;
   }
   log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}; scheduler ${JSON.stringify(opts.core)}`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const stop = await new Promise<NodeJS.Signals | 'fault'>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    void server.fault.then(() => resolve('fault'));
   });
-  log('info', `${signal}: shutting down`);
+  // A faulted machine was logged where it happened; exit non-zero so peers fail over.
+  if (stop !== 'fault') log('info', `${stop}: shutting down`);
   await server.close();
   await logger.close();
-  return EXIT_OK;
+  return stop === 'fault' ? EXIT_FAILURE : EXIT_OK;
 }

@@ -7,7 +7,6 @@ import { TokenBucket } from '../../../core/token-bucket.ts';
 import type { SupernodeInput } from '../../../core/supernode-io.ts';
 import type { TaskSpec } from '../../../core/protocol.ts';
 import { Cdn } from '../../../transport/cdn/cdn.ts';
-import { splitRuns } from '../../../transport/cdn/source-fetcher.ts';
 import { CdnStore } from '../../../transport/cdn/cdn-store.ts';
 import { SourceClient } from '../../../transport/cdn/source-client.ts';
 import { BufferPool } from '../../../transport/supernode/buffer-pool.ts';
@@ -29,7 +28,7 @@ function makeCdn(home: string, inputs: SupernodeInput[], timeoutMs = 5000, attem
   const client = new SourceClient({ timeoutMs, limitIn: new TokenBucket(0) });
   const cdn = new Cdn({
     store: new CdnStore(join(home, 'cdn')), client, feed: (input) => inputs.push(input), log: () => undefined,
-    concurrency: 2, pool: new BufferPool(8 * 1024 * 1024), attempts, retryDelayMs: 10,
+    core: { sourceFetchConcurrency: 2, sourceFetchAttempts: attempts, sourceRetryDelayMs: 10 }, pool: new BufferPool(8 * 1024 * 1024),
   });
   return { cdn, client };
 }
@@ -80,13 +79,6 @@ function assertWholeFile(inputs: SupernodeInput[]): void {
   for (const p of pieces) assert.is(p.digest, sha(FILE.subarray(p.piece * PIECE_BYTES, (p.piece + 1) * PIECE_BYTES)));
   assert.equal(find(inputs, 'cdn-done'), { kind: 'cdn-done', taskId: TASK, totalBytes: FILE.length, fileDigest: sha(FILE) });
 }
-
-test('splitRuns halves the longest run until there are enough, keeping order and coverage', () => {
-  assert.equal(splitRuns([{ first: 0, end: 10 }], 2), [{ first: 0, end: 5 }, { first: 5, end: 10 }]);
-  assert.equal(splitRuns([{ first: 0, end: 2 }, { first: 5, end: 6 }], 4), [{ first: 0, end: 1 }, { first: 1, end: 2 }, { first: 5, end: 6 }]);
-  assert.equal(splitRuns([{ first: 3, end: 4 }], 3), [{ first: 3, end: 4 }]);
-  assert.equal(splitRuns([], 2), []);
-});
 
 test('a Range-capable source is fetched piece by piece with the right digests', () => withRig({}, async (rig) => {
   await fetchAll(rig);

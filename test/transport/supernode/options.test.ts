@@ -81,4 +81,17 @@ test('bad settings are usage errors that name the setting', () => {
   withConfig('- a\n- b\n', (path) => assert.throws(() => parseOptions(argv('--config', path)), /must be a mapping/));
 });
 
+test('--cdn-concurrency is the core setting sourceFetchConcurrency, on the command line and in YAML', () => {
+  assert.is(parseOptions(argv('--cdn-concurrency', '4')).core.sourceFetchConcurrency, 4);
+  assert.is(parseOptions(argv('--source-fetch-concurrency', '6')).core.sourceFetchConcurrency, 6);
+  assert.is(parseOptions(argv('--cdn-concurrency', '3', '--source-fetch-concurrency', '3')).core.sourceFetchConcurrency, 3);
+  assert.throws(() => parseOptions(argv('--cdn-concurrency', '3', '--source-fetch-concurrency', '5')),
+    (err: Error) => err instanceof UsageError && /same setting, give one/.test(err.message));
+  assert.throws(() => parseOptions(argv('--cdn-concurrency', '65')),
+    (err: Error) => err instanceof UsageError && /--source-fetch-concurrency: must be at most 64/.test(err.message));
+  withConfig('cdn-concurrency: 5\n', (path) => {
+    assert.is(parseOptions(argv('--config', path)).core.sourceFetchConcurrency, 5);
+  });
+});
+
 test.run();
