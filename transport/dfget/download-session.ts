@@ -22,7 +22,7 @@
  */
 import { hostname } from 'node:os';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
+import { configOrThrow } from '../../core/config.ts';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
@@ -30,7 +30,8 @@ import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import { SUPERNODE, type TaskSpec } from '../../core/protocol.ts';
 import { TokenBucket } from '../../core/token-bucket.ts';
 import { taskIdFor } from '../task-id.ts';
-import { monotonicNowMs, throttle } from '../uploader/throttle.ts';
+import { monotonicNowMs } from '../real-timer.ts';
+import { throttle } from '../throttle.ts';
 import { DownloadError } from './download-error.ts';
 import type { DownloadRequest, DownloadResult } from './download.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
@@ -90,7 +91,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
 
   const uploader = new UploaderLink({
     homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
-    uploadLimit: uploadSlotsFor(configOrThrow(), req.totalLimitBytesPerSec), idleExit: tuning.uploaderIdleExit ?? '5min',
+    idleExit: tuning.uploaderIdleExit ?? '5min',
   }, log);
   let uploadAddr: string;
   try {

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { sleep } from '../real-timer.ts';
 
 export interface UploaderLock {
   pid: number;
@@ -157,6 +158,3 @@ async function linkExclusive(from: string, to: string): Promise<boolean> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,7 +1,8 @@
 /**
- * The loopback control channel between a download and its home's uploader: pieces listed over it
+ * The loopback control channel between a download and its home's uploader: the supernode's
+ * settings a download hands over set the uploader's slots and unlist time; pieces listed over it
  * are served on the data plane; a task the uploader dropped after going unused is listed again,
- * with every piece, on the next update; the channel refuses a wrong token.
+ * with every piece, on the next update; bad settings and a wrong token are refused.
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -9,10 +10,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
+import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
 import { UploaderLink } from '../../../transport/dfget/uploader-link.ts';
 import { startUploader } from '../../../transport/uploader/uploader-server.ts';
 import { decodePieceFrame } from '../../../transport/wire.ts';
-import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
+import { removeDir, tempDir, waitFor } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 1024;
 const TASK_ID = createHash('sha256').update('uploader-control').digest('hex');
@@ -32,14 +34,18 @@ function request(addr: string, piece: number): Promise<string> {
   });
 }
 
-test('pieces listed over the control channel are served; an unlisted task is listed again in full', async () => {
+test('settings and pieces sent over the control channel take effect; an unlisted task is listed again in full', async () => {
   const home = tempDir('uploader-control');
-  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0, unlistAfterMs: 300 });
-  const link = new UploaderLink({ homeDir: home, host: '127.0.0.1', totalLimitBytesPerSec: 0, uploadLimit: 5, idleExit: '1min' }, () => {});
+  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0 });
+  const link = new UploaderLink({ homeDir: home, host: '127.0.0.1', totalLimitBytesPerSec: 0, idleExit: '1min' }, () => {});
   try {
     writeFileSync(join(home, 'data', FILE_NAME), Buffer.alloc(3 * PIECE_BYTES, 1));
     assert.is(await link.start(), uploader.addr, 'the link found the uploader from the lock');
     await link.connect();
+    assert.equal([uploader.stats().uploadSlots, uploader.stats().perRequesterLimit], [DEFAULT_PEER_SETTINGS.peerUpLimit, DEFAULT_PEER_SETTINGS.peerDownLimit]);
+    link.configure({ ...DEFAULT_PEER_SETTINGS, peerUpLimit: 7, peerDownLimit: 3, unlistAfterMs: 300 });
+    await waitFor(() => uploader.stats().uploadSlots === 7, 5000, 'the uploader to take the settings');
+    assert.is(uploader.stats().perRequesterLimit, 3);
     link.listTask({ taskId: TASK_ID, fileName: FILE_NAME, totalBytes: 3 * PIECE_BYTES, pieceSizeBytes: PIECE_BYTES, pieceCount: 3 });
     link.havePiece(TASK_ID, 0);
     await new Promise((r) => setTimeout(r, 100));
@@ -53,6 +59,24 @@ test('pieces listed over the control channel are served; an unlisted task is lis
     assert.is(await request(uploader.addr, 1), `piece 1: ${PIECE_BYTES} bytes`);
   } finally {
     link.close();
+    await uploader.close();
+    removeDir(home);
+  }
+});
+
+test('settings out of the core\'s bounds close the control channel', async () => {
+  const home = tempDir('uploader-bad-settings');
+  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0 });
+  try {
+    const ws = new WebSocket(`ws://${uploader.addr}/control?token=${uploader.lock.token}`);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const closed = new Promise<[number, string]>((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()])));
+    ws.send(JSON.stringify({ kind: 'configure', settings: { ...DEFAULT_PEER_SETTINGS, peerUpLimit: 0 } }));
+    const [code, reason] = await closed;
+    assert.is(code, 4400);
+    assert.match(reason, 'settings.peerUpLimit');
+    assert.is(uploader.stats().uploadSlots, DEFAULT_PEER_SETTINGS.peerUpLimit, 'nothing changed');
+  } finally {
     await uploader.close();
     removeDir(home);
   }

@@ -1,7 +1,8 @@
 /**
  * One uploader per home dir: concurrent starts leave exactly one running; a lock left by a dead
  * process, or by a live pid whose port does not answer after its boot grace (a reused pid), is
- * taken over; a just-written lock of a booting uploader is respected.
+ * taken over; a just-written lock of a booting uploader is respected; an uploader nobody tells of
+ * a task (its dfget failed at once) still exits after its idle time and releases the lock.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,23 @@ test('a live pid whose port is silent: booting within the grace, stale after it'
     assert.is(lock?.port, uploader.port, 'the silent lock was replaced');
     await uploader.close();
   } finally {
+    removeDir(home);
+  }
+});
+
+test('an uploader never told of a task exits after its idle time and releases the lock', async () => {
+  const home = tempDir('lock-idle');
+  let exited!: () => void;
+  const idle = new Promise<void>((resolve) => { exited = resolve; });
+  const startedMs = Date.now();
+  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 300, onIdleExit: () => exited() });
+  try {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running 10 s after a 300 ms idle time')), 10_000).unref());
+    await Promise.race([idle, timeout]);
+    assert.ok(Date.now() - startedMs >= 300, 'not before its idle time');
+    assert.is(await readLock(home), null, 'the lock is released before the exit');
+  } finally {
+    await uploader.close();
     removeDir(home);
   }
 });

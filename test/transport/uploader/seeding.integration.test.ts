@@ -1,7 +1,7 @@
 /**
  * The uploader's seeder against scripted supernodes on 127.0.0.1: a complete task handed over
  * with `seed-task` is registered with every piece; a supernode that closes the connection sends
- * the task to the next one; a task the core unlists is left; a `task-failed` drops it; garbage
+ * the task to the next one; the settings in a supernode's task-info reconfigure the uploader; a task the core unlists is left; a `task-failed` drops it; garbage
  * from a supernode is survived; an incomplete task is not seeded; a seed-task whose spec does not
  * hash to its taskId closes the control channel.
  */
@@ -12,9 +12,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { PeerToSupernode } from '../../../core/protocol.ts';
+import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
 import { taskIdFor } from '../../../transport/task-id.ts';
 import { startUploader, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
-import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
+import { removeDir, tempDir, waitFor } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 1024;
 const TASK = { url: 'http://127.0.0.1:1/seeded.bin', headers: {} };
@@ -43,14 +44,6 @@ class FakeSupernode {
   }
 }
 
-async function until(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function control(uploader: UploaderHandle): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${uploader.port}/control?token=${uploader.lock.token}`);
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
@@ -66,16 +59,16 @@ function listComplete(ws: WebSocket, home: string, pieces: number): void {
 test('a complete task is registered with every piece, fails over, survives garbage and is left when unlisted', async () => {
   const home = tempDir('uploader-seeding');
   const [down, up] = [await FakeSupernode.start(), await FakeSupernode.start()];
-  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0, unlistAfterMs: 1500, totalLimitBytesPerSec: 50_000_000 });
+  const uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0, settings: { ...DEFAULT_PEER_SETTINGS, unlistAfterMs: 1500 }, totalLimitBytesPerSec: 50_000_000 });
   try {
     const ws = await control(uploader);
     listComplete(ws, home, 3);
     for (let piece = 0; piece < 3; piece++) ws.send(JSON.stringify({ kind: 'have-piece', taskId: TASK_ID, piece }));
     ws.send(JSON.stringify({ kind: 'seed-task', taskId: TASK_ID, task: TASK, supernodes: [down.addr, up.addr] }));
-    await until('a register at the first supernode', () => down.received.length > 0);
+    await waitFor(() => down.received.length > 0, 5000, 'a register at the first supernode');
     // The first supernode drops the connection: the task moves to the second one.
     await down.close();
-    await until('a register at the second supernode', () => up.received.length > 0);
+    await waitFor(() => up.received.length > 0, 5000, 'a register at the second supernode');
     const { peerId, msg } = up.received[0];
     assert.ok(peerId.includes('-seed-'), `seeder peer id ${peerId}`);
     assert.equal(msg, {
@@ -88,8 +81,13 @@ test('a complete task is registered with every piece, fails over, survives garba
     sock.send(JSON.stringify({ kind: 'wait', taskId: TASK_ID, retryAfterMs: 100, reason: 'nothing to do' }));
     await new Promise((r) => setTimeout(r, 100));
     assert.is(uploader.stats().seededTasks, 1, 'garbage from the supernode changed nothing');
+    // The supernode's settings in its task-info reach the uploader, as a download's would.
+    const settings = { ...DEFAULT_PEER_SETTINGS, unlistAfterMs: 1500, peerUpLimit: 9, assumedUploadBytesPerSec: 50_000_000 };
+    sock.send(JSON.stringify({ kind: 'task-info', taskId: TASK_ID, totalBytes: 3 * PIECE_BYTES, pieceSizeBytes: PIECE_BYTES, pieceCount: 3, settings }));
+    await waitFor(() => uploader.stats().uploadSlots === 9, 5000, 'the uploader to take the supernode\'s settings');
+    assert.is(uploader.stats().seededTasks, 1, 'a task-info that matches the file keeps the registration');
     // Nobody requests the task for unlistAfterMs: the core unlists it and the seeder leaves.
-    await until('a leave', () => up.kinds().includes('leave'), 5000);
+    await waitFor(() => up.kinds().includes('leave'), 5000, 'a leave');
     assert.equal(up.kinds(), ['register', 'leave']);
     assert.is(uploader.stats().seededTasks, 0);
     ws.close();
@@ -111,11 +109,11 @@ test('task-failed drops the registration; an incomplete task is not seeded; a fo
     ws.send(JSON.stringify({ kind: 'seed-task', taskId: TASK_ID, task: TASK, supernodes: [supernode.addr] }));
     ws.send(JSON.stringify({ kind: 'have-piece', taskId: TASK_ID, piece: 1 }));
     ws.send(JSON.stringify({ kind: 'seed-task', taskId: TASK_ID, task: TASK, supernodes: [supernode.addr] }));
-    await until('one register', () => supernode.received.length > 0);
+    await waitFor(() => supernode.received.length > 0, 5000, 'one register');
     assert.equal(supernode.received[0].msg.kind === 'register' && supernode.received[0].msg.have, [0, 1], 'only the complete task was registered');
     assert.not.ok('uploadRateBytesPerSec' in supernode.received[0].msg, 'no rate declared without --totallimit');
     supernode.sockets[0].send(JSON.stringify({ kind: 'task-failed', taskId: TASK_ID, reason: 'source gone', status: 404 }));
-    await until('the registration dropped', () => uploader.stats().seededTasks === 0);
+    await waitFor(() => uploader.stats().seededTasks === 0, 5000, 'the registration dropped');
 
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send(JSON.stringify({ kind: 'seed-task', taskId: TASK_ID, task: { url: 'http://127.0.0.1:1/other.bin', headers: {} }, supernodes: [supernode.addr] }));
