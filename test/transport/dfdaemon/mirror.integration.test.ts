@@ -10,6 +10,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
 import type { DownloadRequest, DownloadResult } from '../../../transport/dfget/download.ts';
 import { resolveConfig } from '../../../transport/dfdaemon/options.ts';
 import { startMirror, type MirrorHandle } from '../../../transport/dfdaemon/server.ts';
@@ -84,6 +85,7 @@ function scriptedDownload(work: string, content: Buffer, script: { order: number
       taskId: 'f'.repeat(64), outputPath: req.outputPath, totalBytes: content.length,
       fileDigest: `sha256:${createHash('sha256').update(content).digest('hex')}`,
       fromPeersBytes: 0, fromSupernodeBytes: content.length, fromSourceBytes: 0, resumedPieces: 0, fetchedPieces: pieceCount, elapsedMs: 1,
+      settings: { origin: 'supernode', ...DEFAULT_PEER_SETTINGS },
     };
   };
   return {

@@ -1,7 +1,7 @@
 /**
  * dfget's command line as a user meets it: bad flags exit 2 naming the flag, an unreachable
  * supernode exits 3 with what to do, a source that answers 404 exits 4, and --pattern source
- * downloads exact bytes with no supernode at all.
+ * downloads exact bytes with no supernode at all (and says it ran with the default settings).
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
+import type { DownloadResult } from '../../../transport/dfget/download.ts';
 import { HttpOrigin } from '../../../bench/testbed/http-origin.ts';
 import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
 import { freePort, REPO_ROOT, removeDir, tempDir } from '../../../bench/testbed/processes.ts';
@@ -63,10 +65,11 @@ test('--pattern source: exact bytes without a supernode; a 404 exits 4', async (
   const ok = await dfget(['-u', origin.urlFor('/file.bin'), '-o', join(home, 'file.bin'), '--home', home, '--pattern', 'source',
     '--locallimit', '0', '--json', '--uploader-idle-exit', '10s']);
   assert.is(ok.code, 0, ok.stderr);
-  const result = JSON.parse(ok.stdout) as { fromSourceBytes: number; fileDigest: string };
+  const result = JSON.parse(ok.stdout) as DownloadResult;
   const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
   assert.is(result.fromSourceBytes, content.length);
   assert.is(result.fileDigest, digest);
+  assert.equal(result.settings, { origin: 'default', ...DEFAULT_PEER_SETTINGS }, 'no supernode gave settings: --json says it ran the defaults');
   assert.is(`sha256:${createHash('sha256').update(readFileSync(join(home, 'file.bin'))).digest('hex')}`, digest);
   const missing = await dfget(['-u', origin.urlFor('/missing.bin'), '-o', join(home, 'm.bin'), '--home', home, '--pattern', 'source']);
   assert.is(missing.code, 4, missing.stderr);
