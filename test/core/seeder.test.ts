@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import type { SupernodeToPeer } from '../../core/protocol.ts';
-import { Seeder, type SeedTask, type SeederEffect, type SeederInput } from '../../core/seeder.ts';
+import { Seeder, type SeedTask, type SeederEffect } from '../../core/seeder.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerSettings } from '../../core/settings.ts';
+import { machineSteps } from '../helpers/machine-steps.ts';
 
 const A = '10.0.0.1:8002';
 const B = '10.0.0.2:8002';
@@ -23,16 +23,7 @@ function register(taskId: string, to: string): SeederEffect {
 
 function harness(settings = SETTINGS) {
   const seeder = new Seeder(UPLOAD_ADDR, settings);
-  const run = (nowMs: number, input: SeederInput): SeederEffect[] => {
-    const effects: SeederEffect[] = [];
-    applyAndDrain(seeder, nowMs, input, (e) => effects.push(e));
-    return effects;
-  };
-  const tick = (nowMs: number): SeederEffect[] => {
-    const effects: SeederEffect[] = [];
-    fireDue(seeder, nowMs, (e) => effects.push(e));
-    return effects;
-  };
+  const { run, tick } = machineSteps(seeder);
   const message = (nowMs: number, from: string, msg: SupernodeToPeer) => run(nowMs, { kind: 'supernode-message', from, msg });
   const logs = (effects: SeederEffect[]) => effects.filter((e) => e.kind === 'log').length;
   const withoutLogs = (effects: SeederEffect[]) => effects.filter((e) => e.kind !== 'log');
@@ -130,19 +121,14 @@ test('task-failed drops the registration; a task-info describing another file le
 
 test('seeding a task again replaces its registration; the task count is bounded', () => {
   const seeder = new Seeder(UPLOAD_ADDR, SETTINGS, 2);
-  const effects: SeederEffect[] = [];
-  const run = (nowMs: number, input: SeederInput) => applyAndDrain(seeder, nowMs, input, (e) => effects.push(e));
+  const { run } = machineSteps(seeder);
   run(0, { kind: 'seed', seed: task('t1', [A]) });
   run(1, { kind: 'connected', supernode: A });
-  effects.length = 0;
-  run(2, { kind: 'seed', seed: task('t1', [B]) });
-  assert.equal(effects, [
+  assert.equal(run(2, { kind: 'seed', seed: task('t1', [B]) }), [
     { kind: 'send', to: A, msg: { kind: 'leave', taskId: 't1' } }, { kind: 'disconnect', supernode: A }, { kind: 'connect', supernode: B },
   ]);
   run(3, { kind: 'seed', seed: task('t2', [B]) });
-  effects.length = 0;
-  run(4, { kind: 'seed', seed: task('t3', [B]) });
-  assert.equal(effects.map((e) => e.kind), ['log'], 'a third task over a bound of two is refused, loudly');
+  assert.equal(run(4, { kind: 'seed', seed: task('t3', [B]) }).map((e) => e.kind), ['log'], 'a third task over a bound of two is refused, loudly');
   assert.is(seeder.seededTasks, 2);
 });
 
