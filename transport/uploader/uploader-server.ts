@@ -137,7 +137,10 @@ class UploaderServer implements UploaderHandle {
     await uploader.listen();
     await uploader.takeLock();
     uploader.startGc();
-    uploader.log('info', `uploader pid ${process.pid} serving ${uploader.addr}`);
+    const config = uploader.pieces.config;
+    uploader.log('info', `uploader pid ${process.pid} serving ${uploader.addr}; until a supernode's settings arrive, `
+      + `${opts.settings ? 'the settings it was started with' : 'the default settings'}: ${config.uploadLimit} upload slots, `
+      + `${config.perRequesterLimit} per requester, unlist after ${config.unlistAfterMs} ms`);
     return uploader;
   }
 
