@@ -141,6 +141,14 @@ export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> 
   });
 }
 
+/**
+ * A peer's settings on their own (a dfget hands them to its home's uploader): the same bounds as
+ * in `task-info`.
+ */
+export function decodePeerSettings(value: unknown): Decoded<PeerSettings> {
+  return guarded(value, (input) => peerSettings(input));
+}
+
 export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {
   return guarded(value, (input): DataPlaneMsg => {
     const kind = oneOf(input, 'kind', ['piece-request', 'piece-data', 'piece-refused'] as const);

@@ -17,6 +17,7 @@ export * from './protocol.ts';
 export * from './rng.ts';
 export * from './runtime.ts';
 export * from './scheduler.ts';
+export * from './seeder.ts';
 export * from './settings.ts';
 export * from './source-fetch.ts';
 export * from './supernode-choice.ts';

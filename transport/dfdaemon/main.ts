@@ -68,6 +68,8 @@ try {
     homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
     totalLimitBytesPerSec: config.totalLimitBytesPerSec,
     log: (level, message) => log(level, `uploader: ${message}`),
+    // The fault is logged; a mirror whose uploader stopped would serve blobs but never seed them.
+    onFault: () => void shutdown('uploader fault', 1),
   });
 } catch (err) {
   if (!(err instanceof UploaderBusyError)) throw err;
@@ -78,14 +80,14 @@ log('info', `dfdaemon mirroring ${upstreams} on http://${mirror.addr}; supernode
   `localrepo ${config.localRepoDir}; uploader ${uploader?.addr ?? 'shared'}; log ${logPath}`);
 
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log('info', `${signal}: stopping; ${JSON.stringify(mirror!.stats())}`);
+  log(exitCode === 0 ? 'info' : 'error', `${reason}: stopping; ${JSON.stringify(mirror!.stats())}`);
   await mirror!.close();
   await uploader?.close();
   await closeLog();
-  process.exit(0);
+  process.exit(exitCode);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -10,8 +10,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDurationMs, parseRate } from '../../core/units.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 import { DownloadError, EXIT_CODES } from './download-error.ts';
-import { runDownload } from './download-session.ts';
-import type { DownloadPattern, DownloadRequest } from './download.ts';
+import type { DownloadPattern, DownloadRequest } from './download-request.ts';
+import { DownloadSession } from './download-session.ts';
 import { DEFAULT_HOME, homeLayout, readStoredSupernodes } from './home.ts';
 import { ProgressBar } from './progress-bar.ts';
 
@@ -117,7 +117,7 @@ export function buildProgram(): Command {
       .choices(['p2p', 'cdn', 'source']).default('p2p'))
     .option('--no-back-source', 'fail instead of downloading from the source when no supernode can be reached')
     .option('--quiet', 'no progress bar', false)
-    .option('--json', 'print the result as JSON on stdout', false)
+    .option('--json', 'print the result as JSON on stdout, with the settings the supernode gave (settings.origin says whether it did)', false)
     .addOption(new Option('--uploader-idle-exit <duration>', 'idle time before the background uploader exits').default('5min').hideHelp())
     .addOption(new Option('--upload-host <host>', 'host other peers dial for this node\'s uploader').default('127.0.0.1').hideHelp())
     .addHelpText('after', EXIT_HELP)
@@ -149,7 +149,8 @@ export async function main(argv: string[]): Promise<number> {
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
   };
   try {
-    const result = await runDownload(req, { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost });
+    const session = await DownloadSession.open(req, { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost });
+    const result = await session.run();
     bar?.update({ bytesDone: result.totalBytes, totalBytes: result.totalBytes, fromPeersBytes: result.fromPeersBytes, fromSupernodeBytes: result.fromSupernodeBytes }, true);
     bar?.finish();
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -2,8 +2,9 @@
  * dfget's side of "one uploader per home dir": find the live uploader from the lock file or start
  * one in the background (detached, so it outlives this dfget and serves until idle; the lock is
  * written for it at once, see uploader-lock.ts), then tell it over the loopback control channel
- * which data file holds which task, which pieces are verified and, once a download is complete,
- * to seed it (register it with the supernodes after this dfget exits). If the uploader goes away
+ * which data file holds which task, which pieces are verified, the fleet's settings the supernode
+ * sent (so upload slots and unlist time follow the supernode, not this process) and, once a
+ * download is complete, to seed it (register it with the supernodes after this dfget exits). If the uploader goes away
  * mid-download (it was killed, or went idle just as we connected), the link starts or finds a new
  * one and replays what it had told the old one.
  */
@@ -13,8 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createServer } from 'node:net';
+import type { PeerSettings } from '../../core/settings.ts';
+import { CONTROL_PATH, type ControlMsg, type ControlReply, type ListTaskMsg, type SeedTaskMsg } from '../uploader/control-messages.ts';
 import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering, type UploaderLock } from '../uploader/uploader-lock.ts';
-import { CONTROL_PATH, type ControlMsg, type ControlReply } from '../uploader/uploader-server.ts';
 import type { LogFn } from './home.ts';
 
 const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
@@ -23,13 +25,10 @@ export interface UploaderSpawnOptions {
   homeDir: string;
   host: string;
   totalLimitBytesPerSec: number;
-  uploadLimit: number;
   /** Passed as `--idle-exit` (e.g. "5min"); tests shorten it. */
   idleExit: string;
 }
 
-type ListTaskMsg = Extract<ControlMsg, { kind: 'list-task' }>;
-type SeedTaskMsg = Extract<ControlMsg, { kind: 'seed-task' }>;
 interface ListedTask { msg: ListTaskMsg; pieces: Set<number>; seed?: SeedTaskMsg }
 
 export class UploaderLink {
@@ -38,6 +37,7 @@ export class UploaderLink {
   private readonly listed = new Map<string, ListedTask>();
   private closed = false;
   private lock: UploaderLock | null = null;
+  private settings: PeerSettings | null = null;
 
   constructor(private readonly opts: UploaderSpawnOptions, private readonly log: LogFn) {}
 
@@ -76,6 +76,12 @@ export class UploaderLink {
     const entry = this.listed.get(msg.taskId);
     if (entry) entry.seed = full;
     this.send(full);
+  }
+
+  /** The supernode's settings for this host: the uploader's slots and unlist time follow them. */
+  configure(settings: PeerSettings): void {
+    this.settings = settings;
+    this.send({ kind: 'configure', settings });
   }
 
   havePiece(taskId: string, piece: number): void {
@@ -130,6 +136,7 @@ export class UploaderLink {
       if (!this.closed) this.log('warn', 'uploader control channel closed; will reconnect on next update');
     });
     this.ws = ws;
+    if (this.settings) ws.send(JSON.stringify({ kind: 'configure', settings: this.settings } satisfies ControlMsg));
     for (const entry of this.listed.values()) this.replay(ws, entry);
     if (this.closed) ws.close();
   }
@@ -168,7 +175,6 @@ export class UploaderLink {
       '--host', this.opts.host,
       '--port', String(port),
       '--totallimit', String(this.opts.totalLimitBytesPerSec),
-      '--upload-limit', String(this.opts.uploadLimit),
       '--idle-exit', this.opts.idleExit,
     ], { detached: true, stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DFGET_UPLOADER_TOKEN: token } });
     closeSync(errFd);

@@ -1,7 +1,9 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the supernode's counters and gauges. The numbers
- * come from the core's stats, the CDN and the data plane; this file only formats them.
+ * come from the core's stats, the CDN and the data plane; this file only names them.
  */
+import { renderPrometheus, type MetricTable } from '../prometheus.ts';
+
 export interface SupernodeMetrics {
   tasks: number;
   peers: number;
@@ -23,9 +25,7 @@ export interface SupernodeMetrics {
   peersSelfIsolated: number;
 }
 
-type Kind = 'gauge' | 'counter';
-
-const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: string]> = {
+const HELP: MetricTable<keyof SupernodeMetrics> = {
   tasks: ['supernode_tasks', 'gauge', 'Tasks the scheduler tracks.'],
   peers: ['supernode_peers', 'gauge', 'Peers registered for at least one task.'],
   controlConnections: ['supernode_control_connections', 'gauge', 'Open control-plane WebSocket connections.'],
@@ -47,10 +47,5 @@ const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: stri
 };
 
 export function renderMetrics(metrics: SupernodeMetrics): string {
-  const lines: string[] = [];
-  for (const key of Object.keys(HELP) as (keyof SupernodeMetrics)[]) {
-    const [name, kind, help] = HELP[key];
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, `${name} ${metrics[key]}`);
-  }
-  return `${lines.join('\n')}\n`;
+  return renderPrometheus(HELP, metrics);
 }

@@ -25,8 +25,6 @@ export interface SupernodeOptions {
   limitInBytesPerSec: number;
   limitOutBytesPerSec: number;
   sourceTimeoutMs: number;
-  /** Range requests in flight per task when fetching a source. */
-  cdnConcurrency: number;
   seed: string | null;
   logLevel: LogLevel;
   core: CoreConfig;
@@ -64,7 +62,7 @@ export function buildCommand(): Command {
     .option('--limit-in <rate>', 'cap on bytes/s read from sources, e.g. 200MB (0 = unlimited)')
     .option('--limit-out <rate>', 'cap on bytes/s of pieces served, e.g. 200MB (0 = unlimited)')
     .option('--source-timeout <duration>', 'a source silent this long fails the request (default 30s)')
-    .option('--cdn-concurrency <n>', 'range requests in flight per task (default 2)')
+    .option('--cdn-concurrency <n>', 'same as --source-fetch-concurrency (kept for existing scripts)')
     .option('--config <file>', 'YAML file with any of these settings (flags win)')
     .option('--seed <seed>', 'seed for the scheduler\'s random choices (logged; replays tie-breaking)')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
@@ -142,6 +140,7 @@ function resolve(raw: Raw): SupernodeOptions {
   }, fallback);
 
   const overrides: Partial<CoreConfig> = {};
+  aliasCdnConcurrency(raw);
   for (const key of CORE_NUMBER_KEYS) {
     const parse = key.endsWith('Ms') ? parseDurationMs : key.endsWith('Bytes') ? parseBytes : (s: string) => {
       const n = Number(s);
@@ -164,7 +163,6 @@ function resolve(raw: Raw): SupernodeOptions {
     limitInBytesPerSec: withUnits('limitIn', parseRate, 0),
     limitOutBytesPerSec: withUnits('limitOut', parseRate, 0),
     sourceTimeoutMs: withUnits('sourceTimeout', parseDurationMs, 30_000),
-    cdnConcurrency: whole('cdnConcurrency', 2, 1, 64),
     seed: text('seed') ?? null,
     logLevel,
     core,
@@ -186,4 +184,19 @@ function managerSettings(managerList: string | undefined, idc: string, location:
     throw new UsageError(`--manager: peers cannot dial ${advertised}; set --advertise-ip to this host's address`);
   }
   return { managers, idc, location };
+}
+
+/**
+ * `--cdn-concurrency` (and `cdn-concurrency:` in YAML) predates the core setting
+ * `sourceFetchConcurrency`, which the simulated CDN follows too; it is the same setting.
+ */
+function aliasCdnConcurrency(raw: Raw): void {
+  const alias = raw.cdnConcurrency;
+  delete raw.cdnConcurrency;
+  if (alias === undefined || alias === null) return;
+  const setting = raw.sourceFetchConcurrency;
+  if (setting !== undefined && setting !== null && String(setting) !== String(alias)) {
+    throw new UsageError(`--cdn-concurrency ${String(alias)} and --source-fetch-concurrency ${String(setting)} disagree; they are the same setting, give one`);
+  }
+  raw.sourceFetchConcurrency = alias;
 }

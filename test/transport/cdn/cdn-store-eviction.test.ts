@@ -9,7 +9,7 @@ import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdnStore, type CdnStoreOptions, type PieceRecord } from '../../../transport/cdn/cdn-store.ts';
 import { dirSizeBytes } from '../../helpers/dir-size.ts';
-import { removeDir, tempDir } from '../../helpers/processes.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const MiB = 1024 * 1024;
 const PIECE_BYTES = 4 * MiB;

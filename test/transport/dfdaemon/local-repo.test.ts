@@ -11,7 +11,7 @@ import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalRepo, type LocalRepoOptions } from '../../../transport/dfdaemon/local-repo.ts';
 import { dirSizeBytes } from '../../helpers/dir-size.ts';
-import { removeDir, tempDir } from '../../helpers/processes.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const MiB = 1024 * 1024;
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { collectDataDir, collectResidualFiles, RESIDUAL_MAX_AGE_MS } from '../../../transport/uploader/data-gc.ts';
 import { dirSizeBytes } from '../../helpers/dir-size.ts';
-import { removeDir, tempDir } from '../../helpers/processes.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const MiB = 1024 * 1024;
 const NOW_MS = 1_700_000_000_000;
