@@ -88,9 +88,10 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
   const resume = await store.resumable();
   if (resume) log('info', `resuming: ${resume.have.length}/${resume.plan.pieceCount} pieces verified on disk`);
 
+  const uploadRateBytesPerSec = tighterLimit(req.totalLimitBytesPerSec, req.uploadLimitBytesPerSec ?? 0);
   const uploader = new UploaderLink({
-    homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
-    uploadLimit: uploadSlotsFor(configOrThrow(), req.totalLimitBytesPerSec), idleExit: tuning.uploaderIdleExit ?? '5min',
+    homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: uploadRateBytesPerSec,
+    uploadLimit: uploadSlotsFor(configOrThrow(), uploadRateBytesPerSec), idleExit: tuning.uploaderIdleExit ?? '5min',
   }, log);
   let uploadAddr: string;
   try {
@@ -358,7 +359,7 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
         await Promise.race([uploader.connect().catch(() => {}), sleepMs(UPLOADER_WAIT_MS)]);
         uploader.seedTask({
           taskId, task: spec, supernodes: req.supernodes, fileDigest,
-          ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
+          ...(uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec } : {}),
         });
       }
       if (over) return;
@@ -383,8 +384,8 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
 
   feed({
     kind: 'start', taskId, task: spec, supernodes: req.supernodes, uploadAddr, pattern: req.pattern,
-    // --totallimit caps this node's uploads: the scheduler weighs sources by it.
-    ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
+    // --totallimit / --upload-limit cap this node's uploads: the scheduler weighs sources by it.
+    ...(uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec } : {}),
     ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
   });
 
@@ -404,6 +405,12 @@ export async function runDownload(req: DownloadRequest, tuning: SessionTuning = 
     await store.closeWriter().catch(() => {});
     uploader.close();
   }
+}
+
+/** The tighter of two rate limits where 0 means unlimited. */
+function tighterLimit(aBytesPerSec: number, bBytesPerSec: number): number {
+  if (aBytesPerSec <= 0) return Math.max(0, bBytesPerSec);
+  return bBytesPerSec > 0 ? Math.min(aBytesPerSec, bBytesPerSec) : aBytesPerSec;
 }
 
 function bytesOf(plan: PiecePlan, piece: number): number {

@@ -41,6 +41,12 @@ export interface DownloadRequest {
   localLimitBytesPerSec: number;
   /** Per-node limit in bytes/s for receive here and for this home's uploader; 0 = unlimited. */
   totalLimitBytesPerSec: number;
+  /**
+   * Limit of this node's uploads alone (TX), bytes/s; 0 or absent = only `totalLimitBytesPerSec`.
+   * For hosts whose uplink is slower than their downlink: the tighter of the two caps the uploader
+   * and is declared to the scheduler as this node's upload rate, while downloads keep their own limits.
+   */
+  uploadLimitBytesPerSec?: number;
   /** Expected whole-file digest, `sha256:<hex>`; a mismatch fails the download. */
   digest?: string;
   identifier?: string;
