@@ -1,0 +1,93 @@
+/**
+ * The calibration report: report.md (what was run, the comparison table, the machine's load),
+ * completion-cdf.svg (per-host completion times, live against simulated), hosts.csv (one row per
+ * host) and calibration.json (what `--json` prints).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { formatBytes, formatRate } from '../../core/units.ts';
+import type { Calibration } from './compare.ts';
+
+const seconds = (ms: number): string => (ms / 1000).toFixed(2);
+const signed = (percent: number): string => `${percent >= 0 ? '+' : ''}${percent.toFixed(1)} %`;
+
+/** The comparison as a Markdown table (also printed on stdout without --json). */
+export function comparisonTable(c: Calibration): string {
+  const rows = [
+    ['p50 completion', `${seconds(c.sim.completionMs.p50)} s`, `${seconds(c.live.completionMs.p50)} s`, signed(c.errorPercent.p50)],
+    ['p95 completion', `${seconds(c.sim.completionMs.p95)} s`, `${seconds(c.live.completionMs.p95)} s`, signed(c.errorPercent.p95)],
+    ['max completion', `${seconds(c.sim.completionMs.max)} s`, `${seconds(c.live.completionMs.max)} s`, signed(c.errorPercent.max)],
+    ['origin egress', copies(c.sim.originEgressBytes, c), copies(c.live.originEgressBytes, c), signed(c.errorPercent.originEgress)],
+    ['supernode egress', copies(c.sim.supernodeEgressBytes, c), copies(c.live.supernodeEgressBytes, c), signed(c.errorPercent.supernodeEgress)],
+    ['bytes from peers', copies(c.sim.fromPeersBytes, c), copies(c.live.fromPeersBytes, c), signed(c.errorPercent.fromPeers)],
+  ];
+  return ['| figure | simulated | live | live vs sim |', '| --- | ---: | ---: | ---: |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function copies(bytes: number, c: Calibration): string {
+  return `${formatBytes(bytes)} (${(bytes / c.fileSizeBytes).toFixed(3)} ×)`;
+}
+
+function machineLine(c: Calibration): string {
+  const m = c.machine;
+  return `CPU (${m.cores} cores, sampled every ${m.intervalMs} ms): peak ${m.peakPercent.toFixed(0)} %, p95 ${m.p95Percent.toFixed(0)} %, `
+    + `mean ${m.meanPercent.toFixed(0)} %; load average ${m.loadBefore.toFixed(2)} before, ${m.loadAfter.toFixed(2)} after; `
+    + `cross-IDC delay by ${m.delayMode}`;
+}
+
+export function markdownReport(c: Calibration, command: string): string {
+  const hostLines = c.perHost.map((h) => `| h${h.host} | ${h.idc} | ${formatRate(h.upBytesPerSec)} | ${formatRate(h.downBytesPerSec)} | `
+    + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
+    + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
+  return [
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed})`,
+    '',
+    `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
+      + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `
+      + `origin sent ${c.liveChecks.originCopies.toFixed(3)} copies.`,
+    '',
+    `Command: \`${command}\``,
+    '',
+    comparisonTable(c),
+    '',
+    'Completion times count from each host\'s own start: simulated arrival to done; live, from dfget\'s spawn (cold start) '
+      + 'or its "go" (warm start: loaded and its uploader running before t = 0) to its exit. The start-up column is that '
+      + 'time minus dfget\'s own elapsed time.',
+    '',
+    machineLine(c),
+    '',
+    '![completion CDF](completion-cdf.svg)',
+    '',
+    '| host | IDC | up | down | arrival s | sim s | live s | live vs sim | start-up s | output |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...hostLines,
+    '',
+  ].join('\n');
+}
+
+/** Write report.md, completion-cdf.svg, hosts.csv and calibration.json; returns the paths. */
+export async function writeReport(dir: string, c: Calibration, command: string): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const write = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    written.push(join(dir, name));
+  };
+  write('report.md', markdownReport(c, command));
+  write('calibration.json', `${JSON.stringify(c, null, 2)}\n`);
+  write('hosts.csv', stringify(c.perHost.map((h) => ({
+    ...h, simMs: h.simMs?.toFixed(1) ?? '', liveMs: h.liveMs?.toFixed(1) ?? '', errorPercent: h.errorPercent?.toFixed(2) ?? '',
+    startupMs: h.startupMs?.toFixed(1) ?? '',
+  })), { header: true }));
+  // d3-node loads jsdom (about a second): only here, when the chart is drawn.
+  const { lineChart } = await import('../../sim/charts.ts');
+  const cdf = (name: string, values: (number | null)[]) => {
+    const sorted = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+    return { name, points: [{ x: 0, y: 0 }, ...sorted.map((v, i) => ({ x: v / 1000, y: (100 * (i + 1)) / c.hosts }))] };
+  };
+  write('completion-cdf.svg', lineChart(`Completion CDF: ${c.scenario}, ${c.hosts} hosts, ${c.shape} shape (seed ${c.seed})`,
+    'completion time from the host\'s start (s)', 'hosts done (%)',
+    [cdf('simulated', c.perHost.map((h) => h.simMs)), cdf(`live (${c.shape})`, c.perHost.map((h) => h.liveMs))]));
+  return written;
+}
