@@ -10,7 +10,7 @@
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { parseDurationMs } from '../../core/units.ts';
 import { ScenarioError } from '../../sim/scenario.ts';
 import { removeDir, tempDir } from '../../test/helpers/processes.ts';
@@ -71,7 +71,13 @@ function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts = buildProgram().parse(argv).opts<CliOptions>();
+  let opts: CliOptions;
+  try {
+    opts = buildProgram().exitOverride().parse(argv).opts<CliOptions>();
+  } catch (err) {
+    // commander has printed the problem (or the help) already.
+    return err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') ? 0 : 2;
+  }
   const log = (message: string): void => { process.stderr.write(`calibrate: ${message}\n`); };
   let scenario;
   try {
@@ -97,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const outDir = opts.out ?? join('out', 'calibrate', scenario.name);
   const workDir = tempDir('calibrate');
+  log(`work dir ${workDir} (homes, logs and the origin's file; removed at the end)`);
   const abort = new AbortController();
   let cleaningUp = false;
   const onSignal = (signal: NodeJS.Signals): void => {

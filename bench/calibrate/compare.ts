@@ -49,7 +49,7 @@ export interface Calibration {
   live: Figures;
   errorPercent: { p50: number; p95: number; max: number; originEgress: number; supernodeEgress: number; fromPeers: number };
   liveChecks: { hostsDone: number; digestsOk: number; originCopies: number };
-  machine: CpuSummary & { delayMode: string };
+  machine: CpuSummary & { delayMode: string; processCpuSeconds: Record<string, number> };
   perHost: HostRow[];
 }
 
@@ -105,7 +105,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       digestsOk: live.hosts.filter((h) => h.digestOk).length,
       originCopies: live.origin.bytesSent / plan.scenario.fileSizeBytes,
     },
-    machine: { ...live.cpu, delayMode: setup.delayMode },
+    machine: { ...live.cpu, delayMode: setup.delayMode, processCpuSeconds: live.processCpuSeconds },
     perHost,
   };
 }

@@ -1,7 +1,11 @@
 /**
  * The live processes' own counters the calibration report uses: the origin's (from
- * origin-process.ts) and the supernode's, read from its Prometheus `/metrics` text.
+ * origin-process.ts), the supernode's, read from its Prometheus `/metrics` text, and the CPU a
+ * warm dfget's download used.
  */
+/** dfget-armed.ts reports the CPU its download used on a stderr line starting with this. */
+export const CPU_LINE_PREFIX = 'calibrate-cpu ';
+
 export interface OriginCounters {
   /** Body bytes the origin wrote to sockets: origin egress. */
   bytesSent: number;

@@ -17,6 +17,7 @@ import type { DownloadResult } from '../../transport/dfget/download.ts';
 import { readLock } from '../../transport/uploader/uploader-lock.ts';
 import { REPO_ROOT, type RunningProcess } from '../../test/helpers/processes.ts';
 import { sleepMs } from './commands.ts';
+import { CPU_LINE_PREFIX } from './counters.ts';
 import type { Launcher } from './launcher.ts';
 import type { TestbedNode } from './plan.ts';
 
@@ -25,6 +26,8 @@ export type StartMode = 'cold' | 'warm';
 export interface HostOutcome {
   /** Start (spawn or go) to exit, ms; null when dfget failed. */
   completionMs: number | null;
+  /** CPU ms the download used (warm start only: the loaded process reports it). */
+  cpuMs: number | null;
   result: DownloadResult | null;
   error: string | null;
 }
@@ -62,12 +65,14 @@ export class HostProcess {
     const exit = await proc.exited;
     const completionMs = performance.now() - startedMs;
     if (exit.code !== 0) {
-      return { completionMs: null, result: null, error: `dfget exited ${exit.code ?? exit.signal}: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+      return { completionMs: null, cpuMs: null, result: null, error: `dfget exited ${exit.code ?? exit.signal}: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` };
     }
+    const cpuLine = proc.stderr.split('\n').find((line) => line.startsWith(CPU_LINE_PREFIX));
+    const cpuMs = cpuLine ? (JSON.parse(cpuLine.slice(CPU_LINE_PREFIX.length)) as { cpuMs: number }).cpuMs : null;
     try {
-      return { completionMs, result: JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as DownloadResult, error: null };
+      return { completionMs, cpuMs, result: JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as DownloadResult, error: null };
     } catch {
-      return { completionMs: null, result: null, error: `dfget printed no JSON result: ${proc.stdout.slice(-300)}` };
+      return { completionMs: null, cpuMs, result: null, error: `dfget printed no JSON result: ${proc.stdout.slice(-300)}` };
     }
   }
 

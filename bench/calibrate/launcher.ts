@@ -16,6 +16,7 @@ import type { TestbedNode } from './plan.ts';
 export class Launcher {
   private readonly procs: RunningProcess[] = [];
   private readonly homes: string[] = [];
+  private readonly lastTicks = new Map<number, number>();
 
   /** `testbed` null = app shape: every process on this machine's loopback. */
   constructor(private readonly testbed: NetnsTestbed | null) {}
@@ -67,6 +68,23 @@ export class Launcher {
     await killPids(pids);
   }
 
+  /**
+   * CPU seconds (user + system) each kind of process has used so far, by the first word of its
+   * label (origin, supernode, uploader, dfget), read from /proc; processes that exited are
+   * counted up to their last reading. Take two readings and subtract for a run's share.
+   */
+  cpuSecondsByRole(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const proc of this.procs) {
+      const pid = proc.child.pid;
+      const ticks = pid === undefined ? null : cpuTicksOf(pid);
+      if (ticks !== null && pid !== undefined) this.lastTicks.set(pid, ticks);
+      const role = proc.name.split(' ')[0];
+      out[role] = (out[role] ?? 0) + (pid === undefined ? 0 : (this.lastTicks.get(pid) ?? 0)) / CLOCK_TICKS_PER_SEC;
+    }
+    return out;
+  }
+
   /** Output of every process started here, for a run that failed. */
   describeAll(): string {
     return this.procs.map((proc) => proc.describe()).join('\n');
@@ -74,6 +92,21 @@ export class Launcher {
 
   private wrap(node: TestbedNode, argv: string[]): string[] {
     return this.testbed ? this.testbed.wrap(node, argv) : argv;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times: 100 on every mainstream architecture. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** utime + stime of a live process, in clock ticks; null when it is gone. */
+function cpuTicksOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
   }
 }
 

@@ -47,6 +47,8 @@ export interface LiveResult {
   /** t = 0 to the last dfget's exit. */
   wallMs: number;
   cpu: CpuSummary;
+  /** CPU seconds the testbed's processes used between t = 0 and the end, by kind (dfget: warm start only). */
+  processCpuSeconds: Record<string, number>;
 }
 
 export interface LiveOptions {
@@ -96,6 +98,8 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   }
 
   const sampler = new CpuSampler();
+  const cpuAtStart = launcher.cpuSecondsByRole();
+  let dfgetCpuMs = 0;
   const t0 = performance.now();
   const elapsed = (): number => performance.now() - t0;
   const hosts: LiveHost[] = plan.hosts.map((h) => ({
@@ -105,6 +109,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   let done = 0;
   const report = (): void => log(`${done}/${plan.hosts.length} hosts done, ${(elapsed() / 1000).toFixed(1)} s `
     + `(the simulator's last host: ${(opts.expectedMs / 1000).toFixed(1)} s)`);
+  log(`t = 0: ${plan.hosts.length} hosts start at their arrival times`);
   const ticker = setInterval(report, PROGRESS_EVERY_MS);
   const runs = plan.hosts.map(async (host): Promise<void> => {
     await sleepMs(Math.max(0, host.arrivalMs - elapsed()));
@@ -112,6 +117,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     const result = hosts[host.index];
     result.startedMs = elapsed();
     const outcome = await hostProcs[host.index].run();
+    dfgetCpuMs += outcome.cpuMs ?? 0;
     if (outcome.result) {
       Object.assign(result, {
         completionMs: outcome.completionMs, dfgetElapsedMs: outcome.result.elapsedMs, fromPeersBytes: outcome.result.fromPeersBytes,
@@ -132,6 +138,8 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   clearInterval(ticker);
   const wallMs = elapsed();
   const cpu = sampler.stop();
+  const processCpuSeconds = cpuSince(cpuAtStart, launcher.cpuSecondsByRole());
+  if (opts.start === 'warm') processCpuSeconds.dfget = dfgetCpuMs / 1000;
   if (outcome !== 'done') {
     throw new Error(outcome === 'aborted' ? 'interrupted' : `${plan.hosts.length - done} host(s) still running after `
       + `${(opts.timeoutMs / 1000).toFixed(0)} s (the simulator's last host took ${(opts.expectedMs / 1000).toFixed(1)} s); raise --timeout`);
@@ -146,7 +154,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     hosts[i].digestOk = await fileDigestOf(join(workDir, host.name, 'out.bin')) === fileDigest;
     if (!hosts[i].digestOk) hosts[i].error = 'the output differs from the origin\'s file';
   }
-  return { hosts, fileDigest, origin: originCounters, supernode, wallMs, cpu };
+  return { hosts, fileDigest, origin: originCounters, supernode, wallMs, cpu, processCpuSeconds };
 }
 
 function supernodeArgs(plan: TestbedPlan, sn: TestbedNode, home: string, port: number, app: boolean): string[] {
@@ -169,6 +177,12 @@ function dfgetArgs(plan: TestbedPlan, host: TestbedNode, url: string, supernodes
     '--locallimit', String(app ? host.downBytesPerSec : 0),
     ...(plan.scenario.core.backToSource === false ? ['--no-back-source'] : []),
   ];
+}
+
+function cpuSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [role, seconds] of Object.entries(after)) if (role !== 'dfget') out[role] = seconds - (before[role] ?? 0);
+  return out;
 }
 
 /** `work`, or a rejection as soon as `signal` aborts (Ctrl-C while the testbed starts). */

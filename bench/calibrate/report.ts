@@ -31,9 +31,13 @@ function copies(bytes: number, c: Calibration): string {
 
 function machineLine(c: Calibration): string {
   const m = c.machine;
-  return `CPU (${m.cores} cores, sampled every ${m.intervalMs} ms): peak ${m.peakPercent.toFixed(0)} %, p95 ${m.p95Percent.toFixed(0)} %, `
-    + `mean ${m.meanPercent.toFixed(0)} %; load average ${m.loadBefore.toFixed(2)} before, ${m.loadAfter.toFixed(2)} after; `
-    + `cross-IDC delay by ${m.delayMode}`;
+  const ours = Object.values(m.processCpuSeconds).reduce((a, b) => a + b, 0);
+  const byRole = Object.entries(m.processCpuSeconds).map(([role, s]) => `${role} ${s.toFixed(1)} s`).join(', ');
+  const runSeconds = c.live.completionMs.max / 1000 || 1;
+  return `Machine CPU (${m.cores} cores, all processes, sampled every ${m.intervalMs} ms): peak ${m.peakPercent.toFixed(0)} %, `
+    + `p95 ${m.p95Percent.toFixed(0)} %, mean ${m.meanPercent.toFixed(0)} %; load average ${m.loadBefore.toFixed(2)} at t = 0, `
+    + `${m.loadAfter.toFixed(2)} at the end. The testbed's processes used ${ours.toFixed(1)} CPU-seconds during the run `
+    + `(${byRole}): ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
 }
 
 export function markdownReport(c: Calibration, command: string): string {
