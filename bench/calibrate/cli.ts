@@ -14,13 +14,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { parseDurationMs } from '../../core/units.ts';
 import { ScenarioError } from '../../sim/scenario.ts';
 import { removeDir, tempDir } from '../../test/helpers/processes.ts';
-import { compare, simulate } from './compare.ts';
+import { compare } from './compare.ts';
 import { Launcher } from './launcher.ts';
 import type { StartMode } from './host-process.ts';
 import { runLive } from './live-run.ts';
 import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './netns.ts';
 import { calibrationScenario, planTestbed } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
+import { liveTimeline, simulateWithTimeline } from './timeline.ts';
 
 interface CliOptions {
   scenario: string;
@@ -93,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const plan = planTestbed(scenario, shape === 'app');
   log(`scenario ${scenario.name}, seed ${scenario.seed}: ${scenario.hostCount} hosts, ${shape} shape; simulating first`);
-  const sim = simulate(plan);
+  const { result: sim, timeline: simTimeline } = simulateWithTimeline(plan);
   const simEndMs = Math.max(...sim.hostResults.map((h) => h.completionMs ?? 0));
   log(`simulated: last host done at ${(simEndMs / 1000).toFixed(1)} s; now running it live`);
   let timeoutMs = 4 * simEndMs + 60_000;
@@ -128,8 +129,9 @@ export async function main(argv: string[]): Promise<number> {
     cleaningUp = true;
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
-    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)' });
-    const files = await writeReport(outDir, calibration, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
+    const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
+    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)' }, timelines);
+    const files = await writeReport(outDir, calibration, timelines, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
     if (opts.json) process.stdout.write(`${JSON.stringify(calibration)}\n`);
     else process.stdout.write(`${comparisonTable(calibration)}\n`);
     log(`wrote ${files.join(', ')} and ${join(outDir, 'logs')}/`);

@@ -8,10 +8,10 @@
  * simulator does not model: `startupMs` per host says how much).
  */
 import { percentiles, type Percentiles, type StrategyResult } from '../../sim/result.ts';
-import { runStrategy } from '../../sim/strategies/index.ts';
 import type { CpuSummary } from './cpu-sampler.ts';
 import type { LiveResult } from './live-run.ts';
 import type { TestbedPlan } from './plan.ts';
+import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 
 export interface Figures {
   completionMs: Percentiles;
@@ -50,13 +50,11 @@ export interface Calibration {
   errorPercent: { p50: number; p95: number; max: number; originEgress: number; supernodeEgress: number; fromPeers: number };
   liveChecks: { hostsDone: number; digestsOk: number; originCopies: number };
   machine: CpuSummary & { delayMode: string; processCpuSeconds: Record<string, number> };
+  /** Where the time went, both ways (timeline.ts). */
+  timeline: { sim: TimelineSummary; live: TimelineSummary };
   perHost: HostRow[];
 }
 
-/** Run the simulator on the plan's world (a second or so for calibration sizes). */
-export function simulate(plan: TestbedPlan): StrategyResult {
-  return runStrategy('dragonfly', plan.world);
-}
 
 export interface RunSetup {
   shape: 'netns' | 'app';
@@ -65,7 +63,9 @@ export interface RunSetup {
   delayMode: string;
 }
 
-export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult, setup: RunSetup): Calibration {
+export interface Timelines { sim: RunTimeline; live: RunTimeline }
+
+export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult, setup: RunSetup, timelines: Timelines): Calibration {
   const perHost: HostRow[] = plan.hosts.map((node, i) => {
     const s = sim.hostResults[i];
     const l = live.hosts[i];
@@ -106,6 +106,10 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       originCopies: live.origin.bytesSent / plan.scenario.fileSizeBytes,
     },
     machine: { ...live.cpu, delayMode: setup.delayMode, processCpuSeconds: live.processCpuSeconds },
+    timeline: {
+      sim: summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes),
+      live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),
+    },
     perHost,
   };
 }

@@ -11,6 +11,8 @@ export interface OriginCounters {
   bytesSent: number;
   requests: number;
   rangeRequests: number;
+  /** [epoch ms, body bytes sent so far] while the count grew. */
+  series: [number, number][];
 }
 
 export interface SupernodeCounters {

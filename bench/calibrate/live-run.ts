@@ -28,6 +28,8 @@ export interface LiveHost {
   host: number;
   /** When dfget was started (spawned, or told to go), ms after t = 0: its arrival plus timer lateness. */
   startedMs: number;
+  /** The same instant as a wall-clock time (the processes' logs carry those). */
+  startedEpochMs: number;
   /** Start to exit: what the simulator's arrival-to-done is compared with; null if it failed. */
   completionMs: number | null;
   /** dfget's own elapsed time, from its download start: completionMs minus this is start-up and exit. */
@@ -44,7 +46,8 @@ export interface LiveResult {
   fileDigest: string;
   origin: OriginCounters;
   supernode: SupernodeCounters;
-  /** t = 0 to the last dfget's exit. */
+  /** t = 0 as a wall-clock time, and from there to the last dfget's exit. */
+  t0EpochMs: number;
   wallMs: number;
   cpu: CpuSummary;
   /** CPU seconds the testbed's processes used between t = 0 and the end, by kind (dfget: warm start only). */
@@ -101,9 +104,10 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   const cpuAtStart = launcher.cpuSecondsByRole();
   let dfgetCpuMs = 0;
   const t0 = performance.now();
+  const t0EpochMs = Date.now();
   const elapsed = (): number => performance.now() - t0;
   const hosts: LiveHost[] = plan.hosts.map((h) => ({
-    host: h.index, startedMs: NaN, completionMs: null, dfgetElapsedMs: null,
+    host: h.index, startedMs: NaN, startedEpochMs: NaN, completionMs: null, dfgetElapsedMs: null,
     fromPeersBytes: 0, fromSupernodeBytes: 0, fromSourceBytes: 0, digestOk: false, error: null,
   }));
   let done = 0;
@@ -116,6 +120,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     if (opts.signal.aborted) return;
     const result = hosts[host.index];
     result.startedMs = elapsed();
+    result.startedEpochMs = Date.now();
     const outcome = await hostProcs[host.index].run();
     dfgetCpuMs += outcome.cpuMs ?? 0;
     if (outcome.result) {
@@ -154,7 +159,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     hosts[i].digestOk = await fileDigestOf(join(workDir, host.name, 'out.bin')) === fileDigest;
     if (!hosts[i].digestOk) hosts[i].error = 'the output differs from the origin\'s file';
   }
-  return { hosts, fileDigest, origin: originCounters, supernode, wallMs, cpu, processCpuSeconds };
+  return { hosts, fileDigest, origin: originCounters, supernode, t0EpochMs, wallMs, cpu, processCpuSeconds };
 }
 
 function supernodeArgs(plan: TestbedPlan, sn: TestbedNode, home: string, port: number, app: boolean): string[] {

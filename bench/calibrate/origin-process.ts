@@ -5,8 +5,8 @@
  *   node --import tsx bench/calibrate/origin-process.ts --host 10.213.0.2 --file F [--rate 100Mbit]
  *
  * It prints one JSON line `{"url": ...}` when it serves. Each line "stats" on stdin is answered by
- * one JSON line of its counters (body bytes sent, requests); when stdin closes it stops, so an
- * origin never outlives the testbed that started it.
+ * one JSON line of its counters (body bytes sent, requests, and the bytes sent over time); when
+ * stdin closes it stops, so an origin never outlives the testbed that started it.
  */
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
@@ -17,7 +17,12 @@ export interface OriginStatsLine {
   bytesSent: number;
   requests: number;
   rangeRequests: number;
+  /** [epoch ms, body bytes sent so far], every SAMPLE_MS while the count grows: the CDN fetch's progress. */
+  series: [number, number][];
 }
+
+const SAMPLE_MS = 50;
+const MAX_SAMPLES = 20_000;
 
 const opts = new Command('calibrate-origin')
   .requiredOption('--file <path>', 'file to serve')
@@ -32,11 +37,18 @@ const origin = await HttpOrigin.start({ host: opts.host, port: Number(opts.port)
 await origin.put(opts.path, { filePath: opts.file });
 process.stdout.write(`${JSON.stringify({ url: origin.urlFor(opts.path) })}\n`);
 
+const series: [number, number][] = [];
+const sampler = setInterval(() => {
+  const sent = origin.stats.bytesSent;
+  if (series.length < MAX_SAMPLES && sent !== (series[series.length - 1]?.[1] ?? 0)) series.push([Date.now(), sent]);
+}, SAMPLE_MS);
+sampler.unref();
+
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line.trim() !== 'stats') return;
   const stats = origin.stats;
-  const answer: OriginStatsLine = { bytesSent: stats.bytesSent, requests: stats.requests, rangeRequests: stats.rangeRequests };
+  const answer: OriginStatsLine = { bytesSent: stats.bytesSent, requests: stats.requests, rangeRequests: stats.rangeRequests, series };
   process.stdout.write(`${JSON.stringify(answer)}\n`);
 });
 lines.on('close', () => { void origin.close().then(() => process.exit(0)); });

@@ -1,13 +1,16 @@
 /**
- * The calibration report: report.md (what was run, the comparison table, the machine's load),
- * completion-cdf.svg (per-host completion times, live against simulated), hosts.csv (one row per
- * host) and calibration.json (what `--json` prints).
+ * The calibration report: report.md (what was run, the comparison table, the machine's load, where
+ * the time went), completion-cdf.svg (per-host completion times, live against simulated),
+ * timeline.svg and timeline.csv (each host's pieces and the origin's egress over time, both ways;
+ * host times since the host's start, origin times since t = 0),
+ * hosts.csv (one row per host) and calibration.json (what `--json` prints).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, formatRate } from '../../core/units.ts';
-import type { Calibration } from './compare.ts';
+import type { Calibration, Timelines } from './compare.ts';
+import { meanProgress, originProgress, type TimelineSummary } from './timeline.ts';
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(2);
 const signed = (percent: number): string => `${percent >= 0 ? '+' : ''}${percent.toFixed(1)} %`;
@@ -40,6 +43,18 @@ function machineLine(c: Calibration): string {
     + `(${byRole}): ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
 }
 
+function timelineTable(c: Calibration): string {
+  const row = (name: string, f: (t: TimelineSummary) => string): string => `| ${name} | ${f(c.timeline.sim)} | ${f(c.timeline.live)} |`;
+  return [
+    '| where the time goes | simulated | live |', '| --- | ---: | ---: |',
+    row('origin done sending the file (since t = 0)', (t) => `${seconds(t.originDoneMs)} s`),
+    row('first piece in (mean over hosts, since its start)', (t) => `${seconds(t.firstPieceMs)} s`),
+    row('rate after the first piece (mean over hosts)', (t) => formatRate(t.steadyBytesPerSec)),
+    row('longest wait between two pieces (mean over hosts)', (t) => `${seconds(t.longestGapMs)} s`),
+    row('pieces from the supernode / from peers', (t) => `${t.piecesFromSupernode} / ${t.piecesFromPeers}`),
+  ].join('\n');
+}
+
 export function markdownReport(c: Calibration, command: string): string {
   const hostLines = c.perHost.map((h) => `| h${h.host} | ${h.idc} | ${formatRate(h.upBytesPerSec)} | ${formatRate(h.downBytesPerSec)} | `
     + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
@@ -63,6 +78,10 @@ export function markdownReport(c: Calibration, command: string): string {
     '',
     '![completion CDF](completion-cdf.svg)',
     '',
+    timelineTable(c),
+    '',
+    '![progress and origin egress over time](timeline.svg)',
+    '',
     '| host | IDC | up | down | arrival s | sim s | live s | live vs sim | start-up s | output |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...hostLines,
@@ -71,7 +90,7 @@ export function markdownReport(c: Calibration, command: string): string {
 }
 
 /** Write report.md, completion-cdf.svg, hosts.csv and calibration.json; returns the paths. */
-export async function writeReport(dir: string, c: Calibration, command: string): Promise<string[]> {
+export async function writeReport(dir: string, c: Calibration, timelines: Timelines, command: string): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const write = (name: string, text: string): void => {
@@ -93,5 +112,18 @@ export async function writeReport(dir: string, c: Calibration, command: string):
   write('completion-cdf.svg', lineChart(`Completion CDF: ${c.scenario}, ${c.hosts} hosts, ${c.shape} shape (seed ${c.seed})`,
     'completion time from the host\'s start (s)', 'hosts done (%)',
     [cdf('simulated', c.perHost.map((h) => h.simMs)), cdf(`live (${c.shape})`, c.perHost.map((h) => h.liveMs))]));
+  const rows = (side: string, t: Timelines['sim']) => [
+    ...t.origin.map(([atMs, bytes]) => ({ side, node: 'origin', atMs: atMs.toFixed(1), bytes, from: 'origin egress so far' })),
+    ...t.hosts.flatMap((arrivals, host) => arrivals.map((p) => ({ side, node: `h${host}`, atMs: p.atMs.toFixed(1), bytes: p.bytes, from: p.fromSupernode ? 'supernode' : 'peer' }))),
+  ];
+  write('timeline.csv', stringify([...rows('sim', timelines.sim), ...rows('live', timelines.live)], { header: true }));
+  const F = c.fileSizeBytes;
+  write('timeline.svg', lineChart(`Mean share of the file held, and origin egress: ${c.scenario}, ${c.shape} shape`,
+    'time (s): since each host\'s start (hosts), since t = 0 (origin)', '% of the file', [
+      { name: 'hosts, simulated', points: meanProgress(timelines.sim, F) },
+      { name: `hosts, live`, points: meanProgress(timelines.live, F) },
+      { name: 'origin, simulated', points: originProgress(timelines.sim, F) },
+      { name: 'origin, live', points: originProgress(timelines.live, F) },
+    ]));
   return written;
 }
