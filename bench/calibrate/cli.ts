@@ -11,12 +11,13 @@
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { parseDurationMs } from '../../core/units.ts';
+import { formatRate, parseDurationMs } from '../../core/units.ts';
 import { ScenarioError } from '../../sim/scenario.ts';
 import { removeDir, tempDir } from '../../test/helpers/processes.ts';
 import { compare } from './compare.ts';
 import { Launcher } from './launcher.ts';
 import type { StartMode } from './host-process.ts';
+import { checkLinks, type LinkCheck } from './link-check.ts';
 import { runLive } from './live-run.ts';
 import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './netns.ts';
 import { calibrationScenario, planTestbed } from './plan.ts';
@@ -125,12 +126,18 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (abort.signal.aborted) throw new Error('interrupted');
     processes = launcher();
+    let links: LinkCheck | null = null;
+    if (testbed) {
+      links = await checkLinks(plan, processes);
+      for (const g of links.goodput) log(`link ${g.from} -> ${g.to}: one TCP flow gets ${formatRate(g.goodputBytesPerSec)} of ${formatRate(g.nominalBytesPerSec)}`);
+      for (const r of links.rtt) log(`round trip ${r.from} <-> ${r.to}: ${r.medianMs.toFixed(2)} ms (scenario: ${r.expectedMs} ms)`);
+    }
     const live = await runLive(plan, { launcher: processes, workDir, timeoutMs, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal });
     cleaningUp = true;
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
-    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)' }, timelines);
+    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links }, timelines);
     const files = await writeReport(outDir, calibration, timelines, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
     if (opts.json) process.stdout.write(`${JSON.stringify(calibration)}\n`);
     else process.stdout.write(`${comparisonTable(calibration)}\n`);

@@ -9,6 +9,7 @@
  */
 import { percentiles, type Percentiles, type StrategyResult } from '../../sim/result.ts';
 import type { CpuSummary } from './cpu-sampler.ts';
+import type { LinkCheck } from './link-check.ts';
 import type { LiveResult } from './live-run.ts';
 import type { TestbedPlan } from './plan.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
@@ -50,6 +51,7 @@ export interface Calibration {
   errorPercent: { p50: number; p95: number; max: number; originEgress: number; supernodeEgress: number; fromPeers: number };
   liveChecks: { hostsDone: number; digestsOk: number; originCopies: number };
   machine: CpuSummary & { delayMode: string; processCpuSeconds: Record<string, number> };
+  links: LinkCheck | null;
   /** Where the time went, both ways (timeline.ts). */
   timeline: { sim: TimelineSummary; live: TimelineSummary };
   perHost: HostRow[];
@@ -61,6 +63,8 @@ export interface RunSetup {
   start: 'warm' | 'cold';
   /** How the cross-IDC latency was added: netem, delay-hub, or none. */
   delayMode: string;
+  /** The netns testbed's links as measured before the run (null in the app shape). */
+  links: LinkCheck | null;
 }
 
 export interface Timelines { sim: RunTimeline; live: RunTimeline }
@@ -106,6 +110,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       originCopies: live.origin.bytesSent / plan.scenario.fileSizeBytes,
     },
     machine: { ...live.cpu, delayMode: setup.delayMode, processCpuSeconds: live.processCpuSeconds },
+    links: setup.links,
     timeline: {
       sim: summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes),
       live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),

@@ -25,7 +25,7 @@ export class Launcher {
 
   /** Start `node <args>` (a repo script or bin) as `node`'s process; stdin stays open as a pipe. */
   start(node: TestbedNode, label: string, args: string[]): RunningProcess {
-    const argv = this.wrap(node, [process.execPath, ...args]);
+    const argv = this.argv(node, [process.execPath, ...args]);
     const child = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
     const proc = new RunningProcess(label, child, null);
     this.procs.push(proc);
@@ -54,7 +54,7 @@ export class Launcher {
     const script = 'fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })'
       + '.then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1); })'
       + '.catch((e) => { process.stderr.write(String(e.message)); process.exit(1); })';
-    return run(this.wrap(node, [process.execPath, '-e', script, url, String(timeoutMs)]), timeoutMs + 5000);
+    return run(this.argv(node, [process.execPath, '-e', script, url, String(timeoutMs)]), timeoutMs + 5000);
   }
 
   /** Stop every process started here and every tracked home's uploader, and wait until they are gone. */
@@ -90,7 +90,8 @@ export class Launcher {
     return this.procs.map((proc) => proc.describe()).join('\n');
   }
 
-  private wrap(node: TestbedNode, argv: string[]): string[] {
+  /** `argv` as run inside `node`'s network. */
+  argv(node: TestbedNode, argv: string[]): string[] {
     return this.testbed ? this.testbed.wrap(node, argv) : argv;
   }
 }

@@ -43,6 +43,16 @@ function machineLine(c: Calibration): string {
     + `(${byRole}): ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
 }
 
+function linksTable(c: Calibration): string {
+  if (!c.links) return 'Links: app shape, no namespaces (nothing to measure).';
+  return [
+    '| testbed link, measured before the run | nominal | measured |', '| --- | ---: | ---: |',
+    ...c.links.goodput.map((g) => `| ${g.from} → ${g.to}: one TCP flow's goodput | ${formatRate(g.nominalBytesPerSec)} | `
+      + `${formatRate(g.goodputBytesPerSec)} (${((100 * g.goodputBytesPerSec) / g.nominalBytesPerSec).toFixed(1)} %) |`),
+    ...c.links.rtt.map((r) => `| ${r.from} ↔ ${r.to}: round trip (median of 11) | ${r.expectedMs} ms | ${r.medianMs.toFixed(2)} ms |`),
+  ].join('\n');
+}
+
 function timelineTable(c: Calibration): string {
   const row = (name: string, f: (t: TimelineSummary) => string): string => `| ${name} | ${f(c.timeline.sim)} | ${f(c.timeline.live)} |`;
   return [
@@ -75,6 +85,8 @@ export function markdownReport(c: Calibration, command: string): string {
       + 'time minus dfget\'s own elapsed time.',
     '',
     machineLine(c),
+    '',
+    linksTable(c),
     '',
     '![completion CDF](completion-cdf.svg)',
     '',
