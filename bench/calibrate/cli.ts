@@ -23,6 +23,7 @@ import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './n
 import { calibrationScenario, planTestbed } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
+import { simulateVariants } from './variants.ts';
 
 interface CliOptions {
   scenario: string;
@@ -34,6 +35,7 @@ interface CliOptions {
   fileSize?: string;
   timeout?: string;
   start: StartMode;
+  sysctl: string[];
 }
 
 const HELP = `
@@ -67,6 +69,7 @@ function buildProgram(): Command {
     .option('--file-size <size>', 'file size instead of the scenario\'s, e.g. 16MiB')
     .addOption(new Option('--start <mode>', 'warm: each host\'s uploader runs and its dfget is loaded before t = 0 and told to go at its arrival '
       + '(the simulator\'s model); cold: dfget is spawned at its arrival and starts its uploader (start-up included)').choices(['warm', 'cold']).default('warm'))
+    .option('--sysctl <key=value...>', 'netns shape: set these in every node\'s namespace, e.g. net.ipv4.tcp_slow_start_after_idle=0 (for experiments)', [])
     .option('--timeout <duration>', 'give up on hosts still running after this long (default: 4 x the simulated run + 60 s)')
     .addHelpText('after', HELP)
     .showHelpAfterError();
@@ -88,9 +91,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ScenarioError) return usage(err.message);
     throw err;
   }
+  const badSysctl = opts.sysctl.find((setting) => !/^[a-z0-9_.\/-]+=\S+$/i.test(setting));
+  if (badSysctl !== undefined) return usage(`--sysctl: expected key=value, got "${badSysctl}"`);
   const unavailable = await netnsUnavailableReason();
   if (opts.shape === 'netns' && unavailable) return usage(`--shape netns cannot run here: ${unavailable}; use --shape app`);
   const shape = opts.shape ?? (unavailable ? 'app' : 'netns');
+  if (shape === 'app' && opts.sysctl.length > 0) return usage('--sysctl needs --shape netns (the app shape runs in this machine\'s own network)');
   if (!opts.shape && unavailable) log(`using --shape app: the netns testbed cannot run here (${unavailable})`);
 
   const plan = planTestbed(scenario, shape === 'app');
@@ -121,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (shape === 'netns') {
       await removeStaleNamespaces(log);
-      testbed = await NetnsTestbed.create(plan, log);
+      testbed = await NetnsTestbed.create(plan, log, opts.sysctl);
       log(`testbed up: ${plan.hosts.length + plan.supernodes.length + 2} namespaces, cross-IDC delay by ${testbed.delayMode}`);
     }
     if (abort.signal.aborted) throw new Error('interrupted');
@@ -137,7 +143,8 @@ export async function main(argv: string[]): Promise<number> {
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
-    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links }, timelines);
+    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links, sysctls: opts.sysctl }, timelines);
+    calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
     const files = await writeReport(outDir, calibration, timelines, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
     if (opts.json) process.stdout.write(`${JSON.stringify(calibration)}\n`);
     else process.stdout.write(`${comparisonTable(calibration)}\n`);

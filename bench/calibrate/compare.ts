@@ -13,6 +13,7 @@ import type { LinkCheck } from './link-check.ts';
 import type { LiveResult } from './live-run.ts';
 import type { TestbedPlan } from './plan.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
+import type { VariantResult } from './variants.ts';
 
 export interface Figures {
   completionMs: Percentiles;
@@ -43,6 +44,7 @@ export interface Calibration {
   seed: string;
   shape: 'netns' | 'app';
   start: 'warm' | 'cold';
+  sysctls: string[];
   hosts: number;
   fileSizeBytes: number;
   lowerBoundMs: number;
@@ -54,6 +56,8 @@ export interface Calibration {
   links: LinkCheck | null;
   /** Where the time went, both ways (timeline.ts). */
   timeline: { sim: TimelineSummary; live: TimelineSummary };
+  /** The simulator re-run with one model input changed at a time, against the live run (variants.ts). */
+  variants: VariantResult[];
   perHost: HostRow[];
 }
 
@@ -65,6 +69,8 @@ export interface RunSetup {
   delayMode: string;
   /** The netns testbed's links as measured before the run (null in the app shape). */
   links: LinkCheck | null;
+  /** sysctl settings applied in every node's namespace. */
+  sysctls: string[];
 }
 
 export interface Timelines { sim: RunTimeline; live: RunTimeline }
@@ -94,7 +100,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     fromPeersBytes: live.hosts.reduce((sum, h) => sum + h.fromPeersBytes, 0),
   };
   return {
-    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
+    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
     lowerBoundMs: plan.world.lowerBoundMs, sim: simFigures, live: liveFigures,
     errorPercent: {
       p50: errorPercent(liveFigures.completionMs.p50, simFigures.completionMs.p50),
@@ -115,6 +121,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       sim: summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes),
       live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),
     },
+    variants: [],
     perHost,
   };
 }

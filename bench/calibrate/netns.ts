@@ -81,11 +81,15 @@ export class NetnsTestbed {
   delayMode: DelayMode = 'none';
   private tornDown = false;
 
-  private constructor(private readonly plan: TestbedPlan, private readonly log: (message: string) => void) {}
+  private constructor(private readonly plan: TestbedPlan, private readonly log: (message: string) => void,
+    private readonly sysctls: string[]) {}
 
-  /** Build the whole testbed; on any failure, remove what was built and rethrow. */
-  static async create(plan: TestbedPlan, log: (message: string) => void): Promise<NetnsTestbed> {
-    const testbed = new NetnsTestbed(plan, log);
+  /**
+   * Build the whole testbed; on any failure, remove what was built and rethrow. `sysctls`
+   * (`key=value`) are set in every node's namespace (e.g. net.ipv4.tcp_slow_start_after_idle=0).
+   */
+  static async create(plan: TestbedPlan, log: (message: string) => void, sysctls: string[] = []): Promise<NetnsTestbed> {
+    const testbed = new NetnsTestbed(plan, log, sysctls);
     try {
       await testbed.build();
     } catch (err) {
@@ -135,6 +139,7 @@ export class NetnsTestbed {
     await this.ip(this.switchNs, 'link', 'set', node.name, 'master', `idc${node.idc}`, 'up');
     await this.ip(ns, 'addr', 'add', `${node.address}/${SUBNET_BITS}`, 'dev', 'eth0');
     await this.ip(ns, 'link', 'set', 'eth0', 'up');
+    for (const setting of this.sysctls) await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', setting]);
     await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0);
     await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0);
   }

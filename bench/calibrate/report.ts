@@ -53,6 +53,15 @@ function linksTable(c: Calibration): string {
   ].join('\n');
 }
 
+function variantsTable(c: Calibration): string {
+  return [
+    '| simulator variant (same world) | what changes | p50 s | p95 s | max s | live vs variant p50 / p95 / max |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...c.variants.map((v) => `| ${v.name} | ${v.description} | ${seconds(v.completionMs.p50)} | ${seconds(v.completionMs.p95)} | `
+      + `${seconds(v.completionMs.max)} | ${signed(v.errorPercent.p50)} / ${signed(v.errorPercent.p95)} / ${signed(v.errorPercent.max)} |`),
+  ].join('\n');
+}
+
 function timelineTable(c: Calibration): string {
   const row = (name: string, f: (t: TimelineSummary) => string): string => `| ${name} | ${f(c.timeline.sim)} | ${f(c.timeline.live)} |`;
   return [
@@ -70,7 +79,7 @@ export function markdownReport(c: Calibration, command: string): string {
     + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
   return [
-    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed})`,
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''})`,
     '',
     `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
       + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `
@@ -91,6 +100,8 @@ export function markdownReport(c: Calibration, command: string): string {
     '![completion CDF](completion-cdf.svg)',
     '',
     timelineTable(c),
+    '',
+    variantsTable(c),
     '',
     '![progress and origin egress over time](timeline.svg)',
     '',
