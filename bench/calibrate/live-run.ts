@@ -100,7 +100,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     await sleepMs(SETTLE_MS);
   }
 
-  const sampler = new CpuSampler();
+  const sampler = new CpuSampler(() => Object.values(launcher.cpuSecondsByRole()).reduce((a, b) => a + b, 0));
   const cpuAtStart = launcher.cpuSecondsByRole();
   let dfgetCpuMs = 0;
   const t0 = performance.now();

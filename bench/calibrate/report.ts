@@ -39,8 +39,9 @@ function machineLine(c: Calibration): string {
   const runSeconds = c.live.completionMs.max / 1000 || 1;
   return `Machine CPU (${m.cores} cores, all processes, sampled every ${m.intervalMs} ms): peak ${m.peakPercent.toFixed(0)} %, `
     + `p95 ${m.p95Percent.toFixed(0)} %, mean ${m.meanPercent.toFixed(0)} %; load average ${m.loadBefore.toFixed(2)} at t = 0, `
-    + `${m.loadAfter.toFixed(2)} at the end. The testbed's processes used ${ours.toFixed(1)} CPU-seconds during the run `
-    + `(${byRole}): ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
+    + `${m.loadAfter.toFixed(2)} at the end. The testbed's processes alone: peak ${m.testbedPeakPercent.toFixed(0)} %, `
+    + `mean ${m.testbedMeanPercent.toFixed(0)} % of the machine; ${ours.toFixed(1)} CPU-seconds during the run `
+    + `(${byRole}), ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
 }
 
 function linksTable(c: Calibration): string {
