@@ -144,6 +144,8 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   const wallMs = elapsed();
   const cpu = sampler.stop();
   const processCpuSeconds = cpuSince(cpuAtStart, launcher.cpuSecondsByRole());
+  // A warm dfget reports its download's CPU itself; a cold one is read from /proc while it runs
+  // (start-up included, the last moments before its exit missed), its uploader not at all.
   if (opts.start === 'warm') processCpuSeconds.dfget = dfgetCpuMs / 1000;
   if (outcome !== 'done') {
     throw new Error(outcome === 'aborted' ? 'interrupted' : `${plan.hosts.length - done} host(s) still running after `
@@ -186,7 +188,7 @@ function dfgetArgs(plan: TestbedPlan, host: TestbedNode, url: string, supernodes
 
 function cpuSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [role, seconds] of Object.entries(after)) if (role !== 'dfget') out[role] = seconds - (before[role] ?? 0);
+  for (const [role, seconds] of Object.entries(after)) out[role] = seconds - (before[role] ?? 0);
   return out;
 }
 
