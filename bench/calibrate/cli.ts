@@ -12,6 +12,8 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { formatRate, parseDurationMs } from '../../core/units.ts';
+import type { CoreConfig } from '../../core/config.ts';
+import { CORE_SETTINGS, flagOf } from '../../sim/overrides.ts';
 import { ScenarioError } from '../../sim/scenario.ts';
 import { removeDir, tempDir } from '../../test/helpers/processes.ts';
 import { compare } from './compare.ts';
@@ -50,15 +52,20 @@ Shapes:
          no latency, and the buckets pace whole pieces rather than packets.
 
 Scenarios: any dfsim scenario without faults, by name (sim/scenarios: calibration-homogeneous,
-calibration-mixed, calibration-staggered, calibration-two-idc, ...) or file path.
+calibration-mixed, calibration-staggered, calibration-two-idc, ...) or file path. Every core
+setting is also a flag, as on dfsim (--piece-size-bytes 2MiB, --source-fetch-concurrency 1, ...):
+it changes the scenario for both the simulator and the supernode.
 
 Output: report.md, completion-cdf.svg, hosts.csv, calibration.json and the processes' logs/ in
 --out (default out/calibrate/<scenario>/). Completion times count from each host's own start.
 Exit status: 0 all hosts done with correct files, 1 a host failed or a file differs,
 2 bad flags or scenario, 3 the testbed could not be built or run.`;
 
+/** Every core setting is a flag too (as on dfsim and the supernode), for both sides of the run. */
+const CORE_FLAGS = new Set(CORE_SETTINGS.map((setting) => `--${flagOf(setting)}`));
+
 function buildProgram(): Command {
-  return new Command('calibrate')
+  const program = new Command('calibrate')
     .description('Run a dfsim scenario live (origin, supernodes, one dfget per host) on shaped links and compare it with the simulator')
     .requiredOption('--scenario <name|file>', 'scenario name in sim/scenarios, or a YAML/JSON file')
     .addOption(new Option('--shape <shape>', 'netns (namespaces + tc) or app (token buckets on 127.0.0.1); default netns where it works').choices(['netns', 'app']))
@@ -72,7 +79,10 @@ function buildProgram(): Command {
     .option('--sysctl <key=value...>', 'netns shape: set these in every node\'s namespace, e.g. net.ipv4.tcp_slow_start_after_idle=0 (for experiments)', [])
     .option('--timeout <duration>', 'give up on hosts still running after this long (default: 4 x the simulated run + 60 s)')
     .addHelpText('after', HELP)
+    .configureHelp({ visibleOptions: (cmd) => cmd.options.filter((o) => !CORE_FLAGS.has(o.long ?? '')) })
     .showHelpAfterError();
+  for (const setting of CORE_SETTINGS) program.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting}`));
+  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -86,7 +96,12 @@ export async function main(argv: string[]): Promise<number> {
   const log = (message: string): void => { process.stderr.write(`calibrate: ${message}\n`); };
   let scenario;
   try {
-    scenario = calibrationScenario(opts.scenario, { seed: opts.seed, hosts: opts.hosts, fileSize: opts.fileSize });
+    const core: Partial<Record<keyof CoreConfig, string>> = {};
+    for (const setting of CORE_SETTINGS) {
+      const value = (opts as unknown as Record<string, string | undefined>)[setting];
+      if (value !== undefined) core[setting] = value;
+    }
+    scenario = calibrationScenario(opts.scenario, { seed: opts.seed, hosts: opts.hosts, fileSize: opts.fileSize }, core);
   } catch (err) {
     if (err instanceof ScenarioError) return usage(err.message);
     throw err;

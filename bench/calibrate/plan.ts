@@ -6,6 +6,7 @@
  * Only fault-free scenarios are calibrated: a fault (crash, corrupt uploader, ...) is a scripted
  * event the simulator injects, and reproducing each one live is a different tool's job.
  */
+import type { CoreConfig } from '../../core/config.ts';
 import { applyOverrides, type CommonOverrides } from '../../sim/overrides.ts';
 import { loadScenario, ScenarioError, type Scenario } from '../../sim/scenario.ts';
 import { buildWorld, type World } from '../../sim/world.ts';
@@ -43,11 +44,12 @@ const HOSTS_PER_OCTET = 250;
 export const MAX_TESTBED_HOSTS = HOSTS_PER_OCTET * HOSTS_PER_OCTET;
 
 /**
- * Load a scenario (shipped name or file), apply `--seed`, `--hosts` and `--file-size`, and check
- * that the testbed can run it.
+ * Load a scenario (shipped name or file), apply `--seed`, `--hosts`, `--file-size` and core
+ * settings given as flags, and check that the testbed can run it.
  */
-export function calibrationScenario(nameOrPath: string, overrides: Pick<CommonOverrides, 'seed' | 'hosts' | 'fileSize'>): Scenario {
-  const scenario = applyOverrides(loadScenario(nameOrPath), overrides, {});
+export function calibrationScenario(nameOrPath: string, overrides: Pick<CommonOverrides, 'seed' | 'hosts' | 'fileSize'>,
+  core: Partial<Record<keyof CoreConfig, string>> = {}): Scenario {
+  const scenario = applyOverrides(loadScenario(nameOrPath), overrides, core);
   if (scenario.faults.length > 0) {
     const kinds = [...new Set(scenario.faults.map((f) => f.kind))].join(', ');
     throw new ScenarioError(`scenario "${scenario.name}" has ${scenario.faults.length} fault(s) (${kinds}); calibrate runs fault-free `
