@@ -14,7 +14,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { formatRate, parseDurationMs } from '../../core/units.ts';
 import type { CoreConfig } from '../../core/config.ts';
 import { CORE_SETTINGS, flagOf } from '../../sim/overrides.ts';
-import { ScenarioError } from '../../sim/scenario.ts';
+import { ScenarioError, type Scenario } from '../../sim/scenario.ts';
 import { removeDir, tempDir } from '../../test/helpers/processes.ts';
 import { compare } from './compare.ts';
 import { Launcher } from './launcher.ts';
@@ -22,7 +22,7 @@ import type { StartMode } from './host-process.ts';
 import { checkLinks, type LinkCheck } from './link-check.ts';
 import { runLive } from './live-run.ts';
 import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './netns.ts';
-import { calibrationScenario, planTestbed } from './plan.ts';
+import { calibrationScenario, planTestbed, type TestbedPlan } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
 import { simulateVariants } from './variants.ts';
@@ -85,7 +85,17 @@ function buildProgram(): Command {
   return program;
 }
 
+const log = (message: string): void => { process.stderr.write(`calibrate: ${message}\n`); };
+
 export async function main(argv: string[]): Promise<number> {
+  const request = await parseRequest(argv);
+  return typeof request === 'number' ? request : calibrate(request, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
+}
+
+interface Request { opts: CliOptions; scenario: Scenario; shape: 'netns' | 'app'; timeoutMs: number | null }
+
+/** Flags and scenario checked before anything starts; a number is the exit status of a refusal. */
+async function parseRequest(argv: string[]): Promise<Request | number> {
   let opts: CliOptions;
   try {
     opts = buildProgram().exitOverride().parse(argv).opts<CliOptions>();
@@ -93,8 +103,8 @@ export async function main(argv: string[]): Promise<number> {
     // commander has printed the problem (or the help) already.
     return err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') ? 0 : 2;
   }
-  const log = (message: string): void => { process.stderr.write(`calibrate: ${message}\n`); };
-  let scenario;
+  let scenario: Scenario;
+  let timeoutMs: number | null = null;
   try {
     const core: Partial<Record<keyof CoreConfig, string>> = {};
     for (const setting of CORE_SETTINGS) {
@@ -102,28 +112,28 @@ export async function main(argv: string[]): Promise<number> {
       if (value !== undefined) core[setting] = value;
     }
     scenario = calibrationScenario(opts.scenario, { seed: opts.seed, hosts: opts.hosts, fileSize: opts.fileSize }, core);
+    if (opts.timeout !== undefined) timeoutMs = parseDurationMs(opts.timeout);
   } catch (err) {
     if (err instanceof ScenarioError) return usage(err.message);
-    throw err;
+    return usage(`--timeout: ${(err as Error).message}`);
   }
-  const badSysctl = opts.sysctl.find((setting) => !/^[a-z0-9_.\/-]+=\S+$/i.test(setting));
+  const badSysctl = opts.sysctl.find((setting) => !/^[a-z0-9_./-]+=\S+$/i.test(setting));
   if (badSysctl !== undefined) return usage(`--sysctl: expected key=value, got "${badSysctl}"`);
   const unavailable = await netnsUnavailableReason();
   if (opts.shape === 'netns' && unavailable) return usage(`--shape netns cannot run here: ${unavailable}; use --shape app`);
   const shape = opts.shape ?? (unavailable ? 'app' : 'netns');
   if (shape === 'app' && opts.sysctl.length > 0) return usage('--sysctl needs --shape netns (the app shape runs in this machine\'s own network)');
   if (!opts.shape && unavailable) log(`using --shape app: the netns testbed cannot run here (${unavailable})`);
+  return { opts, scenario, shape, timeoutMs };
+}
 
+/** Simulate, build the testbed, run live, report; the testbed is removed whatever happens. */
+async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command: string): Promise<number> {
   const plan = planTestbed(scenario, shape === 'app');
   log(`scenario ${scenario.name}, seed ${scenario.seed}: ${scenario.hostCount} hosts, ${shape} shape; simulating first`);
   const { result: sim, timeline: simTimeline } = simulateWithTimeline(plan);
   const simEndMs = Math.max(...sim.hostResults.map((h) => h.completionMs ?? 0));
   log(`simulated: last host done at ${(simEndMs / 1000).toFixed(1)} s; now running it live`);
-  let timeoutMs = 4 * simEndMs + 60_000;
-  if (opts.timeout !== undefined) {
-    try { timeoutMs = parseDurationMs(opts.timeout); } catch (err) { return usage(`--timeout: ${(err as Error).message}`); }
-  }
-
   const outDir = opts.out ?? join('out', 'calibrate', scenario.name);
   const workDir = tempDir('calibrate');
   log(`work dir ${workDir} (homes, logs and the origin's file; removed at the end)`);
@@ -137,7 +147,6 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let testbed: NetnsTestbed | null = null;
-  const launcher = () => new Launcher(testbed);
   let processes: Launcher | null = null;
   try {
     if (shape === 'netns') {
@@ -146,23 +155,20 @@ export async function main(argv: string[]): Promise<number> {
       log(`testbed up: ${plan.hosts.length + plan.supernodes.length + 2} namespaces, cross-IDC delay by ${testbed.delayMode}`);
     }
     if (abort.signal.aborted) throw new Error('interrupted');
-    processes = launcher();
-    let links: LinkCheck | null = null;
-    if (testbed) {
-      links = await checkLinks(plan, processes);
-      for (const g of links.goodput) log(`link ${g.from} -> ${g.to}: one TCP flow gets ${formatRate(g.goodputBytesPerSec)} of ${formatRate(g.nominalBytesPerSec)}`);
-      for (const r of links.rtt) log(`round trip ${r.from} <-> ${r.to}: ${r.medianMs.toFixed(2)} ms (scenario: ${r.expectedMs} ms)`);
-    }
-    const live = await runLive(plan, { launcher: processes, workDir, timeoutMs, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal });
+    processes = new Launcher(testbed);
+    const links = testbed ? await measureLinks(plan, processes) : null;
+    const live = await runLive(plan, {
+      launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal,
+    });
     cleaningUp = true;
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
-    const calibration = compare(plan, sim, live, { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links, sysctls: opts.sysctl }, timelines);
+    const setup = { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links, sysctls: opts.sysctl };
+    const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
-    const files = await writeReport(outDir, calibration, timelines, `npm run calibrate -- ${argv.slice(2).join(' ')}`);
-    if (opts.json) process.stdout.write(`${JSON.stringify(calibration)}\n`);
-    else process.stdout.write(`${comparisonTable(calibration)}\n`);
+    const files = await writeReport(outDir, calibration, timelines, command);
+    process.stdout.write(opts.json ? `${JSON.stringify(calibration)}\n` : `${comparisonTable(calibration)}\n`);
     log(`wrote ${files.join(', ')} and ${join(outDir, 'logs')}/`);
     const ok = calibration.liveChecks.hostsDone === plan.hosts.length && calibration.liveChecks.digestsOk === plan.hosts.length;
     if (!ok) log('FAILED: not every host finished with the origin\'s file (see report.md)');
@@ -180,6 +186,13 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+async function measureLinks(plan: TestbedPlan, processes: Launcher): Promise<LinkCheck> {
+  const links = await checkLinks(plan, processes);
+  for (const g of links.goodput) log(`link ${g.from} -> ${g.to}: one TCP flow gets ${formatRate(g.goodputBytesPerSec)} of ${formatRate(g.nominalBytesPerSec)}`);
+  for (const r of links.rtt) log(`round trip ${r.from} <-> ${r.to}: ${r.medianMs.toFixed(2)} ms (scenario: ${r.expectedMs} ms)`);
+  return links;
 }
 
 function usage(message: string): number {

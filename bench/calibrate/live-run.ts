@@ -74,16 +74,42 @@ const SETTLE_MS = 2000;
 
 export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<LiveResult> {
   const { launcher, workDir, log } = opts;
-  const app = launcher.shape === 'app';
   const filePath = join(workDir, 'source.bin');
   log(`writing a ${plan.scenario.fileSizeBytes}-byte random file for the origin`);
   const fileDigest = await writeRandomFile(filePath, plan.scenario.fileSizeBytes);
+  const servers = await startServers(plan, opts, filePath);
+  const hostProcs = plan.hosts.map((host) => new HostProcess(launcher, host, join(workDir, host.name),
+    dfgetArgs(plan, host, servers.url, servers.supernodeAddrs, join(workDir, host.name), launcher.shape === 'app', opts.timeoutMs), opts.start));
+  if (opts.start === 'warm') {
+    log(`starting ${plan.hosts.length} uploaders and loading ${plan.hosts.length} dfgets before t = 0 (--start warm)`);
+    await abortable(Promise.all(hostProcs.map((h) => h.arm())), opts.signal);
+    await sleepMs(SETTLE_MS);
+  }
+  const run = await runHosts(plan, opts, hostProcs);
 
+  servers.origin.child.stdin!.write('stats\n');
+  const origin = JSON.parse(await servers.originLines.next(5000, 'the origin\'s counters')) as OriginCounters;
+  const supernode = await supernodeCounters(launcher, plan.supernodes, servers.supernodeAddrs);
+  log('checking the SHA-256 of every output');
+  for (const [i, host] of plan.hosts.entries()) {
+    const result = run.hosts[i];
+    if (result.completionMs === null) continue;
+    result.digestOk = await fileDigestOf(join(workDir, host.name, 'out.bin')) === fileDigest;
+    if (!result.digestOk) result.error = 'the output differs from the origin\'s file';
+  }
+  return { ...run, fileDigest, origin, supernode };
+}
+
+interface Servers { origin: RunningProcess; originLines: LineQueue; url: string; supernodeAddrs: string[] }
+
+/** The origin serving `filePath`, and every supernode answering its health check. */
+async function startServers(plan: TestbedPlan, opts: LiveOptions, filePath: string): Promise<Servers> {
+  const { launcher, workDir } = opts;
+  const app = launcher.shape === 'app';
   const origin = launcher.start(plan.origin, 'origin', ['--import', 'tsx', join(import.meta.dirname, 'origin-process.ts'),
     '--file', filePath, '--host', plan.origin.address, '--rate', String(app ? plan.origin.upBytesPerSec : 0)]);
   const originLines = lineQueue(origin);
   const url = (JSON.parse(await originLines.next(READY_TIMEOUT_MS, 'the origin to serve')) as { url: string }).url;
-
   const supernodeAddrs: string[] = [];
   for (const sn of plan.supernodes) {
     const port = app ? await freePort() : SUPERNODE_PORT;
@@ -91,15 +117,14 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     supernodeAddrs.push(`${sn.address}:${port}`);
   }
   for (const [i, sn] of plan.supernodes.entries()) await waitHealthy(launcher, sn, `http://${supernodeAddrs[i]}/healthz`, opts.signal);
+  return { origin, originLines, url, supernodeAddrs };
+}
 
-  const hostProcs = plan.hosts.map((host) => new HostProcess(launcher, host, join(workDir, host.name),
-    dfgetArgs(plan, host, url, supernodeAddrs, join(workDir, host.name), app, opts.timeoutMs), opts.start));
-  if (opts.start === 'warm') {
-    log(`starting ${plan.hosts.length} uploaders and loading ${plan.hosts.length} dfgets before t = 0 (--start warm)`);
-    await abortable(Promise.all(hostProcs.map((h) => h.arm())), opts.signal);
-    await sleepMs(SETTLE_MS);
-  }
+type HostsRun = Pick<LiveResult, 'hosts' | 't0EpochMs' | 'wallMs' | 'cpu' | 'processCpuSeconds'>;
 
+/** t = 0: start every host at its arrival time and wait for all of them (or the deadline, or an abort). */
+async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostProcess[]): Promise<HostsRun> {
+  const { launcher, log } = opts;
   const sampler = new CpuSampler(() => Object.values(launcher.cpuSecondsByRole()).reduce((a, b) => a + b, 0));
   const cpuAtStart = launcher.cpuSecondsByRole();
   let dfgetCpuMs = 0;
@@ -151,17 +176,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     throw new Error(outcome === 'aborted' ? 'interrupted' : `${plan.hosts.length - done} host(s) still running after `
       + `${(opts.timeoutMs / 1000).toFixed(0)} s (the simulator's last host took ${(opts.expectedMs / 1000).toFixed(1)} s); raise --timeout`);
   }
-
-  origin.child.stdin!.write('stats\n');
-  const originCounters = JSON.parse(await originLines.next(5000, 'the origin\'s counters')) as OriginCounters;
-  const supernode = await supernodeCounters(launcher, plan.supernodes, supernodeAddrs);
-  log('checking the SHA-256 of every output');
-  for (const [i, host] of plan.hosts.entries()) {
-    if (hosts[i].completionMs === null) continue;
-    hosts[i].digestOk = await fileDigestOf(join(workDir, host.name, 'out.bin')) === fileDigest;
-    if (!hosts[i].digestOk) hosts[i].error = 'the output differs from the origin\'s file';
-  }
-  return { hosts, fileDigest, origin: originCounters, supernode, t0EpochMs, wallMs, cpu, processCpuSeconds };
+  return { hosts, t0EpochMs, wallMs, cpu, processCpuSeconds };
 }
 
 function supernodeArgs(plan: TestbedPlan, sn: TestbedNode, home: string, port: number, app: boolean): string[] {
@@ -226,8 +241,10 @@ async function supernodeCounters(launcher: Launcher, nodes: TestbedNode[], addrs
   return total;
 }
 
+interface LineQueue { next(timeoutMs: number, what: string): Promise<string> }
+
 /** Lines of a process's stdout, taken one at a time with a timeout. */
-function lineQueue(proc: RunningProcess): { next(timeoutMs: number, what: string): Promise<string> } {
+function lineQueue(proc: RunningProcess): LineQueue {
   const lines: string[] = [];
   const waiters: ((line: string) => void)[] = [];
   createInterface({ input: proc.child.stdout! }).on('line', (line) => {
