@@ -70,7 +70,7 @@ if (unavailable) {
     const before = await rootState();
     const out = mkdtempSync(join(tmpdir(), 'calibrate-netns-'));
     try {
-      const calibrate = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '3', '--file-size', '32MiB', '--shape', 'netns', '--out', out]);
+      const calibrate = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '2', '--file-size', '24MiB', '--shape', 'netns', '--out', out]);
       await waitForStderr(calibrate, /t = 0:/, 120_000);
       await new Promise((r) => setTimeout(r, 1000));
       calibrate.child.kill('SIGINT');
