@@ -15,7 +15,7 @@ import { formatRate, parseDurationMs } from '../../core/units.ts';
 import type { CoreConfig } from '../../core/config.ts';
 import { CORE_SETTINGS, flagOf } from '../../sim/overrides.ts';
 import { ScenarioError, type Scenario } from '../../sim/scenario.ts';
-import { removeDir, tempDir } from '../../test/helpers/processes.ts';
+import { removeDir } from '../../test/helpers/processes.ts';
 import { compare } from './compare.ts';
 import { Launcher } from './launcher.ts';
 import type { StartMode } from './host-process.ts';
@@ -25,6 +25,7 @@ import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './n
 import { calibrationScenario, planTestbed, type TestbedPlan } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
+import { newWorkDir, removeStaleWorkDirs } from './stale-runs.ts';
 import { simulateVariants } from './variants.ts';
 
 interface CliOptions {
@@ -135,7 +136,8 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
   const simEndMs = Math.max(...sim.hostResults.map((h) => h.completionMs ?? 0));
   log(`simulated: last host done at ${(simEndMs / 1000).toFixed(1)} s; now running it live`);
   const outDir = opts.out ?? join('out', 'calibrate', scenario.name);
-  const workDir = tempDir('calibrate');
+  await removeStaleWorkDirs(log);
+  const workDir = newWorkDir();
   log(`work dir ${workDir} (homes, logs and the origin's file; removed at the end)`);
   const abort = new AbortController();
   let cleaningUp = false;

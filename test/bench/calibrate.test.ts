@@ -2,7 +2,7 @@
  * `npm run calibrate` on the app shape (every process on 127.0.0.1, shaped by its own token
  * buckets), scaled down to 4 hosts and 16 MiB: behaviour only — every host finishes with the
  * origin's bytes, the origin sends one copy, the report carries its fields, nothing is left
- * running. How close live and simulated times are is a benchmark (the calibrate command), never
+ * running, and what a run killed with SIGKILL leaves is cleared by the next one. How close live and simulated times are is a benchmark (the calibrate command), never
  * asserted here.
  */
 import { test } from 'uvu';
@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { processesMentioning, startCalibrate, workDirOf } from '../helpers/calibrate-run.ts';
+import { processesMentioning, startCalibrate, waitForStderr, workDirOf } from '../helpers/calibrate-run.ts';
 
 test('calibrate --shape app runs a scaled-down calibration scenario and reports sim and live figures', async () => {
   const out = mkdtempSync(join(tmpdir(), 'calibrate-app-'));
@@ -41,6 +41,26 @@ test('calibrate --shape app runs a scaled-down calibration scenario and reports 
     const workDir = workDirOf(run.stderr());
     assert.not.ok(existsSync(workDir), 'the work dir is removed');
     assert.equal(processesMentioning(workDir), [], 'no process of the run is left');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('a run killed with SIGKILL leaves processes and files that the next run stops and removes', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'calibrate-app-'));
+  try {
+    const args = ['--scenario', 'calibration-homogeneous', '--hosts', '2', '--file-size', '16MiB', '--shape', 'app', '--out', out];
+    const killed = startCalibrate(args);
+    await waitForStderr(killed, /t = 0:/, 60_000);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const workDir = workDirOf(killed.stderr());
+    assert.ok(processesMentioning(workDir).length > 0, 'the killed run left its supernode and hosts running');
+    const next = startCalibrate(args);
+    assert.is(await next.exited, 0, next.stderr());
+    assert.match(next.stderr(), new RegExp(`removing ${workDir}, left by a run that did not clean up, and stopping its \\d+ process`));
+    assert.equal(processesMentioning(workDir), [], 'nothing of the killed run is left');
+    assert.not.ok(existsSync(workDir));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

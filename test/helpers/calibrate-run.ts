@@ -30,7 +30,7 @@ export function workDirOf(stderr: string): string {
   return match[1];
 }
 
-/** Pids of live processes whose command line mentions `text`. */
+/** Pids of live processes whose command line mentions `text` (the test's own view, independent of the command's). */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
