@@ -163,10 +163,11 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
       launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal,
     });
     cleaningUp = true;
+    const delayHub = await testbed?.delayHubStats() ?? null;
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
-    const setup = { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', links, sysctls: opts.sysctl };
+    const setup = { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl };
     const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
     const files = await writeReport(outDir, calibration, timelines, command);

@@ -11,6 +11,7 @@ import { percentiles, type Percentiles, type StrategyResult } from '../../sim/re
 import type { CpuSummary } from './cpu-sampler.ts';
 import type { LinkCheck } from './link-check.ts';
 import type { LiveResult } from './live-run.ts';
+import type { DelayHubStats } from './netns.ts';
 import type { TestbedPlan } from './plan.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
@@ -52,7 +53,7 @@ export interface Calibration {
   live: Figures;
   errorPercent: { p50: number; p95: number; max: number; originEgress: number; supernodeEgress: number; fromPeers: number };
   liveChecks: { hostsDone: number; digestsOk: number; originCopies: number };
-  machine: CpuSummary & { delayMode: string; processCpuSeconds: Record<string, number> };
+  machine: CpuSummary & { delayMode: string; delayHub: DelayHubStats | null; processCpuSeconds: Record<string, number> };
   links: LinkCheck | null;
   /** Where the time went, both ways (timeline.ts). */
   timeline: { sim: TimelineSummary; live: TimelineSummary };
@@ -67,6 +68,8 @@ export interface RunSetup {
   start: 'warm' | 'cold';
   /** How the cross-IDC latency was added: netem, delay-hub, or none. */
   delayMode: string;
+  /** The delay hub's counters at the end of the run (null without one). */
+  delayHub: DelayHubStats | null;
   /** The netns testbed's links as measured before the run (null in the app shape). */
   links: LinkCheck | null;
   /** sysctl settings applied in every node's namespace. */
@@ -115,7 +118,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       digestsOk: live.hosts.filter((h) => h.digestOk).length,
       originCopies: live.origin.bytesSent / plan.scenario.fileSizeBytes,
     },
-    machine: { ...live.cpu, delayMode: setup.delayMode, processCpuSeconds: live.processCpuSeconds },
+    machine: { ...live.cpu, delayMode: setup.delayMode, delayHub: setup.delayHub, processCpuSeconds: live.processCpuSeconds },
     links: setup.links,
     timeline: {
       sim: summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes),

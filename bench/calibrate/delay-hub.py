@@ -12,15 +12,18 @@ behind their TAP port, so a frame is delivered where its destination is and drop
 TAPs are opened with virtio-net headers and TSO/checksum offload, so TCP's 64 KB segments pass
 whole (a few thousand frames a second at 1 Gbit/s, cheap for Python).
 
-A frame waits in a bounded queue (drops beyond it, like a full switch buffer). The process
-exits when its stdin closes, so a testbed that dies for any reason takes its hub with it, and
-the TAP devices vanish with the process.
+A frame waits in a bounded queue (drops beyond it, like a full switch buffer). A line "stats" on
+stdin is answered by one JSON line: frames and bytes forwarded, frames dropped, and how late
+frames left against their due time (a hub starved of CPU adds delay the scenario did not ask
+for). The process exits when its stdin closes, so a testbed that dies for any reason takes its
+hub with it, and the TAP devices vanish with the process.
 
     python3 delay-hub.py --delay-ms 20 tapidc0 tapidc1
 """
 import argparse
 import collections
 import fcntl
+import json
 import os
 import select
 import struct
@@ -58,22 +61,33 @@ def main():
     # Per destination port: (due time, frame), due times non-decreasing because the delay is fixed.
     queues = {fd: collections.deque() for fd in taps}
     stdin = sys.stdin.fileno()
-    dropped = 0
+    stats = {"frames": 0, "bytes": 0, "droppedFrames": 0, "lateMsTotal": 0.0, "lateMsMax": 0.0, "framesLateOver5Ms": 0}
     print("ready", flush=True)
     while True:
         now = time.monotonic()
         for fd, queue in queues.items():
             while queue and queue[0][0] <= now:
+                due_at, frame = queue.popleft()
+                late_ms = (now - due_at) * 1000
                 try:
-                    os.write(fd, queue.popleft()[1])
+                    os.write(fd, frame)
                 except OSError:
-                    dropped += 1
+                    stats["droppedFrames"] += 1
+                    continue
+                stats["frames"] += 1
+                stats["bytes"] += len(frame)
+                stats["lateMsTotal"] += late_ms
+                stats["lateMsMax"] = max(stats["lateMsMax"], late_ms)
+                stats["framesLateOver5Ms"] += late_ms > 5
         due = [queue[0][0] for queue in queues.values() if queue]
         timeout = max(0.0, min(due) - time.monotonic()) if due else None
         readable, _, _ = select.select(taps + [stdin], [], [], timeout)
-        if stdin in readable and not os.read(stdin, 4096):
-            print(f"stdin closed; exiting (dropped {dropped} frames)", file=sys.stderr, flush=True)
-            return
+        if stdin in readable:
+            command = os.read(stdin, 4096)
+            if not command:
+                return
+            if b"stats" in command:
+                print(json.dumps(stats), flush=True)
         now = time.monotonic()
         for fd in readable:
             if fd == stdin:
@@ -87,7 +101,7 @@ def main():
                     if out == fd:
                         continue
                     if len(queues[out]) >= args.queue_frames:
-                        dropped += 1
+                        stats["droppedFrames"] += 1
                     else:
                         queues[out].append((now + delay_s, frame))
 

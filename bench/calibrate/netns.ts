@@ -32,8 +32,20 @@ const QUEUE_MS = 20;
 const MIN_QUEUE_BYTES = 128 * 1024;
 const DELAY_HUB = join(dirname(fileURLToPath(import.meta.url)), 'delay-hub.py');
 const HUB_READY_TIMEOUT_MS = 10_000;
+/** SCHED_FIFO priority of the delay line: above every ordinary process, low among real-time ones. */
+const HUB_PRIORITY = 10;
 
 export type DelayMode = 'netem' | 'delay-hub' | 'none';
+
+/** What delay-hub.py forwarded, and how late against the delay it was asked for. */
+export interface DelayHubStats {
+  frames: number;
+  bytes: number;
+  droppedFrames: number;
+  lateMsTotal: number;
+  lateMsMax: number;
+  framesLateOver5Ms: number;
+}
 
 /** Why this machine cannot run the netns testbed, or null when it can. */
 export async function netnsUnavailableReason(): Promise<string | null> {
@@ -104,6 +116,16 @@ export class NetnsTestbed {
   /** argv that runs `argv` inside the node's namespace. */
   wrap(node: TestbedNode, argv: string[]): string[] { return ['ip', 'netns', 'exec', this.nsOf(node), ...argv]; }
 
+  /** The delay hub's counters so far (null without a hub). */
+  async delayHubStats(): Promise<DelayHubStats | null> {
+    const hub = this.hub;
+    if (!hub || hub.exitCode !== null) return null;
+    const line = new Promise<string>((resolve) => createInterface({ input: hub.stdout! }).once('line', resolve));
+    hub.stdin!.write('stats\n');
+    const answer = await Promise.race([line, new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))]);
+    return answer === null ? null : JSON.parse(answer) as DelayHubStats;
+  }
+
   /** Kill every process in every namespace of this testbed, then delete the namespaces. */
   async teardown(): Promise<void> {
     if (this.tornDown) return;
@@ -170,8 +192,16 @@ export class NetnsTestbed {
     for (let idc = 0; idc < idcs; idc++) await this.ip(this.switchNs, 'link', 'set', taps[idc], 'master', `idc${idc}`, 'up');
   }
 
+  /**
+   * netem delays packets in the kernel, ahead of every process; the hub is a process, so it runs
+   * as a real-time task (SCHED_FIFO) where `chrt` exists, or frames leave late whenever the
+   * machine is busy (its lateness is reported either way: delayHubStats).
+   */
   private async startHub(delayMs: number, taps: string[]): Promise<void> {
-    const hub = spawn('ip', ['netns', 'exec', this.switchNs, 'python3', DELAY_HUB, '--delay-ms', String(delayMs), ...taps], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const realtime = await succeeds(['chrt', '--fifo', String(HUB_PRIORITY), 'true']) ? ['chrt', '--fifo', String(HUB_PRIORITY)] : [];
+    if (realtime.length === 0) this.log('cannot run the delay line as a real-time task (chrt); its frames may leave late on a busy machine');
+    const argv = ['netns', 'exec', this.switchNs, ...realtime, 'python3', DELAY_HUB, '--delay-ms', String(delayMs), ...taps];
+    const hub = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.hub = hub;
     let stderr = '';
     hub.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });

@@ -51,7 +51,15 @@ function linksTable(c: Calibration): string {
     ...c.links.goodput.map((g) => `| ${g.from} → ${g.to}: one TCP flow's goodput | ${formatRate(g.nominalBytesPerSec)} | `
       + `${formatRate(g.goodputBytesPerSec)} (${((100 * g.goodputBytesPerSec) / g.nominalBytesPerSec).toFixed(1)} %) |`),
     ...c.links.rtt.map((r) => `| ${r.from} ↔ ${r.to}: round trip (median of 11) | ${r.expectedMs} ms | ${r.medianMs.toFixed(2)} ms |`),
+    ...(c.machine.delayHub ? [delayHubRow(c.machine.delayHub)] : []),
   ].join('\n');
+}
+
+function delayHubRow(hub: NonNullable<Calibration['machine']['delayHub']>): string {
+  const mean = hub.frames === 0 ? 0 : hub.lateMsTotal / hub.frames;
+  return `| cross-IDC delay line during the run: ${hub.frames} frames (${formatBytes(hub.bytes)}), ${hub.droppedFrames} dropped | on time | `
+    + `late by ${mean.toFixed(2)} ms on average, ${hub.lateMsMax.toFixed(1)} ms at most; `
+    + `${((100 * hub.framesLateOver5Ms) / Math.max(1, hub.frames)).toFixed(1)} % over 5 ms |`;
 }
 
 function variantsTable(c: Calibration): string {
