@@ -84,6 +84,7 @@ interface CliOptions {
   node?: string[];
   locallimit: number;
   totallimit: number;
+  uploadLimit: number;
   header: Record<string, string>;
   digest?: string;
   identifier?: string;
@@ -106,6 +107,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--locallimit <rate>', 'download limit of this task, e.g. 10M, 100Mbit; 0 = unlimited')
       .argParser(asArgument(parseRate)).default(parseRate('10M'), '10M'))
     .addOption(new Option('--totallimit <rate>', 'limit of this node for download and upload (TX and RX); 0 = unlimited')
+      .argParser(asArgument(parseRate)).default(0, '0'))
+    .addOption(new Option('--upload-limit <rate>', 'limit of this node\'s uploads only (TX), declared to the scheduler as its upload rate; for uplinks slower than downlinks; 0 = --totallimit alone')
       .argParser(asArgument(parseRate)).default(0, '0'))
     .addOption(new Option('--header <"Name: value">', 'header for the source, e.g. Authorization (repeatable)')
       .argParser(parseHeader).default({}, 'none'))
@@ -143,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
   const bar = !opts.quiet && process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
   const req: DownloadRequest = {
     url: opts.url, headers: opts.header, outputPath: resolve(opts.output), homeDir: home, supernodes,
-    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit,
+    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit, uploadLimitBytesPerSec: opts.uploadLimit,
     ...(opts.digest ? { digest: opts.digest } : {}), ...(opts.identifier ? { identifier: opts.identifier } : {}),
     pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal,
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),

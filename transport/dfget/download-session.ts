@@ -34,7 +34,7 @@ import { downloadFromSource } from './back-to-source.ts';
 import { completeDownload } from './completion.ts';
 import { DiskWriter } from './disk-writer.ts';
 import { DownloadError, failureError } from './download-error.ts';
-import type { DownloadRequest, DownloadResult, EffectiveSettings } from './download-request.ts';
+import { uploadRateOf, type DownloadRequest, type DownloadResult, type EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
 import { PieceFetcher } from './piece-fetcher.ts';
 import { SourceError, type SourceFetchResult } from './source-fetch.ts';
@@ -146,7 +146,7 @@ export class DownloadSession {
     const resume = await store.resumable();
     if (resume) log('info', `resuming: ${resume.have.length}/${resume.plan.pieceCount} pieces verified on disk`);
     const uploader = new UploaderLink({
-      homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
+      homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: uploadRateOf(req),
       idleExit: tuning.uploaderIdleExit ?? '5min',
     }, log);
     let uploadAddr: string;
@@ -170,8 +170,8 @@ export class DownloadSession {
     const { resume } = this.s;
     this.feed({
       kind: 'start', taskId: this.s.taskId, task: this.s.spec, supernodes: req.supernodes, uploadAddr: this.s.uploadAddr, pattern: req.pattern,
-      // --totallimit caps this node's uploads: the scheduler weighs sources by it.
-      ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
+      // --totallimit / --upload-limit cap this node's uploads: the scheduler weighs sources by it.
+      ...(uploadRateOf(req) > 0 ? { uploadRateBytesPerSec: uploadRateOf(req) } : {}),
       ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
     });
     try {

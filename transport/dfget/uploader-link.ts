@@ -172,7 +172,9 @@ export class UploaderLink {
     const child = spawn(process.execPath, [
       '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,
       '--home', this.opts.homeDir,
-      '--host', this.opts.host,
+      // dfget reaches its uploader's control channel on 127.0.0.1: an uploader that peers dial
+      // on another address listens on every interface and advertises that address.
+      ...(isLoopbackHost(this.opts.host) ? ['--host', this.opts.host] : ['--host', '0.0.0.0', '--advertise-host', this.opts.host]),
       '--port', String(port),
       '--totallimit', String(this.opts.totalLimitBytesPerSec),
       '--idle-exit', this.opts.idleExit,
@@ -182,6 +184,10 @@ export class UploaderLink {
     if (child.pid === undefined) throw new Error('cannot spawn the uploader process');
     return child;
   }
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
 }
 
 function freePort(host: string): Promise<number> {
