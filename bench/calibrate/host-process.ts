@@ -12,7 +12,6 @@
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
 import type { DownloadResult } from '../../transport/dfget/download.ts';
 import { readLock } from '../../transport/uploader/uploader-lock.ts';
 import { REPO_ROOT, type RunningProcess } from '../testbed/processes.ts';
@@ -48,9 +47,8 @@ export class HostProcess {
     if (this.mode === 'cold') return;
     const uploader = this.launcher.start(this.node, `uploader ${this.node.name}`, [
       '--import', 'tsx', join(REPO_ROOT, 'transport', 'uploader', 'main.ts'), '--home', this.home, ...this.uploaderAddressArgs(),
-      '--port', '0', '--totallimit', String(this.node.upBytesPerSec),
-      // The slots dfget would give the uploader it starts itself (download-session.ts).
-      '--upload-limit', String(uploadSlotsFor(configOrThrow(), this.node.upBytesPerSec)), '--idle-exit', IDLE_EXIT,
+      // Its upload slots come from the supernode's settings, through dfget (as for the uploader dfget starts itself).
+      '--port', '0', '--totallimit', String(this.node.upBytesPerSec), '--idle-exit', IDLE_EXIT,
     ]);
     this.proc = this.launcher.start(this.node, `dfget ${this.node.name}`, ['--import', 'tsx', join(import.meta.dirname, 'dfget-armed.ts'), ...this.dfgetArgs]);
     await Promise.all([this.waitForLock(uploader), this.waitForLine(this.proc, 'armed')]);
