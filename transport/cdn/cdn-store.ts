@@ -14,8 +14,8 @@
  * by evicting whole tasks, least recently used first, through a DiskBudget. A task is pinned —
  * never evicted — while one of its files is being written or read here, while someone holds a
  * `pin()` on it, and while `isPinned(taskId)` says the supernode still needs it. Evicted tasks
- * are reported to `onEvicted`, so the supernode can unlist them (a cache that silently lost a task
- * would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
+ * are reported to `onEvicted` as their removal starts, so the supernode unlists them first (a cache
+ * that silently lost a task would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
  * room before it writes; a spool file or meta written around it is counted at the next listing.
  */
 import { createHash } from 'node:crypto';
@@ -63,11 +63,10 @@ export interface CdnStoreOptions extends Pick<DiskBudgetOptions, 'lowWatermarkRa
    */
   isPinned?: (taskId: string) => boolean;
   /**
-   * Tasks removed to stay under the limit (their directory is gone). The supernode must unlist
-   * each: feed the core an input that forgets the task like `cdn-failed` does but without a
-   * `cdn-drop` effect (nothing left to remove), telling its registered peers — complete seeders,
-   * given `isPinned` above — that the task is gone so they leave; and bump the CDN's generation
-   * for it as `cdn-drop` does, so no late job reports on it. The next register fetches anew.
+   * A task being removed to stay under the limit. Called synchronously right after the pin
+   * check and before its files go, so the supernode forgets the task (core `cdn-evicted`, and
+   * the CDN's generation bumped as for `cdn-drop`) before any peer can register for it again;
+   * the next register fetches it anew.
    */
   onEvicted?: (taskIds: string[]) => void;
 }
@@ -93,7 +92,6 @@ export class CdnStore {
   constructor(readonly rootDir: string, private readonly opts: CdnStoreOptions = {}) {
     this.budget = new DiskBudget({ listEntries: () => this.listEntries(), removeEntry: (taskId) => this.evict(taskId) }, {
       dir: rootDir, limit: opts.limit ?? DEFAULT_DISK_LIMIT, ...pick(opts),
-      onEvicted: (evicted) => opts.onEvicted?.(evicted.map((e) => e.key)),
     });
   }
 
@@ -303,6 +301,7 @@ export class CdnStore {
   /** Remove a task the plan chose, unless it was pinned since the listing (checked without yielding). */
   private async evict(taskId: string): Promise<boolean> {
     if (this.isPinned(taskId) || this.evicting.has(taskId)) return false;
+    this.opts.onEvicted?.([taskId]);
     const removal = this.remove(taskId).finally(() => this.evicting.delete(taskId));
     this.evicting.set(taskId, removal);
     await removal;
