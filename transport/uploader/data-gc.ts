@@ -1,13 +1,16 @@
 /**
  * Garbage collection of a home's data dir (`<home>/data`), by the core's eviction policy:
  *
- * - the seed's rule: files that have lived longer than one hour are removed, except those an
- *   uploader still lists or a download still writes (their names are passed in as `inUse`). A
- *   file's age is its last modification, so a slow download that keeps writing is never collected
- *   under its own feet. (The seed's other rule, unlisting a task nobody asked for in 3 minutes, is
- *   the uploader core's; an unlisted task's files become collectable here.)
+ * - the seed's rule: files unused for longer than one hour are removed, except those in use
+ *   (their names are passed in as `inUse`). A file's last use is its last modification or, for
+ *   one the uploader lists, when it was listed or last served (`lastUsedMs`), so a slow download
+ *   that keeps writing and a backup still being served are never collected. (The seed's other
+ *   rule, unlisting a task nobody asked for in 3 minutes, is the uploader core's; an unlisted
+ *   task's files become collectable here an hour after their last use.)
  * - bounded disk: past a size limit (`--data-max`, default: fill the filesystem to at most 90 %),
- *   the least recently modified unlisted files go first until the dir is at the low watermark.
+ *   the least recently used files not in use go first until the dir is at the low watermark
+ *   (`incomingBytes` makes room for a download about to start). The uploader passes as in use
+ *   only what is being written or served, so it may evict a listed `.server` backup, unlisting it.
  *
  * A download's data file `X` and its resume record `X.meta` are one entry (removed together); a
  * `.server` backup is its own. Subdirectories are left alone.
@@ -22,10 +25,17 @@ export const RESIDUAL_MAX_AGE_MS = 60 * 60_000;
 export const DEFAULT_DATA_LIMIT: DiskLimit = DEFAULT_DISK_LIMIT;
 
 export interface DataGcOptions {
-  /** Names of files an uploader lists or a download writes (either `X` or `X.meta` pins both). */
+  /** Names of files being written or served: never removed (either `X` or `X.meta` pins both). */
   inUse: ReadonlySet<string>;
   /** Size limit; null = none (the one-hour rule only). Default DEFAULT_DATA_LIMIT. */
   limit?: DiskLimit | null;
+  /** Bytes about to be written (a download starting): room is made for them too. */
+  incomingBytes?: number;
+  /**
+   * Last use (epoch ms) the uploader saw of files it lists — listed or served — which a file's
+   * modification time does not show; an entry's last use is the later of the two.
+   */
+  lastUsedMs?: ReadonlyMap<string, number>;
   maxAgeMs?: number;
   lowWatermarkRatio?: number;
   nowEpochMs?: number;
@@ -43,7 +53,7 @@ export async function collectDataDir(dataDir: string, opts: DataGcOptions): Prom
   const groups = new Map<string, string[]>();
   const removed: string[] = [];
   const store = {
-    listEntries: () => listGroups(dataDir, opts.inUse, groups),
+    listEntries: () => listGroups(dataDir, opts.inUse, opts.lastUsedMs ?? new Map(), groups),
     removeEntry: async (key: string) => {
       for (const name of groups.get(key) ?? []) {
         await fs.rm(join(dataDir, name), { force: true });
@@ -59,7 +69,7 @@ export async function collectDataDir(dataDir: string, opts: DataGcOptions): Prom
     ...(opts.lowWatermarkRatio !== undefined && { lowWatermarkRatio: opts.lowWatermarkRatio }),
     ...(opts.filesystemStats && { filesystemStats: opts.filesystemStats }),
   });
-  const pass = await budget.enforce();
+  const pass = await budget.enforce(opts.incomingBytes ?? 0);
   return { removed, pass };
 }
 
@@ -70,7 +80,9 @@ export async function collectResidualFiles(
   return (await collectDataDir(dataDir, { inUse, limit: null, maxAgeMs, nowEpochMs })).removed;
 }
 
-async function listGroups(dataDir: string, inUse: ReadonlySet<string>, groups: Map<string, string[]>): Promise<EvictionEntry[]> {
+async function listGroups(
+  dataDir: string, inUse: ReadonlySet<string>, lastUsedMs: ReadonlyMap<string, number>, groups: Map<string, string[]>,
+): Promise<EvictionEntry[]> {
   let names: string[];
   try {
     names = await fs.readdir(dataDir);
@@ -84,7 +96,7 @@ async function listGroups(dataDir: string, inUse: ReadonlySet<string>, groups: M
     const key = taskFileOf(name);
     const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: inUse.has(key) };
     entry.sizeBytes += stat.size;
-    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs);
+    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, lastUsedMs.get(name) ?? 0);
     entry.pinned ||= inUse.has(name);
     entries.set(key, entry);
     groups.set(key, [...(groups.get(key) ?? []), name]);
