@@ -16,7 +16,8 @@
  * `pin()` on it, and while `isPinned(taskId)` says the supernode still needs it. Evicted tasks
  * are reported to `onEvicted` as their removal starts, so the supernode unlists them first (a cache
  * that silently lost a task would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
- * room before it writes; a spool file or meta written around it is counted at the next listing.
+ * room before it writes (a rewritten `meta.json` is counted whole each time, so the count errs high
+ * until the next listing); a spool file (a source of unknown length) is counted at the next listing.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -50,6 +51,9 @@ function signature(stats: { ino: number; size: number; mtimeMs: number }, record
 export function sha256Hex(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
+
+/** The listing's entry for writes in progress (not a taskId, so never evicted or reported). */
+const WRITING_KEY = 'writes in progress';
 
 /** Pieces whose verification is remembered; past this the memory is dropped and pieces re-hashed. */
 const VERIFIED_LIMIT = 1_000_000;
@@ -85,6 +89,14 @@ export class CdnStore {
   private readonly pins = new Map<string, number>();
   /** taskId -> last read or write by this process (epoch ms); file times cover earlier runs. */
   private readonly lastUsedMs = new Map<string, number>();
+  /** Bytes reserved by piece writes still in progress. */
+  private writingBytes = 0;
+  /**
+   * While a listing runs: the bytes of every write in progress at any moment of it. A listing may
+   * miss such a file (its directory read before the rename), so it counts them as one pinned
+   * entry; one it did see is then counted twice, erring high until the next listing.
+   */
+  private listingWrites: number | null = null;
   /** Evictions in progress: a writer waits for them, so it never writes into a directory being removed. */
   private readonly evicting = new Map<string, Promise<void>>();
   readonly budget: DiskBudget;
@@ -143,10 +155,13 @@ export class CdnStore {
 
   async saveMeta(taskId: string, meta: CacheMeta): Promise<void> {
     const dir = this.dirOf(taskId);
+    const text = JSON.stringify(meta);
     await this.using(taskId, async () => {
+      // Counted as written: its temporary copy sits beside the old meta until the rename.
+      await this.budget.reserve(Buffer.byteLength(text));
       await mkdir(dir, { recursive: true });
       const tmp = join(dir, 'meta.json.tmp');
-      await writeFile(tmp, JSON.stringify(meta));
+      await writeFile(tmp, text);
       await rename(tmp, join(dir, 'meta.json'));
     });
   }
@@ -156,9 +171,15 @@ export class CdnStore {
     const path = this.piecePath(taskId, piece);
     return this.using(taskId, async () => {
       await this.budget.reserve(bytes.length);
-      await mkdir(this.dirOf(taskId), { recursive: true });
-      await writeFile(`${path}.tmp`, bytes);
-      await rename(`${path}.tmp`, path);
+      this.writingBytes += bytes.length;
+      if (this.listingWrites !== null) this.listingWrites += bytes.length;
+      try {
+        await mkdir(this.dirOf(taskId), { recursive: true });
+        await writeFile(`${path}.tmp`, bytes);
+        await rename(`${path}.tmp`, path);
+      } finally {
+        this.writingBytes -= bytes.length;
+      }
       const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
       this.remember(taskId, piece, signature(await stat(path), record));
       return record;
@@ -310,6 +331,15 @@ export class CdnStore {
 
   /** One entry per task directory: total size, and last use from this process or the newest file. */
   private async listEntries(): Promise<EvictionEntry[]> {
+    this.listingWrites = this.writingBytes;
+    try {
+      return await this.listTasks();
+    } finally {
+      this.listingWrites = null;
+    }
+  }
+
+  private async listTasks(): Promise<EvictionEntry[]> {
     const names = await readdir(this.rootDir).catch(() => [] as string[]);
     const entries: EvictionEntry[] = [];
     for (const taskId of names.filter(isTaskId)) {
@@ -326,6 +356,8 @@ export class CdnStore {
       }
       entries.push({ key: taskId, sizeBytes, lastUsedMs: Math.max(newestMs, this.lastUsedMs.get(taskId) ?? 0), pinned: this.isPinned(taskId) });
     }
+    const writes = this.listingWrites ?? 0;
+    if (writes > 0) entries.push({ key: WRITING_KEY, sizeBytes: writes, lastUsedMs: this.now(), pinned: true });
     // Forget last-use times of tasks no longer on disk, so the map stays as small as the cache.
     const onDisk = new Set(entries.map((e) => e.key));
     for (const taskId of this.lastUsedMs.keys()) if (!onDisk.has(taskId) && !this.pins.has(taskId)) this.lastUsedMs.delete(taskId);

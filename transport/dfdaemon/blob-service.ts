@@ -123,7 +123,15 @@ export class BlobService {
   private async fallback({ upstream, route, req, res, sizeBytes }: BlobRequest, responder: BlobResponder): Promise<void> {
     // A pull from the first byte is a whole copy: keep it in the local repo if its digest holds.
     const keepPath = responder.bytesSent === 0 ? this.repo.tempPath(route.digest) : null;
-    if (keepPath) await this.repo.reserve(sizeBytes);
+    const release = keepPath ? await this.repo.reserve(sizeBytes) : () => {};
+    try {
+      await this.pullDirect({ upstream, route, req, res, sizeBytes }, responder, keepPath);
+    } finally {
+      release();
+    }
+  }
+
+  private async pullDirect({ upstream, route, req, res }: BlobRequest, responder: BlobResponder, keepPath: string | null): Promise<void> {
     const source = directBlob(upstream, route.upstreamPath, endToEndHeaders(req.headers), responder.bytesSent);
     const direct = await pump(responder, keepPath ? teeToFile(source, keepPath) : source);
     if (direct.ok) {
@@ -156,8 +164,12 @@ export class BlobService {
     const { config } = this;
     // Room in the local repo is made before the download starts; clients joining it share it.
     const download: DownloadFn = async (request) => {
-      await this.repo.reserve(sizeBytes);
-      return this.download(request);
+      const release = await this.repo.reserve(sizeBytes);
+      try {
+        return await this.download(request);
+      } finally {
+        release();
+      }
     };
     const fetch = new P2PBlobFetch(download, {
       url, headers: credentialHeaders(req.headers), outputPath: this.repo.tempPath(route.digest), homeDir: config.homeDir,

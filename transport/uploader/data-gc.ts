@@ -27,6 +27,11 @@ export const DEFAULT_DATA_LIMIT: DiskLimit = DEFAULT_DISK_LIMIT;
 export interface DataGcOptions {
   /** Names of files being written or served: never removed (either `X` or `X.meta` pins both). */
   inUse: ReadonlySet<string>;
+  /**
+   * Tasks a download may be writing or moving the data file of: their data files (`<taskId>-…`
+   * and its `.meta`, not the `.server` backup) are in use too.
+   */
+  inUseTasks?: ReadonlySet<string>;
   /** Size limit; null = none (the one-hour rule only). Default DEFAULT_DATA_LIMIT. */
   limit?: DiskLimit | null;
   /** Bytes about to be written (a download starting): room is made for them too. */
@@ -53,7 +58,7 @@ export async function collectDataDir(dataDir: string, opts: DataGcOptions): Prom
   const groups = new Map<string, string[]>();
   const removed: string[] = [];
   const store = {
-    listEntries: () => listGroups(dataDir, opts.inUse, opts.lastUsedMs ?? new Map(), groups),
+    listEntries: () => listGroups(dataDir, { inUse: opts.inUse, inUseTasks: opts.inUseTasks ?? new Set(), lastUsedMs: opts.lastUsedMs ?? new Map() }, groups),
     removeEntry: async (key: string) => {
       for (const name of groups.get(key) ?? []) {
         await fs.rm(join(dataDir, name), { force: true });
@@ -80,9 +85,14 @@ export async function collectResidualFiles(
   return (await collectDataDir(dataDir, { inUse, limit: null, maxAgeMs, nowEpochMs })).removed;
 }
 
-async function listGroups(
-  dataDir: string, inUse: ReadonlySet<string>, lastUsedMs: ReadonlyMap<string, number>, groups: Map<string, string[]>,
-): Promise<EvictionEntry[]> {
+interface InUse { inUse: ReadonlySet<string>; inUseTasks: ReadonlySet<string>; lastUsedMs: ReadonlyMap<string, number> }
+
+/**
+ * One entry per data file (with its `.meta`) or backup. A file with two names (a `.server` hard
+ * link beside the data file about to move to its output) is on disk once: its bytes count for the
+ * backup, the name that stays in the data dir, and the data file's name counts none.
+ */
+async function listGroups(dataDir: string, use: InUse, groups: Map<string, string[]>): Promise<EvictionEntry[]> {
   let names: string[];
   try {
     names = await fs.readdir(dataDir);
@@ -90,14 +100,18 @@ async function listGroups(
     return [];
   }
   const entries = new Map<string, EvictionEntry>();
-  for (const name of names) {
+  const inodes = new Set<string>();
+  const backupsFirst = [...names.filter((n) => n.endsWith('.server')), ...names.filter((n) => !n.endsWith('.server'))];
+  for (const name of backupsFirst) {
     const stat = await fs.stat(join(dataDir, name)).catch(() => null);
     if (!stat?.isFile()) continue;
     const key = taskFileOf(name);
-    const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: inUse.has(key) };
-    entry.sizeBytes += stat.size;
-    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, lastUsedMs.get(name) ?? 0);
-    entry.pinned ||= inUse.has(name);
+    const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: use.inUse.has(key) };
+    const inode = `${stat.dev}:${stat.ino}`;
+    if (!inodes.has(inode)) entry.sizeBytes += stat.size;
+    inodes.add(inode);
+    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, use.lastUsedMs.get(name) ?? 0);
+    entry.pinned ||= use.inUse.has(name) || (!name.endsWith('.server') && use.inUseTasks.has(name.slice(0, 64)));
     entries.set(key, entry);
     groups.set(key, [...(groups.get(key) ?? []), name]);
   }

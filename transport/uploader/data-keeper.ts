@@ -22,7 +22,7 @@ const RESERVATION_MS = 10 * 60_000;
 const MAX_RESERVATIONS = 1024;
 
 export interface DataUse {
-  dataUse(): { inUse: Set<string>; lastUsedMs: Map<string, number> };
+  dataUse(): { inUse: Set<string>; inUseTasks: Set<string>; lastUsedMs: Map<string, number> };
   fileRemoved(fileName: string): string | null;
 }
 
@@ -61,6 +61,11 @@ export class DataKeeper {
     return this.collect(`room for ${fileName.slice(0, 12)}…`, { fileName, bytes });
   }
 
+  /** The download that asked for room listed its file: the uploader's own record now covers it. */
+  listed(fileName: string): void {
+    this.reservations.delete(fileName);
+  }
+
   /** A pass over the data dir (after the ones queued before it). Never rejects. */
   collect(reason: string, incoming?: { fileName: string; bytes: number }): Promise<void> {
     this.chain = this.chain.then(() => this.pass(reason, incoming)).catch((err: Error) => {
@@ -70,21 +75,21 @@ export class DataKeeper {
   }
 
   private async pass(reason: string, incoming?: { fileName: string; bytes: number }): Promise<void> {
-    const { inUse, lastUsedMs } = this.opts.use.dataUse();
+    const { inUse, inUseTasks, lastUsedMs } = this.opts.use.dataUse();
     const nowMs = Date.now();
     for (const [name, untilMs] of this.reservations) {
-      if (untilMs < nowMs || lastUsedMs.has(name)) this.reservations.delete(name);
+      if (untilMs < nowMs) this.reservations.delete(name);
       else inUse.add(name);
     }
     const incomingBytes = incoming ? Math.max(0, incoming.bytes - await sizeOf(join(this.opts.dataDir, incoming.fileName))) : 0;
     const { removed, pass } = await collectDataDir(this.opts.dataDir, {
-      inUse, lastUsedMs, limit: this.limit, incomingBytes, maxAgeMs: this.opts.residualMaxAgeMs ?? RESIDUAL_MAX_AGE_MS, nowEpochMs: nowMs,
+      inUse, inUseTasks, lastUsedMs, limit: this.limit, incomingBytes, maxAgeMs: this.opts.residualMaxAgeMs ?? RESIDUAL_MAX_AGE_MS, nowEpochMs: nowMs,
     });
     if (removed.length === 0) return;
     const unlisted = removed.map((name) => this.opts.use.fileRemoved(name)).filter((taskId) => taskId !== null);
     this.opts.log('info', `data dir (${reason}): removed ${removed.length} file(s), ${pass.evict.reduce((sum, e) => sum + e.sizeBytes, 0)} bytes `
       + `(${pass.evict.filter((e) => e.reason === 'idle').length} unused for an hour, the rest over ${formatDiskLimit(this.limit)} = `
-      + `${pass.limits.highBytes} bytes); ${unlisted.length} of them were listed and are no longer offered; ${pass.remainingBytes} bytes left`);
+      + `${pass.limits.highBytes} bytes); ${unlisted.length} of them were listed and are no longer offered; ${pass.remainingBytes} bytes with the incoming download`);
   }
 }
 

@@ -102,10 +102,10 @@ export class PieceServer {
 
   /**
    * What the data dir's collection must know: the files in use — a download's data file while it
-   * is written (and the `.server` backup its completion links beside it) and any file being read
-   * for an upload — and when each listed file was last listed or served.
+   * is written or moved (and the `.server` backup its completion links beside it) and any file
+   * being read for an upload — and when each listed file was last listed or served.
    */
-  dataUse(): { inUse: Set<string>; lastUsedMs: Map<string, number> } {
+  dataUse(): { inUse: Set<string>; inUseTasks: Set<string>; lastUsedMs: Map<string, number> } {
     const inUse = new Set<string>();
     const lastUsedMs = new Map<string, number>();
     for (const [taskId, task] of this.tasks) {
@@ -115,7 +115,9 @@ export class PieceServer {
       }
       lastUsedMs.set(task.fileName, this.lastUsedMs.get(taskId) ?? 0);
     }
-    return { inUse, lastUsedMs };
+    // A listed task's data file may be mid-download, or being moved to its output right after
+    // its backup was listed: never collected under a running dfget.
+    return { inUse, inUseTasks: new Set(this.tasks.keys()), lastUsedMs };
   }
 
   /** The data dir's collection removed `fileName`: stop offering the task it held. Returns its taskId, or null. */

@@ -161,6 +161,7 @@ class UploaderServer implements UploaderHandle {
     // its owner says it is complete, after this list-task and its pieces.
     this.seeder.unseed(msg.taskId);
     this.pieces.listTask(msg);
+    this.keeper.listed(msg.fileName);
     // A finished download's backup is listed: the data dir may be over its limit now.
     if (msg.fileName.endsWith('.server')) void this.keeper.collect('download finished');
   }
