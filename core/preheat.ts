@@ -137,14 +137,15 @@ export class PreheatJobs {
     }
   }
 
-  view(jobId: string): PreheatJobView | null {
+  /** The job as `GET /preheat/<id>` shows it at `nowMs` (a read: the machine's clock does not move). */
+  view(jobId: string, nowMs: number): PreheatJobView | null {
     const job = this.jobs.get(jobId);
     if (!job) return null;
     const files = job.files.map(({ task: _task, ...file }) => ({ ...file }));
     const known = files.every((f) => f.totalBytes !== null);
     return {
       id: job.id, label: job.label, state: job.state, ...(job.error !== undefined ? { error: job.error } : {}),
-      elapsedMs: (job.finishedAtMs ?? this.clock.nowMs) - job.createdAtMs,
+      elapsedMs: Math.max(0, (job.finishedAtMs ?? nowMs) - job.createdAtMs),
       filesDone: files.filter((f) => f.state === 'done').length, files,
       bytesDone: files.reduce((sum, f) => sum + f.bytesDone, 0),
       totalBytes: known && job.state !== 'resolving' ? files.reduce((sum, f) => sum + (f.totalBytes ?? 0), 0) : null,

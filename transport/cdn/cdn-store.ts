@@ -157,9 +157,9 @@ export class CdnStore {
     const dir = this.dirOf(taskId);
     const text = JSON.stringify(meta);
     await this.using(taskId, async () => {
+      await mkdir(dir, { recursive: true });
       // Counted as written: its temporary copy sits beside the old meta until the rename.
       await this.budget.reserve(Buffer.byteLength(text));
-      await mkdir(dir, { recursive: true });
       const tmp = join(dir, 'meta.json.tmp');
       await writeFile(tmp, text);
       await rename(tmp, join(dir, 'meta.json'));
@@ -170,11 +170,11 @@ export class CdnStore {
   async writePiece(taskId: string, piece: number, bytes: Uint8Array): Promise<PieceRecord> {
     const path = this.piecePath(taskId, piece);
     return this.using(taskId, async () => {
+      await mkdir(this.dirOf(taskId), { recursive: true });
       await this.budget.reserve(bytes.length);
       this.writingBytes += bytes.length;
       if (this.listingWrites !== null) this.listingWrites += bytes.length;
       try {
-        await mkdir(this.dirOf(taskId), { recursive: true });
         await writeFile(`${path}.tmp`, bytes);
         await rename(`${path}.tmp`, path);
       } finally {

@@ -19,7 +19,7 @@ import { PreheatJobs, type PreheatEffect, type PreheatFile, type PreheatInput } 
 import type { TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { MachineFault, MachineHost } from '../../core/runtime.ts';
 import type { PreheatUpdate } from '../../core/supernode-io.ts';
-import { hostInRealTime } from '../real-timer.ts';
+import { hostInRealTime, monotonicNowMs } from '../real-timer.ts';
 import { taskIdFor } from '../task-id.ts';
 import { blobUrl, resolveImage, type ImageRequest } from './image-resolver.ts';
 import type { LogLevel } from './log.ts';
@@ -80,7 +80,7 @@ export class PreheatService {
       return this.submit(await readBody(req), res);
     }
     if (method !== 'GET') throw new HttpError(405, `use GET ${PREHEAT_PATH}/<id> to see a preheat`);
-    const view = this.machine.view(path.slice(PREHEAT_PATH.length + 1));
+    const view = this.machine.view(path.slice(PREHEAT_PATH.length + 1), monotonicNowMs());
     if (!view) throw new HttpError(404, 'no such preheat job (ids are kept for an hour after the job ends)');
     sendJson(res, 200, view);
   }
@@ -99,7 +99,7 @@ export class PreheatService {
       this.images.delete(jobId);
       throw new HttpError(answer?.kind === 'refused' ? 429 : 503, answer?.kind === 'refused' ? answer.reason : 'the preheat service has stopped');
     }
-    const view = this.machine.view(jobId)!;
+    const view = this.machine.view(jobId, monotonicNowMs())!;
     this.deps.log('info', `preheat ${jobId} accepted: ${view.label}`);
     res.setHeader('location', `${PREHEAT_PATH}/${jobId}`);
     sendJson(res, 202, { id: jobId, state: view.state, location: `${PREHEAT_PATH}/${jobId}` });
