@@ -24,7 +24,8 @@ Exit codes:
   ${EXIT_CODES.ok}    the file is at --output and verified
   ${EXIT_CODES.internal}    internal error (a bug: please report it with logs/dfclient.log)
   ${EXIT_CODES.usage}    bad command-line flags
-  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off
+  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off, or (--manager) no
+       manager answered and meta/ holds no supernode list
   ${EXIT_CODES['source-error']}    the source refused the file (404, 401/403 needs --header, ...)
   ${EXIT_CODES['digest-mismatch']}    the file does not match --digest
   ${EXIT_CODES.timeout}    --timeout passed before the download finished
@@ -117,9 +118,9 @@ export function buildProgram(): Command {
     .option('--node <host:port,...>', `supernodes in the order to try (default: the list stored in meta/, else 127.0.0.1:${DEFAULT_SUPERNODE_PORT})`, parseNodes)
     .option('--manager <url,...>', 'managing node(s) that assign this host its supernodes (instead of --node), e.g. http://10.0.0.9:8004',
       asArgument(parseManagerList))
-    .option('--idc <name>', 'data centre of this host, told to the manager', asArgument(checked(idcProblem)), '')
-    .option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager)',
-      asArgument(checked(locationProblem)), '')
+    .addOption(new Option('--idc <name>', 'data centre of this host, told to the manager').argParser(asArgument(checked(idcProblem))).default('', 'none'))
+    .addOption(new Option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager)')
+      .argParser(asArgument(checked(locationProblem))).default('', 'none'))
     .addOption(new Option('--data-max <size|N%>', 'size limit of <home>/data, kept by the uploader this run starts '
       + '(least recently used backups not being served go first)').argParser(asArgument(diskLimitText)).default('90%', '90% of its filesystem'))
     .addOption(new Option('--locallimit <rate>', 'download limit of this task, e.g. 10M, 100Mbit; 0 = unlimited')
