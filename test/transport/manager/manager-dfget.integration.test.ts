@@ -45,6 +45,9 @@ test('dfget --manager --idc idc-b: sent to b, meta cached, survives b\'s death o
       const a = await procs.start('supernode', ['--home', join(work, 'a'), '--manager', url, '--idc', 'idc-a', '--location', 'cn|hz'], { portFlag: '--port' });
       const b = await procs.start('supernode', ['--home', join(work, 'b'), '--manager', url, '--idc', 'idc-b', '--location', 'cn|sh'], { portFlag: '--port' });
       await waitFor(() => /supernode .* joined[\s\S]*supernode .* joined/.test(manager.stderr), 15_000, 'both supernodes announced');
+      const loads = await (await fetch(`http://${manager.addr}/metrics`)).text();
+      assert.match(loads, new RegExp(`^manager_supernode_load\\{address="${b.addr}",idc="idc-b",location="cn\\|sh"\\} 0$`, 'm'),
+        'each supernode reports its peer count as its load');
 
       const first = await dfget('first', url);
       assert.is(first.fileDigest, sha256(files.first));
