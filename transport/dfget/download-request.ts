@@ -46,6 +46,9 @@ export interface DownloadRequest {
   pattern: DownloadPattern;
   /** Fetch straight from the source when no supernode can be reached. */
   backToSource: boolean;
+  /** This host's data centre and location (`--idc`, `--location`), as told to the managing node. */
+  idc?: string;
+  location?: string;
   /** Whole download deadline; 0 = none. */
   timeoutMs: number;
   /** The layout is known and `dataPath` exists (called again if the source changed). */
