@@ -10,6 +10,7 @@ export * from './decode.ts';
 export * from './drive.ts';
 export * from './eviction.ts';
 export * from './image-manifest.ts';
+export * from './json-fields.ts';
 export * from './manager-api.ts';
 export * from './peer-io.ts';
 export * from './peer.ts';

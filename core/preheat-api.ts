@@ -21,6 +21,7 @@
  * blob (`<registry>/v2/<repository>/blobs/<digest>` with the blob's digest).
  */
 import { parseJsonSafe, type Decoded } from './decode.ts';
+import { FieldFailure, optional, plain, read, type Fields } from './json-fields.ts';
 
 export const PREHEAT_PATH = '/preheat';
 
@@ -72,7 +73,7 @@ export function decodePreheatRequest(text: unknown): Decoded<PreheatRequest> {
     const type = read(body, 'type', (v, path) => oneOf(v, path, ['file', 'image'] as const));
     return { ok: true, msg: type === 'file' ? fileRequest(body) : imageRequest(body) };
   } catch (err) {
-    if (err instanceof Failure) return { ok: false, error: { kind: 'decode-error', path: err.path, message: err.message } };
+    if (err instanceof FieldFailure) return { ok: false, error: { kind: 'decode-error', path: err.path, message: err.message } };
     return { ok: false, error: { kind: 'decode-error', path: '$', message: 'the body could not be read; send plain JSON' } };
   }
 }
@@ -102,32 +103,32 @@ function imageRequest(body: Fields): PreheatRequest {
   const registry = read(body, 'registry', (v, path) => {
     const url = new URL(httpUrl(v, path));
     if (url.pathname !== '/' || url.search !== '' || url.username !== '') {
-      throw new Failure(path, 'must be scheme, host and port only, e.g. https://registry.example:5000');
+      throw new FieldFailure(path, 'must be scheme, host and port only, e.g. https://registry.example:5000');
     }
     return url.origin;
   });
   const repository = read(body, 'repository', (v, path) => {
     const name = str(v, path, PREHEAT_LIMITS.repositoryChars, 1);
-    if (!REPOSITORY.test(name)) throw new Failure(path, `"${name.slice(0, 80)}" is not a repository name (lower-case path components, e.g. team/app)`);
+    if (!REPOSITORY.test(name)) throw new FieldFailure(path, `"${name.slice(0, 80)}" is not a repository name (lower-case path components, e.g. team/app)`);
     return name;
   });
   const tag = optional<string | undefined>(body, 'tag', undefined, (v, path) => {
     const t = str(v, path, 128, 1);
-    if (!TAG.test(t)) throw new Failure(path, `"${t.slice(0, 80)}" is not a tag`);
+    if (!TAG.test(t)) throw new FieldFailure(path, `"${t.slice(0, 80)}" is not a tag`);
     return t;
   });
   const digest = optional<string | undefined>(body, 'digest', undefined, digestOf);
-  if ((tag === undefined) === (digest === undefined)) throw new Failure('$.tag', 'give either tag or digest of the image');
+  if ((tag === undefined) === (digest === undefined)) throw new FieldFailure('$.tag', 'give either tag or digest of the image');
   const username = optional<string | undefined>(body, 'username', undefined, (v, path) => str(v, path, PREHEAT_LIMITS.credentialChars, 1));
   const password = optional<string | undefined>(body, 'password', undefined, (v, path) => str(v, path, PREHEAT_LIMITS.credentialChars, 0));
-  if ((username === undefined) !== (password === undefined)) throw new Failure('$.password', 'username and password go together');
+  if ((username === undefined) !== (password === undefined)) throw new FieldFailure('$.password', 'username and password go together');
   const platforms = optional<Platform[] | null>(body, 'platforms', null, (v, path) => {
     if (!Array.isArray(v) || v.length === 0 || v.length > PREHEAT_LIMITS.platforms) {
-      throw new Failure(path, `expected 1 to ${PREHEAT_LIMITS.platforms} platforms such as "linux/amd64"`);
+      throw new FieldFailure(path, `expected 1 to ${PREHEAT_LIMITS.platforms} platforms such as "linux/amd64"`);
     }
     return v.map((item: unknown, i) => {
       const platform = parsePlatform(str(item, `${path}[${i}]`, 100, 1));
-      if (typeof platform === 'string') throw new Failure(`${path}[${i}]`, platform);
+      if (typeof platform === 'string') throw new FieldFailure(`${path}[${i}]`, platform);
       return platform;
     });
   });
@@ -138,41 +139,16 @@ function imageRequest(body: Fields): PreheatRequest {
   };
 }
 
-// ---- readers: each throws a Failure, which decodePreheatRequest turns into a decode-error ----
-
-interface Fields { value: object; path: string }
-
-class Failure {
-  constructor(readonly path: string, readonly message: string) {}
-}
-
-function plain(value: unknown, path: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Failure(path, 'expected an object');
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) throw new Failure(path, 'expected a plain object');
-  return { value, path };
-}
-
-function read<T>(input: Fields, key: string, parse: (value: unknown, path: string) => T): T {
-  const found = Object.getOwnPropertyDescriptor(input.value, key);
-  const path = `${input.path}.${key}`;
-  if (found === undefined) throw new Failure(path, 'missing');
-  if (!('value' in found)) throw new Failure(path, 'accessor properties are not accepted');
-  return parse(found.value, path);
-}
-
-function optional<T>(input: Fields, key: string, fallback: T, parse: (value: unknown, path: string) => T): T {
-  return Object.getOwnPropertyDescriptor(input.value, key) === undefined ? fallback : read(input, key, parse);
-}
+// ---- readers: each throws a FieldFailure, which decodePreheatRequest turns into a decode-error ----
 
 function str(value: unknown, path: string, maxChars: number, minChars: number): string {
-  if (typeof value !== 'string') throw new Failure(path, 'expected a string');
-  if (value.length < minChars || value.length > maxChars) throw new Failure(path, `expected ${minChars} to ${maxChars} characters, got ${value.length}`);
+  if (typeof value !== 'string') throw new FieldFailure(path, 'expected a string');
+  if (value.length < minChars || value.length > maxChars) throw new FieldFailure(path, `expected ${minChars} to ${maxChars} characters, got ${value.length}`);
   return value;
 }
 
 function oneOf<T extends string>(value: unknown, path: string, choices: readonly T[]): T {
-  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) throw new Failure(path, `expected one of ${choices.join(', ')}`);
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) throw new FieldFailure(path, `expected one of ${choices.join(', ')}`);
   return value as T;
 }
 
@@ -182,28 +158,28 @@ function httpUrl(value: unknown, path: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new Failure(path, `"${text.slice(0, 80)}" is not an absolute URL`);
+    throw new FieldFailure(path, `"${text.slice(0, 80)}" is not an absolute URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Failure(path, 'only http:// and https:// are fetched');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FieldFailure(path, 'only http:// and https:// are fetched');
   return text;
 }
 
 function digestOf(value: unknown, path: string): string {
   const digest = str(value, path, 71, 71);
-  if (!DIGEST.test(digest)) throw new Failure(path, 'expected sha256:<64 lower-case hex digits>');
+  if (!DIGEST.test(digest)) throw new FieldFailure(path, 'expected sha256:<64 lower-case hex digits>');
   return digest;
 }
 
 function headerMap(value: unknown, path: string): Record<string, string> {
   const fields = plain(value, path);
   const names = Object.keys(fields.value);
-  if (names.length > PREHEAT_LIMITS.headers) throw new Failure(path, `${names.length} headers; at most ${PREHEAT_LIMITS.headers}`);
+  if (names.length > PREHEAT_LIMITS.headers) throw new FieldFailure(path, `${names.length} headers; at most ${PREHEAT_LIMITS.headers}`);
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const where = `${path}[${JSON.stringify(name.slice(0, 40))}]`;
-    if (name.length > PREHEAT_LIMITS.headerNameChars || !HEADER_NAME.test(name)) throw new Failure(where, 'not a valid header name');
+    if (name.length > PREHEAT_LIMITS.headerNameChars || !HEADER_NAME.test(name)) throw new FieldFailure(where, 'not a valid header name');
     const headerValue = read(fields, name, (v, p) => str(v, p, PREHEAT_LIMITS.headerValueChars, 0));
-    if (/[\r\n\0]/.test(headerValue)) throw new Failure(where, 'a header value may not hold CR, LF or NUL');
+    if (/[\r\n\0]/.test(headerValue)) throw new FieldFailure(where, 'a header value may not hold CR, LF or NUL');
     out[name] = headerValue;
   }
   return { ...out };

@@ -20,6 +20,7 @@ import type { TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { MachineFault, MachineHost } from '../../core/runtime.ts';
 import type { PreheatUpdate } from '../../core/supernode-io.ts';
 import { hostInRealTime, monotonicNowMs } from '../real-timer.ts';
+import { HttpError, readBody, sendJson } from '../http-json.ts';
 import { taskIdFor } from '../task-id.ts';
 import { blobUrl, resolveImage, type ImageRequest } from './image-resolver.ts';
 import type { LogLevel } from './log.ts';
@@ -31,11 +32,6 @@ export interface PreheatDeps {
   onFault(fault: MachineFault): void;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
 
 export class PreheatService {
   private readonly machine = new PreheatJobs();
@@ -77,7 +73,7 @@ export class PreheatService {
     const method = req.method ?? 'GET';
     if (path === PREHEAT_PATH) {
       if (method !== 'POST') throw new HttpError(405, `use POST ${PREHEAT_PATH} with a JSON body to start a preheat`);
-      return this.submit(await readBody(req), res);
+      return this.submit(await readBody(req, PREHEAT_LIMITS.bodyBytes), res);
     }
     if (method !== 'GET') throw new HttpError(405, `use GET ${PREHEAT_PATH}/<id> to see a preheat`);
     const view = this.machine.view(path.slice(PREHEAT_PATH.length + 1), monotonicNowMs());
@@ -162,28 +158,3 @@ function labelOf(request: PreheatRequest): string {
   return `${request.registry.replace(/^https?:\/\//, '')}/${request.repository}${ref}`;
 }
 
-/** The request body as text, refused (413) past the API's limit without reading the rest. */
-function readBody(req: IncomingMessage): Promise<string> {
-  const limitBytes = PREHEAT_LIMITS.bodyBytes;
-  if (Number(req.headers['content-length'] ?? 0) > limitBytes) return Promise.reject(new HttpError(413, `the body is over the ${limitBytes}-byte limit`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limitBytes) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new HttpError(413, `the body is over the ${limitBytes}-byte limit`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
-}
