@@ -39,6 +39,7 @@ interface CliOptions {
   timeout?: string;
   start: StartMode;
   sysctl: string[];
+  direct: boolean;
 }
 
 const HELP = `
@@ -78,6 +79,7 @@ function buildProgram(): Command {
     .addOption(new Option('--start <mode>', 'warm: each host\'s uploader runs and its dfget is loaded before t = 0 and told to go at its arrival '
       + '(the simulator\'s model); cold: dfget is spawned at its arrival and starts its uploader (start-up included)').choices(['warm', 'cold']).default('warm'))
     .option('--sysctl <key=value...>', 'netns shape: set these in every node\'s namespace, e.g. net.ipv4.tcp_slow_start_after_idle=0 (for experiments)', [])
+    .option('--direct', 'after the swarm, every host also pulls the file straight from the origin (curl) on the same links: the baseline', false)
     .option('--timeout <duration>', 'give up on hosts still running after this long (default: 4 x the simulated run + 60 s)')
     .addHelpText('after', HELP)
     .configureHelp({ visibleOptions: (cmd) => cmd.options.filter((o) => !CORE_FLAGS.has(o.long ?? '')) })
@@ -160,7 +162,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     processes = new Launcher(testbed);
     const links = testbed ? await measureLinks(plan, processes) : null;
     const live = await runLive(plan, {
-      launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal,
+      launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal, direct: opts.direct,
     });
     cleaningUp = true;
     const delayHub = await testbed?.delayHubStats() ?? null;

@@ -59,7 +59,20 @@ export interface Calibration {
   timeline: { sim: TimelineSummary; live: TimelineSummary };
   /** The simulator re-run with one model input changed at a time, against the live run (variants.ts). */
   variants: VariantResult[];
+  /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
+  direct: DirectFigures | null;
   perHost: HostRow[];
+}
+
+export interface DirectFigures {
+  completionMs: Percentiles;
+  originEgressBytes: number;
+  digestsOk: number;
+  /** The direct pulls' last host over the swarm's: how many times faster small-dragonfly finished. */
+  speedup: number;
+  /** The swarm's last host over the fluid bound T_min. */
+  liveOverLowerBound: number;
+  errors: string[];
 }
 
 
@@ -125,8 +138,15 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),
     },
     variants: [],
+    direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,
   };
+}
+
+function directFigures(live: LiveResult, swarmMaxMs: number, lowerBoundMs: number): DirectFigures | null {
+  if (!live.direct) return null;
+  const { completionMs, originEgressBytes, digestsOk, errors } = live.direct;
+  return { completionMs, originEgressBytes, digestsOk, errors, speedup: completionMs.max / swarmMaxMs, liveOverLowerBound: swarmMaxMs / lowerBoundMs };
 }
 
 /** (live - sim) / sim in %; 0 when both are 0. */

@@ -19,6 +19,7 @@ import { flagOf } from '../../sim/overrides.ts';
 import { freePort, type RunningProcess } from '../testbed/processes.ts';
 import { sleepMs } from './commands.ts';
 import { CpuSampler, type CpuSummary } from './cpu-sampler.ts';
+import { runDirect, type DirectResult } from './direct-run.ts';
 import { HostProcess, type StartMode } from './host-process.ts';
 import type { Launcher } from './launcher.ts';
 import type { TestbedNode, TestbedPlan } from './plan.ts';
@@ -52,6 +53,8 @@ export interface LiveResult {
   cpu: CpuSummary;
   /** CPU seconds the testbed's processes used between t = 0 and the end, by kind (dfget: warm start only). */
   processCpuSeconds: Record<string, number>;
+  /** Every host pulling straight from the origin on the same links, after the swarm (--direct); else null. */
+  direct: DirectResult | null;
 }
 
 export interface LiveOptions {
@@ -64,6 +67,8 @@ export interface LiveOptions {
   start: StartMode;
   log: (message: string) => void;
   signal: AbortSignal;
+  /** Also run the direct-pull baseline (direct-run.ts) after the swarm. */
+  direct: boolean;
 }
 
 const SUPERNODE_PORT = 8002;
@@ -87,8 +92,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   }
   const run = await runHosts(plan, opts, hostProcs);
 
-  servers.origin.child.stdin!.write('stats\n');
-  const origin = JSON.parse(await servers.originLines.next(5000, 'the origin\'s counters')) as OriginCounters;
+  const origin = await originStats(servers);
   const supernode = await supernodeCounters(launcher, plan.supernodes, servers.supernodeAddrs);
   log('checking the SHA-256 of every output');
   for (const [i, host] of plan.hosts.entries()) {
@@ -97,7 +101,16 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     result.digestOk = await fileDigestOf(join(workDir, host.name, 'out.bin')) === fileDigest;
     if (!result.digestOk) result.error = 'the output differs from the origin\'s file';
   }
-  return { ...run, fileDigest, origin, supernode };
+  const direct = opts.direct ? await runDirect(plan, {
+    launcher, workDir, url: servers.url, fileDigest, timeoutMs: opts.timeoutMs, log,
+    originBytesSent: async () => (await originStats(servers)).bytesSent,
+  }) : null;
+  return { ...run, fileDigest, origin, supernode, direct };
+}
+
+async function originStats(servers: Servers): Promise<OriginCounters> {
+  servers.origin.child.stdin!.write('stats\n');
+  return JSON.parse(await servers.originLines.next(5000, 'the origin\'s counters')) as OriginCounters;
 }
 
 interface Servers { origin: RunningProcess; originLines: LineQueue; url: string; supernodeAddrs: string[] }

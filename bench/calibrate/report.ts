@@ -25,7 +25,20 @@ export function comparisonTable(c: Calibration): string {
     ['supernode egress', copies(c.sim.supernodeEgressBytes, c), copies(c.live.supernodeEgressBytes, c), signed(c.errorPercent.supernodeEgress)],
     ['bytes from peers', copies(c.sim.fromPeersBytes, c), copies(c.live.fromPeersBytes, c), signed(c.errorPercent.fromPeers)],
   ];
-  return ['| figure | simulated | live | live vs sim |', '| --- | ---: | ---: | ---: |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const table = ['| figure | simulated | live | live vs sim |', '| --- | ---: | ---: | ---: |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return c.direct ? `${table}\n\n${directTable(c, c.direct)}` : table;
+}
+
+/** The swarm against the fluid bound and against every host pulling from the origin (--direct). */
+function directTable(c: Calibration, d: NonNullable<Calibration['direct']>): string {
+  const rows = [
+    ['fluid bound T_min', `${seconds(c.lowerBoundMs)} s`, '', ''],
+    ['small-dragonfly (live), last host', `${seconds(c.live.completionMs.max)} s`, `${d.liveOverLowerBound.toFixed(2)} × T_min`, copies(c.live.originEgressBytes, c)],
+    ['direct pulls (curl), last host', `${seconds(d.completionMs.max)} s`, `${(d.completionMs.max / c.lowerBoundMs).toFixed(2)} × T_min`, copies(d.originEgressBytes, c)],
+    ['speed-up of small-dragonfly', `${d.speedup.toFixed(1)} ×`, '', ''],
+  ];
+  const failed = d.errors.length > 0 ? `\n\nDirect pulls that failed: ${d.errors.join('; ')}` : '';
+  return ['| run | time | vs bound | origin egress |', '| --- | ---: | ---: | ---: |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + failed;
 }
 
 function copies(bytes: number, c: Calibration): string {

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processesMentioning, startCalibrate, waitForStderr, workDirOf } from '../helpers/calibrate-run.ts';
 
-test('calibrate --shape app runs a scaled-down calibration scenario and reports sim and live figures', async () => {
+test('calibrate --shape app --direct runs a scaled-down calibration scenario and reports sim, live and direct-pull figures', async () => {
   const out = mkdtempSync(join(tmpdir(), 'calibrate-app-'));
   try {
-    const run = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '4', '--file-size', '16MiB', '--shape', 'app', '--json', '--out', out]);
+    const run = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '4', '--file-size', '8MiB', '--shape', 'app', '--direct', '--json', '--out', out]);
     const code = await run.exited;
     assert.is(code, 0, run.stderr());
     const report = JSON.parse(run.stdout());
@@ -31,6 +31,10 @@ test('calibrate --shape app runs a scaled-down calibration scenario and reports 
     }
     for (const field of ['p50', 'p95', 'max']) assert.type(report.errorPercent[field], 'number', `errorPercent.${field}`);
     assert.is(report.perHost.length, 4);
+    assert.is(report.direct.digestsOk, 4, 'every direct pull got the origin\'s file');
+    assert.ok(report.direct.originEgressBytes >= 4 * report.fileSizeBytes, 'direct pulls cost the origin one copy per host');
+    assert.ok(report.direct.speedup > 0 && report.direct.liveOverLowerBound > 0, 'speed-up and bound ratio reported');
+    assert.match(run.stderr(), /direct pulls: 4\/4 done/);
     assert.match(run.stderr(), /hosts done/, 'progress on stderr');
     for (const file of ['report.md', 'completion-cdf.svg', 'hosts.csv', 'calibration.json', join('logs', 'sn0-supernode.log'), join('logs', 'h0-dfclient.log')]) {
       assert.ok(existsSync(join(out, file)), file);
