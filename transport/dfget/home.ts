@@ -6,6 +6,7 @@
 import { appendFileSync, promises as fs } from 'node:fs';
 import { hostname, homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 
 export const DEFAULT_HOME = join(homedir(), '.small-dragonfly');
 
@@ -24,7 +25,7 @@ export function homeLayout(homeDir: string): HomeLayout {
 export async function prepareHome(layout: HomeLayout): Promise<void> {
   for (const dir of [layout.dataDir, layout.metaDir, join(layout.homeDir, 'logs')]) {
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await makeDirs(dir);
     } catch (err) {
       throw new Error(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check --home`);
     }

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 import type { PiecePlan } from '../../core/pieces.ts';
 import { pieceRange } from '../../core/pieces.ts';
 
@@ -50,7 +51,7 @@ export class TaskStore {
 
   /** Open the store of (task, output); an earlier run's meta is kept for `resumable()`. */
   static async open(dataDir: string, taskId: string, url: string, outputPath: string): Promise<TaskStore> {
-    await fs.mkdir(dataDir, { recursive: true });
+    await makeDirs(dataDir);
     const absOutput = resolve(outputPath);
     const probe = new TaskStore(dataDir, taskId, url, absOutput, null);
     const previous = await readMeta(probe.metaPath);
@@ -175,7 +176,7 @@ export class TaskStore {
     await fs.link(this.dataPath, this.serverPath);
     beforeMove();
     const target = resolve(outputPath);
-    await fs.mkdir(dirname(target), { recursive: true });
+    await makeDirs(dirname(target));
     try {
       await fs.rename(this.dataPath, target);
     } catch (err) {

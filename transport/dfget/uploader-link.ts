@@ -9,8 +9,9 @@
  * one and replays what it had told the old one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { makeDirsSync } from '../make-dirs.ts';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createServer } from 'node:net';
@@ -167,7 +168,7 @@ export class UploaderLink {
 
   private spawnUploader(port: number, token: string): ChildProcess {
     const logDir = join(this.opts.homeDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
+    makeDirsSync(logDir);
     const errFd = openSync(join(logDir, 'uploader.err'), 'a');
     const child = spawn(process.execPath, [
       '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,

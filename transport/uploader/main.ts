@@ -17,8 +17,9 @@
  * Test-only fault: DFGET_FAULT_CORRUPT_UPLOADS=1 in the environment flips bytes of every served
  * piece. It is read from this process's environment only; nothing on the network can set it.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirsSync } from '../make-dirs.ts';
 import { Command } from 'commander';
 import { parseDurationMs, parseRate } from '../../core/units.ts';
 import { releaseLock } from './uploader-lock.ts';
@@ -36,7 +37,7 @@ const program = new Command('dfget-uploader')
 
 const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string }>();
 const logDir = join(opts.home, 'logs');
-mkdirSync(logDir, { recursive: true });
+makeDirsSync(logDir);
 const logFile = join(logDir, 'dfclient.log');
 const log = (level: UploaderLogLevel, message: string): void => {
   appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${message}\n`);

@@ -19,6 +19,7 @@ import { promises as fs } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { MachineFault } from '../../core/runtime.ts';
 import { DEFAULT_PEER_SETTINGS, uploaderConfigFor, type PeerSettings } from '../../core/settings.ts';
@@ -131,8 +132,8 @@ class UploaderServer implements UploaderHandle {
   }
 
   static async start(opts: UploaderOptions): Promise<UploaderServer> {
-    await fs.mkdir(join(opts.homeDir, 'data'), { recursive: true });
-    await fs.mkdir(join(opts.homeDir, 'meta'), { recursive: true });
+    await makeDirs(join(opts.homeDir, 'data'));
+    await makeDirs(join(opts.homeDir, 'meta'));
     const uploader = new UploaderServer(opts);
     await uploader.listen();
     await uploader.takeLock();
