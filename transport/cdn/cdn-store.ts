@@ -19,7 +19,7 @@
  * room before it writes; a spool file or meta written around it is counted at the next listing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
@@ -28,6 +28,7 @@ import { isTaskId } from '../task-id.ts';
 export interface PieceRecord { sizeBytes: number; digest: string }
 
 export interface CacheMeta {
+  /** The source URL with any credentials replaced (redact.ts): a URL's password is never stored. */
   url: string;
   etag?: string;
   lastModified?: string;
@@ -148,7 +149,9 @@ export class CdnStore {
     await this.using(taskId, async () => {
       await mkdir(dir, { recursive: true });
       const tmp = join(dir, 'meta.json.tmp');
-      await writeFile(tmp, JSON.stringify(meta));
+      // Owner-only: the meta names the source, and the cache is nobody else's business.
+      await writeFile(tmp, JSON.stringify(meta), { mode: 0o600 });
+      await chmod(tmp, 0o600);
       await rename(tmp, join(dir, 'meta.json'));
     });
   }

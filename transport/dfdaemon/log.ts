@@ -5,6 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirsSync } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type LogFn = (level: LogLevel, message: string) => void;
@@ -24,7 +25,7 @@ export function openLog(homeDir: string, echo: (line: string) => void = (line) =
   return {
     path,
     log: (level, message) => {
-      const line = `${new Date().toISOString()} ${level.toUpperCase()} ${message}\n`;
+      const line = `${new Date().toISOString()} ${level.toUpperCase()} ${redactCredentials(message)}\n`;
       stream.write(line);
       echo(line);
     },

@@ -7,6 +7,7 @@ import { appendFileSync, promises as fs } from 'node:fs';
 import { hostname, homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 
 export const DEFAULT_HOME = join(homedir(), '.small-dragonfly');
 
@@ -56,7 +57,7 @@ export type LogFn = (level: 'info' | 'warn', message: string) => void;
 export function fileLogger(logFile: string, tag: string): LogFn {
   return (level, message) => {
     try {
-      appendFileSync(logFile, `${new Date().toISOString()} ${level} ${tag} ${message}\n`);
+      appendFileSync(logFile, `${new Date().toISOString()} ${level} ${tag} ${redactCredentials(message)}\n`);
     } catch {
       // logging is best effort
     }

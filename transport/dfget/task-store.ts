@@ -13,12 +13,14 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 import type { PiecePlan } from '../../core/pieces.ts';
 import { pieceRange } from '../../core/pieces.ts';
 
 interface MetaFile {
   version: 1;
   taskId: string;
+  /** The source URL with any credentials in it replaced (redact.ts): this file is not a secret store. */
   url: string;
   outputPath: string;
   plan: PiecePlan | null;
@@ -46,7 +48,7 @@ export class TaskStore {
     this.dataPath = join(dataDir, this.fileName);
     this.metaPath = `${this.dataPath}.meta`;
     this.serverPath = join(dataDir, `${taskId}.server`);
-    this.meta = previous ?? { version: 1, taskId, url, outputPath, plan: null, digests: [] };
+    this.meta = previous ?? { version: 1, taskId, url: redactCredentials(url), outputPath, plan: null, digests: [] };
   }
 
   /** Open the store of (task, output); an earlier run's meta is kept for `resumable()`. */

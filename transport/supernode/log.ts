@@ -5,6 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeDirsSync } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -21,7 +22,7 @@ export function fileLogger(path: string, minLevel: LogLevel = 'info', echo: Node
   return {
     log(level, message) {
       if (RANK[level] < RANK[minLevel]) return;
-      const line = `${new Date().toISOString()} ${level} ${message}\n`;
+      const line = `${new Date().toISOString()} ${level} ${redactCredentials(message)}\n`;
       file.write(line);
       echo?.write(line);
     },

@@ -20,6 +20,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirsSync } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 import { Command } from 'commander';
 import { parseDurationMs, parseRate } from '../../core/units.ts';
 import { releaseLock } from './uploader-lock.ts';
@@ -40,7 +41,11 @@ const logDir = join(opts.home, 'logs');
 makeDirsSync(logDir);
 const logFile = join(logDir, 'dfclient.log');
 const log = (level: UploaderLogLevel, message: string): void => {
-  appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${message}\n`);
+  try {
+    appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${redactCredentials(message)}\n`);
+  } catch {
+    // A full disk must not stop the uploader from serving; logging is best effort.
+  }
 };
 
 try {
