@@ -167,15 +167,22 @@ export class TaskStore {
 
   /**
    * Keep the `.server` backup for uploading, then move the data file to `outputPath`, and drop
-   * the meta. The backup is a second name (hard link) of the data file, not a copy: moving a
-   * 1 GiB result then costs no I/O. Editing the output in place would change what this node
-   * serves; receivers' digest checks catch that (and blacklist the node), so it cannot spread.
-   * Across filesystems the output is a copy and the data file itself stays as the backup.
+   * the meta. The backup is a copy of its own — a copy-on-write clone where the filesystem
+   * offers one (btrfs, XFS: no I/O), else a real copy — never a second name of the output: a
+   * user editing the output in place would otherwise change what this node serves, and other
+   * hosts would reject its pieces and blacklist an honest node. The copy is written under a
+   * temporary name and renamed, so a crash never leaves a partial `.server`.
    */
   async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
     await this.closeWriter();
-    await fs.rm(this.serverPath, { force: true });
-    await fs.link(this.dataPath, this.serverPath);
+    const partial = `${this.serverPath}.tmp`;
+    try {
+      await fs.copyFile(this.dataPath, partial, fsConstants.COPYFILE_FICLONE);
+      await fs.rename(partial, this.serverPath);
+    } catch (err) {
+      await fs.rm(partial, { force: true });
+      throw err;
+    }
     beforeMove();
     const target = resolve(outputPath);
     await makeDirs(dirname(target));
