@@ -33,7 +33,7 @@ import { taskIdFor } from '../task-id.ts';
 import { downloadFromSource } from './back-to-source.ts';
 import { completeDownload } from './completion.ts';
 import { DiskWriter } from './disk-writer.ts';
-import { DownloadError, failureError } from './download-error.ts';
+import { DownloadError, failureError, isDiskFull, isLocalFileError, writeError } from './download-error.ts';
 import type { DownloadRequest, DownloadResult, EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
 import { PieceFetcher } from './piece-fetcher.ts';
@@ -97,6 +97,10 @@ export class DownloadSession {
   private settle!: { resolve(result: DownloadResult): void; reject(err: unknown): void };
   private readonly outcome = new Promise<DownloadResult>((resolve, reject) => { this.settle = { resolve, reject }; });
   private over = false;
+  /** The disk error that made the core fail the download, if one did. */
+  private writeFailure: Error | null = null;
+  /** A full disk: the partial data file is removed on the way out, so the disk is not left full. */
+  private discardData = false;
 
   private constructor(private readonly s: Setup) {
     this.peer = new Peer({ backToSource: s.req.backToSource }, s.peerId);
@@ -118,8 +122,11 @@ export class DownloadSession {
     this.disk = new DiskWriter(s.store, this.digest, {
       planApplied: (plan, kept) => this.planApplied(plan, kept),
       pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
-      writeFailed: (piece, reason) => this.feed({ kind: 'write-failed', piece, reason }),
-      failed: (err) => this.fail(new DownloadError('io', err.message)),
+      writeFailed: (piece, err) => {
+        this.writeFailure = err;
+        this.feed({ kind: 'write-failed', piece, reason: err.message });
+      },
+      failed: (err) => this.failWriting(err),
     });
   }
 
@@ -180,6 +187,7 @@ export class DownloadSession {
       clearTimeout(deadline);
       req.signal?.removeEventListener('abort', onAbort);
       await this.shutdown();
+      if (this.discardData) await this.s.store.discard().catch(() => {});
     }
   }
 
@@ -203,6 +211,7 @@ export class DownloadSession {
         return;
       case 'failed': {
         const { req } = this.s;
+        if (this.writeFailure) return this.failWriting(this.writeFailure);
         return this.fail(failureError(effect.reason, effect.status, req.supernodes, req.backToSource, this.links.downReasons, this.sourceFailure));
       }
       case 'log': return this.s.log(effect.level, effect.message);
@@ -289,6 +298,7 @@ export class DownloadSession {
       this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.plan.totalBytes });
     } catch (err) {
       if (this.over) return;
+      if (isLocalFileError(err)) return this.failWriting(err as Error);
       if (err instanceof SourceError && err.status !== undefined) return this.fail(new DownloadError('source-error', err.message, err.status));
       this.sourceFailure = (err as Error).message;
       this.feed({ kind: 'source-fetched', ok: false, reason: this.sourceFailure });
@@ -314,6 +324,12 @@ export class DownloadSession {
     } catch (err) {
       this.fail(err instanceof DownloadError ? err : new DownloadError('io', `cannot save ${req.outputPath}: ${(err as Error).message}`));
     }
+  }
+
+  /** A file of this download cannot be written: fail with the io exit; on a full disk, drop the partial file. */
+  private failWriting(err: Error): void {
+    if (isDiskFull(err)) this.discardData = true;
+    this.fail(writeError(this.s.store.dataPath, err));
   }
 
   private succeed(result: DownloadResult): void {

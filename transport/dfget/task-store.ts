@@ -14,6 +14,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
 import { redactCredentials } from '../redact.ts';
+import { isDiskFull } from './download-error.ts';
 import type { PiecePlan } from '../../core/pieces.ts';
 import { pieceRange } from '../../core/pieces.ts';
 
@@ -171,19 +172,14 @@ export class TaskStore {
    * offers one (btrfs, XFS: no I/O), else a real copy — never a second name of the output: a
    * user editing the output in place would otherwise change what this node serves, and other
    * hosts would reject its pieces and blacklist an honest node. The copy is written under a
-   * temporary name and renamed, so a crash never leaves a partial `.server`.
+   * temporary name and renamed, so a crash never leaves a partial `.server`. When the disk has
+   * no room for the copy, the user still gets the file and this node does not seed it (returns
+   * false; `onBackup` is called only once the backup exists).
    */
-  async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
+  async finalize(outputPath: string, onBackup: () => void): Promise<boolean> {
     await this.closeWriter();
-    const partial = `${this.serverPath}.tmp`;
-    try {
-      await fs.copyFile(this.dataPath, partial, fsConstants.COPYFILE_FICLONE);
-      await fs.rename(partial, this.serverPath);
-    } catch (err) {
-      await fs.rm(partial, { force: true });
-      throw err;
-    }
-    beforeMove();
+    const backedUp = await this.backUp();
+    if (backedUp) onBackup();
     const target = resolve(outputPath);
     await makeDirs(dirname(target));
     try {
@@ -195,6 +191,29 @@ export class TaskStore {
     }
     await this.saving;
     await fs.rm(this.metaPath, { force: true });
+    return backedUp;
+  }
+
+  private async backUp(): Promise<boolean> {
+    const partial = `${this.serverPath}.tmp`;
+    try {
+      await fs.copyFile(this.dataPath, partial, fsConstants.COPYFILE_FICLONE);
+      await fs.rename(partial, this.serverPath);
+      return true;
+    } catch (err) {
+      await fs.rm(partial, { force: true });
+      if (!isDiskFull(err)) throw err;
+      // An older backup of this task may hold other content: it must not be served either.
+      await fs.rm(this.serverPath, { force: true });
+      return false;
+    }
+  }
+
+  /** Remove this download's files (a full disk: leave the space to the user, not a partial file). */
+  async discard(): Promise<void> {
+    await this.closeWriter();
+    await this.saving.catch(() => {});
+    for (const path of [this.dataPath, this.metaPath, `${this.metaPath}.tmp`, `${this.serverPath}.tmp`]) await fs.rm(path, { force: true });
   }
 
   /** Wait for pending meta writes; rejects if the last one failed. */
