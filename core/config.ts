@@ -57,7 +57,11 @@ export interface CoreConfig {
   seederRetryMaxMs: number;
   /** A pull with no answer after this long means the supernode is gone (peer migrates). */
   pullTimeoutMs: number;
-  /** A cached task is revalidated with its source when registered this long after the last check. */
+  /**
+   * A cached task is revalidated with its source when registered this long after the last check
+   * (registrations meanwhile share one check), and a private task's check of one requester's
+   * credentials stands this long for later requesters with the same credentials. 0 = every time.
+   */
   revalidateAfterMs: number;
   /** Upper bounds that keep every table finite. */
   maxPeersPerTask: number;
@@ -94,7 +98,7 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   seederRetryMinMs: 500,
   seederRetryMaxMs: 30_000,
   pullTimeoutMs: 15_000,
-  revalidateAfterMs: 0,
+  revalidateAfterMs: 60_000,
   maxPeersPerTask: 200_000,
   maxTasks: 10_000,
   maxLocalBlacklist: 1024,

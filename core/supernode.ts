@@ -8,7 +8,8 @@
  * registration on a task already cached first revalidates it with the source (`cdn-revalidate`,
  * at most once per `revalidateAfterMs`); a changed source drops the cache and starts over. A task
  * fetched with credentials makes every later requester prove its own credentials (`check-auth`)
- * before it is given any piece.
+ * before it is given any piece; a check the source passed stands for `revalidateAfterMs` for later
+ * requesters with the same credentials, so a fleet with one token costs the source one check.
  *
  * Pulls are answered by the task's `TaskSwarm` (scheduler.ts): `assign` with pieces and
  * sources, or `wait` with a back-off hint that doubles per consecutive empty answer. A peer left
@@ -54,6 +55,8 @@ interface PeerSlot {
   pendingHave: number[];
   pendingBlacklist: PeerId[];
   authorized: boolean;
+  /** The credentials this peer registered with (credentialKey), to remember a successful check. */
+  credentials: string;
   /** Has been sent task-info: it may pull. */
   informed: boolean;
   waitStreak: number;
@@ -75,6 +78,8 @@ interface Task {
   indexOf: Map<PeerId, number>;
   waiters: WaiterQueue;
   needsAuth: boolean;
+  /** Credentials (credentialKey) the source accepted for this task, and when: checked once per revalidateAfterMs. */
+  allowedCredentials: Map<string, number>;
   validatedAtMs: number;
   lastUsedMs: number;
 }
@@ -204,9 +209,14 @@ export class Supernode {
     const slot: PeerSlot = {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
-      authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, left: false,
+      authorized: creating || !task.needsAuth || this.recentlyAllowed(nowMs, task, credentialKey(msg.task)),
+      credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, left: false,
     };
-    if (creating && hasCredentials(msg.task)) task.needsAuth = true;
+    if (creating && hasCredentials(msg.task)) {
+      task.needsAuth = true;
+      // The creator's credentials fetch the source: if the source refuses them, the task fails for everyone.
+      this.rememberAllowed(nowMs, task, slot.credentials);
+    }
     task.peers.set(from, slot);
     let taskIds = this.peerTasks.get(from);
     if (!taskIds) this.peerTasks.set(from, taskIds = new Set());
@@ -224,7 +234,7 @@ export class Supernode {
   private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
-      waiters: new WaiterQueue(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
+      waiters: new WaiterQueue(), needsAuth: false, allowedCredentials: new Map(), validatedAtMs: nowMs, lastUsedMs: nowMs,
     };
     this.tasks.set(taskId, task);
     return task;
@@ -455,7 +465,21 @@ export class Supernode {
       return;
     }
     slot.authorized = true;
+    this.rememberAllowed(nowMs, task, slot.credentials);
     if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+  }
+
+  /** The source accepted `credentials` for this task within the last revalidateAfterMs. */
+  private recentlyAllowed(nowMs: number, task: Task, credentials: string): boolean {
+    const atMs = task.allowedCredentials.get(credentials);
+    return atMs !== undefined && nowMs - atMs < this.cfg.revalidateAfterMs;
+  }
+
+  private rememberAllowed(nowMs: number, task: Task, credentials: string): void {
+    if (this.cfg.revalidateAfterMs === 0) return;
+    task.allowedCredentials.delete(credentials);
+    if (task.allowedCredentials.size >= MAX_REMEMBERED_CREDENTIALS) task.allowedCredentials.delete(task.allowedCredentials.keys().next().value as string);
+    task.allowedCredentials.set(credentials, nowMs);
   }
 
   private failTask(taskId: TaskId, reason: string, status?: number): void {
@@ -515,6 +539,20 @@ class WaiterQueue {
   }
 }
 
+/** Successful credential checks remembered per task (oldest forgotten first). */
+const MAX_REMEMBERED_CREDENTIALS = 256;
+
+function isCredentialHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'authorization' || lower === 'cookie';
+}
+
 function hasCredentials(spec: TaskSpec): boolean {
-  return Object.keys(spec.headers).some((name) => name.toLowerCase() === 'authorization' || name.toLowerCase() === 'cookie');
+  return Object.keys(spec.headers).some(isCredentialHeader);
+}
+
+/** The credential headers of a request, as one comparable string. */
+function credentialKey(spec: TaskSpec): string {
+  return Object.entries(spec.headers).filter(([name]) => isCredentialHeader(name))
+    .map(([name, value]) => `${name.toLowerCase()}:${value}`).sort().join('\n');
 }

@@ -81,7 +81,7 @@ test('a source failure reaches every peer with its status and the cache is dropp
 });
 
 test('a cached task is revalidated on registration; unchanged means no refetch', () => {
-  const { feed, register } = machine();
+  const { feed, register } = machine({ revalidateAfterMs: 0 });
   register(0, 'p1');
   feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * U });
   feed(2, { kind: 'cdn-done', taskId: T, totalBytes: 4 * U, fileDigest: 'sha256:f' });
@@ -93,8 +93,37 @@ test('a cached task is revalidated on registration; unchanged means no refetch',
   ]);
 });
 
-test('a changed source drops the cache and fetches it anew for the waiting peer', () => {
+test('revalidation: at most once per revalidateAfterMs (default 60 s); registrations meanwhile share it', () => {
   const { feed, register } = machine();
+  register(0, 'p1');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * U });
+  feed(2, { kind: 'cdn-done', taskId: T, totalBytes: 4 * U, fileDigest: 'sha256:f' });
+  const revalidations = (effects: SupernodeEffect[]) => effects.filter((e) => e.kind === 'cdn-revalidate').length;
+  assert.is(revalidations(register(59_000, 'p2')), 0, 'within a minute of the fetch: no request to the source');
+  assert.is(revalidations(register(60_002, 'p3')), 1, 'a minute later: one conditional GET');
+  assert.is(revalidations(register(60_003, 'p4')), 0, 'while it runs, the next registration waits for its answer');
+  const answered = feed(60_010, { kind: 'cdn-validated', taskId: T, changed: false });
+  assert.equal(answered.map((e) => e.kind === 'send' && e.to), ['p3', 'p4'], 'both get task-info from the one answer');
+  assert.is(revalidations(register(60_020, 'p5')), 0);
+});
+
+test('a private task: a credential check the source passed stands for revalidateAfterMs, per credentials', () => {
+  const { feed, msg } = machine();
+  const as = (auth: string) => ({ url: SPEC.url, headers: { Authorization: auth } });
+  const reg = (nowMs: number, from: string, auth: string) =>
+    msg(nowMs, from, { kind: 'register', taskId: T, task: as(auth), uploadAddr: `${from}:1`, have: [], blacklist: [], pattern: 'p2p' });
+  const checks = (effects: SupernodeEffect[]) => effects.filter((e) => e.kind === 'check-auth').length;
+  reg(0, 'p1', 'Basic good');
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * U });
+  assert.is(checks(reg(2, 'p2', 'Basic good')), 0, 'the creator\'s credentials fetched the source');
+  assert.is(checks(reg(3, 'p3', 'Basic other')), 1, 'other credentials are checked');
+  feed(4, { kind: 'auth-result', taskId: T, peerId: 'p3', allowed: true });
+  assert.is(checks(reg(5, 'p4', 'Basic other')), 0, 'and remembered once the source passed them');
+  assert.is(checks(reg(70_000, 'p5', 'Basic other')), 1, 'until revalidateAfterMs has passed');
+});
+
+test('a changed source drops the cache and fetches it anew for the waiting peer', () => {
+  const { feed, register } = machine({ revalidateAfterMs: 0 });
   register(0, 'p1');
   feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * U });
   feed(2, { kind: 'cdn-done', taskId: T, totalBytes: 4 * U, fileDigest: 'sha256:f' });

@@ -32,8 +32,9 @@ test.before(async () => {
   const tls = await selfSignedCertificate(home);
   if (tls) httpsOrigin = await HttpOrigin.start({ tls });
   const procs = new ProcessGroup();
+  // --revalidate-after-ms 0: these tests watch every registration revalidate a cached task.
   const supernode = await procs.start('supernode', ['--home', home, '--piece-size-bytes', String(PIECE_BYTES), '--seed', 'test',
-    '--source-timeout', '5s'], { portFlag: '--port', env: tls ? { NODE_EXTRA_CA_CERTS: tls.certPath } : {} });
+    '--source-timeout', '5s', '--revalidate-after-ms', '0'], { portFlag: '--port', env: tls ? { NODE_EXTRA_CA_CERTS: tls.certPath } : {} });
   shared = { origin, supernode, home, procs };
 });
 
