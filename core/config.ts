@@ -73,6 +73,11 @@ export interface CoreConfig {
   sourceScanLimit: number;
   /** Waiting peers re-scheduled when capacity appears (a piece lands, an upload slot frees). */
   wakeBatch: number;
+  /**
+   * How long a grant (admission to a task's pieces, protocol.ts) is valid; peers get a fresh one
+   * with their next assignment once half of it has passed.
+   */
+  grantTtlMs: number;
   /** Go to the source directly when no supernode can be reached. */
   backToSource: boolean;
 }
@@ -105,6 +110,7 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   assumedUploadBytesPerSec: 125_000_000,
   sourceScanLimit: 32,
   wakeBatch: 8,
+  grantTtlMs: 3_600_000,
   backToSource: true,
 });
 
@@ -146,6 +152,7 @@ export const SETTING_BOUNDS: Readonly<Record<Exclude<keyof CoreConfig, 'backToSo
   assumedUploadBytesPerSec: { min: 1, max: 2 ** 50 },
   sourceScanLimit: { min: 1, max: 1_000_000 },
   wakeBatch: { min: 1, max: 1_000_000 },
+  grantTtlMs: { min: 1000, max: 30 * DAY_MS },
 });
 
 /** Merge overrides over the defaults and check every field; errors name the field. */

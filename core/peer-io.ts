@@ -1,5 +1,5 @@
 /** Inputs and effects of the peer (dfget) state machine (peer.ts). */
-import type { FailureKind, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { FailureKind, Grant, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import type { PeerToSupernode } from './protocol.ts';
 import type { PeerSettings, SettingsOrigin } from './settings.ts';
 
@@ -56,7 +56,11 @@ export type PeerEffect =
       expectedDigest: string;
       /** Give the data-plane request this long; the core's own piece timeout fires first. */
       timeoutMs: number;
+      /** The peer's admission to the task, sent with the piece request (absent from an older supernode). */
+      grant?: Grant;
     }
+  /** The supernode signs grants for this task with `supernodeKey`: this host's uploader trusts it for the task. */
+  | { kind: 'trust'; taskId: TaskId; supernodeKey: string }
   /** Abandon a running fetch (it timed out); late bytes for it are ignored. */
   | { kind: 'cancel-fetch'; taskId: TaskId; piece: number; source: PeerId }
   /** The bytes just received for `piece` are verified: write them at startByte. */

@@ -17,6 +17,11 @@
  * then (and when a supernode sends none) it runs with the defaults, and logs the fallback. Only
  * `backToSource` is local.
  *
+ * Admission: `task-info` carries the peer's grant and the key that signs it; the peer hands the
+ * key to its driver (`trust`: this host's uploader accepts grants signed by it for this task) and
+ * sends the grant with every piece request. A source that refuses the grant (`unauthorized`) is
+ * not blamed; the result asks the supernode for a fresh grant, which comes with the next assign.
+ *
  * Failure handling: a fetch with no result after `pieceTimeoutMs` is cancelled and reported as a
  * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
  * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
@@ -26,8 +31,8 @@
  *
  *   input                     effects
  *   start                     send register            (pattern source: fetch-source)
- *   task-info                 settings; plan; send pull (or done, when resuming a complete file)
- *   assign                    fetch-piece ...
+ *   task-info                 settings; trust (the supernode's key); plan; send pull (or done, when resuming)
+ *   assign                    fetch-piece ... (each with the peer's grant; an assign may renew it)
  *   wait                      - (arms the retry timer)
  *   task-failed               failed
  *   piece-fetched ok          write-piece; send pull | report + done
@@ -40,7 +45,7 @@ import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
 import type { PeerEffect, PeerInput } from './peer-io.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
-import type { Assignment, FailureKind, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { Assignment, FailureKind, Grant, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings, type SettingsOrigin } from './settings.ts';
 
@@ -74,6 +79,8 @@ export class Peer {
   private retryAtMs: number | null = null;
   private fromPeersBytes = 0;
   private fromSupernodeBytes = 0;
+  /** This peer's admission to the task's pieces, from the supernode (task-info, renewed in assign). */
+  private grant: Grant | null = null;
   private cfg: PeerSettings = DEFAULT_PEER_SETTINGS;
   private settingsOrigin: SettingsOrigin = 'default';
 
@@ -169,6 +176,8 @@ export class Peer {
       case 'task-info': {
         this.awaitingSinceMs = null;
         this.adoptSettings(msg.settings);
+        this.grant = msg.grant ?? null;
+        if (msg.supernodeKey) this.out.push({ kind: 'trust', taskId: this.taskId, supernodeKey: msg.supernodeKey });
         if (!this.plan) this.adoptPlan(msg);
         if (this.have!.full) return this.finish(0);
         this.phase = 'downloading';
@@ -176,6 +185,7 @@ export class Peer {
       }
       case 'assign': {
         this.awaitingSinceMs = null;
+        if (msg.grant) this.grant = msg.grant;
         if (!this.plan) return;
         for (const assignment of msg.pieces) this.startFetch(nowMs, assignment);
         this.retryAtMs = msg.retryAfterMs > 0 ? nowMs + msg.retryAfterMs : null;
@@ -246,6 +256,7 @@ export class Peer {
     this.out.push({
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
       expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
+      ...(this.grant ? { grant: this.grant } : {}),
     });
   }
 
@@ -263,7 +274,8 @@ export class Peer {
     } else {
       const kind: FailureKind = digest !== null ? 'corrupt' : (failure ?? 'unreachable');
       this.results.push({ piece, source, ok: false, failure: kind });
-      if (kind !== 'busy' && source !== SUPERNODE) this.blacklistLocally(source);
+      // A busy source, or one that refused our grant (its supernode renews it), did nothing wrong.
+      if (kind !== 'busy' && kind !== 'unauthorized' && source !== SUPERNODE) this.blacklistLocally(source);
       if (kind === 'corrupt') this.out.push({ kind: 'log', level: 'warn', message: `piece ${piece} from ${source} failed verification; not written` });
     }
     if (this.have!.full) {

@@ -19,10 +19,14 @@
  * settle running pieces and feed the blacklists. A running piece with no result after twice
  * `pieceTimeoutMs` is released without blame (its requester vanished or is stuck).
  *
+ * Admission: `task-info` goes only to a peer admitted to the task (after its credential check)
+ * and carries its grant for `grantTtlMs` (protocol.ts `Grant`; the driver signs it); an `assign`
+ * renews it past half its life, or when the peer reports an uploader refused it.
+ *
  *   input                              effects
  *   register (new task)                cdn-fetch; send wait
- *   register (plan known)              send task-info (with the fleet's settings) [check-auth | cdn-revalidate]
- *   pull                               send assign | wait | task-failed
+ *   register (plan known)              send task-info (settings, grant) [check-auth | cdn-revalidate]
+ *   pull                               send assign (grant when due) | wait | task-failed
  *   report                             -   (settles results)
  *   cdn-length / cdn-done              send task-info to every registered peer
  *   cdn-piece                          wakes waiters (send assign)
@@ -34,7 +38,7 @@
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
 import { planPieces, type PiecePlan } from './pieces.ts';
-import type { Assignment, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { Assignment, Grant, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
@@ -62,6 +66,9 @@ interface PeerSlot {
   waitStreak: number;
   waiting: boolean;
   left: boolean;
+  /** When its current grant expires (0 = none issued yet), and whether an uploader refused it. */
+  grantExpiresAtMs: number;
+  grantRefused: boolean;
 }
 
 interface Task {
@@ -144,7 +151,7 @@ export class Supernode {
       case 'peer-gone': return this.onPeerGone(nowMs, input.peerId);
       case 'cdn-length': {
         const task = this.tasks.get(input.taskId);
-        if (task && input.totalBytes !== null) this.setPlan(task, input.totalBytes);
+        if (task && input.totalBytes !== null) this.setPlan(nowMs, task, input.totalBytes);
         return;
       }
       case 'cdn-piece': return this.onCdnPiece(nowMs, input.taskId, input.piece, input.digest);
@@ -152,7 +159,7 @@ export class Supernode {
         const task = this.tasks.get(input.taskId);
         if (!task) return;
         task.fileDigest = input.fileDigest;
-        if (!task.plan) this.setPlan(task, input.totalBytes);
+        if (!task.plan) this.setPlan(nowMs, task, input.totalBytes);
         if (task.phase === 'fetching') task.phase = 'ready';
         task.validatedAtMs = nowMs;
         return;
@@ -210,7 +217,7 @@ export class Supernode {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
       authorized: creating || !task.needsAuth || this.recentlyAllowed(nowMs, task, credentialKey(msg.task)),
-      credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, left: false,
+      credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, left: false, grantExpiresAtMs: 0, grantRefused: false,
     };
     if (creating && hasCredentials(msg.task)) {
       task.needsAuth = true;
@@ -227,7 +234,7 @@ export class Supernode {
       task.phase = 'revalidating';
       this.out.push({ kind: 'cdn-revalidate', taskId: task.taskId, task: task.spec });
     }
-    if (task.plan && task.phase !== 'revalidating' && slot.authorized) this.sendTaskInfo(task, slot);
+    if (task.plan && task.phase !== 'revalidating' && slot.authorized) this.sendTaskInfo(nowMs, task, slot);
     else this.send(from, { kind: 'wait', taskId: task.taskId, retryAfterMs: this.cfg.waitMinMs, reason: this.waitReason(task, slot) });
   }
 
@@ -240,7 +247,7 @@ export class Supernode {
     return task;
   }
 
-  private setPlan(task: Task, totalBytes: number): void {
+  private setPlan(nowMs: number, task: Task, totalBytes: number): void {
     if (task.plan) return;
     task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
     task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
@@ -248,7 +255,7 @@ export class Supernode {
     for (const slot of task.peers.values()) {
       if (slot.left) continue;
       this.joinSwarm(task, slot);
-      if (slot.authorized && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+      if (slot.authorized && task.phase !== 'revalidating') this.sendTaskInfo(nowMs, task, slot);
     }
   }
 
@@ -268,13 +275,27 @@ export class Supernode {
     slot.pendingBlacklist = [];
   }
 
-  private sendTaskInfo(task: Task, slot: PeerSlot): void {
+  /** Admit the peer: the plan, the fleet's settings and its grant (signed by the driver on the way out). */
+  private sendTaskInfo(nowMs: number, task: Task, slot: PeerSlot): void {
     const plan = task.plan!;
     slot.informed = true;
     this.send(slot.id, {
       kind: 'task-info', taskId: task.taskId, totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
       pieceCount: plan.pieceCount, ...(task.fileDigest ? { fileDigest: task.fileDigest } : {}), settings: this.peerSettings,
+      grant: this.issueGrant(nowMs, task, slot),
     });
+  }
+
+  private issueGrant(nowMs: number, task: Task, slot: PeerSlot): Grant {
+    slot.grantExpiresAtMs = nowMs + this.cfg.grantTtlMs;
+    slot.grantRefused = false;
+    return { taskId: task.taskId, peer: slot.id, expiresAtMs: slot.grantExpiresAtMs, signature: '' };
+  }
+
+  /** An assign, with a fresh grant when the peer's is past half its life or an uploader refused it. */
+  private sendAssign(nowMs: number, task: Task, slot: PeerSlot, pieces: Assignment[], retryAfterMs: number): void {
+    const renew = slot.grantRefused || nowMs >= slot.grantExpiresAtMs - this.cfg.grantTtlMs / 2;
+    this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces, retryAfterMs, ...(renew ? { grant: this.issueGrant(nowMs, task, slot) } : {}) });
   }
 
   private onCdnPiece(nowMs: number, taskId: TaskId, piece: number, digest: string): void {
@@ -295,7 +316,9 @@ export class Supernode {
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
-      const blame = !result.ok && result.failure !== 'busy';
+      // Busy and a refused grant say nothing about the source; the refused grant is renewed.
+      const blame = !result.ok && result.failure !== 'busy' && result.failure !== 'unauthorized';
+      if (result.failure === 'unauthorized') slot.grantRefused = true;
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
         freed++;
         if (result.ok) gained++;
@@ -311,12 +334,12 @@ export class Supernode {
       return;
     }
     if (swarm.isComplete(slot.index)) {
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     const limit = Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
     if (swarm.runningOf(slot.index).length >= limit) {
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     const assigned = this.assign(nowMs, task, slot);
@@ -324,12 +347,12 @@ export class Supernode {
       slot.waitStreak = 0;
       const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      this.sendAssign(nowMs, task, slot, assigned, short ? this.backoffMs(slot) : 0);
       return;
     }
     if (swarm.runningOf(slot.index).length > 0 && swarm.missingCount(slot.index) <= swarm.runningOf(slot.index).length) {
       // Everything missing is already running: the next result brings the next pull.
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     this.enqueueWaiter(task, slot);
@@ -397,7 +420,7 @@ export class Supernode {
       slot.waitStreak = 0;
       const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      this.sendAssign(nowMs, task, slot, assigned, short ? this.backoffMs(slot) : 0);
     }
   }
 
@@ -429,7 +452,7 @@ export class Supernode {
     if (!changed) {
       task.phase = 'ready';
       task.validatedAtMs = nowMs;
-      for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(task, slot);
+      for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(nowMs, task, slot);
       return;
     }
     // The source changed: every copy in the swarm is stale. Start the task over for the peers
@@ -466,7 +489,7 @@ export class Supernode {
     }
     slot.authorized = true;
     this.rememberAllowed(nowMs, task, slot.credentials);
-    if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+    if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(nowMs, task, slot);
   }
 
   /** The source accepted `credentials` for this task within the last revalidateAfterMs. */
@@ -516,6 +539,10 @@ export class Supernode {
     this.tasks.delete(victim.taskId);
     this.out.push({ kind: 'cdn-drop', taskId: victim.taskId });
     return true;
+  }
+
+  private log(level: 'info' | 'warn', message: string): void {
+    this.out.push({ kind: 'log', level, message });
   }
 
   private send(to: PeerId, msg: SupernodeToPeer): void {

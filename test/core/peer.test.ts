@@ -206,4 +206,18 @@ test('a pull that claims pieces asks the driver to wait for the uploader, bounde
   assert.equal(sent, { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: true }] }, waitForUploaderMs: 1000 });
 });
 
+test('admission: task-info\'s key goes to the uploader, its grant rides every piece request; an assign renews it', () => {
+  const { fromSn, feed } = machine();
+  const grant = { taskId: T, peer: 'me', expiresAtMs: 5000, signature: 'sig-1' };
+  const info = fromSn(1, { kind: 'task-info', taskId: T, totalBytes: 2999, pieceSizeBytes: PIECE, pieceCount: 3, settings: DEFAULT_PEER_SETTINGS, grant, supernodeKey: 'key-a' });
+  assert.equal(info[0], { kind: 'trust', taskId: T, supernodeKey: 'key-a' });
+  const first = fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p9', sourceAddr: 'p9:1', digest: 'sha256:a' }] });
+  assert.equal(first.map((e) => e.kind === 'fetch-piece' && e.grant), [grant]);
+  const renewed = { ...grant, expiresAtMs: 9000, signature: 'sig-2' };
+  const refused = feed(3, { kind: 'piece-fetched', piece: 0, source: 'p9', digest: null, failure: 'unauthorized' });
+  assert.equal(refused, [{ kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p9', ok: false, failure: 'unauthorized' }] } }]);
+  const second = fromSn(4, { kind: 'assign', taskId: T, retryAfterMs: 0, grant: renewed, pieces: [{ piece: 0, source: 'p9', sourceAddr: 'p9:1', digest: 'sha256:a' }] });
+  assert.equal(second.map((e) => e.kind === 'fetch-piece' && e.grant), [renewed], 'the source that refused the old grant is not blacklisted; the new grant is sent');
+});
+
 test.run();

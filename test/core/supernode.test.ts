@@ -16,6 +16,12 @@ const U = 16 * 1024;
 
 /** What the default supernode tells every peer to run with. */
 const SETTINGS = peerSettingsOf(configOrThrow());
+const GRANT_TTL_MS = configOrThrow().grantTtlMs;
+
+/** The grant a peer admitted at `nowMs` gets (unsigned: the driver signs it). */
+function grantOf(peer: string, nowMs: number) {
+  return { taskId: T, peer, expiresAtMs: nowMs + GRANT_TTL_MS, signature: '' };
+}
 
 function machine(overrides = {}) {
   const sn = new Supernode(configOrThrow({ pieceSizeBytes: 4 * U, ...overrides }), testRng(1));
@@ -37,7 +43,7 @@ test('a new task starts the CDN and asks the peer to wait; the plan then reaches
     { kind: 'send', to: 'p1', msg: { kind: 'wait', taskId: T, retryAfterMs: 50, reason: 'supernode is fetching the source length' } },
   ]);
   assert.equal(feed(5, { kind: 'cdn-length', taskId: T, totalBytes: 10 * U }), [
-    { kind: 'send', to: 'p1', msg: { kind: 'task-info', taskId: T, totalBytes: 10 * U, pieceSizeBytes: 4 * U, pieceCount: 3, settings: SETTINGS } },
+    { kind: 'send', to: 'p1', msg: { kind: 'task-info', taskId: T, totalBytes: 10 * U, pieceSizeBytes: 4 * U, pieceCount: 3, settings: SETTINGS, grant: grantOf('p1', 5) } },
   ]);
 });
 
@@ -89,7 +95,7 @@ test('a cached task is revalidated on registration; unchanged means no refetch',
   assert.equal(effects[0], { kind: 'cdn-revalidate', taskId: T, task: SPEC });
   assert.not.ok(effects.some((e) => e.kind === 'cdn-fetch'));
   assert.equal(feed(11, { kind: 'cdn-validated', taskId: T, changed: false }), [
-    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 4 * U, pieceSizeBytes: 4 * U, pieceCount: 1, fileDigest: 'sha256:f', settings: SETTINGS } },
+    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 4 * U, pieceSizeBytes: 4 * U, pieceCount: 1, fileDigest: 'sha256:f', settings: SETTINGS, grant: grantOf('p2', 11) } },
   ]);
 });
 
@@ -135,7 +141,7 @@ test('a changed source drops the cache and fetches it anew for the waiting peer'
     { kind: 'cdn-fetch', taskId: T, task: SPEC, pieceSizeBytes: 4 * U },
   ]);
   assert.equal(feed(12, { kind: 'cdn-length', taskId: T, totalBytes: 8 * U }), [
-    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 8 * U, pieceSizeBytes: 4 * U, pieceCount: 2, settings: SETTINGS } },
+    { kind: 'send', to: 'p2', msg: { kind: 'task-info', taskId: T, totalBytes: 8 * U, pieceSizeBytes: 4 * U, pieceCount: 2, settings: SETTINGS, grant: grantOf('p2', 12) } },
   ]);
 });
 
@@ -199,6 +205,28 @@ test('after a failover, pieces peers bring along wait for the new CDN digest bef
   assert.equal(feed(3, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' }), [
     { kind: 'send', to: 'p2', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:p0' }], retryAfterMs: 0 } },
   ]);
+});
+
+test('grants: task-info admits the peer for grantTtlMs; an assign renews it past half its life or after a refusal', () => {
+  const { feed, msg } = twoPeersOnePiece();
+  const grantIn = (effects: SupernodeEffect[]) => effects.flatMap((e) => e.kind === 'send' && e.msg.kind === 'assign' && e.msg.grant ? [e.msg.grant] : []);
+  const first = msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  assert.equal(grantIn(first), [], 'a fresh grant needs no renewal');
+  const refused = msg(3, 'p1', { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: false, failure: 'unauthorized' }] });
+  assert.equal(grantIn(refused), [grantOf('p1', 3)], 'an uploader refused it: renewed at once');
+  const late = msg(GRANT_TTL_MS / 2 + 10, 'p1', { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
+  assert.equal(grantIn(late), [grantOf('p1', GRANT_TTL_MS / 2 + 10)], 'past half its life: renewed');
+});
+
+test('an unauthorized refusal blames nobody: the source is not blacklisted, locally or globally', () => {
+  const { sn, msg } = twoPeersOnePiece();
+  msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  msg(3, 'p1', { kind: 'report', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
+  msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
+  msg(5, 'p2', { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: false, failure: 'unauthorized' }] });
+  const lists = sn.swarmOf(T)!.blacklists;
+  assert.is(lists.consecutiveSourceFailures(sn.peerIndex(T, 'p1')), 0);
+  assert.ok(lists.allows(sn.peerIndex(T, 'p2'), sn.peerIndex(T, 'p1')));
 });
 
 test('time never goes back', () => {

@@ -8,6 +8,7 @@
  *   effect          part (file)                                      input fed back
  *   send            supernode links (supernode-link.ts)              supernode-message / supernode-down
  *   settings        uploader link: reconfigure this home's uploader  -
+ *   trust           uploader link: accept grants signed by the key   -
  *   plan            disk writer: size the data file; uploader: list  -
  *   fetch-piece     piece fetcher (piece-fetcher.ts): rate limits,   piece-fetched {digest | failure}
  *                   data-plane request, SHA-256 of the bytes
@@ -199,6 +200,7 @@ export class DownloadSession {
     switch (effect.kind) {
       case 'send': return this.send(effect);
       case 'settings': return this.adoptSettings(effect);
+      case 'trust': return this.s.uploader.trustKey(effect.taskId, effect.supernodeKey);
       case 'plan': return this.applyPlan(effect);
       case 'fetch-piece': return this.fetcher.start(effect);
       case 'cancel-fetch': return this.fetcher.cancel(effect.piece);

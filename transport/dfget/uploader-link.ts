@@ -32,6 +32,9 @@ export interface UploaderSpawnOptions {
 
 interface ListedTask { msg: ListTaskMsg; pieces: Set<number>; seed?: SeedTaskMsg }
 
+/** Keys remembered per link for replay to a restarted uploader (a download sees one or two). */
+const MAX_TRUSTED_KEYS = 64;
+
 export class UploaderLink {
   private ws: WebSocket | null = null;
   private connecting: Promise<void> | null = null;
@@ -39,6 +42,8 @@ export class UploaderLink {
   private closed = false;
   private lock: UploaderLock | null = null;
   private settings: PeerSettings | null = null;
+  /** Supernode keys this home's downloads were told, by task, replayed to a new uploader. */
+  private readonly trusted: { taskId: string; key: string }[] = [];
 
   constructor(private readonly opts: UploaderSpawnOptions, private readonly log: LogFn) {}
 
@@ -83,6 +88,15 @@ export class UploaderLink {
   configure(settings: PeerSettings): void {
     this.settings = settings;
     this.send({ kind: 'configure', settings });
+  }
+
+  /** Requests for `taskId` with grants signed by `key` (its supernode's key) are to be served. */
+  trustKey(taskId: string, key: string): void {
+    if (!this.trusted.some((t) => t.taskId === taskId && t.key === key)) {
+      if (this.trusted.length >= MAX_TRUSTED_KEYS) this.trusted.shift();
+      this.trusted.push({ taskId, key });
+    }
+    this.send({ kind: 'trust-key', taskId, key });
   }
 
   havePiece(taskId: string, piece: number): void {
@@ -138,6 +152,7 @@ export class UploaderLink {
     });
     this.ws = ws;
     if (this.settings) ws.send(JSON.stringify({ kind: 'configure', settings: this.settings } satisfies ControlMsg));
+    for (const { taskId, key } of this.trusted) ws.send(JSON.stringify({ kind: 'trust-key', taskId, key } satisfies ControlMsg));
     for (const entry of this.listed.values()) this.replay(ws, entry);
     if (this.closed) ws.close();
   }

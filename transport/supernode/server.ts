@@ -9,7 +9,8 @@
  * message naming a malformed task gets a `task-failed` / `piece-refused` answer. Each machine runs
  * in a `MachineHost` (one timer at its deadline, effects drained after every input); effects
  * become frames, CDN work or log lines. The driver decides nothing: it moves bytes, checks
- * identities and keeps every piece of disk access behind a validated taskId.
+ * identities and keeps every piece of disk access behind a validated taskId. Grants the core
+ * issues leave signed with this supernode's key (grants.ts), and `task-info` carries the key.
  *
  * A machine that throws or leaves its deadline due is a bug that leaves state no one can vouch
  * for: the fault is logged at error level and `fault` resolves, on which the process exits
@@ -44,6 +45,7 @@ import { isTaskId, taskIdFor } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, sendJson } from '../wire.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
+import { GrantKey } from '../grants.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
@@ -68,7 +70,8 @@ export class SupernodeServer {
   /** Resolves with the first machine fault; the process then exits non-zero. */
   readonly fault = new Promise<MachineFault>((resolve) => { this.reportFault = resolve; });
 
-  private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string) {
+  private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string,
+    private readonly grantKey: GrantKey) {
     const onFault = (fault: MachineFault): void => this.onFault(fault);
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
     this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
@@ -79,14 +82,14 @@ export class SupernodeServer {
       store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log, core: opts.core, pool,
     });
     this.pieces = new CdnPieceServer({
-      core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault,
+      core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault, grantKey,
     });
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
   }
 
   static async start(opts: SupernodeOptions, log: Log, seed: string): Promise<SupernodeServer> {
     const server = createServer();
-    const node = new SupernodeServer(opts, server, log, seed);
+    const node = new SupernodeServer(opts, server, log, seed, await GrantKey.forHome(opts.home));
     server.on('request', (req, res) => node.onHttp(req, res));
     server.on('upgrade', (req, socket, head) => node.onUpgrade(req, socket as Socket, head));
     server.on('clientError', (_err, socket) => socket.destroy());
@@ -133,7 +136,7 @@ export class SupernodeServer {
     switch (effect.kind) {
       case 'send': {
         const ws = this.peers.get(effect.to);
-        if (ws) sendJson(ws, this.addressed(effect.msg));
+        if (ws) sendJson(ws, this.signed(this.addressed(effect.msg)));
         return;
       }
       case 'cdn-drop':
@@ -152,6 +155,15 @@ export class SupernodeServer {
         this.log(effect.level, effect.message);
         return;
     }
+  }
+
+  /** A grant the core issued leaves signed; task-info says which key signs them. */
+  private signed(msg: SupernodeToPeer): SupernodeToPeer {
+    if (msg.kind === 'task-info') {
+      return { ...msg, supernodeKey: this.grantKey.publicKeyText, ...(msg.grant ? { grant: this.grantKey.issue(msg.grant) } : {}) };
+    }
+    if (msg.kind === 'assign' && msg.grant) return { ...msg, grant: this.grantKey.issue(msg.grant) };
+    return msg;
   }
 
   /** The core leaves the supernode's own data address to the driver, which knows where it listens. */

@@ -83,6 +83,8 @@ export interface UploaderHandle {
   listTask(task: Omit<ListTaskMsg, 'kind'>): void;
   /** Returns false when the task is not listed (list it again with all its pieces). */
   havePiece(taskId: string, piece: number): boolean;
+  /** Accept requests for `taskId` carrying grants signed by `key` (a supernode's grant key). */
+  trust(taskId: string, key: string): void;
   stats(): UploaderStats;
   close(): Promise<void>;
 }
@@ -156,6 +158,7 @@ class UploaderServer implements UploaderHandle {
   }
 
   havePiece(taskId: string, piece: number): boolean { return this.pieces.havePiece(taskId, piece); }
+  trust(taskId: string, key: string): void { this.pieces.trust(taskId, key); }
 
   stats(): UploaderStats {
     const config = this.pieces.config;
@@ -215,6 +218,7 @@ class UploaderServer implements UploaderHandle {
     this.seeder = new SeederDriver(newPeerId(`seed-${this.lock.port}`), this.lock.addr, this.opts.settings ?? DEFAULT_PEER_SETTINGS, {
       log: this.log,
       onSettings: (settings, supernode) => this.configureUploads(settings, `supernode ${supernode}`),
+      onTrust: (taskId, key) => this.pieces.trust(taskId, key),
       onFault: (fault) => this.fault(fault),
     });
   }
@@ -288,6 +292,7 @@ class UploaderServer implements UploaderHandle {
         return;
       case 'seed-task': return this.seedTask(msg);
       case 'configure': return this.configure(msg.settings, 'a download of this home');
+      case 'trust-key': return this.pieces.trust(msg.taskId, msg.key);
     }
   }
 

@@ -9,6 +9,9 @@
  * reconfigured for this host's upload rate by the one builder of uploader configs
  * (core/settings.ts `uploaderConfigFor`). A simulated host never exits, so its idle-exit time is 0.
  *
+ * A peer's `trust` (its supernode's key, from task-info) is what its uploader accepts grants
+ * signed by (grants.ts).
+ *
  * `verifiedGood` records, per host, the pieces whose received bytes carried the right digest; a
  * `write-piece` for any other piece is counted as an unverified write (an oracle, sim/checks.ts).
  */
@@ -22,12 +25,16 @@ import { hostId } from './control.ts';
 import type { DragonflyRun } from './run.ts';
 import { TASK, TASK_ID } from './task.ts';
 
+const NO_KEYS: ReadonlySet<string> = new Set();
+
 export class Hosts {
   private readonly peers: (Peer | null)[];
   private readonly uploaderMachines: (Uploader | null)[];
   private readonly peerHosts: (MachineHost<PeerInput, PeerEffect> | null)[];
   private readonly uploaderHosts: (MachineHost<UploaderInput, UploaderEffect> | null)[];
   private readonly verifiedGood: (Bitset | null)[];
+  /** Supernode keys each host's uploader trusts (its peer's `trust` effects; one task per run). */
+  private readonly trusted: (Set<string> | null)[];
   private readonly arriveEvent: number;
 
   constructor(private readonly run: DragonflyRun, private readonly pattern: 'p2p' | 'cdn') {
@@ -37,6 +44,7 @@ export class Hosts {
     this.peerHosts = new Array<MachineHost<PeerInput, PeerEffect> | null>(count).fill(null);
     this.uploaderHosts = new Array<MachineHost<UploaderInput, UploaderEffect> | null>(count).fill(null);
     this.verifiedGood = new Array<Bitset | null>(count).fill(null);
+    this.trusted = new Array<Set<string> | null>(count).fill(null);
     this.arriveEvent = run.sim.on((host) => this.arrive(host));
   }
 
@@ -51,6 +59,8 @@ export class Hosts {
 
   applyPeer(host: number, input: PeerInput): void { this.peerHosts[host]?.apply(input); }
   applyUploader(host: number, input: UploaderInput): void { this.uploaderHosts[host]?.apply(input); }
+
+  trustedKeys(host: number): ReadonlySet<string> { return this.trusted[host] ?? NO_KEYS; }
 
   /** The bytes of `piece` that host received carried the right digest. */
   markVerified(host: number, piece: number): void { this.verifiedGood[host]?.add(piece); }
@@ -89,6 +99,9 @@ export class Hosts {
     switch (effect.kind) {
       case 'send':
         return control.fromPeer(host, effect.to, effect.msg);
+      case 'trust':
+        (this.trusted[host] ??= new Set()).add(effect.supernodeKey);
+        return;
       case 'settings':
         if (effect.origin === 'default') counters.peersOnDefaultSettings++;
         return this.applyUploader(host, { kind: 'configure', config: uploaderConfigFor(effect.settings, world.hostUpBps[host], 0) });

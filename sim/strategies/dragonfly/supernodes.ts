@@ -8,6 +8,9 @@
  * This file carries out a supernode's effects: messages to peers go through control.ts, CDN work
  * to cdn.ts. The simulated origin never changes and lets everyone read it, so a revalidation is
  * answered "unchanged" and a credential check "allowed", each one origin round trip later.
+ *
+ * Grants leave signed with the supernode's structural key (grants.ts), and task-info carries the
+ * key.
  */
 import { SUPERNODE } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
@@ -17,6 +20,16 @@ import type { SupernodeEffect, SupernodeInput } from '../../../core/supernode-io
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
 import { childRng } from '../../seeded-rng.ts';
 import type { DragonflyRun } from './run.ts';
+import { signGrant, supernodeKeyOf } from './grants.ts';
+import type { SupernodeToPeer } from '../../../core/protocol.ts';
+
+/** A message as it leaves supernode sn: its grant signed, task-info carrying the key. */
+function stamped(sn: number, msg: SupernodeToPeer): SupernodeToPeer {
+  const key = supernodeKeyOf(sn);
+  if (msg.kind === 'task-info') return { ...msg, supernodeKey: key, ...(msg.grant ? { grant: signGrant(key, msg.grant) } : {}) };
+  if (msg.kind === 'assign' && msg.grant) return { ...msg, grant: signGrant(key, msg.grant) };
+  return msg;
+}
 
 export class Supernodes {
   /** Addresses peers know the supernodes by, in failover order. */
@@ -25,6 +38,7 @@ export class Supernodes {
   private readonly uploaders: MachineHost<UploaderInput, UploaderEffect>[] = [];
   private readonly uploaderMachines: Uploader[] = [];
   private readonly dead: Uint8Array;
+  private readonly ownKeys: ReadonlySet<string>[] = [];
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
   constructor(private readonly run: DragonflyRun) {
@@ -36,6 +50,7 @@ export class Supernodes {
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
+      this.ownKeys.push(new Set([supernodeKeyOf(sn)]));
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
       this.uploaderMachines.push(uploader);
@@ -45,6 +60,8 @@ export class Supernodes {
 
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
+  /** The keys supernode sn's own uploader accepts grants of: its own. */
+  trustedKeys(sn: number): ReadonlySet<string> { return this.ownKeys[sn]; }
 
   apply(sn: number, input: SupernodeInput): void { this.machines[sn].apply(input); }
   applyUploader(sn: number, input: UploaderInput): void { this.uploaders[sn].apply(input); }
@@ -65,7 +82,7 @@ export class Supernodes {
     switch (effect.kind) {
       case 'send':
         if (effect.msg.kind === 'assign') for (const a of effect.msg.pieces) if (a.digest === '') counters.assignmentsWithoutDigest++;
-        return control.toPeer(sn, effect.to, effect.msg);
+        return control.toPeer(sn, effect.to, stamped(sn, effect.msg));
       case 'cdn-fetch':
         return cdn.fetch(sn, effect.pieceSizeBytes);
       case 'cdn-refetch-piece':

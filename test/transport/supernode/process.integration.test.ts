@@ -258,8 +258,8 @@ test('no request reaches outside a task: malformed taskIds are refused, ids must
   for (const taskId of ['../../../../etc/passwd', `${got.taskId}/../x`, 'meta.json', got.taskId.toUpperCase()]) {
     assert.equal(await data.request(taskId, 0), { kind: 'refused', reason: 'missing' }, taskId);
   }
-  assert.equal(await data.request(got.taskId, 6), { kind: 'refused', reason: 'missing' }, 'piece past the end');
-  const ok = await data.request(got.taskId, 0);
+  assert.equal(await data.request(got.taskId, 6, got.info.grant), { kind: 'refused', reason: 'missing' }, 'piece past the end');
+  const ok = await data.request(got.taskId, 0, got.info.grant);
   assert.is(ok.kind, 'data');
   data.close();
 
