@@ -23,21 +23,27 @@
  * and carries its grant for `grantTtlMs` (protocol.ts `Grant`; the driver signs it); an `assign`
  * renews it past half its life, or when the peer reports an uploader refused it.
  *
+ * Trust: failure reports are weighed by blacklist.ts (distinct credible accusers); a peer they
+ * accuse enough is suspended and checked by the supernode itself (`probe-peer`) before it is
+ * globally blacklisted.
+ *
  *   input                              effects
  *   register (new task)                cdn-fetch; send wait
  *   register (plan known)              send task-info (settings, grant) [check-auth | cdn-revalidate]
- *   pull                               send assign (grant when due) | wait | task-failed
- *   report                             -   (settles results)
+ *   pull                               send assign (grant when due) | wait | task-failed;
+ *                                      [probe-peer] (an accused peer)
+ *   report                             -   (settles results, as pull)
  *   cdn-length / cdn-done              send task-info to every registered peer
  *   cdn-piece                          wakes waiters (send assign)
+ *   probe-result                       served: peer resumed, accusers discredited | failed: global blacklist (log)
  *   cdn-failed                         send task-failed to every peer; cdn-drop
  *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
  *   peer-gone / leave                  releases its work; wakes waiters
- *   timeout                            releases expired running pieces
+ *   timeout                            releases expired running pieces; unanswered probes prove nothing
  */
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
-import { planPieces, type PiecePlan } from './pieces.ts';
+import { pieceRange, planPieces, type PiecePlan } from './pieces.ts';
 import type { Assignment, Grant, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import type { Rng } from './rng.ts';
@@ -89,6 +95,8 @@ interface Task {
   allowedCredentials: Map<string, number>;
   validatedAtMs: number;
   lastUsedMs: number;
+  /** Peers being probed (swarm index -> the probe). */
+  probes: Map<number, { piece: number; startedMs: number }>;
 }
 
 export interface SupernodeStats {
@@ -172,6 +180,7 @@ export class Supernode {
         this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
         return;
       }
+      case 'probe-result': return this.onProbeResult(nowMs, input);
       case 'cdn-validated': return this.onValidated(nowMs, input.taskId, input.changed);
       case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason, input.status);
       case 'timeout': return this.expire(nowMs);
@@ -242,6 +251,7 @@ export class Supernode {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
       waiters: new WaiterQueue(), needsAuth: false, allowedCredentials: new Map(), validatedAtMs: nowMs, lastUsedMs: nowMs,
+      probes: new Map(),
     };
     this.tasks.set(taskId, task);
     return task;
@@ -313,6 +323,7 @@ export class Supernode {
     if (!swarm || slot.index < 0) return;
     let freed = 0;
     let gained = 0;
+    const wasIsolated = swarm.blacklists.isIsolated(slot.index);
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
@@ -324,7 +335,63 @@ export class Supernode {
         if (result.ok) gained++;
       }
     }
+    if (!wasIsolated && swarm.blacklists.isIsolated(slot.index)) {
+      this.log('warn', `task ${task.taskId.slice(0, 12)}: peer ${slot.id} failed from more than ${this.cfg.selfIsolationThreshold} sources in a row; it is isolated (supernode only) and on the global blacklist`);
+    }
+    this.startProbes(nowMs, task);
     if (freed > 0) this.wake(nowMs, task, Math.min(this.cfg.wakeBatch, freed + gained * this.cfg.peerUpLimit));
+  }
+
+  /** Probe every source the blacklists just suspended (a held piece, chosen at random), within a bound. */
+  private startProbes(nowMs: number, task: Task): void {
+    const swarm = task.swarm;
+    if (!swarm) return;
+    for (const index of swarm.blacklists.takeProbes()) {
+      const slot = task.byIndex[index];
+      const piece = slot && !slot.left ? this.probePiece(swarm, index) : -1;
+      if (piece < 0 || task.probes.size >= MAX_PROBES_PER_TASK) {
+        swarm.blacklists.probeInconclusive(index);
+        continue;
+      }
+      task.probes.set(index, { piece, startedMs: nowMs });
+      if (this.sweepAtMs === null) this.sweepAtMs = nowMs + this.cfg.pieceTimeoutMs;
+      const { startByte, endByte } = pieceRange(task.plan!, piece);
+      this.out.push({
+        kind: 'probe-peer', taskId: task.taskId, peerId: slot.id, sourceAddr: slot.uploadAddr, piece, sizeBytes: endByte - startByte,
+        digest: task.digests[piece],
+      });
+    }
+  }
+
+  private probePiece(swarm: TaskSwarm, index: number): number {
+    const start = randomInt(this.rng, Math.max(1, swarm.pieceCount));
+    for (let i = 0; i < swarm.pieceCount; i++) {
+      const piece = (start + i) % swarm.pieceCount;
+      if (swarm.hasPiece(index, piece) && swarm.digestKnown.has(piece)) return piece;
+    }
+    return -1;
+  }
+
+  private onProbeResult(nowMs: number, input: Extract<SupernodeInput, { kind: 'probe-result' }>): void {
+    const task = this.tasks.get(input.taskId);
+    const index = task?.indexOf.get(input.peerId);
+    const probe = index === undefined ? undefined : task?.probes.get(index);
+    if (!task?.swarm || index === undefined || !probe) return;
+    task.probes.delete(index);
+    if (task.swarm.isGone(index)) return;
+    const lists = task.swarm.blacklists;
+    const accusers = lists.accusersOf(index);
+    const what = `task ${task.taskId.slice(0, 12)}: peer ${input.peerId}`;
+    if (input.outcome === 'failed') {
+      lists.probeFailed(index);
+      this.log('warn', `${what} is on the global blacklist: ${accusers} peers reported failures from it and the supernode's own fetch of piece ${probe.piece} failed too (${input.detail ?? 'no detail'})`);
+      return;
+    }
+    if (input.outcome === 'served') {
+      lists.probeServed(index);
+      this.log('info', `${what} served piece ${probe.piece} to the supernode's check: its ${accusers} accusers are discredited for this task`);
+    } else lists.probeInconclusive(index);
+    this.wake(nowMs, task, this.cfg.wakeBatch);
   }
 
   private answerPull(nowMs: number, task: Task, slot: PeerSlot): void {
@@ -525,7 +592,13 @@ export class Supernode {
       for (const [peer, run] of task.swarm.expired(cutoffMs)) {
         task.swarm.settle(peer, run.piece, run.source, false, false);
       }
-      anyRunning ||= task.swarm.anyRunning();
+      // A probe the driver never answered proves nothing: the peer is resumed.
+      for (const [index, probe] of task.probes) {
+        if (probe.startedMs > cutoffMs) continue;
+        task.probes.delete(index);
+        task.swarm.blacklists.probeInconclusive(index);
+      }
+      anyRunning ||= task.swarm.anyRunning() || task.probes.size > 0;
     }
     this.sweepAtMs = anyRunning ? nowMs + this.cfg.pieceTimeoutMs : null;
   }
@@ -565,6 +638,9 @@ class WaiterQueue {
     return slot;
   }
 }
+
+/** Probes of accused peers in flight per task; more accused peers wait for the next accusation. */
+const MAX_PROBES_PER_TASK = 64;
 
 /** Successful credential checks remembered per task (oldest forgotten first). */
 const MAX_REMEMBERED_CREDENTIALS = 256;

@@ -225,8 +225,37 @@ test('an unauthorized refusal blames nobody: the source is not blacklisted, loca
   msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
   msg(5, 'p2', { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: false, failure: 'unauthorized' }] });
   const lists = sn.swarmOf(T)!.blacklists;
-  assert.is(lists.consecutiveSourceFailures(sn.peerIndex(T, 'p1')), 0);
+  assert.is(lists.accusersOf(sn.peerIndex(T, 'p1')), 0);
   assert.ok(lists.allows(sn.peerIndex(T, 'p2'), sn.peerIndex(T, 'p1')));
+});
+
+test('probes: credible accusers get a peer checked; served clears it, failed blacklists it', () => {
+  for (const outcome of ['served', 'failed'] as const) {
+    const { sn, feed, msg, register } = machine({ globalBlacklistThreshold: 2 });
+    for (const p of ['holder', 'helper', 'a1', 'a2']) register(0, p);
+    feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 8 * U });
+    feed(1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+    feed(1, { kind: 'cdn-piece', taskId: T, piece: 1, digest: 'sha256:p1' });
+    // holder gets piece 0 and helper piece 1 (from the supernode), so each accuser is sent to both.
+    for (const [peer, piece] of [['holder', 0], ['helper', 1]] as const) {
+      sn.swarmOf(T)!.addHolding(sn.peerIndex(T, peer), piece);
+    }
+    const lists = sn.swarmOf(T)!.blacklists;
+    const holder = sn.peerIndex(T, 'holder');
+    let probe: SupernodeEffect | undefined;
+    for (const [i, accuser] of ['a1', 'a2'].entries()) {
+      msg(4 + i, accuser, { kind: 'pull', taskId: T, results: [] });
+      // A record (a success from a peer: the helper), then a failure from the holder.
+      const effects = msg(4 + i, accuser, { kind: 'pull', taskId: T, results: [
+        { piece: 1, source: 'helper', ok: true }, { piece: 0, source: 'holder', ok: false, failure: 'corrupt' }] });
+      probe ??= effects.find((e) => e.kind === 'probe-peer');
+    }
+    assert.ok(probe && probe.kind === 'probe-peer' && probe.peerId === 'holder' && probe.sourceAddr === 'holder:1' && probe.piece === 0, JSON.stringify(probe));
+    assert.ok(lists.isSuspended(holder), 'nobody is sent to it while it is checked');
+    feed(6, { kind: 'probe-result', taskId: T, peerId: 'holder', outcome });
+    assert.is(lists.isGloballyBlacklisted(holder), outcome === 'failed');
+    assert.is(lists.isSuspended(holder), false);
+  }
 });
 
 test('time never goes back', () => {

@@ -167,6 +167,15 @@ export class Swarm implements EventLoop {
       case 'cdn-revalidate':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-validated', taskId: effect.taskId, changed: false }));
         return;
+      case 'probe-peer': {
+        // The supernode's own fetch from an accused peer: what a real fetch of that piece would find.
+        const i = peerIndex(effect.peerId);
+        const served = this.opts.faulty?.get(i) === undefined && this.uploaders[i].holds(effect.taskId, effect.piece);
+        this.after(2 * this.latencyMs, () => this.toSupernode({
+          kind: 'probe-result', taskId: effect.taskId, peerId: effect.peerId, outcome: served ? 'served' : 'failed',
+        }));
+        return;
+      }
       default:
         return;
     }

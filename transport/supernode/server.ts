@@ -20,6 +20,7 @@
  *   /peer text frame (decoded)             Supernode peer-message
  *   /peer close                            Supernode peer-gone
  *   CDN progress                           Supernode cdn-*, auth-result (+ Uploader list/have)
+ *   probe of an accused peer answered      Supernode probe-result (peer-prober.ts)
  *   /data piece-request (decoded)          Uploader piece-request
  *   piece frame flushed                    Uploader upload-finished
  */
@@ -46,6 +47,7 @@ import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_P
 import { BufferPool } from './buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
 import { GrantKey } from '../grants.ts';
+import { PeerProber } from './peer-prober.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
@@ -60,6 +62,7 @@ export class SupernodeServer {
   private readonly pieces: CdnPieceServer;
   private readonly cdn: Cdn;
   private readonly client: SourceClient;
+  private readonly prober: PeerProber;
   private readonly peers = new Map<string, WebSocket>();
   private readonly control = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly data = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -84,6 +87,7 @@ export class SupernodeServer {
     this.pieces = new CdnPieceServer({
       core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault, grantKey,
     });
+    this.prober = new PeerProber(grantKey, opts.core.pieceTimeoutMs, (input) => this.apply(input));
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
   }
 
@@ -110,6 +114,7 @@ export class SupernodeServer {
     this.closing = true;
     this.scheduler.close();
     this.pieces.close();
+    this.prober.close();
     this.cdn.close();
     const sockets = [...this.peers.values(), ...this.pieces.sockets()];
     const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
@@ -139,6 +144,9 @@ export class SupernodeServer {
         if (ws) sendJson(ws, this.signed(this.addressed(effect.msg)));
         return;
       }
+      case 'probe-peer':
+        this.prober.probe(effect);
+        return;
       case 'cdn-drop':
         this.pieces.dropped(effect.taskId);
         this.cdn.handle(effect);

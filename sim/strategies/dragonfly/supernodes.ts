@@ -10,7 +10,9 @@
  * answered "unchanged" and a credential check "allowed", each one origin round trip later.
  *
  * Grants leave signed with the supernode's structural key (grants.ts), and task-info carries the
- * key.
+ * key. A `probe-peer` is answered one round trip to the peer later, by what a real fetch would find:
+ * served when the peer is alive, its uploader holds the piece and it is not a corrupt uploader,
+ * else failed (the probe's bytes are not modelled as a flow).
  */
 import { SUPERNODE } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
@@ -20,7 +22,9 @@ import type { SupernodeEffect, SupernodeInput } from '../../../core/supernode-io
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
 import { childRng } from '../../seeded-rng.ts';
 import type { DragonflyRun } from './run.ts';
+import { hostOf } from './control.ts';
 import { signGrant, supernodeKeyOf } from './grants.ts';
+import { TASK_ID } from './task.ts';
 import type { SupernodeToPeer } from '../../../core/protocol.ts';
 
 /** A message as it leaves supernode sn: its grant signed, task-info carrying the key. */
@@ -38,6 +42,7 @@ export class Supernodes {
   private readonly uploaders: MachineHost<UploaderInput, UploaderEffect>[] = [];
   private readonly uploaderMachines: Uploader[] = [];
   private readonly dead: Uint8Array;
+  private readonly supernodes: Supernode[] = [];
   private readonly ownKeys: ReadonlySet<string>[] = [];
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
@@ -50,6 +55,7 @@ export class Supernodes {
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
+      this.supernodes.push(supernode);
       this.ownKeys.push(new Set([supernodeKeyOf(sn)]));
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
@@ -60,6 +66,8 @@ export class Supernodes {
 
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
+  /** Supernode sn's scheduling machine, for invariant checkers (blacklists). */
+  machine(sn: number): Supernode { return this.supernodes[sn]; }
   /** The keys supernode sn's own uploader accepts grants of: its own. */
   trustedKeys(sn: number): ReadonlySet<string> { return this.ownKeys[sn]; }
 
@@ -77,12 +85,23 @@ export class Supernodes {
     this.uploaders[sn].close();
   }
 
+  /** What the supernode's fetch of a piece from an accused peer finds, one round trip later. */
+  private probe(sn: number, effect: Extract<SupernodeEffect, { kind: 'probe-peer' }>): void {
+    const { sim, world, hosts, control } = this.run;
+    const host = hostOf(effect.peerId);
+    const served = !sim.crashed[host] && !world.faults[host].corrupt && (hosts.uploader(host)?.holds(TASK_ID, effect.piece) ?? false);
+    const delayMs = 2 * sim.latencyMs(sim.supernodeNodes[sn], sim.hostNode(host));
+    control.answerAfter(sn, delayMs, { kind: 'probe-result', taskId: effect.taskId, peerId: effect.peerId, outcome: served ? 'served' : 'failed' });
+  }
+
   private onEffect(sn: number, effect: SupernodeEffect): void {
     const { control, cdn, counters } = this.run;
     switch (effect.kind) {
       case 'send':
         if (effect.msg.kind === 'assign') for (const a of effect.msg.pieces) if (a.digest === '') counters.assignmentsWithoutDigest++;
         return control.toPeer(sn, effect.to, stamped(sn, effect.msg));
+      case 'probe-peer':
+        return this.probe(sn, effect);
       case 'cdn-fetch':
         return cdn.fetch(sn, effect.pieceSizeBytes);
       case 'cdn-refetch-piece':

@@ -1,10 +1,13 @@
 /**
  * A peer whose uploader flips bytes (the test-only fault switch DFGET_FAULT_CORRUPT_UPLOADS=1 in
  * that host's environment): every piece it serves fails verification at the receiver, nothing
- * corrupt is written, the supernode stops sending peers to it, and every dfget completes.
+ * corrupt is written, the supernode stops sending peers to it, and every dfget completes. The host
+ * serves under two names: its dfget's while it downloads, its seeder's after; both count. Since the
+ * supernode checks a disputed peer itself (blacklist.ts), one rejected piece can be enough to stop it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readLock } from '../../../transport/uploader/uploader-lock.ts';
 import { Swarm, waitFor } from './harness.ts';
 
 const FILE_BYTES = 12 * 1024 * 1024;
@@ -27,12 +30,14 @@ test('a corrupting peer: no bad piece written, it stops being chosen, everyone c
     const results = await Promise.all([bad, ...good].map((r) => r.result));
     for (const run of [bad, ...good]) assert.is(await swarm.fileDigest(run.output), swarm.contentDigest, `${run.output} has the source's bytes`);
 
-    const rejected = good.map((run) => (swarm.logOf(run.home).match(new RegExp(`from ${badPeerId} failed verification; not written`, 'g')) ?? []).length);
+    const badPort = (await readLock(badHome))!.port;
+    const badNames = new RegExp(`from (${badPeerId}|\\S*seed-${badPort}-\\S+) failed verification; not written`, 'g');
+    const rejected = good.map((run) => (swarm.logOf(run.home).match(badNames) ?? []).length);
     const victims = rejected.filter((n) => n > 0).length;
     const total = rejected.reduce((a, b) => a + b, 0);
     console.log(`  pieces from the corrupting peer rejected per host: ${rejected.join(', ')}; `
       + `peers share ${(100 * results.reduce((s, r) => s + r.fromPeersBytes, 0) / (results.length * FILE_BYTES)).toFixed(1)}%`);
-    assert.ok(total >= THRESHOLD, `the corrupting peer was chosen ${total} times; the scenario did not exercise it`);
+    assert.ok(total >= 1, 'the corrupting peer was never chosen; the scenario did not exercise it');
     assert.ok(victims < GOOD_HOSTS, 'every host was sent to the corrupting peer: it was never blacklisted globally');
   });
 });
