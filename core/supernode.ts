@@ -25,16 +25,20 @@
  *
  * Trust: failure reports are weighed by blacklist.ts (distinct credible accusers); a peer they
  * accuse enough is suspended and checked by the supernode itself (`probe-peer`) before it is
- * globally blacklisted.
+ * globally blacklisted. A cached piece peers report corrupt is re-read whole by the CDN
+ * (`cdn-verify-piece`) and refetched if it rotted; a piece lost more than `MAX_CDN_PIECE_LOSSES`
+ * times fails the task instead of looping on a bad disk.
  *
  *   input                              effects
  *   register (new task)                cdn-fetch; send wait
  *   register (plan known)              send task-info (settings, grant) [check-auth | cdn-revalidate]
  *   pull                               send assign (grant when due) | wait | task-failed;
- *                                      [probe-peer] (an accused peer)
+ *                                      [probe-peer] (an accused peer) [cdn-verify-piece] (a cached piece reported corrupt)
  *   report                             -   (settles results, as pull)
  *   cdn-length / cdn-done              send task-info to every registered peer
  *   cdn-piece                          wakes waiters (send assign)
+ *   cdn-piece-lost                     cdn-refetch-piece | (lost too often) send task-failed; cdn-drop
+ *   cdn-piece-intact                   the piece is assigned again; wakes waiters
  *   probe-result                       served: peer resumed, accusers discredited | failed: global blacklist (log)
  *   cdn-failed                         send task-failed to every peer; cdn-drop
  *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
@@ -95,6 +99,11 @@ interface Task {
   allowedCredentials: Map<string, number>;
   validatedAtMs: number;
   lastUsedMs: number;
+  /** Cached pieces peers reported corrupt, being re-read by the CDN; and when each was last found intact. */
+  cdnSuspect: Set<number>;
+  cdnIntactAtMs: Map<number, number>;
+  /** Times each piece was lost from the cache (bounded: a disk that keeps losing one fails the task). */
+  cdnLosses: Map<number, number>;
   /** Peers being probed (swarm index -> the probe). */
   probes: Map<number, { piece: number; startedMs: number }>;
 }
@@ -173,13 +182,8 @@ export class Supernode {
         return;
       }
       case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
-      case 'cdn-piece-lost': {
-        const task = this.tasks.get(input.taskId);
-        if (!task?.swarm || !task.swarm.cdnReady.has(input.piece)) return;
-        task.swarm.cdnReady.delete(input.piece);
-        this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
-        return;
-      }
+      case 'cdn-piece-lost': return this.onCdnPieceLost(input.taskId, input.piece);
+      case 'cdn-piece-intact': return this.onCdnPieceIntact(nowMs, input.taskId, input.piece);
       case 'probe-result': return this.onProbeResult(nowMs, input);
       case 'cdn-validated': return this.onValidated(nowMs, input.taskId, input.changed);
       case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason, input.status);
@@ -251,7 +255,7 @@ export class Supernode {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
       waiters: new WaiterQueue(), needsAuth: false, allowedCredentials: new Map(), validatedAtMs: nowMs, lastUsedMs: nowMs,
-      probes: new Map(),
+      cdnSuspect: new Set(), cdnIntactAtMs: new Map(), cdnLosses: new Map(), probes: new Map(),
     };
     this.tasks.set(taskId, task);
     return task;
@@ -333,6 +337,7 @@ export class Supernode {
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
         freed++;
         if (result.ok) gained++;
+        if (source === SUPERNODE_INDEX && result.failure === 'corrupt') this.suspectCdnPiece(nowMs, task, result.piece);
       }
     }
     if (!wasIsolated && swarm.blacklists.isIsolated(slot.index)) {
@@ -340,6 +345,44 @@ export class Supernode {
     }
     this.startProbes(nowMs, task);
     if (freed > 0) this.wake(nowMs, task, Math.min(this.cfg.wakeBatch, freed + gained * this.cfg.peerUpLimit));
+  }
+
+  /**
+   * Peers report the cache's copy of `piece` corrupt: stop assigning it and have the CDN read it
+   * whole (`cdn-verify-piece`). A copy found intact is not re-read for a piece timeout, so reports
+   * cannot make the supernode hash one piece without end.
+   */
+  private suspectCdnPiece(nowMs: number, task: Task, piece: number): void {
+    const swarm = task.swarm!;
+    if (!swarm.cdnReady.has(piece) || task.cdnSuspect.has(piece)) return;
+    const intactAtMs = task.cdnIntactAtMs.get(piece);
+    if (intactAtMs !== undefined && nowMs - intactAtMs < this.cfg.pieceTimeoutMs) return;
+    task.cdnSuspect.add(piece);
+    swarm.cdnReady.delete(piece);
+    this.out.push({ kind: 'cdn-verify-piece', taskId: task.taskId, piece });
+  }
+
+  /** The cache's copy is missing or corrupt: refetch it, unless the disk keeps losing it. */
+  private onCdnPieceLost(taskId: TaskId, piece: number): void {
+    const task = this.tasks.get(taskId);
+    const swarm = task?.swarm;
+    if (!task || !swarm) return;
+    const suspect = task.cdnSuspect.delete(piece);
+    if (!suspect && !swarm.cdnReady.has(piece)) return;
+    swarm.cdnReady.delete(piece);
+    const losses = (task.cdnLosses.get(piece) ?? 0) + 1;
+    task.cdnLosses.set(piece, losses);
+    if (losses > MAX_CDN_PIECE_LOSSES) {
+      return this.failTask(taskId, `the supernode's cache lost piece ${piece} ${losses} times (missing or corrupt on its disk); check the supernode's disk, then run the download again`);
+    }
+    this.out.push({ kind: 'cdn-refetch-piece', taskId, piece });
+  }
+
+  private onCdnPieceIntact(nowMs: number, taskId: TaskId, piece: number): void {
+    const task = this.tasks.get(taskId);
+    if (!task?.swarm || !task.cdnSuspect.delete(piece)) return;
+    task.cdnIntactAtMs.set(piece, nowMs);
+    if (task.swarm.cdnReady.add(piece)) this.wake(nowMs, task, this.cfg.wakeBatch);
   }
 
   /** Probe every source the blacklists just suspended (a held piece, chosen at random), within a bound. */
@@ -639,6 +682,8 @@ class WaiterQueue {
   }
 }
 
+/** A piece the cache lost more often than this in one task's life means a failing disk: the task fails. */
+const MAX_CDN_PIECE_LOSSES = 3;
 /** Probes of accused peers in flight per task; more accused peers wait for the next accusation. */
 const MAX_PROBES_PER_TASK = 64;
 

@@ -229,6 +229,36 @@ test('an unauthorized refusal blames nobody: the source is not blacklisted, loca
   assert.ok(lists.allows(sn.peerIndex(T, 'p2'), sn.peerIndex(T, 'p1')));
 });
 
+test('bit rot: a corrupt report on a cached piece has the CDN re-read it once; rotten means one refetch', () => {
+  const { sn, feed, msg } = twoPeersOnePiece();
+  msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+  const reported = msg(3, 'p1', { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: false, failure: 'corrupt' }] });
+  assert.ok(reported.some((e) => e.kind === 'cdn-verify-piece' && e.piece === 0), JSON.stringify(reported));
+  assert.not.ok(sn.swarmOf(T)!.cdnReady.has(0), 'the suspect piece is not assigned meanwhile');
+  assert.equal(feed(4, { kind: 'cdn-piece-lost', taskId: T, piece: 0 }), [{ kind: 'cdn-refetch-piece', taskId: T, piece: 0 }]);
+  const back = feed(5, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  assert.ok(back.some((e) => e.kind === 'send' && e.msg.kind === 'assign'), 'the refetched piece is assigned again');
+});
+
+test('bit rot: a copy found intact is not re-read for a piece timeout; a piece lost again and again fails the task', () => {
+  const { feed, msg } = twoPeersOnePiece();
+  const corrupt = (nowMs: number, peer: string) => {
+    msg(nowMs, peer, { kind: 'pull', taskId: T, results: [] });
+    return msg(nowMs, peer, { kind: 'pull', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: false, failure: 'corrupt' }] });
+  };
+  const verifies = (effects: SupernodeEffect[]) => effects.filter((e) => e.kind === 'cdn-verify-piece').length;
+  assert.is(verifies(corrupt(2, 'p1')), 1);
+  feed(3, { kind: 'cdn-piece-intact', taskId: T, piece: 0 });
+  assert.is(verifies(corrupt(4, 'p2')), 0, 'found intact a moment ago');
+  for (let loss = 1; loss <= 3; loss++) {
+    feed(10 * loss, { kind: 'cdn-piece-lost', taskId: T, piece: 0 });
+    feed(10 * loss + 1, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:p0' });
+  }
+  const failed = feed(50, { kind: 'cdn-piece-lost', taskId: T, piece: 0 });
+  assert.ok(failed.some((e) => e.kind === 'send' && e.msg.kind === 'task-failed' && /lost piece 0 4 times/.test(e.msg.reason)), JSON.stringify(failed));
+  assert.ok(failed.some((e) => e.kind === 'cdn-drop'));
+});
+
 test('probes: credible accusers get a peer checked; served clears it, failed blacklists it', () => {
   for (const outcome of ['served', 'failed'] as const) {
     const { sn, feed, msg, register } = machine({ globalBlacklistThreshold: 2 });

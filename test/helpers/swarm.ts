@@ -167,6 +167,9 @@ export class Swarm implements EventLoop {
       case 'cdn-revalidate':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-validated', taskId: effect.taskId, changed: false }));
         return;
+      case 'cdn-verify-piece':
+        this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-piece-intact', taskId: effect.taskId, piece: effect.piece }));
+        return;
       case 'probe-peer': {
         // The supernode's own fetch from an accused peer: what a real fetch of that piece would find.
         const i = peerIndex(effect.peerId);

@@ -178,10 +178,12 @@ export class CdnStore {
 
   /**
    * Read a piece into `target` (exactly record.sizeBytes long) and check it against the record;
-   * false when the file is missing, of another size, or its digest differs.
+   * false when the file is missing, of another size, or its digest differs. `rehash` ignores the
+   * memory of an earlier check and hashes the bytes again (peers reported them corrupt).
    */
-  async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer): Promise<boolean> {
+  async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer, rehash = false): Promise<boolean> {
     const path = this.piecePath(taskId, piece);
+    if (rehash) this.verified.get(taskId)?.delete(piece);
     return this.using(taskId, () => this.readAndCheck(taskId, piece, path, record, target));
   }
 

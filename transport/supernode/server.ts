@@ -152,6 +152,7 @@ export class SupernodeServer {
         this.cdn.handle(effect);
         return;
       case 'cdn-fetch':
+      case 'cdn-verify-piece':
       case 'cdn-refetch-piece':
       case 'cdn-revalidate':
       case 'check-auth':

@@ -10,7 +10,8 @@
  * answered "unchanged" and a credential check "allowed", each one origin round trip later.
  *
  * Grants leave signed with the supernode's structural key (grants.ts), and task-info carries the
- * key. A `probe-peer` is answered one round trip to the peer later, by what a real fetch would find:
+ * key. The simulated cache never rots, so a `cdn-verify-piece` is answered intact at once. A
+ * `probe-peer` is answered one round trip to the peer later, by what a real fetch would find:
  * served when the peer is alive, its uploader holds the piece and it is not a corrupt uploader,
  * else failed (the probe's bytes are not modelled as a flow).
  */
@@ -100,6 +101,8 @@ export class Supernodes {
       case 'send':
         if (effect.msg.kind === 'assign') for (const a of effect.msg.pieces) if (a.digest === '') counters.assignmentsWithoutDigest++;
         return control.toPeer(sn, effect.to, stamped(sn, effect.msg));
+      case 'cdn-verify-piece':
+        return control.answerAfter(sn, 0, { kind: 'cdn-piece-intact', taskId: effect.taskId, piece: effect.piece });
       case 'probe-peer':
         return this.probe(sn, effect);
       case 'cdn-fetch':
