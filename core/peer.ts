@@ -26,7 +26,8 @@
  * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
  * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
  * supernode left it downloads from the source itself (`fetch-source`) when `backToSource`
- * allows, else fails. Pieces already verified on disk (`have` at start) are reused when the
+ * allows — only the byte ranges of the pieces it lacks when it holds some (`missingRanges`) —
+ * else fails. Pieces already verified on disk (`have` at start) are reused when the
  * plan matches (`resumePlan`); otherwise the driver is told to discard them.
  *
  *   input                     effects
@@ -43,7 +44,7 @@
  */
 import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
-import type { PeerEffect, PeerInput } from './peer-io.ts';
+import { MAX_SOURCE_RANGES, type ByteRange, type PeerEffect, type PeerInput } from './peer-io.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
 import type { Assignment, FailureKind, Grant, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
@@ -343,7 +344,9 @@ export class Peer {
     this.phase = 'source';
     this.awaitingSinceMs = null;
     this.retryAtMs = null;
-    this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task });
+    const missing = this.plan && this.have && this.have.count > 0 && !this.have.full ? missingRanges(this.plan, this.have) : null;
+    if (missing) this.out.push({ kind: 'log', level: 'info', message: `back to the source for the ${this.plan!.pieceCount - this.have!.count} pieces not held, in ${missing.length} ranged request(s)` });
+    this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task, ...(missing ? { missing } : {}) });
   }
 
   private blacklistLocally(source: PeerId): void {
@@ -376,4 +379,31 @@ export class Peer {
     this.retryAtMs = null;
     this.out.push({ kind: 'failed', taskId: this.taskId, reason, ...(status !== undefined ? { status } : {}) });
   }
+}
+
+/**
+ * The byte ranges of the pieces `have` lacks: one per run of adjacent missing pieces; past
+ * MAX_SOURCE_RANGES runs, the smallest gaps of held pieces between them are fetched too.
+ */
+export function missingRanges(plan: PiecePlan, have: Bitset): ByteRange[] {
+  const runs: { first: number; last: number }[] = [];
+  for (let piece = 0; piece < plan.pieceCount; piece++) {
+    if (have.has(piece)) continue;
+    const run = runs[runs.length - 1];
+    if (run && run.last === piece - 1) run.last = piece;
+    else runs.push({ first: piece, last: piece });
+  }
+  if (runs.length > MAX_SOURCE_RANGES) {
+    // Keep the widest gaps; ties keep the earlier one.
+    const gaps = runs.slice(1).map((run, i) => ({ i, width: run.first - runs[i].last }));
+    gaps.sort((a, b) => b.width - a.width || a.i - b.i);
+    const kept = new Set(gaps.slice(0, MAX_SOURCE_RANGES - 1).map((gap) => gap.i));
+    const merged = [runs[0]];
+    for (let i = 1; i < runs.length; i++) {
+      if (kept.has(i - 1)) merged.push(runs[i]);
+      else merged[merged.length - 1] = { first: merged[merged.length - 1].first, last: runs[i].last };
+    }
+    runs.splice(0, runs.length, ...merged);
+  }
+  return runs.map((run) => ({ startByte: pieceRange(plan, run.first).startByte, endByte: pieceRange(plan, run.last).endByte }));
 }

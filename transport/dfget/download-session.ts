@@ -15,14 +15,15 @@
  *   cancel-fetch    piece fetcher: abort; the answer is dropped      -
  *   write-piece     disk writer (disk-writer.ts): write, record,     write-failed (on I/O error)
  *                   hash the verified prefix, tell the uploader
- *   fetch-source    back to source (back-to-source.ts)               source-fetched
+ *   fetch-source    back to source (back-to-source.ts): the missing  source-fetched
+ *                   ranges, or the whole file
  *   done            completion (completion.ts): digest, backup,      -
  *                   move, seed
  *   failed          the user's error (download-error.ts)             -
  *
  * The settings the supernode sent (or the defaults) are what the download reports it ran with.
  */
-import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
+import type { ByteRange, PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskSpec } from '../../core/protocol.ts';
@@ -31,14 +32,14 @@ import { TokenBucket } from '../../core/token-bucket.ts';
 import { newPeerId } from '../peer-id.ts';
 import { describeFault, hostInRealTime, monotonicNowMs, sleep } from '../real-timer.ts';
 import { taskIdFor } from '../task-id.ts';
-import { downloadFromSource } from './back-to-source.ts';
+import { downloadFromSource, type SourceDownload } from './back-to-source.ts';
 import { completeDownload } from './completion.ts';
 import { DiskWriter } from './disk-writer.ts';
 import { DownloadError, failureError, isDiskFull, isLocalFileError, writeError } from './download-error.ts';
 import type { DownloadRequest, DownloadResult, EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
 import { PieceFetcher } from './piece-fetcher.ts';
-import { SourceError, type SourceFetchResult } from './source-fetch.ts';
+import { SourceError } from './source-fetch.ts';
 import { SupernodeLinks } from './supernode-link.ts';
 import { TaskStore, type ResumeState } from './task-store.ts';
 import { UploaderLink } from './uploader-link.ts';
@@ -91,7 +92,9 @@ export class DownloadSession {
   private plan: PiecePlan | null = null;
   private bytesDone = 0;
   private fetchedPieces = 0;
-  private sourceResult: SourceFetchResult | null = null;
+  private sourceResult: SourceDownload | null = null;
+  /** What the whole file must hash to, when known (--digest, or the supernode's task-info). */
+  private knownDigest: string | null = null;
   private sourceFailure: string | null = null;
   private settings: EffectiveSettings;
   private sendQueue: Promise<void> = Promise.resolve();
@@ -206,7 +209,7 @@ export class DownloadSession {
       case 'cancel-fetch': return this.fetcher.cancel(effect.piece);
       case 'write-piece': return this.writePiece(effect);
       case 'fetch-source':
-        void this.fromSource();
+        void this.fromSource(effect.missing);
         return;
       case 'done':
         void this.complete(effect);
@@ -249,6 +252,7 @@ export class DownloadSession {
     this.bytesDone = kept.reduce((sum, piece) => sum + bytesOf(plan, piece), 0);
     if (effect.discardLocal) this.s.log('info', 'the source changed since the interrupted run; discarding its pieces');
     const cdnDigest = effect.fileDigest !== undefined && !this.s.req.digest ? effect.fileDigest : null;
+    this.knownDigest = this.s.req.digest?.toLowerCase() ?? effect.fileDigest ?? null;
     this.disk.applyPlan(plan, effect.discardLocal, kept, cdnDigest);
   }
 
@@ -287,17 +291,19 @@ export class DownloadSession {
     });
   }
 
-  private async fromSource(): Promise<void> {
+  /** Back to source: `missing` (the core's choice when pieces are held) or the whole file. */
+  private async fromSource(missing: readonly ByteRange[] | undefined): Promise<void> {
     const { req, store, log } = this.s;
-    log('info', `downloading ${req.url} from the source`);
+    log('info', `downloading ${req.url} from the source${missing ? ` (${missing.length} missing range(s))` : ''}`);
     this.fetcher.cancelAll();
     await this.disk.idle();
+    const part = missing && this.plan ? { plan: this.plan, missing, expectedDigest: this.knownDigest, heldBytes: this.bytesDone } : null;
     try {
       this.sourceResult = await downloadFromSource(req, store, this.buckets, this.abort.signal, {
         planned: (plan) => { this.plan = plan; this.bytesDone = 0; },
         advanced: (bytesDone) => { this.bytesDone = bytesDone; this.progress(); },
-      });
-      this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.plan.totalBytes });
+      }, part, log);
+      this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.sourceBytes });
     } catch (err) {
       if (this.over) return;
       if (isLocalFileError(err)) return this.failWriting(err as Error);

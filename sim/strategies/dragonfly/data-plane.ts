@@ -10,12 +10,12 @@
  * the digest of what it received — `pieceDigest(piece)`, or another string when the source is a
  * corrupt uploader — and the Peer's own verification and the supernode's blacklists do the rest.
  * A `cancel-fetch` cuts a running flow, or marks a fetch not yet flowing so its next step ends
- * it. A `fetch-source` is one flow of the whole file from the origin after one round trip.
+ * it. A `fetch-source` is one flow of the missing ranges (or the whole file) from the origin after one round trip.
  *
  * A crash cuts every flow at the dead node (`cutFlowsAt`); the living end hears about it as a
  * real connection would tell it: a requester gets `unreachable`, an uploader `upload-finished`.
  */
-import type { PeerEffect } from '../../../core/peer-io.ts';
+import type { ByteRange, PeerEffect } from '../../../core/peer-io.ts';
 import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
 import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
 import { hostId, hostOf } from './control.ts';
@@ -62,12 +62,13 @@ export class DataPlane {
     } else transfer.cancelled = true;
   }
 
-  /** A peer's `fetch-source`: the whole file from the origin, after one round trip. */
-  fetchSource(host: number): void {
+  /** A peer's `fetch-source`: the missing ranges (or the whole file) from the origin, as one flow after one round trip. */
+  fetchSource(host: number, missing?: readonly ByteRange[]): void {
     const { sim, transfers, world } = this.run;
+    const sizeBytes = missing ? missing.reduce((sum, r) => sum + r.endByte - r.startByte, 0) : world.scenario.fileSizeBytes;
     const id = transfers.open({
       kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode,
-      sizeBytes: world.scenario.fileSizeBytes, flowId: -1, cancelled: false, runEnd: -1,
+      sizeBytes, flowId: -1, cancelled: false, runEnd: -1,
     });
     sim.at(sim.nowMs + 2 * sim.latencyMs(sim.hostNode(host), sim.originNode), this.startFlowEvent, id);
   }

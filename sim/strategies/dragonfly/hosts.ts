@@ -140,7 +140,7 @@ export class Hosts {
         return this.applyUploader(host, { kind: 'have-piece', taskId: TASK_ID, piece: effect.piece });
       case 'fetch-source':
         counters.backToSourceHosts++;
-        return dataPlane.fetchSource(host);
+        return dataPlane.fetchSource(host, effect.missing);
       case 'done':
         return sim.hostFinished(host);
       case 'failed':
