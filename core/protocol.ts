@@ -3,6 +3,12 @@
  * Plain data with a `kind`, JSON-serialisable; piece bytes travel beside a data-plane header
  * (see transport/). Nothing here names a file path: a piece is addressed by taskId + index.
  * Untrusted input is checked by `decode.ts` before any machine sees it.
+ *
+ * Admission (issue 11): `task-info` carries the peer's `grant` and the `supernodeKey` that signs
+ * it; an `assign` may carry a renewed `grant`; every `piece-request` carries the requester's
+ * `grant`, and a data plane without a valid one answers `piece-refused` with reason
+ * `unauthorized` (a result then reports failure `unauthorized`, which blames no one). A client
+ * that sends no grant gets no piece bytes from a supernode or an uploader of this version.
  */
 import type { PeerSettings } from './settings.ts';
 
