@@ -11,6 +11,13 @@
  * before it is given any piece; a check the source passed stands for `revalidateAfterMs` for later
  * requesters with the same credentials, so a fleet with one token costs the source one check.
  *
+ * Bounded cache and preheat. The CDN evicts whole tasks to stay under its size limit, but never
+ * one `cacheNeeded` says the machine needs (fetching, revalidating, or a registered peer still
+ * downloading); `cdn-evicted` then forgets the task and sends its remaining peers — complete
+ * seeders — away, so nobody is sent to a cache that is gone. `preheat` fetches (or revalidates)
+ * a task nobody registered for yet; a preheated task reports each change (`preheat-update`) until
+ * it is ready or failed, and is not the idle task dropped at the task limit while it fetches.
+ *
  * Pulls are answered by the task's `TaskSwarm` (scheduler.ts): `assign` with pieces and
  * sources, or `wait` with a back-off hint that doubles per consecutive empty answer. A peer left
  * short of work is queued as a waiter; when capacity appears (a piece lands, a peer gains a
@@ -42,12 +49,14 @@
  *   probe-result                       served: peer resumed, accusers discredited | failed: global blacklist (log)
  *   cdn-failed                         send task-failed to every peer; cdn-drop
  *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
+ *   cdn-evicted                        send task-failed to every peer (task forgotten)
+ *   preheat                            [cdn-fetch | cdn-revalidate]; preheat-update (and on each change)
  *   peer-gone / leave                  releases its work; wakes waiters
  *   timeout                            releases expired running pieces; unanswered probes prove nothing
  */
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
-import { pieceRange, planPieces, type PiecePlan } from './pieces.ts';
+import { pieceBytes, pieceRange, planPieces, type PiecePlan } from './pieces.ts';
 import type { Assignment, Grant, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import type { Rng } from './rng.ts';
@@ -106,6 +115,10 @@ interface Task {
   cdnLosses: Map<number, number>;
   /** Peers being probed (swarm index -> the probe). */
   probes: Map<number, { piece: number; startedMs: number }>;
+  /** Preheated and not yet ready or failed: every change is reported. */
+  watched: boolean;
+  /** Bytes of the pieces the CDN holds (for preheat progress). */
+  cdnBytes: number;
 }
 
 export interface SupernodeStats {
@@ -158,6 +171,20 @@ export class Supernode {
 
   poll(): SupernodeEffect | undefined { return this.out.poll(); }
 
+  /**
+   * Whether the CDN must keep this task's files: it is fetching or revalidating, or a registered
+   * peer is still downloading it. Complete seeders alone do not hold a task in the cache.
+   */
+  cacheNeeded(taskId: TaskId): boolean {
+    const task = this.tasks.get(taskId);
+    if (!task) return false;
+    if (task.phase !== 'ready') return true;
+    for (const slot of task.peers.values()) {
+      if (!task.swarm || slot.index < 0 || !task.swarm.isComplete(slot.index)) return true;
+    }
+    return false;
+  }
+
   /** Expiry sweeps run every pieceTimeoutMs while any piece runs (cheap: no per-input scan). */
   nextDeadlineMs(): number | null { return this.sweepAtMs; }
 
@@ -179,9 +206,13 @@ export class Supernode {
         if (!task.plan) this.setPlan(nowMs, task, input.totalBytes);
         if (task.phase === 'fetching') task.phase = 'ready';
         task.validatedAtMs = nowMs;
+        task.cdnBytes = input.totalBytes;
+        this.report(task);
         return;
       }
       case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
+      case 'cdn-evicted': return this.failTask(input.taskId, 'the supernode evicted this task from its cache to stay under its size limit; download it again', undefined, 'gone');
+      case 'preheat': return this.onPreheat(nowMs, input.taskId, input.task);
       case 'cdn-piece-lost': return this.onCdnPieceLost(input.taskId, input.piece);
       case 'cdn-piece-intact': return this.onCdnPieceIntact(nowMs, input.taskId, input.piece);
       case 'probe-result': return this.onProbeResult(nowMs, input);
@@ -255,7 +286,7 @@ export class Supernode {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
       waiters: new WaiterQueue(), needsAuth: false, allowedCredentials: new Map(), validatedAtMs: nowMs, lastUsedMs: nowMs,
-      cdnSuspect: new Set(), cdnIntactAtMs: new Map(), cdnLosses: new Map(), probes: new Map(),
+      cdnSuspect: new Set(), cdnIntactAtMs: new Map(), cdnLosses: new Map(), probes: new Map(), watched: false, cdnBytes: 0,
     };
     this.tasks.set(taskId, task);
     return task;
@@ -266,6 +297,7 @@ export class Supernode {
     task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
     task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
     task.digests = new Array<string>(task.plan.pieceCount).fill('');
+    this.report(task);
     for (const slot of task.peers.values()) {
       if (slot.left) continue;
       this.joinSwarm(task, slot);
@@ -318,6 +350,8 @@ export class Supernode {
     task.digests[piece] = digest;
     task.swarm.digestKnown.add(piece);
     if (task.swarm.cdnReady.add(piece)) {
+      task.cdnBytes += pieceBytes(task.plan!, piece);
+      this.report(task);
       this.wake(nowMs, task, Math.max(1, this.cfg.supernodeUpLimit - task.swarm.supernodeUploads));
     }
   }
@@ -358,7 +392,7 @@ export class Supernode {
     const intactAtMs = task.cdnIntactAtMs.get(piece);
     if (intactAtMs !== undefined && nowMs - intactAtMs < this.cfg.pieceTimeoutMs) return;
     task.cdnSuspect.add(piece);
-    swarm.cdnReady.delete(piece);
+    this.dropCdnPiece(task, piece);
     this.out.push({ kind: 'cdn-verify-piece', taskId: task.taskId, piece });
   }
 
@@ -369,7 +403,7 @@ export class Supernode {
     if (!task || !swarm) return;
     const suspect = task.cdnSuspect.delete(piece);
     if (!suspect && !swarm.cdnReady.has(piece)) return;
-    swarm.cdnReady.delete(piece);
+    this.dropCdnPiece(task, piece);
     const losses = (task.cdnLosses.get(piece) ?? 0) + 1;
     task.cdnLosses.set(piece, losses);
     if (losses > MAX_CDN_PIECE_LOSSES) {
@@ -382,7 +416,14 @@ export class Supernode {
     const task = this.tasks.get(taskId);
     if (!task?.swarm || !task.cdnSuspect.delete(piece)) return;
     task.cdnIntactAtMs.set(piece, nowMs);
-    if (task.swarm.cdnReady.add(piece)) this.wake(nowMs, task, this.cfg.wakeBatch);
+    if (!task.swarm.cdnReady.add(piece)) return;
+    task.cdnBytes += pieceBytes(task.plan!, piece);
+    this.wake(nowMs, task, this.cfg.wakeBatch);
+  }
+
+  /** The cache's copy of `piece` is not to be assigned (suspect, lost): it no longer counts as held. */
+  private dropCdnPiece(task: Task, piece: number): void {
+    if (task.swarm!.cdnReady.delete(piece)) task.cdnBytes -= pieceBytes(task.plan!, piece);
   }
 
   /** Probe every source the blacklists just suspended (a held piece, chosen at random), within a bound. */
@@ -562,6 +603,7 @@ export class Supernode {
     if (!changed) {
       task.phase = 'ready';
       task.validatedAtMs = nowMs;
+      this.report(task);
       for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(nowMs, task, slot);
       return;
     }
@@ -581,6 +623,8 @@ export class Supernode {
     this.out.push({ kind: 'cdn-drop', taskId });
     const fresh = this.newTask(nowMs, taskId, task.spec);
     fresh.needsAuth = task.needsAuth;
+    fresh.watched = task.watched;
+    this.report(fresh);
     for (const slot of waiting) {
       const renewed: PeerSlot = { ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, waitStreak: 0 };
       fresh.peers.set(slot.id, renewed);
@@ -615,7 +659,8 @@ export class Supernode {
     task.allowedCredentials.set(credentials, nowMs);
   }
 
-  private failTask(taskId: TaskId, reason: string, status?: number): void {
+  /** Tell every peer, forget the task, and drop its cache — unless the cache is already `gone`. */
+  private failTask(taskId: TaskId, reason: string, status?: number, cache: 'drop' | 'gone' = 'drop'): void {
     const task = this.tasks.get(taskId);
     if (!task) return;
     for (const slot of task.peers.values()) {
@@ -623,7 +668,45 @@ export class Supernode {
       this.peerTasks.get(slot.id)?.delete(taskId);
     }
     this.tasks.delete(taskId);
-    this.out.push({ kind: 'cdn-drop', taskId });
+    this.report(task, reason);
+    if (cache === 'drop') this.out.push({ kind: 'cdn-drop', taskId });
+  }
+
+  /**
+   * Fetch a task before anyone asks: a new task is fetched, a cached one revalidated when due.
+   * The answer is the task's state now; a task still fetching reports each change after it.
+   */
+  private onPreheat(nowMs: number, taskId: TaskId, spec: TaskSpec): void {
+    let task = this.tasks.get(taskId);
+    if (!task) {
+      if (this.tasks.size >= this.cfg.maxTasks && !this.evictIdleTask()) {
+        const reason = `supernode is at its limit of ${this.cfg.maxTasks} tasks; try later`;
+        this.out.push({ kind: 'preheat-update', taskId, state: 'failed', bytesDone: 0, totalBytes: null, reason });
+        return;
+      }
+      task = this.newTask(nowMs, taskId, spec);
+      task.needsAuth = hasCredentials(spec);
+      // The preheat's credentials fetch the source: peers bringing the same ones need no check.
+      if (task.needsAuth) this.rememberAllowed(nowMs, task, credentialKey(spec));
+      this.out.push({ kind: 'cdn-fetch', taskId, task: spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
+    } else if (task.phase === 'ready' && nowMs - task.validatedAtMs >= this.cfg.revalidateAfterMs) {
+      task.phase = 'revalidating';
+      this.out.push({ kind: 'cdn-revalidate', taskId, task: task.spec });
+    }
+    task.lastUsedMs = nowMs;
+    task.watched = task.phase !== 'ready';
+    this.report(task, undefined, true);
+  }
+
+  /** A preheat-update for a watched task (or `always`); ready or failed ends the watch. */
+  private report(task: Task, failure?: string, always = false): void {
+    if (!task.watched && !always) return;
+    const state = failure !== undefined ? 'failed' : task.phase === 'ready' ? 'ready' : 'fetching';
+    this.out.push({
+      kind: 'preheat-update', taskId: task.taskId, state, bytesDone: task.cdnBytes, totalBytes: task.plan?.totalBytes ?? null,
+      ...(failure !== undefined ? { reason: failure } : {}),
+    });
+    if (state !== 'fetching') task.watched = false;
   }
 
   private expire(nowMs: number): void {
@@ -649,7 +732,7 @@ export class Supernode {
   private evictIdleTask(): boolean {
     let victim: Task | null = null;
     for (const task of this.tasks.values()) {
-      if (task.peers.size === 0 && (!victim || task.lastUsedMs < victim.lastUsedMs)) victim = task;
+      if (task.peers.size === 0 && !task.watched && (!victim || task.lastUsedMs < victim.lastUsedMs)) victim = task;
     }
     if (!victim) return false;
     this.tasks.delete(victim.taskId);

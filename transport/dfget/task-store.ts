@@ -167,37 +167,39 @@ export class TaskStore {
   }
 
   /**
-   * Keep the `.server` backup for uploading, then move the data file to `outputPath`, and drop
+   * Move the data file to `outputPath`, then keep the `.server` backup for uploading, and drop
    * the meta. The backup is a copy of its own — a copy-on-write clone where the filesystem
    * offers one (btrfs, XFS: no I/O), else a real copy — never a second name of the output: a
    * user editing the output in place would otherwise change what this node serves, and other
-   * hosts would reject its pieces and blacklist an honest node. The copy is written under a
-   * temporary name and renamed, so a crash never leaves a partial `.server`. When the disk has
-   * no room for the copy, the user still gets the file and this node does not seed it (returns
-   * false; `onBackup` is called only once the backup exists).
+   * hosts would reject its pieces and blacklist an honest node. It is made after the move, so
+   * the data dir (kept under `--data-max`) holds one copy of the file at a time; when the output
+   * is on another filesystem, the output gets the copy and the data file itself becomes the
+   * backup. The copy is written under a temporary name and renamed, so a crash never leaves a
+   * partial file. When the disk has no room for the backup, the user still gets the file and this
+   * node does not seed it (returns false; `onBackup` is called only once the backup exists).
    */
   async finalize(outputPath: string, onBackup: () => void): Promise<boolean> {
     await this.closeWriter();
-    const backedUp = await this.backUp();
-    if (backedUp) onBackup();
     const target = resolve(outputPath);
     await makeDirs(dirname(target));
-    try {
-      await fs.rename(this.dataPath, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await fs.copyFile(this.dataPath, target, fsConstants.COPYFILE_FICLONE);
-      await fs.rm(this.dataPath, { force: true });
+    let backedUp: boolean;
+    if (await renamed(this.dataPath, target)) {
+      backedUp = await this.backUp(target);
+    } else {
+      await copyInto(this.dataPath, target);
+      await fs.rename(this.dataPath, this.serverPath);
+      backedUp = true;
     }
+    if (backedUp) onBackup();
     await this.saving;
     await fs.rm(this.metaPath, { force: true });
     return backedUp;
   }
 
-  private async backUp(): Promise<boolean> {
+  private async backUp(source: string): Promise<boolean> {
     const partial = `${this.serverPath}.tmp`;
     try {
-      await fs.copyFile(this.dataPath, partial, fsConstants.COPYFILE_FICLONE);
+      await fs.copyFile(source, partial, fsConstants.COPYFILE_FICLONE);
       await fs.rename(partial, this.serverPath);
       return true;
     } catch (err) {
@@ -250,5 +252,28 @@ async function readMeta(path: string): Promise<MetaFile | null> {
     return v;
   } catch {
     return null;
+  }
+}
+
+/** Rename `from` to `to`; false when they are on different filesystems (EXDEV). */
+async function renamed(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.rename(from, to);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
+    throw err;
+  }
+}
+
+/** Copy `from` to `to` (a clone where the filesystem can) under a temporary name, then rename. */
+async function copyInto(from: string, to: string): Promise<void> {
+  const partial = `${to}.sdf-partial`;
+  try {
+    await fs.copyFile(from, partial, fsConstants.COPYFILE_FICLONE);
+    await fs.rename(partial, to);
+  } catch (err) {
+    await fs.rm(partial, { force: true });
+    throw err;
   }
 }

@@ -10,8 +10,11 @@
  *                per-requester cap, unlist time and the seeder's back-off follow them
  *   trust-key    the key a download's supernode signs grants with: requests for that task
  *                carrying a grant it signed are admitted
+ *   make-room    a download of `bytes` into `fileName` is about to start: keep the data dir
+ *                under its limit with those bytes counted (`--data-max`), then answer
  *   uploader -> dfget
  *   unknown-task a have-piece named a task that is not listed: send list-task and every piece again
+ *   room-made    the answer to make-room `requestId`
  *
  * The channel is local but its input is still checked here before anything acts on it: a file
  * name only in the data dir's own pattern, a layout that adds up, a seeded spec that hashes to
@@ -37,8 +40,10 @@ export type ControlMsg =
   | { kind: 'have-piece'; taskId: string; piece: number }
   | SeedTaskMsg
   | { kind: 'configure'; settings: PeerSettings }
-  | { kind: 'trust-key'; taskId: string; key: string };
-export type ControlReply = { kind: 'unknown-task'; taskId: string };
+  | { kind: 'trust-key'; taskId: string; key: string }
+  | MakeRoomMsg;
+export type MakeRoomMsg = { kind: 'make-room'; requestId: number; fileName: string; bytes: number };
+export type ControlReply = { kind: 'unknown-task'; taskId: string } | { kind: 'room-made'; requestId: number };
 
 const SUPERNODE_ADDR = /^[A-Za-z0-9._\-[\]:]{1,255}:[0-9]{1,5}$/;
 const MAX_SUPERNODES = 16;
@@ -64,6 +69,12 @@ export function parseControlMsg(text: string): ControlMsg | string {
     case 'trust-key':
       if (!isTaskId(msg.taskId) || typeof msg.key !== 'string' || !SUPERNODE_KEY.test(msg.key)) return 'trust-key needs a taskId and a base64 key';
       return { kind: 'trust-key', taskId: msg.taskId, key: msg.key };
+    case 'make-room':
+      if (!Number.isSafeInteger(msg.requestId) || typeof msg.fileName !== 'string' || !DATA_FILE_NAME.test(msg.fileName)
+        || !Number.isSafeInteger(msg.bytes) || (msg.bytes as number) < 0) {
+        return 'make-room needs a whole requestId, a data file name and a whole number of bytes';
+      }
+      return { kind: 'make-room', requestId: msg.requestId as number, fileName: msg.fileName, bytes: msg.bytes as number };
     default: return `unknown control message ${JSON.stringify(msg.kind)?.slice(0, 40)}`;
   }
 }

@@ -59,6 +59,10 @@ export class PieceServer {
   /** taskId -> supernode keys whose grants this uploader accepts for it. */
   private readonly trusted = new Map<string, Set<string>>();
   private readonly grants = new GrantVerifier();
+  /** taskId -> uploads being read from its file now. */
+  private readonly serving = new Map<string, number>();
+  /** taskId -> when it was last listed or served (epoch ms), for the data dir's LRU. */
+  private readonly lastUsedMs = new Map<string, number>();
   private servedPieces = 0;
   private servedBytes = 0;
 
@@ -67,6 +71,7 @@ export class PieceServer {
       serve: (connId, requestId, taskId, piece) => void this.serve(connId, requestId, taskId, piece),
       unlisted: (taskId) => {
         this.tasks.delete(taskId);
+        this.lastUsedMs.delete(taskId);
         opts.onUnlisted(taskId);
         opts.log('info', `unlisted task ${taskId} (not requested for a while)`);
       },
@@ -89,6 +94,7 @@ export class PieceServer {
   /** Serve `msg.taskId` from `msg.fileName` (again: the file moved, or the download restarted). */
   listTask(msg: Omit<ListTaskMsg, 'kind'>): void {
     this.tasks.set(msg.taskId, { fileName: msg.fileName, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount });
+    this.lastUsedMs.set(msg.taskId, Date.now());
     this.plane.apply({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
   }
 
@@ -118,9 +124,37 @@ export class PieceServer {
     return { totalBytes: task.totalBytes, pieceSizeBytes: task.pieceSizeBytes, pieceCount: task.pieceCount };
   }
 
-  /** Data files the uploader serves (residual-file collection keeps them). */
-  fileNames(): Set<string> {
-    return new Set([...this.tasks.values()].map((task) => task.fileName));
+  /**
+   * What the data dir's collection must know: the files in use — a download's data file while it
+   * is written or moved (and the `.server` backup its completion links beside it) and any file
+   * being read for an upload — and when each listed file was last listed or served.
+   */
+  dataUse(): { inUse: Set<string>; inUseTasks: Set<string>; lastUsedMs: Map<string, number> } {
+    const inUse = new Set<string>();
+    const lastUsedMs = new Map<string, number>();
+    for (const [taskId, task] of this.tasks) {
+      if (!task.fileName.endsWith('.server') || (this.serving.get(taskId) ?? 0) > 0) {
+        inUse.add(task.fileName);
+        inUse.add(`${taskId}.server`);
+      }
+      lastUsedMs.set(task.fileName, this.lastUsedMs.get(taskId) ?? 0);
+    }
+    // A listed task's data file may be mid-download, or being moved to its output right after
+    // its backup was listed: never collected under a running dfget.
+    return { inUse, inUseTasks: new Set(this.tasks.keys()), lastUsedMs };
+  }
+
+  /** The data dir's collection removed `fileName`: stop offering the task it held. Returns its taskId, or null. */
+  fileRemoved(fileName: string): string | null {
+    for (const [taskId, task] of this.tasks) {
+      if (task.fileName !== fileName) continue;
+      this.plane.apply({ kind: 'unlist-task', taskId });
+      this.tasks.delete(taskId);
+      this.lastUsedMs.delete(taskId);
+      this.opts.onUnlisted(taskId);
+      return taskId;
+    }
+    return null;
   }
 
   /** A peer's data-plane connection. */
@@ -133,6 +167,8 @@ export class PieceServer {
   }
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
+    this.serving.set(taskId, (this.serving.get(taskId) ?? 0) + 1);
+    this.lastUsedMs.set(taskId, Date.now());
     try {
       const task = this.tasks.get(taskId);
       if (!task || !this.plane.socket(connId)) return;
@@ -160,6 +196,9 @@ export class PieceServer {
     } catch (err) {
       this.opts.log('warn', `serving piece ${piece} of ${taskId} failed: ${(err as Error).message}`);
     } finally {
+      const left = (this.serving.get(taskId) ?? 1) - 1;
+      if (left > 0) this.serving.set(taskId, left);
+      else this.serving.delete(taskId);
       this.plane.finished(connId, requestId);
     }
   }

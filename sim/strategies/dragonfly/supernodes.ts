@@ -18,7 +18,7 @@
 import { SUPERNODE } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
 import { supernodeUploaderConfig } from '../../../core/settings.ts';
-import { Supernode } from '../../../core/supernode.ts';
+import { Supernode, type SupernodeStats } from '../../../core/supernode.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../../core/supernode-io.ts';
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
 import { childRng } from '../../seeded-rng.ts';
@@ -42,8 +42,8 @@ export class Supernodes {
   private readonly machines: MachineHost<SupernodeInput, SupernodeEffect>[] = [];
   private readonly uploaders: MachineHost<UploaderInput, UploaderEffect>[] = [];
   private readonly uploaderMachines: Uploader[] = [];
+  private readonly supernodeMachines: Supernode[] = [];
   private readonly dead: Uint8Array;
-  private readonly supernodes: Supernode[] = [];
   private readonly ownKeys: ReadonlySet<string>[] = [];
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
@@ -56,7 +56,7 @@ export class Supernodes {
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
-      this.supernodes.push(supernode);
+      this.supernodeMachines.push(supernode);
       this.ownKeys.push(new Set([supernodeKeyOf(sn)]));
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
@@ -68,9 +68,11 @@ export class Supernodes {
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
   /** Supernode sn's scheduling machine, for invariant checkers (blacklists). */
-  machine(sn: number): Supernode { return this.supernodes[sn]; }
+  machine(sn: number): Supernode { return this.supernodeMachines[sn]; }
   /** The keys supernode sn's own uploader accepts grants of: its own. */
   trustedKeys(sn: number): ReadonlySet<string> { return this.ownKeys[sn]; }
+  /** Supernode sn's counters (tasks, peers, blacklists), as a real supernode's /metrics shows them. */
+  stats(sn: number): SupernodeStats { return this.supernodeMachines[sn].stats(); }
 
   apply(sn: number, input: SupernodeInput): void { this.machines[sn].apply(input); }
   applyUploader(sn: number, input: UploaderInput): void { this.uploaders[sn].apply(input); }

@@ -54,10 +54,12 @@ test('room for the download but not for the seeding copy: the user gets the file
     const url = await swarm.serveRandom('/big.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
     await onSmallHome(swarm, 'fits-once', async (home) => {
-      const run = await swarm.dfget(home, url, [supernode.addr], ['--output', join(swarm.root, 'out.bin'), '--locallimit', '0',
+      // The output on the same small disk: moving it there frees nothing, so the copy cannot fit.
+      // (An output on another filesystem gets a copy, and the data file itself becomes the backup.)
+      const run = await swarm.dfget(home, url, [supernode.addr], ['--output', join(home, 'out.bin'), '--locallimit', '0',
         '--uploader-idle-exit', '5s']);
       const { taskId } = await run.result;
-      assert.is(await swarm.fileDigest(join(swarm.root, 'out.bin')), swarm.contentDigest);
+      assert.is(await swarm.fileDigest(join(home, 'out.bin')), swarm.contentDigest);
       assert.match(swarm.logOf(home), `no space on the disk of --home for the seeding copy of ${taskId}`);
       assert.equal(readdirSync(join(home, 'data')).filter((name) => name.startsWith(taskId)), [], 'no partial copy left behind');
     }, FILE_BYTES + FILE_BYTES / 2);
