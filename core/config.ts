@@ -57,7 +57,11 @@ export interface CoreConfig {
   seederRetryMaxMs: number;
   /** A pull with no answer after this long means the supernode is gone (peer migrates). */
   pullTimeoutMs: number;
-  /** A cached task is revalidated with its source when registered this long after the last check. */
+  /**
+   * A cached task is revalidated with its source when registered this long after the last check
+   * (registrations meanwhile share one check), and a private task's check of one requester's
+   * credentials stands this long for later requesters with the same credentials. 0 = every time.
+   */
   revalidateAfterMs: number;
   /** Upper bounds that keep every table finite. */
   maxPeersPerTask: number;
@@ -69,6 +73,11 @@ export interface CoreConfig {
   sourceScanLimit: number;
   /** Waiting peers re-scheduled when capacity appears (a piece lands, an upload slot frees). */
   wakeBatch: number;
+  /**
+   * How long a grant (admission to a task's pieces, protocol.ts) is valid; peers get a fresh one
+   * with their next assignment once half of it has passed.
+   */
+  grantTtlMs: number;
   /** Go to the source directly when no supernode can be reached. */
   backToSource: boolean;
 }
@@ -94,13 +103,14 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   seederRetryMinMs: 500,
   seederRetryMaxMs: 30_000,
   pullTimeoutMs: 15_000,
-  revalidateAfterMs: 0,
+  revalidateAfterMs: 60_000,
   maxPeersPerTask: 200_000,
   maxTasks: 10_000,
   maxLocalBlacklist: 1024,
   assumedUploadBytesPerSec: 125_000_000,
   sourceScanLimit: 32,
   wakeBatch: 8,
+  grantTtlMs: 3_600_000,
   backToSource: true,
 });
 
@@ -142,6 +152,7 @@ export const SETTING_BOUNDS: Readonly<Record<Exclude<keyof CoreConfig, 'backToSo
   assumedUploadBytesPerSec: { min: 1, max: 2 ** 50 },
   sourceScanLimit: { min: 1, max: 1_000_000 },
   wakeBatch: { min: 1, max: 1_000_000 },
+  grantTtlMs: { min: 1000, max: 30 * DAY_MS },
 });
 
 /** Merge overrides over the defaults and check every field; errors name the field. */

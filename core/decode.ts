@@ -13,7 +13,7 @@
 import { SETTING_BOUNDS } from './config.ts';
 import { PEER_SETTING_KEYS, type PeerSettingKey, type PeerSettings } from './settings.ts';
 import type {
-  Assignment, DataPlaneMsg, FailureKind, PeerToSupernode, PieceResult, SupernodeToPeer, TaskSpec,
+  Assignment, DataPlaneMsg, FailureKind, Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskSpec,
 } from './protocol.ts';
 
 export const DECODE_LIMITS = Object.freeze({
@@ -30,6 +30,8 @@ export const DECODE_LIMITS = Object.freeze({
   reasonChars: 8 * 1024,
   pieceSizeBytes: 2 ** 31,
   retryAfterMs: 86_400_000,
+  /** Grant signatures and supernode keys (base64 of Ed25519 in transport). */
+  signatureChars: 512,
   /** Longest JSON text `parseJsonSafe` agrees to parse. */
   jsonChars: 8 * 1024 * 1024,
   /** Deepest nesting `parseJsonSafe` accepts: protocol messages nest 4 deep; a million-deep value
@@ -116,17 +118,23 @@ export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> 
         }
         const fileDigest = optional(input, 'fileDigest', (v, path) => digest(v, path));
         const settings = optional(input, 'settings', (v, path) => peerSettings(obj(v, path)));
+        const grantValue = optional(input, 'grant', (v, path) => grant(obj(v, path)));
+        const supernodeKey = optional(input, 'supernodeKey', (v, path) => string(v, path, DECODE_LIMITS.signatureChars));
         return {
           kind, taskId, totalBytes, pieceSizeBytes, pieceCount, ...(fileDigest !== undefined && { fileDigest }),
-          ...(settings !== undefined && { settings }),
+          ...(settings !== undefined && { settings }), ...(grantValue !== undefined && { grant: grantValue }),
+          ...(supernodeKey !== undefined && { supernodeKey }),
         };
       }
-      case 'assign':
+      case 'assign': {
+        const grantValue = optional(input, 'grant', (v, path) => grant(obj(v, path)));
         return {
           kind, taskId,
           pieces: list(input, 'pieces', (item) => assignment(obj(item.value, item.path))),
           retryAfterMs: num(input, 'retryAfterMs', 0, DECODE_LIMITS.retryAfterMs),
+          ...(grantValue !== undefined && { grant: grantValue }),
         };
+      }
       case 'wait':
         return {
           kind, taskId,
@@ -154,8 +162,13 @@ export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {
     const kind = oneOf(input, 'kind', ['piece-request', 'piece-data', 'piece-refused'] as const);
     const requestId = int(input, 'requestId', 0, Number.MAX_SAFE_INTEGER);
     switch (kind) {
-      case 'piece-request':
-        return { kind, requestId, taskId: str(input, 'taskId', DECODE_LIMITS.taskIdChars), piece: pieceIndex(field(input, 'piece'), `${input.path}.piece`) };
+      case 'piece-request': {
+        const grantValue = optional(input, 'grant', (v, path) => grant(obj(v, path)));
+        return {
+          kind, requestId, taskId: str(input, 'taskId', DECODE_LIMITS.taskIdChars), piece: pieceIndex(field(input, 'piece'), `${input.path}.piece`),
+          ...(grantValue !== undefined && { grant: grantValue }),
+        };
+      }
       case 'piece-data':
         return {
           kind, requestId,
@@ -164,7 +177,7 @@ export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {
           sizeBytes: int(input, 'sizeBytes', 0, DECODE_LIMITS.pieceSizeBytes),
         };
       case 'piece-refused':
-        return { kind, requestId, reason: oneOf(input, 'reason', ['busy', 'missing'] as const) };
+        return { kind, requestId, reason: oneOf(input, 'reason', ['busy', 'missing', 'unauthorized'] as const) };
     }
   });
 }
@@ -174,7 +187,7 @@ export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_IN_HEADER_VALUE = /[\r\n\0]/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const FAILURE_KINDS: readonly FailureKind[] = ['timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io'];
+const FAILURE_KINDS: readonly FailureKind[] = ['timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized'];
 
 function taskSpec(spec: Fields): TaskSpec {
   const url = str(spec, 'url', DECODE_LIMITS.urlChars);
@@ -216,6 +229,15 @@ function peerSettings(input: Fields): PeerSettings {
   if (out.waitMaxMs < out.waitMinMs) fail(`${input.path}.waitMaxMs`, 'must be >= waitMinMs');
   if (out.seederRetryMaxMs < out.seederRetryMinMs) fail(`${input.path}.seederRetryMaxMs`, 'must be >= seederRetryMinMs');
   return out as PeerSettings;
+}
+
+function grant(input: Fields): Grant {
+  return {
+    taskId: str(input, 'taskId', DECODE_LIMITS.taskIdChars),
+    peer: str(input, 'peer', DECODE_LIMITS.idChars),
+    expiresAtMs: int(input, 'expiresAtMs', 0, Number.MAX_SAFE_INTEGER),
+    signature: str(input, 'signature', DECODE_LIMITS.signatureChars, 0),
+  };
 }
 
 function pieceResult(result: Fields): PieceResult {

@@ -1,5 +1,5 @@
 /** Inputs and effects of the peer (dfget) state machine (peer.ts). */
-import type { FailureKind, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { FailureKind, Grant, PeerId, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import type { PeerToSupernode } from './protocol.ts';
 import type { PeerSettings, SettingsOrigin } from './settings.ts';
 
@@ -31,9 +31,14 @@ export type PeerInput =
   | { kind: 'piece-fetched'; piece: number; source: PeerId; digest: string | null; failure?: FailureKind }
   /** Writing a verified piece failed (disk full, I/O error). */
   | { kind: 'write-failed'; piece: number; reason: string }
-  /** Result of a back-to-source download. */
+  /** Result of a back-to-source download; `sizeBytes`: the bytes the source sent. */
   | { kind: 'source-fetched'; ok: boolean; reason?: string; sizeBytes?: number }
   | { kind: 'timeout' };
+
+export interface ByteRange { startByte: number; endByte: number }
+
+/** Ranged back-to-source requests at most; past it, the smallest gaps between runs are fetched too. */
+export const MAX_SOURCE_RANGES = 32;
 
 export type PeerEffect =
   /**
@@ -56,13 +61,22 @@ export type PeerEffect =
       expectedDigest: string;
       /** Give the data-plane request this long; the core's own piece timeout fires first. */
       timeoutMs: number;
+      /** The peer's admission to the task, sent with the piece request (absent from an older supernode). */
+      grant?: Grant;
     }
+  /** The supernode signs grants for this task with `supernodeKey`: this host's uploader trusts it for the task. */
+  | { kind: 'trust'; taskId: TaskId; supernodeKey: string }
   /** Abandon a running fetch (it timed out); late bytes for it are ignored. */
   | { kind: 'cancel-fetch'; taskId: TaskId; piece: number; source: PeerId }
   /** The bytes just received for `piece` are verified: write them at startByte. */
   | { kind: 'write-piece'; taskId: TaskId; piece: number; startByte: number; endByte: number }
-  /** Download the whole file from the source (no supernode reachable, back-to-source allowed). */
-  | { kind: 'fetch-source'; taskId: TaskId; task: TaskSpec }
+  /**
+   * Download from the source (no supernode reachable, back-to-source allowed). `missing`: this
+   * peer holds verified pieces of a known plan, so fetch only these byte ranges (runs of missing
+   * pieces, in order, at most MAX_SOURCE_RANGES) into the data file and keep the rest; the whole
+   * file must then match its known digest. Absent: the whole file.
+   */
+  | { kind: 'fetch-source'; taskId: TaskId; task: TaskSpec; missing?: ByteRange[] }
   | { kind: 'done'; taskId: TaskId; fromPeersBytes: number; fromSupernodeBytes: number; fromSourceBytes: number }
   | { kind: 'failed'; taskId: TaskId; reason: string; status?: number }
   | { kind: 'log'; level: 'info' | 'warn'; message: string };

@@ -17,17 +17,23 @@
  * then (and when a supernode sends none) it runs with the defaults, and logs the fallback. Only
  * `backToSource` is local.
  *
+ * Admission: `task-info` carries the peer's grant and the key that signs it; the peer hands the
+ * key to its driver (`trust`: this host's uploader accepts grants signed by it for this task) and
+ * sends the grant with every piece request. A source that refuses the grant (`unauthorized`) is
+ * not blamed; the result asks the supernode for a fresh grant, which comes with the next assign.
+ *
  * Failure handling: a fetch with no result after `pieceTimeoutMs` is cancelled and reported as a
  * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
  * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
  * supernode left it downloads from the source itself (`fetch-source`) when `backToSource`
- * allows, else fails. Pieces already verified on disk (`have` at start) are reused when the
+ * allows — only the byte ranges of the pieces it lacks when it holds some (`missingRanges`) —
+ * else fails. Pieces already verified on disk (`have` at start) are reused when the
  * plan matches (`resumePlan`); otherwise the driver is told to discard them.
  *
  *   input                     effects
  *   start                     send register            (pattern source: fetch-source)
- *   task-info                 settings; plan; send pull (or done, when resuming a complete file)
- *   assign                    fetch-piece ...
+ *   task-info                 settings; trust (the supernode's key); plan; send pull (or done, when resuming)
+ *   assign                    fetch-piece ... (each with the peer's grant; an assign may renew it)
  *   wait                      - (arms the retry timer)
  *   task-failed               failed
  *   piece-fetched ok          write-piece; send pull | report + done
@@ -38,9 +44,9 @@
  */
 import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
-import type { PeerEffect, PeerInput } from './peer-io.ts';
+import { MAX_SOURCE_RANGES, type ByteRange, type PeerEffect, type PeerInput } from './peer-io.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
-import type { Assignment, FailureKind, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import type { Assignment, FailureKind, Grant, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings, type SettingsOrigin } from './settings.ts';
 
@@ -74,6 +80,8 @@ export class Peer {
   private retryAtMs: number | null = null;
   private fromPeersBytes = 0;
   private fromSupernodeBytes = 0;
+  /** This peer's admission to the task's pieces, from the supernode (task-info, renewed in assign). */
+  private grant: Grant | null = null;
   private cfg: PeerSettings = DEFAULT_PEER_SETTINGS;
   private settingsOrigin: SettingsOrigin = 'default';
 
@@ -169,6 +177,8 @@ export class Peer {
       case 'task-info': {
         this.awaitingSinceMs = null;
         this.adoptSettings(msg.settings);
+        this.grant = msg.grant ?? null;
+        if (msg.supernodeKey) this.out.push({ kind: 'trust', taskId: this.taskId, supernodeKey: msg.supernodeKey });
         if (!this.plan) this.adoptPlan(msg);
         if (this.have!.full) return this.finish(0);
         this.phase = 'downloading';
@@ -176,6 +186,7 @@ export class Peer {
       }
       case 'assign': {
         this.awaitingSinceMs = null;
+        if (msg.grant) this.grant = msg.grant;
         if (!this.plan) return;
         for (const assignment of msg.pieces) this.startFetch(nowMs, assignment);
         this.retryAtMs = msg.retryAfterMs > 0 ? nowMs + msg.retryAfterMs : null;
@@ -246,6 +257,7 @@ export class Peer {
     this.out.push({
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
       expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
+      ...(this.grant ? { grant: this.grant } : {}),
     });
   }
 
@@ -263,7 +275,8 @@ export class Peer {
     } else {
       const kind: FailureKind = digest !== null ? 'corrupt' : (failure ?? 'unreachable');
       this.results.push({ piece, source, ok: false, failure: kind });
-      if (kind !== 'busy' && source !== SUPERNODE) this.blacklistLocally(source);
+      // A busy source, or one that refused our grant (its supernode renews it), did nothing wrong.
+      if (kind !== 'busy' && kind !== 'unauthorized' && source !== SUPERNODE) this.blacklistLocally(source);
       if (kind === 'corrupt') this.out.push({ kind: 'log', level: 'warn', message: `piece ${piece} from ${source} failed verification; not written` });
     }
     if (this.have!.full) {
@@ -331,7 +344,9 @@ export class Peer {
     this.phase = 'source';
     this.awaitingSinceMs = null;
     this.retryAtMs = null;
-    this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task });
+    const missing = this.plan && this.have && this.have.count > 0 && !this.have.full ? missingRanges(this.plan, this.have) : null;
+    if (missing) this.out.push({ kind: 'log', level: 'info', message: `back to the source for the ${this.plan!.pieceCount - this.have!.count} pieces not held, in ${missing.length} ranged request(s)` });
+    this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task, ...(missing ? { missing } : {}) });
   }
 
   private blacklistLocally(source: PeerId): void {
@@ -364,4 +379,31 @@ export class Peer {
     this.retryAtMs = null;
     this.out.push({ kind: 'failed', taskId: this.taskId, reason, ...(status !== undefined ? { status } : {}) });
   }
+}
+
+/**
+ * The byte ranges of the pieces `have` lacks: one per run of adjacent missing pieces; past
+ * MAX_SOURCE_RANGES runs, the smallest gaps of held pieces between them are fetched too.
+ */
+export function missingRanges(plan: PiecePlan, have: Bitset): ByteRange[] {
+  const runs: { first: number; last: number }[] = [];
+  for (let piece = 0; piece < plan.pieceCount; piece++) {
+    if (have.has(piece)) continue;
+    const run = runs[runs.length - 1];
+    if (run && run.last === piece - 1) run.last = piece;
+    else runs.push({ first: piece, last: piece });
+  }
+  if (runs.length > MAX_SOURCE_RANGES) {
+    // Keep the widest gaps; ties keep the earlier one.
+    const gaps = runs.slice(1).map((run, i) => ({ i, width: run.first - runs[i].last }));
+    gaps.sort((a, b) => b.width - a.width || a.i - b.i);
+    const kept = new Set(gaps.slice(0, MAX_SOURCE_RANGES - 1).map((gap) => gap.i));
+    const merged = [runs[0]];
+    for (let i = 1; i < runs.length; i++) {
+      if (kept.has(i - 1)) merged.push(runs[i]);
+      else merged[merged.length - 1] = { first: merged[merged.length - 1].first, last: runs[i].last };
+    }
+    runs.splice(0, runs.length, ...merged);
+  }
+  return runs.map((run) => ({ startByte: pieceRange(plan, run.first).startByte, endByte: pieceRange(plan, run.last).endByte }));
 }

@@ -3,6 +3,12 @@
  * Plain data with a `kind`, JSON-serialisable; piece bytes travel beside a data-plane header
  * (see transport/). Nothing here names a file path: a piece is addressed by taskId + index.
  * Untrusted input is checked by `decode.ts` before any machine sees it.
+ *
+ * Admission (issue 11): `task-info` carries the peer's `grant` and the `supernodeKey` that signs
+ * it; an `assign` may carry a renewed `grant`; every `piece-request` carries the requester's
+ * `grant`, and a data plane without a valid one answers `piece-refused` with reason
+ * `unauthorized` (a result then reports failure `unauthorized`, which blames no one). A client
+ * that sends no grant gets no piece bytes from a supernode or an uploader of this version.
  */
 import type { PeerSettings } from './settings.ts';
 
@@ -22,7 +28,29 @@ export interface TaskSpec {
   identifier?: string;
 }
 
-export type FailureKind = 'timeout' | 'refused' | 'busy' | 'corrupt' | 'unreachable' | 'io';
+/**
+ * Why a fetch failed. `unauthorized`: the source refused the requester's grant (expired, or the
+ * source does not know the supernode's key yet); it says nothing about the source, and asks the
+ * supernode for a fresh grant.
+ */
+export type FailureKind = 'timeout' | 'refused' | 'busy' | 'corrupt' | 'unreachable' | 'io' | 'unauthorized';
+
+/**
+ * Admission to a task's pieces: issued by the supernode to a peer it admitted (after any
+ * credential check) and carried in every piece request. Uploaders, and the supernode's own data
+ * plane, serve a piece only against a grant for that task, unexpired, signed by a supernode key
+ * they trust for it (see core/uploader.ts). Core decides who gets one and for how long; the
+ * signature is the driver's (Ed25519 in transport, a structural token in the simulator) and core
+ * never reads it. A grant is a bearer token: whoever holds it may use it until it expires.
+ */
+export interface Grant {
+  taskId: TaskId;
+  /** The peer it was issued to (for logs and audit; the data plane cannot check who holds it). */
+  peer: PeerId;
+  /** Expiry on the drivers' shared clock (epoch ms on the wire in transport; virtual ms in sim). */
+  expiresAtMs: number;
+  signature: string;
+}
 
 export interface PieceResult {
   piece: number;
@@ -91,6 +119,10 @@ export interface TaskInfoMsg {
    * supernode, when the peer falls back to the defaults and logs it.
    */
   settings?: PeerSettings;
+  /** This peer's admission to the task's pieces (absent from an older supernode). */
+  grant?: Grant;
+  /** The key that signs this supernode's grants: the peer's uploader trusts it for this task. */
+  supernodeKey?: string;
 }
 export interface AssignMsg {
   kind: 'assign';
@@ -98,6 +130,8 @@ export interface AssignMsg {
   pieces: Assignment[];
   /** Pull again after this long if nothing else happens (0 = no hint). */
   retryAfterMs: number;
+  /** A fresh grant, replacing the one from task-info (it was past half its life, or refused). */
+  grant?: Grant;
 }
 export interface WaitMsg {
   kind: 'wait';
@@ -121,6 +155,8 @@ export interface PieceRequestMsg {
   requestId: number;
   taskId: TaskId;
   piece: number;
+  /** The requester's admission to the task; without a valid one no bytes are served. */
+  grant?: Grant;
 }
 /** Header of a piece answer; the bytes follow in the same binary frame. */
 export interface PieceDataMsg {
@@ -133,6 +169,6 @@ export interface PieceDataMsg {
 export interface PieceRefusedMsg {
   kind: 'piece-refused';
   requestId: number;
-  reason: 'busy' | 'missing';
+  reason: 'busy' | 'missing' | 'unauthorized';
 }
 export type DataPlaneMsg = PieceRequestMsg | PieceDataMsg | PieceRefusedMsg;

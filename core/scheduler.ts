@@ -12,7 +12,8 @@
  *    same moment spread over different pieces — then nearest to what R is downloading now
  *    (or to the last piece R was given: writes stay near-sequential), then a rotation drawn
  *    from the seeded RNG (ties are broken at random, reproducibly);
- * 3. source: a holder that R's local blacklist and the global blacklist allow, not gone, not in
+ * 3. source: a holder that R's local blacklist and the global blacklist allow (and not suspended
+ *    while the supernode probes it, blacklist.ts), not gone, not in
  *    `cdn` pattern, below its upload slots (`uploadSlotsFor`: `peerUpLimit` scaled by its declared
  *    upload rate), with the best expected rate for one more upload —
  *    its declared upload rate / (running uploads + 1), so among equal peers the least loaded
@@ -138,6 +139,7 @@ export class TaskSwarm {
     for (const run of this.running[peer]) this.release(run);
     this.running[peer] = [];
     this.gone[peer] = true;
+    this.blacklists.markGone(peer);
     const have = this.have[peer];
     for (let piece = 0; piece < this.pieceCount; piece++) if (have.has(piece)) this.copies[piece]--;
   }

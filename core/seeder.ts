@@ -27,7 +27,7 @@
  *   unseed                        send leave (link open); disconnect (link now unused)
  *   connected                     send register ... (each task of the link) | disconnect (none)
  *   connection-lost               log; per task: connect | send register at its next supernode
- *   supernode-message task-info   settings (when new); log + send leave (differs from the file)
+ *   supernode-message task-info   trust (its key); settings (when new); log + send leave (differs from the file)
  *   supernode-message task-failed log; disconnect (link now unused)
  *   timeout                       connect (links whose back-off is over)
  *
@@ -69,6 +69,8 @@ export type SeederEffect =
   /** Close the link after the frames already sent on it. */
   | { kind: 'disconnect'; supernode: string }
   | { kind: 'send'; to: string; msg: PeerToSupernode }
+  /** The supernode signs grants for this task with `supernodeKey`: this host's uploader trusts it for the task. */
+  | { kind: 'trust'; taskId: TaskId; supernodeKey: string }
   /** A supernode's settings for this host: reconfigure its uploader. */
   | { kind: 'settings'; settings: PeerSettings; supernode: string }
   | { kind: 'log'; level: 'info' | 'warn'; message: string };
@@ -221,6 +223,8 @@ export class Seeder {
       return this.releaseIfUnused(link);
     }
     if (msg.kind !== 'task-info') return;
+    // Requesters this supernode admits carry grants signed with its key: the uploader must accept them.
+    if (msg.supernodeKey) this.out.push({ kind: 'trust', taskId: msg.taskId, supernodeKey: msg.supernodeKey });
     if (msg.settings && !sameSettings(msg.settings, this.cfg)) {
       this.cfg = msg.settings;
       this.out.push({ kind: 'settings', settings: msg.settings, supernode: addr });

@@ -16,6 +16,14 @@ export type SupernodeInput =
   | { kind: 'cdn-failed'; taskId: TaskId; reason: string; status?: number }
   /** A cached piece went missing or corrupt on the supernode's disk; the CDN refetches it. */
   | { kind: 'cdn-piece-lost'; taskId: TaskId; piece: number }
+  /** Answer to `cdn-verify-piece`: the cached piece was read whole and matches its digest. */
+  | { kind: 'cdn-piece-intact'; taskId: TaskId; piece: number }
+  /**
+   * Answer to `probe-peer`: the supernode's own fetch of the piece from that peer gave verified
+   * bytes (`served`), failed (`failed`: refused, unreachable, corrupt, timed out), or proved
+   * nothing (`inconclusive`: the peer was busy).
+   */
+  | { kind: 'probe-result'; taskId: TaskId; peerId: PeerId; outcome: 'served' | 'failed' | 'inconclusive'; detail?: string }
   /** Answer to `cdn-revalidate`: changed=false means a 304 (reuse the cache). */
   | { kind: 'cdn-validated'; taskId: TaskId; changed: boolean }
   /** Answer to `check-auth`: may this peer's credentials read the source? */
@@ -44,6 +52,13 @@ export type SupernodeEffect =
   | { kind: 'send'; to: PeerId; msg: SupernodeToPeer }
   /** Start (or resume) fetching the source into the cache, piece by piece. */
   | { kind: 'cdn-fetch'; taskId: TaskId; task: TaskSpec; pieceSizeBytes: number }
+  /** Peers report this cached piece corrupt: read it whole and check it (cdn-piece-intact | cdn-piece-lost). */
+  | { kind: 'cdn-verify-piece'; taskId: TaskId; piece: number }
+  /**
+   * Check an accused peer: fetch `piece` (`sizeBytes` long) from its uploader at `sourceAddr`
+   * with the supernode's own grant, verify it against `digest`, answer `probe-result`.
+   */
+  | { kind: 'probe-peer'; taskId: TaskId; peerId: PeerId; sourceAddr: string; piece: number; sizeBytes: number; digest: string }
   /** Refetch one piece whose cached copy was lost. */
   | { kind: 'cdn-refetch-piece'; taskId: TaskId; piece: number }
   /** Ask the source whether the cached copy is still current (If-None-Match / If-Modified-Since). */

@@ -8,7 +8,8 @@
  * registration on a task already cached first revalidates it with the source (`cdn-revalidate`,
  * at most once per `revalidateAfterMs`); a changed source drops the cache and starts over. A task
  * fetched with credentials makes every later requester prove its own credentials (`check-auth`)
- * before it is given any piece.
+ * before it is given any piece; a check the source passed stands for `revalidateAfterMs` for later
+ * requesters with the same credentials, so a fleet with one token costs the source one check.
  *
  * Bounded cache and preheat. The CDN evicts whole tasks to stay under its size limit, but never
  * one `cacheNeeded` says the machine needs (fetching, revalidating, or a registered peer still
@@ -25,24 +26,38 @@
  * settle running pieces and feed the blacklists. A running piece with no result after twice
  * `pieceTimeoutMs` is released without blame (its requester vanished or is stuck).
  *
+ * Admission: `task-info` goes only to a peer admitted to the task (after its credential check)
+ * and carries its grant for `grantTtlMs` (protocol.ts `Grant`; the driver signs it); an `assign`
+ * renews it past half its life, or when the peer reports an uploader refused it.
+ *
+ * Trust: failure reports are weighed by blacklist.ts (distinct credible accusers); a peer they
+ * accuse enough is suspended and checked by the supernode itself (`probe-peer`) before it is
+ * globally blacklisted. A cached piece peers report corrupt is re-read whole by the CDN
+ * (`cdn-verify-piece`) and refetched if it rotted; a piece lost more than `MAX_CDN_PIECE_LOSSES`
+ * times fails the task instead of looping on a bad disk.
+ *
  *   input                              effects
  *   register (new task)                cdn-fetch; send wait
- *   register (plan known)              send task-info (with the fleet's settings) [check-auth | cdn-revalidate]
- *   pull                               send assign | wait | task-failed
- *   report                             -   (settles results)
+ *   register (plan known)              send task-info (settings, grant) [check-auth | cdn-revalidate]
+ *   pull                               send assign (grant when due) | wait | task-failed;
+ *                                      [probe-peer] (an accused peer) [cdn-verify-piece] (a cached piece reported corrupt)
+ *   report                             -   (settles results, as pull)
  *   cdn-length / cdn-done              send task-info to every registered peer
  *   cdn-piece                          wakes waiters (send assign)
+ *   cdn-piece-lost                     cdn-refetch-piece | (lost too often) send task-failed; cdn-drop
+ *   cdn-piece-intact                   the piece is assigned again; wakes waiters
+ *   probe-result                       served: peer resumed, accusers discredited | failed: global blacklist (log)
  *   cdn-failed                         send task-failed to every peer; cdn-drop
  *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
  *   cdn-evicted                        send task-failed to every peer (task forgotten)
  *   preheat                            [cdn-fetch | cdn-revalidate]; preheat-update (and on each change)
  *   peer-gone / leave                  releases its work; wakes waiters
- *   timeout                            releases expired running pieces
+ *   timeout                            releases expired running pieces; unanswered probes prove nothing
  */
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
-import { pieceBytes, planPieces, type PiecePlan } from './pieces.ts';
-import type { Assignment, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
+import { pieceBytes, pieceRange, planPieces, type PiecePlan } from './pieces.ts';
+import type { Assignment, Grant, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
@@ -63,11 +78,16 @@ interface PeerSlot {
   pendingHave: number[];
   pendingBlacklist: PeerId[];
   authorized: boolean;
+  /** The credentials this peer registered with (credentialKey), to remember a successful check. */
+  credentials: string;
   /** Has been sent task-info: it may pull. */
   informed: boolean;
   waitStreak: number;
   waiting: boolean;
   left: boolean;
+  /** When its current grant expires (0 = none issued yet), and whether an uploader refused it. */
+  grantExpiresAtMs: number;
+  grantRefused: boolean;
 }
 
 interface Task {
@@ -84,8 +104,17 @@ interface Task {
   indexOf: Map<PeerId, number>;
   waiters: WaiterQueue;
   needsAuth: boolean;
+  /** Credentials (credentialKey) the source accepted for this task, and when: checked once per revalidateAfterMs. */
+  allowedCredentials: Map<string, number>;
   validatedAtMs: number;
   lastUsedMs: number;
+  /** Cached pieces peers reported corrupt, being re-read by the CDN; and when each was last found intact. */
+  cdnSuspect: Set<number>;
+  cdnIntactAtMs: Map<number, number>;
+  /** Times each piece was lost from the cache (bounded: a disk that keeps losing one fails the task). */
+  cdnLosses: Map<number, number>;
+  /** Peers being probed (swarm index -> the probe). */
+  probes: Map<number, { piece: number; startedMs: number }>;
   /** Preheated and not yet ready or failed: every change is reported. */
   watched: boolean;
   /** Bytes of the pieces the CDN holds (for preheat progress). */
@@ -166,7 +195,7 @@ export class Supernode {
       case 'peer-gone': return this.onPeerGone(nowMs, input.peerId);
       case 'cdn-length': {
         const task = this.tasks.get(input.taskId);
-        if (task && input.totalBytes !== null) this.setPlan(task, input.totalBytes);
+        if (task && input.totalBytes !== null) this.setPlan(nowMs, task, input.totalBytes);
         return;
       }
       case 'cdn-piece': return this.onCdnPiece(nowMs, input.taskId, input.piece, input.digest);
@@ -174,7 +203,7 @@ export class Supernode {
         const task = this.tasks.get(input.taskId);
         if (!task) return;
         task.fileDigest = input.fileDigest;
-        if (!task.plan) this.setPlan(task, input.totalBytes);
+        if (!task.plan) this.setPlan(nowMs, task, input.totalBytes);
         if (task.phase === 'fetching') task.phase = 'ready';
         task.validatedAtMs = nowMs;
         task.cdnBytes = input.totalBytes;
@@ -184,14 +213,9 @@ export class Supernode {
       case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
       case 'cdn-evicted': return this.failTask(input.taskId, 'the supernode evicted this task from its cache to stay under its size limit; download it again', undefined, 'gone');
       case 'preheat': return this.onPreheat(nowMs, input.taskId, input.task);
-      case 'cdn-piece-lost': {
-        const task = this.tasks.get(input.taskId);
-        if (!task?.swarm || !task.swarm.cdnReady.has(input.piece)) return;
-        task.swarm.cdnReady.delete(input.piece);
-        task.cdnBytes -= pieceBytes(task.plan!, input.piece);
-        this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
-        return;
-      }
+      case 'cdn-piece-lost': return this.onCdnPieceLost(input.taskId, input.piece);
+      case 'cdn-piece-intact': return this.onCdnPieceIntact(nowMs, input.taskId, input.piece);
+      case 'probe-result': return this.onProbeResult(nowMs, input);
       case 'cdn-validated': return this.onValidated(nowMs, input.taskId, input.changed);
       case 'auth-result': return this.onAuthResult(nowMs, input.taskId, input.peerId, input.allowed, input.reason, input.status);
       case 'timeout': return this.expire(nowMs);
@@ -236,9 +260,14 @@ export class Supernode {
     const slot: PeerSlot = {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
-      authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, left: false,
+      authorized: creating || !task.needsAuth || this.recentlyAllowed(nowMs, task, credentialKey(msg.task)),
+      credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, left: false, grantExpiresAtMs: 0, grantRefused: false,
     };
-    if (creating && hasCredentials(msg.task)) task.needsAuth = true;
+    if (creating && hasCredentials(msg.task)) {
+      task.needsAuth = true;
+      // The creator's credentials fetch the source: if the source refuses them, the task fails for everyone.
+      this.rememberAllowed(nowMs, task, slot.credentials);
+    }
     task.peers.set(from, slot);
     let taskIds = this.peerTasks.get(from);
     if (!taskIds) this.peerTasks.set(from, taskIds = new Set());
@@ -249,21 +278,21 @@ export class Supernode {
       task.phase = 'revalidating';
       this.out.push({ kind: 'cdn-revalidate', taskId: task.taskId, task: task.spec });
     }
-    if (task.plan && task.phase !== 'revalidating' && slot.authorized) this.sendTaskInfo(task, slot);
+    if (task.plan && task.phase !== 'revalidating' && slot.authorized) this.sendTaskInfo(nowMs, task, slot);
     else this.send(from, { kind: 'wait', taskId: task.taskId, retryAfterMs: this.cfg.waitMinMs, reason: this.waitReason(task, slot) });
   }
 
   private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
-      waiters: new WaiterQueue(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
-      watched: false, cdnBytes: 0,
+      waiters: new WaiterQueue(), needsAuth: false, allowedCredentials: new Map(), validatedAtMs: nowMs, lastUsedMs: nowMs,
+      cdnSuspect: new Set(), cdnIntactAtMs: new Map(), cdnLosses: new Map(), probes: new Map(), watched: false, cdnBytes: 0,
     };
     this.tasks.set(taskId, task);
     return task;
   }
 
-  private setPlan(task: Task, totalBytes: number): void {
+  private setPlan(nowMs: number, task: Task, totalBytes: number): void {
     if (task.plan) return;
     task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
     task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
@@ -272,7 +301,7 @@ export class Supernode {
     for (const slot of task.peers.values()) {
       if (slot.left) continue;
       this.joinSwarm(task, slot);
-      if (slot.authorized && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+      if (slot.authorized && task.phase !== 'revalidating') this.sendTaskInfo(nowMs, task, slot);
     }
   }
 
@@ -292,13 +321,27 @@ export class Supernode {
     slot.pendingBlacklist = [];
   }
 
-  private sendTaskInfo(task: Task, slot: PeerSlot): void {
+  /** Admit the peer: the plan, the fleet's settings and its grant (signed by the driver on the way out). */
+  private sendTaskInfo(nowMs: number, task: Task, slot: PeerSlot): void {
     const plan = task.plan!;
     slot.informed = true;
     this.send(slot.id, {
       kind: 'task-info', taskId: task.taskId, totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
       pieceCount: plan.pieceCount, ...(task.fileDigest ? { fileDigest: task.fileDigest } : {}), settings: this.peerSettings,
+      grant: this.issueGrant(nowMs, task, slot),
     });
+  }
+
+  private issueGrant(nowMs: number, task: Task, slot: PeerSlot): Grant {
+    slot.grantExpiresAtMs = nowMs + this.cfg.grantTtlMs;
+    slot.grantRefused = false;
+    return { taskId: task.taskId, peer: slot.id, expiresAtMs: slot.grantExpiresAtMs, signature: '' };
+  }
+
+  /** An assign, with a fresh grant when the peer's is past half its life or an uploader refused it. */
+  private sendAssign(nowMs: number, task: Task, slot: PeerSlot, pieces: Assignment[], retryAfterMs: number): void {
+    const renew = slot.grantRefused || nowMs >= slot.grantExpiresAtMs - this.cfg.grantTtlMs / 2;
+    this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces, retryAfterMs, ...(renew ? { grant: this.issueGrant(nowMs, task, slot) } : {}) });
   }
 
   private onCdnPiece(nowMs: number, taskId: TaskId, piece: number, digest: string): void {
@@ -318,16 +361,121 @@ export class Supernode {
     if (!swarm || slot.index < 0) return;
     let freed = 0;
     let gained = 0;
+    const wasIsolated = swarm.blacklists.isIsolated(slot.index);
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
-      const blame = !result.ok && result.failure !== 'busy';
+      // Busy and a refused grant say nothing about the source; the refused grant is renewed.
+      const blame = !result.ok && result.failure !== 'busy' && result.failure !== 'unauthorized';
+      if (result.failure === 'unauthorized') slot.grantRefused = true;
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
         freed++;
         if (result.ok) gained++;
+        if (source === SUPERNODE_INDEX && result.failure === 'corrupt') this.suspectCdnPiece(nowMs, task, result.piece);
       }
     }
+    if (!wasIsolated && swarm.blacklists.isIsolated(slot.index)) {
+      this.log('warn', `task ${task.taskId.slice(0, 12)}: peer ${slot.id} failed from more than ${this.cfg.selfIsolationThreshold} sources in a row; it is isolated (supernode only) and on the global blacklist`);
+    }
+    this.startProbes(nowMs, task);
     if (freed > 0) this.wake(nowMs, task, Math.min(this.cfg.wakeBatch, freed + gained * this.cfg.peerUpLimit));
+  }
+
+  /**
+   * Peers report the cache's copy of `piece` corrupt: stop assigning it and have the CDN read it
+   * whole (`cdn-verify-piece`). A copy found intact is not re-read for a piece timeout, so reports
+   * cannot make the supernode hash one piece without end.
+   */
+  private suspectCdnPiece(nowMs: number, task: Task, piece: number): void {
+    const swarm = task.swarm!;
+    if (!swarm.cdnReady.has(piece) || task.cdnSuspect.has(piece)) return;
+    const intactAtMs = task.cdnIntactAtMs.get(piece);
+    if (intactAtMs !== undefined && nowMs - intactAtMs < this.cfg.pieceTimeoutMs) return;
+    task.cdnSuspect.add(piece);
+    this.dropCdnPiece(task, piece);
+    this.out.push({ kind: 'cdn-verify-piece', taskId: task.taskId, piece });
+  }
+
+  /** The cache's copy is missing or corrupt: refetch it, unless the disk keeps losing it. */
+  private onCdnPieceLost(taskId: TaskId, piece: number): void {
+    const task = this.tasks.get(taskId);
+    const swarm = task?.swarm;
+    if (!task || !swarm) return;
+    const suspect = task.cdnSuspect.delete(piece);
+    if (!suspect && !swarm.cdnReady.has(piece)) return;
+    this.dropCdnPiece(task, piece);
+    const losses = (task.cdnLosses.get(piece) ?? 0) + 1;
+    task.cdnLosses.set(piece, losses);
+    if (losses > MAX_CDN_PIECE_LOSSES) {
+      return this.failTask(taskId, `the supernode's cache lost piece ${piece} ${losses} times (missing or corrupt on its disk); check the supernode's disk, then run the download again`);
+    }
+    this.out.push({ kind: 'cdn-refetch-piece', taskId, piece });
+  }
+
+  private onCdnPieceIntact(nowMs: number, taskId: TaskId, piece: number): void {
+    const task = this.tasks.get(taskId);
+    if (!task?.swarm || !task.cdnSuspect.delete(piece)) return;
+    task.cdnIntactAtMs.set(piece, nowMs);
+    if (!task.swarm.cdnReady.add(piece)) return;
+    task.cdnBytes += pieceBytes(task.plan!, piece);
+    this.wake(nowMs, task, this.cfg.wakeBatch);
+  }
+
+  /** The cache's copy of `piece` is not to be assigned (suspect, lost): it no longer counts as held. */
+  private dropCdnPiece(task: Task, piece: number): void {
+    if (task.swarm!.cdnReady.delete(piece)) task.cdnBytes -= pieceBytes(task.plan!, piece);
+  }
+
+  /** Probe every source the blacklists just suspended (a held piece, chosen at random), within a bound. */
+  private startProbes(nowMs: number, task: Task): void {
+    const swarm = task.swarm;
+    if (!swarm) return;
+    for (const index of swarm.blacklists.takeProbes()) {
+      const slot = task.byIndex[index];
+      const piece = slot && !slot.left ? this.probePiece(swarm, index) : -1;
+      if (piece < 0 || task.probes.size >= MAX_PROBES_PER_TASK) {
+        swarm.blacklists.probeInconclusive(index);
+        continue;
+      }
+      task.probes.set(index, { piece, startedMs: nowMs });
+      if (this.sweepAtMs === null) this.sweepAtMs = nowMs + this.cfg.pieceTimeoutMs;
+      const { startByte, endByte } = pieceRange(task.plan!, piece);
+      this.out.push({
+        kind: 'probe-peer', taskId: task.taskId, peerId: slot.id, sourceAddr: slot.uploadAddr, piece, sizeBytes: endByte - startByte,
+        digest: task.digests[piece],
+      });
+    }
+  }
+
+  private probePiece(swarm: TaskSwarm, index: number): number {
+    const start = randomInt(this.rng, Math.max(1, swarm.pieceCount));
+    for (let i = 0; i < swarm.pieceCount; i++) {
+      const piece = (start + i) % swarm.pieceCount;
+      if (swarm.hasPiece(index, piece) && swarm.digestKnown.has(piece)) return piece;
+    }
+    return -1;
+  }
+
+  private onProbeResult(nowMs: number, input: Extract<SupernodeInput, { kind: 'probe-result' }>): void {
+    const task = this.tasks.get(input.taskId);
+    const index = task?.indexOf.get(input.peerId);
+    const probe = index === undefined ? undefined : task?.probes.get(index);
+    if (!task?.swarm || index === undefined || !probe) return;
+    task.probes.delete(index);
+    if (task.swarm.isGone(index)) return;
+    const lists = task.swarm.blacklists;
+    const accusers = lists.accusersOf(index);
+    const what = `task ${task.taskId.slice(0, 12)}: peer ${input.peerId}`;
+    if (input.outcome === 'failed') {
+      lists.probeFailed(index);
+      this.log('warn', `${what} is on the global blacklist: ${accusers} peers reported failures from it and the supernode's own fetch of piece ${probe.piece} failed too (${input.detail ?? 'no detail'})`);
+      return;
+    }
+    if (input.outcome === 'served') {
+      lists.probeServed(index);
+      this.log('info', `${what} served piece ${probe.piece} to the supernode's check: its ${accusers} accusers are discredited for this task`);
+    } else lists.probeInconclusive(index);
+    this.wake(nowMs, task, this.cfg.wakeBatch);
   }
 
   private answerPull(nowMs: number, task: Task, slot: PeerSlot): void {
@@ -337,12 +485,12 @@ export class Supernode {
       return;
     }
     if (swarm.isComplete(slot.index)) {
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     const limit = Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit);
     if (swarm.runningOf(slot.index).length >= limit) {
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     const assigned = this.assign(nowMs, task, slot);
@@ -350,12 +498,12 @@ export class Supernode {
       slot.waitStreak = 0;
       const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      this.sendAssign(nowMs, task, slot, assigned, short ? this.backoffMs(slot) : 0);
       return;
     }
     if (swarm.runningOf(slot.index).length > 0 && swarm.missingCount(slot.index) <= swarm.runningOf(slot.index).length) {
       // Everything missing is already running: the next result brings the next pull.
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: [], retryAfterMs: 0 });
+      this.sendAssign(nowMs, task, slot, [], 0);
       return;
     }
     this.enqueueWaiter(task, slot);
@@ -423,7 +571,7 @@ export class Supernode {
       slot.waitStreak = 0;
       const short = this.isShort(swarm, slot.index);
       if (short) this.enqueueWaiter(task, slot);
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      this.sendAssign(nowMs, task, slot, assigned, short ? this.backoffMs(slot) : 0);
     }
   }
 
@@ -456,7 +604,7 @@ export class Supernode {
       task.phase = 'ready';
       task.validatedAtMs = nowMs;
       this.report(task);
-      for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(task, slot);
+      for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(nowMs, task, slot);
       return;
     }
     // The source changed: every copy in the swarm is stale. Start the task over for the peers
@@ -494,7 +642,21 @@ export class Supernode {
       return;
     }
     slot.authorized = true;
-    if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
+    this.rememberAllowed(nowMs, task, slot.credentials);
+    if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(nowMs, task, slot);
+  }
+
+  /** The source accepted `credentials` for this task within the last revalidateAfterMs. */
+  private recentlyAllowed(nowMs: number, task: Task, credentials: string): boolean {
+    const atMs = task.allowedCredentials.get(credentials);
+    return atMs !== undefined && nowMs - atMs < this.cfg.revalidateAfterMs;
+  }
+
+  private rememberAllowed(nowMs: number, task: Task, credentials: string): void {
+    if (this.cfg.revalidateAfterMs === 0) return;
+    task.allowedCredentials.delete(credentials);
+    if (task.allowedCredentials.size >= MAX_REMEMBERED_CREDENTIALS) task.allowedCredentials.delete(task.allowedCredentials.keys().next().value as string);
+    task.allowedCredentials.set(credentials, nowMs);
   }
 
   /** Tell every peer, forget the task, and drop its cache — unless the cache is already `gone`. */
@@ -524,6 +686,8 @@ export class Supernode {
       }
       task = this.newTask(nowMs, taskId, spec);
       task.needsAuth = hasCredentials(spec);
+      // The preheat's credentials fetch the source: peers bringing the same ones need no check.
+      if (task.needsAuth) this.rememberAllowed(nowMs, task, credentialKey(spec));
       this.out.push({ kind: 'cdn-fetch', taskId, task: spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
     } else if (task.phase === 'ready' && nowMs - task.validatedAtMs >= this.cfg.revalidateAfterMs) {
       task.phase = 'revalidating';
@@ -554,7 +718,13 @@ export class Supernode {
       for (const [peer, run] of task.swarm.expired(cutoffMs)) {
         task.swarm.settle(peer, run.piece, run.source, false, false);
       }
-      anyRunning ||= task.swarm.anyRunning();
+      // A probe the driver never answered proves nothing: the peer is resumed.
+      for (const [index, probe] of task.probes) {
+        if (probe.startedMs > cutoffMs) continue;
+        task.probes.delete(index);
+        task.swarm.blacklists.probeInconclusive(index);
+      }
+      anyRunning ||= task.swarm.anyRunning() || task.probes.size > 0;
     }
     this.sweepAtMs = anyRunning ? nowMs + this.cfg.pieceTimeoutMs : null;
   }
@@ -568,6 +738,10 @@ export class Supernode {
     this.tasks.delete(victim.taskId);
     this.out.push({ kind: 'cdn-drop', taskId: victim.taskId });
     return true;
+  }
+
+  private log(level: 'info' | 'warn', message: string): void {
+    this.out.push({ kind: 'log', level, message });
   }
 
   private send(to: PeerId, msg: SupernodeToPeer): void {
@@ -591,6 +765,25 @@ class WaiterQueue {
   }
 }
 
+/** A piece the cache lost more often than this in one task's life means a failing disk: the task fails. */
+const MAX_CDN_PIECE_LOSSES = 3;
+/** Probes of accused peers in flight per task; more accused peers wait for the next accusation. */
+const MAX_PROBES_PER_TASK = 64;
+
+/** Successful credential checks remembered per task (oldest forgotten first). */
+const MAX_REMEMBERED_CREDENTIALS = 256;
+
+function isCredentialHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'authorization' || lower === 'cookie';
+}
+
 function hasCredentials(spec: TaskSpec): boolean {
-  return Object.keys(spec.headers).some((name) => name.toLowerCase() === 'authorization' || name.toLowerCase() === 'cookie');
+  return Object.keys(spec.headers).some(isCredentialHeader);
+}
+
+/** The credential headers of a request, as one comparable string. */
+function credentialKey(spec: TaskSpec): string {
+  return Object.entries(spec.headers).filter(([name]) => isCredentialHeader(name))
+    .map(([name, value]) => `${name.toLowerCase()}:${value}`).sort().join('\n');
 }

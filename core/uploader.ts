@@ -2,9 +2,12 @@
  * Uploader: the serving side of a peer (and of the supernode, which is a special peer).
  *
  * Theory of operation. The uploader knows which pieces of which tasks it holds and how many
- * uploads are running. A piece request is served only when the piece is held and fewer than
- * `uploadLimit` uploads run; otherwise it is refused with the reason, and the requester's core
- * treats that as a failed fetch. A task not requested for `unlistAfterMs` (seed: 3 minutes)
+ * uploads are running. A piece request is served only to a requester the supernode admitted to
+ * the task — it carries a grant for that task, unexpired, whose signature the driver verified
+ * with a supernode key this uploader trusts for the task (`grant`; null when there is none or it
+ * does not verify) — and only when the piece is held and fewer than `uploadLimit` uploads run.
+ * Otherwise it is refused with the reason (`unauthorized` first, so a stranger learns nothing of
+ * what is held), and the requester's core treats that as a failed fetch. A task not requested for `unlistAfterMs` (seed: 3 minutes)
  * leaves the upload list; once nothing is listed and nothing runs for `idleExitMs`, the
  * uploader asks its driver to exit. It knows nothing of files: the driver maps a served piece to
  * bytes.
@@ -17,8 +20,9 @@
  *   input                          effects
  *   configure                      -
  *   list-task / have-piece         -
- *   piece-request (held, free)     serve { to, requestId, taskId, piece }
- *   piece-request (else)           refuse { to, requestId, reason: missing | busy }
+ *   piece-request (granted, held, free)  serve { to, requestId, taskId, piece }
+ *   piece-request (no valid grant)       refuse { to, requestId, reason: unauthorized }
+ *   piece-request (else)                 refuse { to, requestId, reason: missing | busy }
  *   upload-finished                -   (frees a slot)
  *   unlist-task                    -
  *   timeout                        unlisted { taskId } ... ; exit when idle
@@ -27,19 +31,25 @@ import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
 import type { PeerId, TaskId } from './protocol.ts';
 
+/**
+ * What the driver vouches for about a request's grant: its signature verified with a key trusted
+ * for its task. The core checks the task and the expiry, on this uploader's clock.
+ */
+export interface VerifiedGrant { taskId: TaskId; expiresAtMs: number }
+
 export type UploaderInput =
   /** New limits from the fleet's settings; the host's idle-exit time and task bound are kept. */
   | { kind: 'configure'; config: Pick<UploaderConfig, 'uploadLimit' | 'perRequesterLimit' | 'unlistAfterMs'> }
   | { kind: 'list-task'; taskId: TaskId; pieceCount: number }
   | { kind: 'have-piece'; taskId: TaskId; piece: number }
   | { kind: 'unlist-task'; taskId: TaskId }
-  | { kind: 'piece-request'; from: PeerId; requestId: number; taskId: TaskId; piece: number }
+  | { kind: 'piece-request'; from: PeerId; requestId: number; taskId: TaskId; piece: number; grant: VerifiedGrant | null }
   | { kind: 'upload-finished'; requestId: number; from: PeerId }
   | { kind: 'timeout' };
 
 export type UploaderEffect =
   | { kind: 'serve'; to: PeerId; requestId: number; taskId: TaskId; piece: number }
-  | { kind: 'refuse'; to: PeerId; requestId: number; reason: 'missing' | 'busy' }
+  | { kind: 'refuse'; to: PeerId; requestId: number; reason: 'missing' | 'busy' | 'unauthorized' }
   | { kind: 'unlisted'; taskId: TaskId }
   | { kind: 'exit' };
 
@@ -117,6 +127,11 @@ export class Uploader {
         this.tasks.delete(input.taskId);
         break;
       case 'piece-request': {
+        const { grant } = input;
+        if (grant === null || grant.taskId !== input.taskId || grant.expiresAtMs <= nowMs) {
+          this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'unauthorized' });
+          break;
+        }
         const task = this.tasks.get(input.taskId);
         if (!task || !task.pieces.has(input.piece)) {
           this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'missing' });

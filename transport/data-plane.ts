@@ -1,8 +1,9 @@
 /**
  * The serving side of the data plane, shared by a host's uploader (transport/uploader) and the
  * supernode's CDN (transport/supernode): peers' WebSocket connections to `/data`, each frame
- * decoded into a `piece-request`, and the core `Uploader` (hosted by `MachineHost`) that decides
- * whether it is served (a free slot, under the per-requester cap, the piece held) or refused.
+ * decoded into a `piece-request`, its grant checked by the owner (`verifyGrant`: signed by a key
+ * trusted for the task), and the core `Uploader` (hosted by `MachineHost`) that decides whether it
+ * is served (admitted, a free slot, under the per-requester cap, the piece held) or refused.
  * What serving means — which bytes, from where, at what rate — is the owner's (`serve`); it calls
  * `finished` when the upload is over, whatever happened, so the slot frees.
  *
@@ -14,12 +15,15 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { MachineFault, MachineHost } from '../core/runtime.ts';
-import { Uploader, type UploaderConfig, type UploaderEffect, type UploaderInput } from '../core/uploader.ts';
+import type { Grant } from '../core/protocol.ts';
+import { Uploader, type UploaderConfig, type UploaderEffect, type UploaderInput, type VerifiedGrant } from '../core/uploader.ts';
 import { hostInRealTime } from './real-timer.ts';
 import { isTaskId } from './task-id.ts';
 import { CLOSE_BAD_REQUEST, decodePieceRequest, sendJson } from './wire.ts';
 
 export interface DataPlaneOwner {
+  /** The request's grant if a key trusted for `taskId` signed it (transport/grants.ts), else null. */
+  verifyGrant(taskId: string, grant: Grant | undefined): VerifiedGrant | null;
   /** Send piece `piece` of `taskId` to connection `connId`; call `finished` when done. */
   serve(connId: string, requestId: number, taskId: string, piece: number): void;
   /** The core unlisted a task nobody asked for. */
@@ -71,7 +75,7 @@ export class UploaderDataPlane {
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(ws, connId, data, isBinary));
   }
 
-  refuse(connId: string, requestId: number, reason: 'missing' | 'busy'): void {
+  refuse(connId: string, requestId: number, reason: 'missing' | 'busy' | 'unauthorized'): void {
     this.refusedRequests++;
     const ws = this.conns.get(connId);
     if (ws) sendJson(ws, { kind: 'piece-refused', requestId, reason });
@@ -94,7 +98,9 @@ export class UploaderDataPlane {
       return;
     }
     if (!isTaskId(msg.taskId)) return this.refuse(connId, msg.requestId, 'missing');
-    this.host.apply({ kind: 'piece-request', from: connId, requestId: msg.requestId, taskId: msg.taskId, piece: msg.piece });
+    this.host.apply({
+      kind: 'piece-request', from: connId, requestId: msg.requestId, taskId: msg.taskId, piece: msg.piece, grant: this.owner.verifyGrant(msg.taskId, msg.grant),
+    });
   }
 
   private onEffect(effect: UploaderEffect): void {

@@ -13,7 +13,10 @@ const plain = { noNullPrototype: true } as const;
 const idArb = fc.string({ minLength: 1, maxLength: 40 });
 const pieceArb = fc.nat({ max: DECODE_LIMITS.pieceIndexLimit - 1 });
 const digestArb = fc.stringMatching(/^sha256:[0-9a-f]{64}$/);
-const failureArb = fc.constantFrom('timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io' as const);
+const failureArb = fc.constantFrom('timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized' as const);
+const grantArb = fc.record({
+  taskId: idArb, peer: idArb, expiresAtMs: fc.maxSafeNat(), signature: fc.base64String({ maxLength: 88 }),
+}, plain);
 const headersArb = fc.dictionary(
   fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/),
   fc.string({ maxLength: 60 }).filter((v) => !/[\r\n\0]/.test(v)),
@@ -40,22 +43,26 @@ const taskInfoArb = fc.record({
   totalBytes: fc.nat({ max: 2 ** 40 }), pieceSizeBytes: fc.integer({ min: 4 * 1024 * 1024, max: 15 * 1024 * 1024 }),
 }).map(({ totalBytes, pieceSizeBytes }) => ({ totalBytes, pieceSizeBytes, pieceCount: Math.ceil(totalBytes / pieceSizeBytes) }));
 const supernodeToPeerArb: fc.Arbitrary<SupernodeToPeer> = fc.oneof(
-  fc.tuple(idArb, taskInfoArb, fc.option(digestArb, { nil: undefined })).map(([taskId, info, fileDigest]) => ({
-    kind: 'task-info' as const, taskId, ...info, ...(fileDigest !== undefined && { fileDigest }),
+  fc.tuple(idArb, taskInfoArb, fc.option(digestArb, { nil: undefined }), fc.option(grantArb, { nil: undefined }),
+    fc.option(fc.base64String({ minLength: 4, maxLength: 60 }), { nil: undefined })).map(([taskId, info, fileDigest, grant, supernodeKey]) => ({
+    kind: 'task-info' as const, taskId, ...info, ...(fileDigest !== undefined && { fileDigest }), ...(grant !== undefined && { grant }),
+    ...(supernodeKey !== undefined && { supernodeKey }),
   })),
   fc.record({
     kind: fc.constant('assign' as const), taskId: idArb,
     pieces: fc.array(fc.record({ piece: pieceArb, source: idArb, sourceAddr: fc.string({ maxLength: 30 }), digest: digestArb }, plain), { maxLength: 5 }),
     retryAfterMs: fc.nat({ max: DECODE_LIMITS.retryAfterMs }),
-  }, plain),
+    grant: grantArb,
+  }, { requiredKeys: ['kind', 'taskId', 'pieces', 'retryAfterMs'], ...plain }),
   fc.record({ kind: fc.constant('wait' as const), taskId: idArb, retryAfterMs: fc.double({ min: 0, max: 60_000, noNaN: true, noDefaultInfinity: true }), reason: fc.string() }, plain),
   fc.record({ kind: fc.constant('task-failed' as const), taskId: idArb, reason: fc.string(), status: fc.integer({ min: 100, max: 599 }) }, { requiredKeys: ['kind', 'taskId', 'reason'], ...plain }),
 );
 
 const dataPlaneArb: fc.Arbitrary<DataPlaneMsg> = fc.oneof(
-  fc.record({ kind: fc.constant('piece-request' as const), requestId: fc.maxSafeNat(), taskId: idArb, piece: pieceArb }, plain),
+  fc.record({ kind: fc.constant('piece-request' as const), requestId: fc.maxSafeNat(), taskId: idArb, piece: pieceArb, grant: grantArb },
+    { requiredKeys: ['kind', 'requestId', 'taskId', 'piece'], ...plain }),
   fc.record({ kind: fc.constant('piece-data' as const), requestId: fc.maxSafeNat(), taskId: idArb, piece: pieceArb, sizeBytes: fc.nat({ max: 16 * 1024 * 1024 }) }, plain),
-  fc.record({ kind: fc.constant('piece-refused' as const), requestId: fc.maxSafeNat(), reason: fc.constantFrom('busy', 'missing' as const) }, plain),
+  fc.record({ kind: fc.constant('piece-refused' as const), requestId: fc.maxSafeNat(), reason: fc.constantFrom('busy', 'missing', 'unauthorized' as const) }, plain),
 );
 
 type Decoder = (value: unknown) => Decoded<unknown>;
@@ -137,6 +144,17 @@ test('errors name the path of the first bad field', () => {
       assert.is(result.error.path, path);
       assert.match(result.error.message, message);
     }
+  }
+});
+
+test('a grant must be whole: every field, of its type, within its bounds', () => {
+  const grant = { taskId: 't', peer: 'p', expiresAtMs: 5, signature: 'c2ln' };
+  const request = (g: unknown) => decodeDataPlane({ kind: 'piece-request', requestId: 1, taskId: 't', piece: 0, grant: g });
+  assert.ok(request(grant).ok);
+  for (const [bad, path] of [[{ ...grant, expiresAtMs: -1 }, '$.grant.expiresAtMs'], [{ ...grant, signature: 'x'.repeat(600) }, '$.grant.signature'],
+    [{ taskId: 't', peer: 'p', expiresAtMs: 5 }, '$.grant.signature'], ['a string', '$.grant']] as [unknown, string][]) {
+    const decoded = request(bad);
+    assert.ok(!decoded.ok && decoded.error.path === path, JSON.stringify(decoded));
   }
 });
 

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
-import { Peer } from '../../core/peer.ts';
-import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
+import { Bitset } from '../../core/bitset.ts';
+import { missingRanges, Peer } from '../../core/peer.ts';
+import { MAX_SOURCE_RANGES, type PeerEffect, type PeerInput } from '../../core/peer-io.ts';
 import type { SupernodeToPeer, TaskSpec } from '../../core/protocol.ts';
 import { SUPERNODE } from '../../core/protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings } from '../../core/settings.ts';
@@ -91,9 +92,11 @@ test('a silent supernode is left for the next one, carrying pieces and blacklist
     { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [0], blacklist: ['p2'], pattern: 'p2p' } },
   ]);
   assert.equal(fromSn(104, { kind: 'wait', taskId: T, retryAfterMs: 10, reason: '' }, 'sn-a'), [], 'messages from the old supernode are ignored');
-  assert.equal(feed(105, { kind: 'supernode-down', supernode: 'sn-b' }), [{ kind: 'fetch-source', taskId: T, task: SPEC }]);
-  assert.equal(feed(106, { kind: 'source-fetched', ok: true, sizeBytes: 2999 }), [
-    { kind: 'done', taskId: T, fromPeersBytes: 1000, fromSupernodeBytes: 0, fromSourceBytes: 2999 },
+  assert.equal(feed(105, { kind: 'supernode-down', supernode: 'sn-b' }), [
+    { kind: 'fetch-source', taskId: T, task: SPEC, missing: [{ startByte: 1000, endByte: 2999 }] },
+  ], 'piece 0 is held: only the rest comes from the source');
+  assert.equal(feed(106, { kind: 'source-fetched', ok: true, sizeBytes: 1999 }), [
+    { kind: 'done', taskId: T, fromPeersBytes: 1000, fromSupernodeBytes: 0, fromSourceBytes: 1999 },
   ]);
 });
 
@@ -204,6 +207,39 @@ test('a pull that claims pieces asks the driver to wait for the uploader, bounde
   fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
   const sent = feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' }).find((e) => e.kind === 'send');
   assert.equal(sent, { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: true }] }, waitForUploaderMs: 1000 });
+});
+
+test('admission: task-info\'s key goes to the uploader, its grant rides every piece request; an assign renews it', () => {
+  const { fromSn, feed } = machine();
+  const grant = { taskId: T, peer: 'me', expiresAtMs: 5000, signature: 'sig-1' };
+  const info = fromSn(1, { kind: 'task-info', taskId: T, totalBytes: 2999, pieceSizeBytes: PIECE, pieceCount: 3, settings: DEFAULT_PEER_SETTINGS, grant, supernodeKey: 'key-a' });
+  assert.equal(info[0], { kind: 'trust', taskId: T, supernodeKey: 'key-a' });
+  const first = fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p9', sourceAddr: 'p9:1', digest: 'sha256:a' }] });
+  assert.equal(first.map((e) => e.kind === 'fetch-piece' && e.grant), [grant]);
+  const renewed = { ...grant, expiresAtMs: 9000, signature: 'sig-2' };
+  const refused = feed(3, { kind: 'piece-fetched', piece: 0, source: 'p9', digest: null, failure: 'unauthorized' });
+  assert.equal(refused, [{ kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p9', ok: false, failure: 'unauthorized' }] } }]);
+  const second = fromSn(4, { kind: 'assign', taskId: T, retryAfterMs: 0, grant: renewed, pieces: [{ piece: 0, source: 'p9', sourceAddr: 'p9:1', digest: 'sha256:a' }] });
+  assert.equal(second.map((e) => e.kind === 'fetch-piece' && e.grant), [renewed], 'the source that refused the old grant is not blacklisted; the new grant is sent');
+});
+
+test('missing ranges: one per run of missing pieces; past MAX_SOURCE_RANGES the narrowest held gaps are fetched too', () => {
+  const plan = { totalBytes: 1000 * 10 - 5, pieceSizeBytes: 1000, pieceCount: 10 };
+  const have = new Bitset(10);
+  for (const piece of [0, 3, 4, 8]) have.add(piece);
+  assert.equal(missingRanges(plan, have), [
+    { startByte: 1000, endByte: 3000 }, { startByte: 5000, endByte: 8000 }, { startByte: 9000, endByte: 9995 },
+  ]);
+  const many = { totalBytes: 1000 * 200, pieceSizeBytes: 1000, pieceCount: 200 };
+  const alternate = new Bitset(200);
+  for (let piece = 0; piece < 200; piece += 2) alternate.add(piece);
+  alternate.add(101);
+  const ranges = missingRanges(many, alternate);
+  assert.is(ranges.length, MAX_SOURCE_RANGES);
+  const covered = new Set<number>();
+  for (const r of ranges) for (let b = r.startByte; b < r.endByte; b += 1000) covered.add(b / 1000);
+  for (let piece = 0; piece < 200; piece++) if (!alternate.has(piece)) assert.ok(covered.has(piece), `piece ${piece} is fetched`);
+  assert.ok(ranges.every((r, i) => i === 0 || r.startByte > ranges[i - 1].endByte), 'in order, not overlapping');
 });
 
 test.run();

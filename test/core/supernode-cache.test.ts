@@ -91,8 +91,9 @@ test('a preheat fetches a new task and reports its progress until it is ready', 
   assert.equal(feed(5, { kind: 'cdn-piece', taskId: T, piece: 0, digest: 'sha256:a' }), [], 'the watch ended at ready');
 });
 
-test('a preheat of a cached task revalidates it; unchanged is ready, changed fetches anew', () => {
-  const { feed, register, fetched } = machine();
+test('a preheat of a cached task revalidates it when due; unchanged is ready, changed fetches anew', () => {
+  // Due at once (the default interval, 60 s, would let the preheat reuse a validation this young).
+  const { feed, register, fetched } = machine({ revalidateAfterMs: 0 });
   register(0, 'p1');
   fetched(1);
   assert.equal(feed(2, { kind: 'preheat', taskId: T, task: SPEC }), [

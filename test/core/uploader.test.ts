@@ -1,9 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyAndDrain, fireDue } from '../../core/drive.ts';
-import { DEFAULT_UPLOADER, Uploader, type UploaderConfig, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
+import { DEFAULT_UPLOADER, Uploader, type UploaderConfig, type UploaderEffect, type UploaderInput, type VerifiedGrant } from '../../core/uploader.ts';
 
 const MINUTE_MS = 60_000;
+
+/** A grant the driver verified, for `taskId`, valid for a day of test time. */
+function granted(taskId: string): VerifiedGrant {
+  return { taskId, expiresAtMs: 24 * 60 * MINUTE_MS };
+}
 
 /** Feeds inputs through the shared drive helpers and returns the effects of each step. */
 function harness(cfg: Partial<UploaderConfig> = {}) {
@@ -19,7 +24,7 @@ function harness(cfg: Partial<UploaderConfig> = {}) {
     return effects;
   };
   const request = (nowMs: number, from: string, requestId: number, piece: number, taskId = 'task-a') =>
-    run(nowMs, { kind: 'piece-request', from, requestId, taskId, piece });
+    run(nowMs, { kind: 'piece-request', from, requestId, taskId, piece, grant: granted(taskId) });
   return { uploader, run, tick, request };
 }
 
@@ -30,6 +35,21 @@ test('serves a held piece to the requester', () => {
   assert.ok(uploader.holds('task-a', 2));
   assert.equal(request(10, 'peer-1', 7, 2), [{ kind: 'serve', to: 'peer-1', requestId: 7, taskId: 'task-a', piece: 2 }]);
   assert.is(uploader.activeUploads, 1);
+});
+
+test('admission: no grant, a grant for another task or an expired one gets no bytes; a valid one does', () => {
+  const { run } = harness();
+  run(0, { kind: 'list-task', taskId: 'task-a', pieceCount: 4 });
+  run(0, { kind: 'have-piece', taskId: 'task-a', piece: 1 });
+  const ask = (nowMs: number, requestId: number, grant: VerifiedGrant | null) =>
+    run(nowMs, { kind: 'piece-request', from: 'stranger', requestId, taskId: 'task-a', piece: 1, grant });
+  const refused = (requestId: number) => [{ kind: 'refuse', to: 'stranger', requestId, reason: 'unauthorized' }];
+  assert.equal(ask(10, 1, null), refused(1), 'no grant (or one whose signature did not verify)');
+  assert.equal(ask(10, 2, { taskId: 'task-b', expiresAtMs: 1_000 }), refused(2), 'a grant for another task');
+  assert.equal(run(20, { kind: 'piece-request', from: 'stranger', requestId: 4, taskId: 'task-a', piece: 3, grant: null }), refused(4),
+    'a stranger is not even told which pieces are held');
+  assert.equal(ask(999, 5, { taskId: 'task-a', expiresAtMs: 1_000 }), [{ kind: 'serve', to: 'stranger', requestId: 5, taskId: 'task-a', piece: 1 }]);
+  assert.equal(ask(1_000, 3, { taskId: 'task-a', expiresAtMs: 1_000 }), refused(3), 'an expired grant');
 });
 
 test('refuses a missing piece, an unlisted task and an out-of-range have-piece', () => {
@@ -163,13 +183,13 @@ test('a per-requester cap keeps one requester from taking every slot', () => {
   const feed = (nowMs: number, input: UploaderInput) => applyAndDrain(up, nowMs, input, (e) => out.push(e));
   feed(0, { kind: 'list-task', taskId: 't', pieceCount: 4 });
   for (let piece = 0; piece < 4; piece++) feed(0, { kind: 'have-piece', taskId: 't', piece });
-  for (let r = 1; r <= 3; r++) feed(1, { kind: 'piece-request', from: 'greedy', requestId: r, taskId: 't', piece: r });
-  feed(1, { kind: 'piece-request', from: 'other', requestId: 9, taskId: 't', piece: 0 });
+  for (let r = 1; r <= 3; r++) feed(1, { kind: 'piece-request', from: 'greedy', requestId: r, taskId: 't', piece: r, grant: granted('t') });
+  feed(1, { kind: 'piece-request', from: 'other', requestId: 9, taskId: 't', piece: 0, grant: granted('t') });
   assert.equal(out.map((e) => e.kind === 'refuse' ? `refuse ${e.requestId} ${e.reason}` : `${e.kind} ${'requestId' in e ? e.requestId : ''}`),
     ['serve 1', 'serve 2', 'refuse 3 busy', 'serve 9']);
   out.length = 0;
   feed(2, { kind: 'upload-finished', from: 'greedy', requestId: 1 });
-  feed(2, { kind: 'piece-request', from: 'greedy', requestId: 4, taskId: 't', piece: 3 });
+  feed(2, { kind: 'piece-request', from: 'greedy', requestId: 4, taskId: 't', piece: 3, grant: granted('t') });
   assert.equal(out, [{ kind: 'serve', to: 'greedy', requestId: 4, taskId: 't', piece: 3 }]);
 });
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { decodeJson, decodeSupernodeToPeer } from '../../core/decode.ts';
-import type { PeerToSupernode, PieceResult, SupernodeToPeer, TaskInfoMsg, TaskSpec } from '../../core/protocol.ts';
+import type { Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskInfoMsg, TaskSpec } from '../../core/protocol.ts';
 import { taskIdFor } from '../../transport/task-id.ts';
 import { controlUrl, dataUrl, decodePieceFrame, MAX_FRAME_BYTES, rawToBuffer } from '../../transport/wire.ts';
 
@@ -110,11 +110,12 @@ export class DataClient {
     return new DataClient(ws);
   }
 
-  request(taskId: string, piece: number): Promise<PieceAnswer> {
+  /** Ask for a piece, with `grant` (the requester's admission) when given. */
+  request(taskId: string, piece: number, grant?: Grant): Promise<PieceAnswer> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
       this.pending.set(requestId, resolve);
-      this.ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId, piece }));
+      this.ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId, piece, ...(grant ? { grant } : {}) }));
     });
   }
 
@@ -151,6 +152,7 @@ export async function downloadThroughSupernode(supernodeAddr: string, spec: Task
   try {
     control.send({ kind: 'register', taskId, task: spec, uploadAddr: '127.0.0.1:1', have: [], blacklist: [], pattern: 'cdn' });
     let info: TaskInfoMsg | null = null;
+    let grant: Grant | undefined;
     const pieces = new Map<number, Buffer>();
     let retryAfterMs: number | null = null;
     let piecesFromSupernode = 0;
@@ -166,6 +168,7 @@ export async function downloadThroughSupernode(supernodeAddr: string, spec: Task
       if (msg.kind === 'task-failed') throw new TaskFailedError(msg.reason, msg.status);
       if (msg.kind === 'task-info') {
         info = msg;
+        grant = msg.grant;
         if (info.pieceCount > 0) pull([]);
         continue;
       }
@@ -173,10 +176,11 @@ export async function downloadThroughSupernode(supernodeAddr: string, spec: Task
         retryAfterMs = msg.retryAfterMs;
         continue;
       }
+      if (msg.grant) grant = msg.grant;
       const results: PieceResult[] = await Promise.all(msg.pieces.map(async (assignment) => {
         let client = dataClients.get(assignment.sourceAddr);
         if (!client) dataClients.set(assignment.sourceAddr, client = await DataClient.connect(assignment.sourceAddr));
-        const answer = await client.request(taskId, assignment.piece);
+        const answer = await client.request(taskId, assignment.piece, grant);
         const ok = answer.kind === 'data' && sha256(answer.bytes) === assignment.digest;
         if (ok) {
           pieces.set(assignment.piece, answer.bytes);

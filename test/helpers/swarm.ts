@@ -18,8 +18,17 @@ import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
 import { supernodeUploaderConfig, uploaderConfigFor } from '../../core/settings.ts';
 import { SimMachines, type EventLoop } from '../../sim/strategies/dragonfly/machines.ts';
+import { signGrant, verifyGrant } from '../../sim/strategies/dragonfly/grants.ts';
 
 export const SUPERNODE_ADDR = 'sn-0';
+/** The supernode's grant key (a structural token, as in the simulator: sim/strategies/dragonfly/grants.ts). */
+const KEY = 'test-key';
+
+function signed(msg: SupernodeToPeer): SupernodeToPeer {
+  if (msg.kind === 'task-info') return { ...msg, supernodeKey: KEY, ...(msg.grant ? { grant: signGrant(KEY, msg.grant) } : {}) };
+  if (msg.kind === 'assign' && msg.grant) return { ...msg, grant: signGrant(KEY, msg.grant) };
+  return msg;
+}
 
 /** Small deterministic PRNG (mulberry32) so core tests need no driver package. */
 export function testRng(seed: number): Rng {
@@ -74,7 +83,9 @@ export class Swarm implements EventLoop {
   /** Peer i's uploader in slot i; the supernode's uploader last. */
   private readonly uploaderHosts: MachineHost<UploaderInput, UploaderEffect>[] = [];
   /** What the uploader just asked answered the piece request (its effect, drained synchronously). */
-  private uploaderAnswer: 'serve' | 'missing' | 'busy' = 'missing';
+  private uploaderAnswer: 'serve' | 'missing' | 'busy' | 'unauthorized' = 'missing';
+  /** Supernode keys each peer's uploader trusts (its `trust` effects); the supernode's own uploader trusts its own. */
+  private readonly trusted: Set<string>[] = [];
   private readonly taskId = 'a'.repeat(64);
   private readonly spec: TaskSpec = { url: 'http://origin.test/file', headers: {} };
 
@@ -94,7 +105,9 @@ export class Swarm implements EventLoop {
       this.uploaders.push(uploader);
       this.uploaderHosts.push(this.machines.host(2 + opts.peers + i, `uploader of ${peerName(i)}`, uploader, (e) => this.onUploaderEffect(e)));
       this.written.push(new Set());
+      this.trusted.push(new Set());
     }
+    this.trusted.push(new Set([KEY]));
     this.uploaderHosts.push(this.machines.host(1, 'uploader of the supernode', this.supernodeUploader, (e) => this.onUploaderEffect(e)));
   }
 
@@ -132,7 +145,7 @@ export class Swarm implements EventLoop {
     switch (effect.kind) {
       case 'send': {
         const i = peerIndex(effect.to);
-        const msg: SupernodeToPeer = effect.msg;
+        const msg: SupernodeToPeer = signed(effect.msg);
         this.after(this.latencyMs, () => this.toPeer(i, { kind: 'supernode-message', from: SUPERNODE_ADDR, msg }));
         return;
       }
@@ -154,6 +167,18 @@ export class Swarm implements EventLoop {
       case 'cdn-revalidate':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-validated', taskId: effect.taskId, changed: false }));
         return;
+      case 'cdn-verify-piece':
+        this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-piece-intact', taskId: effect.taskId, piece: effect.piece }));
+        return;
+      case 'probe-peer': {
+        // The supernode's own fetch from an accused peer: what a real fetch of that piece would find.
+        const i = peerIndex(effect.peerId);
+        const served = this.opts.faulty?.get(i) === undefined && this.uploaders[i].holds(effect.taskId, effect.piece);
+        this.after(2 * this.latencyMs, () => this.toSupernode({
+          kind: 'probe-result', taskId: effect.taskId, peerId: effect.peerId, outcome: served ? 'served' : 'failed',
+        }));
+        return;
+      }
       default:
         return;
     }
@@ -163,6 +188,9 @@ export class Swarm implements EventLoop {
     switch (effect.kind) {
       case 'settings':
         this.toUploader(i, { kind: 'configure', config: uploaderConfigFor(effect.settings, 0, 0) });
+        return;
+      case 'trust':
+        this.trusted[i].add(effect.supernodeKey);
         return;
       case 'send':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'peer-message', from: peerName(i), msg: effect.msg }));
@@ -194,7 +222,7 @@ export class Swarm implements EventLoop {
   }
 
   /** Uploader `uploader`'s answer to a piece request. */
-  private ask(uploader: number, request: Extract<UploaderInput, { kind: 'piece-request' }>): 'serve' | 'missing' | 'busy' {
+  private ask(uploader: number, request: Extract<UploaderInput, { kind: 'piece-request' }>): 'serve' | 'missing' | 'busy' | 'unauthorized' {
     this.uploaderAnswer = 'missing';
     this.toUploader(uploader, request);
     return this.uploaderAnswer;
@@ -207,12 +235,14 @@ export class Swarm implements EventLoop {
     const uploader = fromSupernode ? this.peers.length : sourceIndex;
     const fault = fromSupernode ? undefined : this.opts.faulty?.get(sourceIndex);
     const requestId = this.seq++;
-    const answer = this.ask(uploader, { kind: 'piece-request', from: peerName(requester), requestId, taskId: fetch.taskId, piece: fetch.piece });
-    const reply = (digest: string | null, failure?: 'refused' | 'busy') =>
+    const answer = this.ask(uploader, {
+      kind: 'piece-request', from: peerName(requester), requestId, taskId: fetch.taskId, piece: fetch.piece, grant: verifyGrant(this.trusted[uploader], fetch.grant),
+    });
+    const reply = (digest: string | null, failure?: 'refused' | 'busy' | 'unauthorized') =>
       this.toPeer(requester, { kind: 'piece-fetched', piece: fetch.piece, source: fetch.source, digest, ...(failure ? { failure } : {}) });
     if (answer !== 'serve' || fault === 'refuse') {
       if (answer === 'serve') this.toUploader(uploader, { kind: 'upload-finished', from: peerName(requester), requestId });
-      this.after(this.latencyMs, () => reply(null, answer === 'busy' ? 'busy' : 'refused'));
+      this.after(this.latencyMs, () => reply(null, answer === 'busy' || answer === 'unauthorized' ? answer : 'refused'));
       return;
     }
     if (fromSupernode) this.supernodeUploads++; else this.peerUploads++;

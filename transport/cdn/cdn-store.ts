@@ -20,7 +20,7 @@
  * until the next listing); a spool file (a source of unknown length) is counted at the next listing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
@@ -29,6 +29,7 @@ import { isTaskId } from '../task-id.ts';
 export interface PieceRecord { sizeBytes: number; digest: string }
 
 export interface CacheMeta {
+  /** The source URL with any credentials replaced (redact.ts): a URL's password is never stored. */
   url: string;
   etag?: string;
   lastModified?: string;
@@ -161,7 +162,9 @@ export class CdnStore {
       // Counted as written: its temporary copy sits beside the old meta until the rename.
       await this.budget.reserve(Buffer.byteLength(text));
       const tmp = join(dir, 'meta.json.tmp');
-      await writeFile(tmp, text);
+      // Owner-only: the meta names the source, and the cache is nobody else's business.
+      await writeFile(tmp, text, { mode: 0o600 });
+      await chmod(tmp, 0o600);
       await rename(tmp, join(dir, 'meta.json'));
     });
   }
@@ -194,10 +197,12 @@ export class CdnStore {
 
   /**
    * Read a piece into `target` (exactly record.sizeBytes long) and check it against the record;
-   * false when the file is missing, of another size, or its digest differs.
+   * false when the file is missing, of another size, or its digest differs. `rehash` ignores the
+   * memory of an earlier check and hashes the bytes again (peers reported them corrupt).
    */
-  async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer): Promise<boolean> {
+  async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer, rehash = false): Promise<boolean> {
     const path = this.piecePath(taskId, piece);
+    if (rehash) this.verified.get(taskId)?.delete(piece);
     return this.using(taskId, () => this.readAndCheck(taskId, piece, path, record, target));
   }
 

@@ -13,6 +13,7 @@
  *                       not intact on disk (source-fetcher.ts)            as it lands), cdn-done |
  *                                                                         cdn-failed
  *   cdn-refetch-piece   Range GET of that piece (or the whole stream)     cdn-piece | cdn-failed
+ *   cdn-verify-piece    -   (the piece read whole and hashed again)       cdn-piece-intact | cdn-piece-lost
  *   cdn-revalidate      conditional GET Range 0-0                         cdn-validated
  *   check-auth          GET Range 0-0 with the requester's headers        auth-result
  *   cdn-drop            -   (cache directory removed)                     -
@@ -33,7 +34,7 @@ import { CancelledError } from '../real-timer.ts';
 import { statusError, type SourceClient } from './source-client.ts';
 import { conditionalHeaders, PROBE, SourceFetcher, type Job, type TaskState } from './source-fetcher.ts';
 
-export type CdnEffect = Extract<SupernodeEffect, { kind: 'cdn-fetch' | 'cdn-refetch-piece' | 'cdn-revalidate' | 'cdn-drop' | 'check-auth' }>;
+export type CdnEffect = Extract<SupernodeEffect, { kind: 'cdn-fetch' | 'cdn-refetch-piece' | 'cdn-verify-piece' | 'cdn-revalidate' | 'cdn-drop' | 'check-auth' }>;
 
 export interface CdnOptions {
   store: CdnStore;
@@ -67,6 +68,9 @@ export class Cdn {
         return;
       case 'cdn-revalidate':
         this.enqueue(effect.taskId, (job) => this.revalidate(job, effect.task));
+        return;
+      case 'cdn-verify-piece':
+        void this.verifyPiece(effect.taskId, effect.piece);
         return;
       case 'cdn-drop':
         forgetState(this.stateOf(effect.taskId));
@@ -124,6 +128,28 @@ export class Cdn {
       this.opts.feed({ kind: 'cdn-piece-lost', taskId, piece });
     }
     return null;
+  }
+
+  /**
+   * Peers report this cached piece corrupt: read it whole and hash it, whatever the verification
+   * memory says (bit rot keeps a file's size and mtime, which is all that memory can see).
+   */
+  private async verifyPiece(taskId: TaskId, piece: number): Promise<void> {
+    const state = this.tasks.get(taskId);
+    const record = state?.meta?.pieces[piece];
+    if (!state || !record) return;
+    const generation = state.generation;
+    const target = this.opts.pool.acquire(record.sizeBytes);
+    try {
+      const intact = await this.opts.store.readVerifiedInto(taskId, piece, record, target.subarray(0, record.sizeBytes), true);
+      if (state.generation !== generation) return;
+      if (intact) return this.opts.feed({ kind: 'cdn-piece-intact', taskId, piece });
+      this.piecesLost++;
+      this.opts.log('warn', `cached piece ${piece} of task ${taskId.slice(0, 12)} failed its check after peers reported it corrupt; refetching it`);
+      this.opts.feed({ kind: 'cdn-piece-lost', taskId, piece });
+    } finally {
+      this.opts.pool.release(target);
+    }
   }
 
   private stateOf(taskId: TaskId): TaskState {

@@ -19,6 +19,7 @@ import type { TaskId, TaskSpec } from '../../core/protocol.ts';
 import { planSourceFetch, sourceRetryDelayMs, type PieceRun } from '../../core/source-fetch.ts';
 import type { SupernodeInput } from '../../core/supernode-io.ts';
 import { parseContentRange } from '../http-range.ts';
+import { redactCredentials } from '../redact.ts';
 import { CancelledError, sleep } from '../real-timer.ts';
 import type { BufferPool } from '../supernode/buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
@@ -66,7 +67,7 @@ export class SourceFetcher {
     const { store } = this.deps;
     job.state.spec = spec;
     let meta = await store.loadMeta(job.taskId);
-    if (meta && (meta.url !== spec.url || meta.pieceSizeSetting !== pieceSizeSetting)) {
+    if (meta && (meta.url !== redactCredentials(spec.url) || meta.pieceSizeSetting !== pieceSizeSetting)) {
       await store.remove(job.taskId);
       meta = null;
     }
@@ -125,7 +126,7 @@ export class SourceFetcher {
     if (cached) await this.deps.store.remove(job.taskId);
     const plan = planPieces(totalBytes, pieceSizeSetting);
     const meta: CacheMeta = {
-      url: spec.url, etag, lastModified, acceptRanges, totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
+      url: redactCredentials(spec.url), etag, lastModified, acceptRanges, totalBytes, pieceSizeBytes: plan.pieceSizeBytes,
       pieceCount: plan.pieceCount, pieceSizeSetting, pieces: new Array(plan.pieceCount).fill(null), complete: false,
     };
     job.state.meta = meta;
@@ -378,7 +379,7 @@ function planOf(meta: CacheMeta): PiecePlan {
 }
 
 function emptyMeta(url: string, pieceSizeSetting: number): CacheMeta {
-  return { url, acceptRanges: false, totalBytes: 0, pieceSizeBytes: 0, pieceCount: 0, pieceSizeSetting, pieces: [], complete: false };
+  return { url: redactCredentials(url), acceptRanges: false, totalBytes: 0, pieceSizeBytes: 0, pieceCount: 0, pieceSizeSetting, pieces: [], complete: false };
 }
 
 export function conditionalHeaders(meta: CacheMeta): Record<string, string> {

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
 
@@ -44,9 +45,9 @@ export class LocalRepo {
 
   /** Create the layout, drop leftovers of downloads a previous run did not finish, and get under the limit. */
   async open(): Promise<void> {
-    await fs.mkdir(join(this.dir, 'sha256'), { recursive: true });
+    await makeDirs(join(this.dir, 'sha256'));
     await fs.rm(join(this.dir, 'tmp'), { recursive: true, force: true });
-    await fs.mkdir(join(this.dir, 'tmp'), { recursive: true });
+    await makeDirs(join(this.dir, 'tmp'));
     await this.budget.enforce();
   }
 

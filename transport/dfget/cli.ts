@@ -18,6 +18,7 @@ import { DownloadSession, type SessionTuning } from './download-session.ts';
 import { DEFAULT_HOME, fileLogger, homeLayout, prepareHome, readStoredSupernodes } from './home.ts';
 import { downloadViaManager } from './manager-download.ts';
 import { ProgressBar } from './progress-bar.ts';
+import { redactCredentials } from '../redact.ts';
 
 const EXIT_HELP = `
 Exit codes:
@@ -187,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     bar?.finish();
     const error = err instanceof DownloadError ? err : new DownloadError('internal', `internal error: ${(err as Error).stack ?? String(err)}`);
-    process.stderr.write(`dfget: ${error.message}\n`);
+    process.stderr.write(`dfget: ${redactCredentials(error.message)}\n`);
     return error.exitCode;
   } finally {
     process.off('SIGINT', onSignal);

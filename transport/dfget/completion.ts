@@ -36,12 +36,13 @@ export async function completeDownload(c: Completion): Promise<string> {
   if (c.req.digest && c.req.digest.toLowerCase() !== fileDigest) {
     throw new DownloadError('digest-mismatch', `the downloaded file has digest ${fileDigest} but --digest says ${c.req.digest}; the source may have changed`);
   }
-  await c.store.finalize(c.req.outputPath, () => {
+  const backedUp = await c.store.finalize(c.req.outputPath, () => {
     c.uploader.listTask({ taskId: c.taskId, fileName: `${c.taskId}.server`, ...c.plan });
     if (c.sourceDigest !== null) for (let piece = 0; piece < c.plan.pieceCount; piece++) c.uploader.havePiece(c.taskId, piece);
   });
   c.log('info', `saved ${c.req.outputPath} (${c.plan.totalBytes} B, ${fileDigest})`);
-  if (c.req.pattern === 'p2p' && c.req.supernodes.length > 0) {
+  if (!backedUp) c.log('warn', `no space on the disk of --home for the seeding copy of ${c.taskId}; this host will not seed it`);
+  if (backedUp && c.req.pattern === 'p2p' && c.req.supernodes.length > 0) {
     // This process's supernode connection ends with it: the uploader, which keeps serving the
     // file, registers it under its own id so later peers are still sent here.
     await Promise.race([c.uploader.connect().catch(() => {}), sleep(c.uploaderWaitMs, undefined, false)]);

@@ -14,7 +14,7 @@ export interface DiskEvents {
   planApplied(plan: PiecePlan, kept: number[]): void;
   /** Verified bytes [startByte, endByte) of `piece` are on disk. */
   pieceStored(piece: number, startByte: number, endByte: number): void;
-  writeFailed(piece: number, reason: string): void;
+  writeFailed(piece: number, err: Error): void;
   /** The disk cannot be used; the download cannot go on. */
   failed(err: Error): void;
 }
@@ -39,7 +39,7 @@ export class DiskWriter {
       try {
         await this.store.writePiece(piece, startByte, held.bytes, held.digest);
       } catch (err) {
-        this.events.writeFailed(piece, (err as Error).message);
+        this.events.writeFailed(piece, err as Error);
         return;
       }
       await this.digest.advance({ piece, bytes: held.bytes });
@@ -54,7 +54,7 @@ export class DiskWriter {
 
   private enqueue(work: () => Promise<void>): void {
     this.queue = this.queue.then(work).catch((err: Error) => {
-      this.events.failed(new Error(`cannot write to ${this.store.dataPath}: ${err.message}`));
+      this.events.failed(err);
     });
   }
 }

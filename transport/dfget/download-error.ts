@@ -27,6 +27,26 @@ export class DownloadError extends Error {
   }
 }
 
+/** The disk is full (or the user's quota is): the data file cannot grow. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** A local file error (it has a syscall) rather than a network one. */
+export function isLocalFileError(err: unknown): boolean {
+  return typeof (err as NodeJS.ErrnoException | null)?.syscall === 'string';
+}
+
+/** The user's error for a file of this download that cannot be written. */
+export function writeError(path: string, err: unknown): DownloadError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  if (isDiskFull(err)) {
+    return new DownloadError('io', `the disk of --home is full: no space left to write ${path} (${code}); free space or choose another --home`);
+  }
+  return new DownloadError('io', `cannot write ${path}: ${(err as Error).message}`);
+}
+
 /**
  * The user's error for a download the core failed: the source's status when it gave one, which
  * supernodes could not be reached and why, or what the back-to-source attempt hit.

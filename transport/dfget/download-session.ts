@@ -8,20 +8,22 @@
  *   effect          part (file)                                      input fed back
  *   send            supernode links (supernode-link.ts)              supernode-message / supernode-down
  *   settings        uploader link: reconfigure this home's uploader  -
+ *   trust           uploader link: accept grants signed by the key   -
  *   plan            disk writer: size the data file; uploader: list  -
  *   fetch-piece     piece fetcher (piece-fetcher.ts): rate limits,   piece-fetched {digest | failure}
  *                   data-plane request, SHA-256 of the bytes
  *   cancel-fetch    piece fetcher: abort; the answer is dropped      -
  *   write-piece     disk writer (disk-writer.ts): write, record,     write-failed (on I/O error)
  *                   hash the verified prefix, tell the uploader
- *   fetch-source    back to source (back-to-source.ts)               source-fetched
+ *   fetch-source    back to source (back-to-source.ts): the missing  source-fetched
+ *                   ranges, or the whole file
  *   done            completion (completion.ts): digest, backup,      -
  *                   move, seed
  *   failed          the user's error (download-error.ts)             -
  *
  * The settings the supernode sent (or the defaults) are what the download reports it ran with.
  */
-import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
+import type { ByteRange, PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskSpec } from '../../core/protocol.ts';
@@ -30,14 +32,14 @@ import { TokenBucket } from '../../core/token-bucket.ts';
 import { newPeerId } from '../peer-id.ts';
 import { describeFault, hostInRealTime, monotonicNowMs, sleep } from '../real-timer.ts';
 import { taskIdFor } from '../task-id.ts';
-import { downloadFromSource } from './back-to-source.ts';
+import { downloadFromSource, type SourceDownload } from './back-to-source.ts';
 import { completeDownload } from './completion.ts';
 import { DiskWriter } from './disk-writer.ts';
-import { DownloadError, failureError } from './download-error.ts';
+import { DownloadError, failureError, isDiskFull, isLocalFileError, writeError } from './download-error.ts';
 import { uploadRateOf, type DownloadRequest, type DownloadResult, type EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
 import { PieceFetcher } from './piece-fetcher.ts';
-import { SourceError, type SourceFetchResult } from './source-fetch.ts';
+import { SourceError } from './source-fetch.ts';
 import { SupernodeLinks } from './supernode-link.ts';
 import { TaskStore, type ResumeState } from './task-store.ts';
 import { UploaderLink } from './uploader-link.ts';
@@ -95,13 +97,19 @@ export class DownloadSession {
   private plan: PiecePlan | null = null;
   private bytesDone = 0;
   private fetchedPieces = 0;
-  private sourceResult: SourceFetchResult | null = null;
+  private sourceResult: SourceDownload | null = null;
+  /** What the whole file must hash to, when known (--digest, or the supernode's task-info). */
+  private knownDigest: string | null = null;
   private sourceFailure: string | null = null;
   private settings: EffectiveSettings;
   private sendQueue: Promise<void> = Promise.resolve();
   private settle!: { resolve(result: DownloadResult): void; reject(err: unknown): void };
   private readonly outcome = new Promise<DownloadResult>((resolve, reject) => { this.settle = { resolve, reject }; });
   private over = false;
+  /** The disk error that made the core fail the download, if one did. */
+  private writeFailure: Error | null = null;
+  /** A full disk: the partial data file is removed on the way out, so the disk is not left full. */
+  private discardData = false;
 
   private constructor(private readonly s: Setup) {
     this.peer = new Peer({ backToSource: s.req.backToSource }, s.peerId);
@@ -123,8 +131,11 @@ export class DownloadSession {
     this.disk = new DiskWriter(s.store, this.digest, {
       planApplied: (plan, kept) => this.planApplied(plan, kept),
       pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
-      writeFailed: (piece, reason) => this.feed({ kind: 'write-failed', piece, reason }),
-      failed: (err) => this.fail(new DownloadError('io', err.message)),
+      writeFailed: (piece, err) => {
+        this.writeFailure = err;
+        this.feed({ kind: 'write-failed', piece, reason: err.message });
+      },
+      failed: (err) => this.failWriting(err),
     });
   }
 
@@ -186,6 +197,7 @@ export class DownloadSession {
       clearTimeout(deadline);
       req.signal?.removeEventListener('abort', onAbort);
       await this.shutdown();
+      if (this.discardData) await this.s.store.discard().catch(() => {});
     }
   }
 
@@ -197,18 +209,20 @@ export class DownloadSession {
     switch (effect.kind) {
       case 'send': return this.send(effect);
       case 'settings': return this.adoptSettings(effect);
+      case 'trust': return this.s.uploader.trustKey(effect.taskId, effect.supernodeKey);
       case 'plan': return this.applyPlan(effect);
       case 'fetch-piece': return this.fetcher.start(effect);
       case 'cancel-fetch': return this.fetcher.cancel(effect.piece);
       case 'write-piece': return this.writePiece(effect);
       case 'fetch-source':
-        void this.fromSource();
+        void this.fromSource(effect.missing);
         return;
       case 'done':
         void this.complete(effect);
         return;
       case 'failed': {
         const { req } = this.s;
+        if (this.writeFailure) return this.failWriting(this.writeFailure);
         return this.fail(failureError(effect.reason, effect.status, req.supernodes, req.backToSource, this.links.downReasons, this.sourceFailure));
       }
       case 'log': return this.s.log(effect.level, effect.message);
@@ -244,6 +258,7 @@ export class DownloadSession {
     this.bytesDone = kept.reduce((sum, piece) => sum + bytesOf(plan, piece), 0);
     if (effect.discardLocal) this.s.log('info', 'the source changed since the interrupted run; discarding its pieces');
     const cdnDigest = effect.fileDigest !== undefined && !this.s.req.digest ? effect.fileDigest : null;
+    this.knownDigest = this.s.req.digest?.toLowerCase() ?? effect.fileDigest ?? null;
     const { uploader, store, req } = this.s;
     // The data file and its resume record, counted before a byte is written: the home's uploader
     // keeps the data dir under --data-max with them.
@@ -287,19 +302,22 @@ export class DownloadSession {
     });
   }
 
-  private async fromSource(): Promise<void> {
+  /** Back to source: `missing` (the core's choice when pieces are held) or the whole file. */
+  private async fromSource(missing: readonly ByteRange[] | undefined): Promise<void> {
     const { req, store, log } = this.s;
-    log('info', `downloading ${req.url} from the source`);
+    log('info', `downloading ${req.url} from the source${missing ? ` (${missing.length} missing range(s))` : ''}`);
     this.fetcher.cancelAll();
     await this.disk.idle();
+    const part = missing && this.plan ? { plan: this.plan, missing, expectedDigest: this.knownDigest, heldBytes: this.bytesDone } : null;
     try {
       this.sourceResult = await downloadFromSource(req, store, this.buckets, this.abort.signal, {
         planned: (plan) => { this.plan = plan; this.bytesDone = 0; },
         advanced: (bytesDone) => { this.bytesDone = bytesDone; this.progress(); },
-      });
-      this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.plan.totalBytes });
+      }, part, log);
+      this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.sourceBytes });
     } catch (err) {
       if (this.over) return;
+      if (isLocalFileError(err)) return this.failWriting(err as Error);
       if (err instanceof SourceError && err.status !== undefined) return this.fail(new DownloadError('source-error', err.message, err.status));
       this.sourceFailure = (err as Error).message;
       this.feed({ kind: 'source-fetched', ok: false, reason: this.sourceFailure });
@@ -325,6 +343,12 @@ export class DownloadSession {
     } catch (err) {
       this.fail(err instanceof DownloadError ? err : new DownloadError('io', `cannot save ${req.outputPath}: ${(err as Error).message}`));
     }
+  }
+
+  /** A file of this download cannot be written: fail with the io exit; on a full disk, drop the partial file. */
+  private failWriting(err: Error): void {
+    if (isDiskFull(err)) this.discardData = true;
+    this.fail(writeError(this.s.store.dataPath, err));
   }
 
   private succeed(result: DownloadResult): void {

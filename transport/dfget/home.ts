@@ -6,6 +6,8 @@
 import { appendFileSync, promises as fs } from 'node:fs';
 import { hostname, homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 
 export const DEFAULT_HOME = join(homedir(), '.small-dragonfly');
 
@@ -24,7 +26,7 @@ export function homeLayout(homeDir: string): HomeLayout {
 export async function prepareHome(layout: HomeLayout): Promise<void> {
   for (const dir of [layout.dataDir, layout.metaDir, join(layout.homeDir, 'logs')]) {
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await makeDirs(dir);
     } catch (err) {
       throw new Error(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check --home`);
     }
@@ -55,7 +57,7 @@ export type LogFn = (level: 'info' | 'warn', message: string) => void;
 export function fileLogger(logFile: string, tag: string): LogFn {
   return (level, message) => {
     try {
-      appendFileSync(logFile, `${new Date().toISOString()} ${level} ${tag} ${message}\n`);
+      appendFileSync(logFile, `${new Date().toISOString()} ${level} ${tag} ${redactCredentials(message)}\n`);
     } catch {
       // logging is best effort
     }

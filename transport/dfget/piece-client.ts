@@ -11,7 +11,7 @@
  */
 import { WebSocket, type RawData } from 'ws';
 import { decodeDataPlane, parseJsonSafe } from '../../core/decode.ts';
-import type { FailureKind } from '../../core/protocol.ts';
+import type { FailureKind, Grant, PieceRequestMsg } from '../../core/protocol.ts';
 import { dataUrl, decodePieceFrame, MAX_FRAME_BYTES, rawToBuffer } from '../wire.ts';
 
 export type FetchOutcome = { ok: true; bytes: Buffer } | { ok: false; failure: FailureKind | 'cancelled'; detail: string };
@@ -23,6 +23,8 @@ export interface PieceRequest {
   sizeBytes: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The requester's admission to the task (core/protocol.ts); sources refuse requests without one. */
+  grant?: Grant;
 }
 
 interface Pending {
@@ -65,7 +67,8 @@ class DataConnection {
       return;
     }
     this.pending.set(requestId, { taskId: req.taskId, piece: req.piece, sizeBytes: req.sizeBytes, settle });
-    this.ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId: req.taskId, piece: req.piece }));
+    const msg: PieceRequestMsg = { kind: 'piece-request', requestId, taskId: req.taskId, piece: req.piece, ...(req.grant ? { grant: req.grant } : {}) };
+    this.ws.send(JSON.stringify(msg));
   }
 
   forget(requestId: number): void { this.pending.delete(requestId); }
@@ -90,7 +93,7 @@ class DataConnection {
     const pending = this.pending.get(decoded.msg.requestId);
     if (!pending) return;
     this.pending.delete(decoded.msg.requestId);
-    const failure: FailureKind = decoded.msg.reason === 'busy' ? 'busy' : 'refused';
+    const failure: FailureKind = decoded.msg.reason === 'missing' ? 'refused' : decoded.msg.reason;
     pending.settle({ ok: false, failure, detail: `${this.addr} refused piece ${pending.piece} (${decoded.msg.reason})` });
   }
 

@@ -76,6 +76,7 @@ export class PieceFetcher {
     }
     const outcome = await this.client.fetch({
       addr: effect.sourceAddr, taskId: effect.taskId, piece: effect.piece, sizeBytes, timeoutMs: effect.timeoutMs, signal,
+      ...(effect.grant ? { grant: effect.grant } : {}),
     });
     if (this.running.get(effect.piece) === control) this.running.delete(effect.piece);
     if (!outcome.ok) {

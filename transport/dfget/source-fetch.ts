@@ -60,6 +60,8 @@ export async function fetchFromSource(opts: SourceFetchOptions): Promise<SourceF
     }
   } catch (err) {
     if (opts.signal.aborted) throw opts.signal.reason;
+    // A local write error (a full disk) is the caller's to report, not the source's fault.
+    if (typeof (err as NodeJS.ErrnoException).syscall === 'string') throw err;
     throw new SourceError(`download from the source broke off after ${written} bytes (${(err as Error).message})`);
   } finally {
     await handle.close();

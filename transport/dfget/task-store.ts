@@ -12,12 +12,16 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
+import { isDiskFull } from './download-error.ts';
 import type { PiecePlan } from '../../core/pieces.ts';
 import { pieceRange } from '../../core/pieces.ts';
 
 interface MetaFile {
   version: 1;
   taskId: string;
+  /** The source URL with any credentials in it replaced (redact.ts): this file is not a secret store. */
   url: string;
   outputPath: string;
   plan: PiecePlan | null;
@@ -45,12 +49,12 @@ export class TaskStore {
     this.dataPath = join(dataDir, this.fileName);
     this.metaPath = `${this.dataPath}.meta`;
     this.serverPath = join(dataDir, `${taskId}.server`);
-    this.meta = previous ?? { version: 1, taskId, url, outputPath, plan: null, digests: [] };
+    this.meta = previous ?? { version: 1, taskId, url: redactCredentials(url), outputPath, plan: null, digests: [] };
   }
 
   /** Open the store of (task, output); an earlier run's meta is kept for `resumable()`. */
   static async open(dataDir: string, taskId: string, url: string, outputPath: string): Promise<TaskStore> {
-    await fs.mkdir(dataDir, { recursive: true });
+    await makeDirs(dataDir);
     const absOutput = resolve(outputPath);
     const probe = new TaskStore(dataDir, taskId, url, absOutput, null);
     const previous = await readMeta(probe.metaPath);
@@ -163,28 +167,55 @@ export class TaskStore {
   }
 
   /**
-   * Keep the `.server` backup for uploading, then move the data file to `outputPath`, and drop
-   * the meta. The backup is a second name (hard link) of the data file, not a copy: moving a
-   * 1 GiB result then costs no I/O. Editing the output in place would change what this node
-   * serves; receivers' digest checks catch that (and blacklist the node), so it cannot spread.
-   * Across filesystems the output is a copy and the data file itself stays as the backup.
+   * Move the data file to `outputPath`, then keep the `.server` backup for uploading, and drop
+   * the meta. The backup is a copy of its own — a copy-on-write clone where the filesystem
+   * offers one (btrfs, XFS: no I/O), else a real copy — never a second name of the output: a
+   * user editing the output in place would otherwise change what this node serves, and other
+   * hosts would reject its pieces and blacklist an honest node. It is made after the move, so
+   * the data dir (kept under `--data-max`) holds one copy of the file at a time; when the output
+   * is on another filesystem, the output gets the copy and the data file itself becomes the
+   * backup. The copy is written under a temporary name and renamed, so a crash never leaves a
+   * partial file. When the disk has no room for the backup, the user still gets the file and this
+   * node does not seed it (returns false; `onBackup` is called only once the backup exists).
    */
-  async finalize(outputPath: string, beforeMove: () => void): Promise<void> {
+  async finalize(outputPath: string, onBackup: () => void): Promise<boolean> {
     await this.closeWriter();
-    await fs.rm(this.serverPath, { force: true });
-    await fs.link(this.dataPath, this.serverPath);
-    beforeMove();
     const target = resolve(outputPath);
-    await fs.mkdir(dirname(target), { recursive: true });
-    try {
-      await fs.rename(this.dataPath, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await fs.copyFile(this.dataPath, target, fsConstants.COPYFILE_FICLONE);
-      await fs.rm(this.dataPath, { force: true });
+    await makeDirs(dirname(target));
+    let backedUp: boolean;
+    if (await renamed(this.dataPath, target)) {
+      backedUp = await this.backUp(target);
+    } else {
+      await copyInto(this.dataPath, target);
+      await fs.rename(this.dataPath, this.serverPath);
+      backedUp = true;
     }
+    if (backedUp) onBackup();
     await this.saving;
     await fs.rm(this.metaPath, { force: true });
+    return backedUp;
+  }
+
+  private async backUp(source: string): Promise<boolean> {
+    const partial = `${this.serverPath}.tmp`;
+    try {
+      await fs.copyFile(source, partial, fsConstants.COPYFILE_FICLONE);
+      await fs.rename(partial, this.serverPath);
+      return true;
+    } catch (err) {
+      await fs.rm(partial, { force: true });
+      if (!isDiskFull(err)) throw err;
+      // An older backup of this task may hold other content: it must not be served either.
+      await fs.rm(this.serverPath, { force: true });
+      return false;
+    }
+  }
+
+  /** Remove this download's files (a full disk: leave the space to the user, not a partial file). */
+  async discard(): Promise<void> {
+    await this.closeWriter();
+    await this.saving.catch(() => {});
+    for (const path of [this.dataPath, this.metaPath, `${this.metaPath}.tmp`, `${this.serverPath}.tmp`]) await fs.rm(path, { force: true });
   }
 
   /** Wait for pending meta writes; rejects if the last one failed. */
@@ -221,5 +252,28 @@ async function readMeta(path: string): Promise<MetaFile | null> {
     return v;
   } catch {
     return null;
+  }
+}
+
+/** Rename `from` to `to`; false when they are on different filesystems (EXDEV). */
+async function renamed(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.rename(from, to);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
+    throw err;
+  }
+}
+
+/** Copy `from` to `to` (a clone where the filesystem can) under a temporary name, then rename. */
+async function copyInto(from: string, to: string): Promise<void> {
+  const partial = `${to}.sdf-partial`;
+  try {
+    await fs.copyFile(from, partial, fsConstants.COPYFILE_FICLONE);
+    await fs.rename(partial, to);
+  } catch (err) {
+    await fs.rm(partial, { force: true });
+    throw err;
   }
 }

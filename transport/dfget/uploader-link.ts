@@ -9,8 +9,9 @@
  * one and replays what it had told the old one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { makeDirsSync } from '../make-dirs.ts';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createServer } from 'node:net';
@@ -37,6 +38,9 @@ const MAKE_ROOM_WAIT_MS = 10_000;
 
 interface ListedTask { msg: ListTaskMsg; pieces: Set<number>; seed?: SeedTaskMsg }
 
+/** Keys remembered per link for replay to a restarted uploader (a download sees one or two). */
+const MAX_TRUSTED_KEYS = 64;
+
 export class UploaderLink {
   private ws: WebSocket | null = null;
   private connecting: Promise<void> | null = null;
@@ -44,6 +48,8 @@ export class UploaderLink {
   private closed = false;
   private lock: UploaderLock | null = null;
   private settings: PeerSettings | null = null;
+  /** Supernode keys this home's downloads were told, by task, replayed to a new uploader. */
+  private readonly trusted: { taskId: string; key: string }[] = [];
   private nextRequestId = 1;
   private readonly roomWaiters = new Map<number, () => void>();
 
@@ -90,6 +96,15 @@ export class UploaderLink {
   configure(settings: PeerSettings): void {
     this.settings = settings;
     this.send({ kind: 'configure', settings });
+  }
+
+  /** Requests for `taskId` with grants signed by `key` (its supernode's key) are to be served. */
+  trustKey(taskId: string, key: string): void {
+    if (!this.trusted.some((t) => t.taskId === taskId && t.key === key)) {
+      if (this.trusted.length >= MAX_TRUSTED_KEYS) this.trusted.shift();
+      this.trusted.push({ taskId, key });
+    }
+    this.send({ kind: 'trust-key', taskId, key });
   }
 
   /**
@@ -172,6 +187,7 @@ export class UploaderLink {
     });
     this.ws = ws;
     if (this.settings) ws.send(JSON.stringify({ kind: 'configure', settings: this.settings } satisfies ControlMsg));
+    for (const { taskId, key } of this.trusted) ws.send(JSON.stringify({ kind: 'trust-key', taskId, key } satisfies ControlMsg));
     for (const entry of this.listed.values()) this.replay(ws, entry);
     if (this.closed) ws.close();
   }
@@ -202,7 +218,7 @@ export class UploaderLink {
 
   private spawnUploader(port: number, token: string): ChildProcess {
     const logDir = join(this.opts.homeDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
+    makeDirsSync(logDir);
     const errFd = openSync(join(logDir, 'uploader.err'), 'a');
     const child = spawn(process.execPath, [
       '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,

@@ -11,6 +11,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 import { decodeChooseAnswer, type ChooseQuery, type SupernodeInfo } from '../../core/manager-api.ts';
 
 export const MANAGER_META_FILE = 'manager.json';
@@ -56,7 +57,7 @@ export async function readManagerMeta(metaDir: string, managers: string[], query
 }
 
 export async function writeManagerMeta(metaDir: string, meta: ManagerMeta): Promise<void> {
-  await fs.mkdir(metaDir, { recursive: true });
+  await makeDirs(metaDir);
   const path = join(metaDir, MANAGER_META_FILE);
   const tmp = `${path}.${process.pid}.tmp`;
   await fs.writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);

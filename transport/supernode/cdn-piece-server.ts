@@ -2,8 +2,9 @@
  * What the supernode serves as a special peer: pieces of its CDN cache. The data plane
  * (transport/data-plane.ts, a core `Uploader` configured by `supernodeUploaderConfig`:
  * `supernodeUpLimit` slots, `peerDownLimit` per requester, never unlists, never exits) decides
- * whether a request is served; this reads the piece (re-verified by the CDN) straight into a
- * reused frame buffer and sends it within `--limit-out`.
+ * whether a request is served; a request's grant counts only when this supernode's own key signed
+ * it. This reads the piece (re-verified by the CDN) straight into a reused frame buffer and sends
+ * it within `--limit-out`.
  */
 import type { WebSocket } from 'ws';
 import type { CoreConfig } from '../../core/config.ts';
@@ -12,6 +13,7 @@ import { supernodeUploaderConfig } from '../../core/settings.ts';
 import { TokenBucket } from '../../core/token-bucket.ts';
 import type { Cdn } from '../cdn/cdn.ts';
 import { UploaderDataPlane } from '../data-plane.ts';
+import { GrantVerifier, type GrantKey } from '../grants.ts';
 import { throttle } from '../throttle.ts';
 import { pieceFramePrefix } from '../wire.ts';
 import type { BufferPool } from './buffer-pool.ts';
@@ -24,11 +26,14 @@ export interface CdnPieceServerOptions {
   pool: BufferPool;
   log: (level: LogLevel, message: string) => void;
   onFault(fault: MachineFault): void;
+  /** This supernode's grant key: the only one its data plane trusts. */
+  grantKey: GrantKey;
 }
 
 export class CdnPieceServer {
   private readonly plane: UploaderDataPlane;
   private readonly limitOut: TokenBucket;
+  private readonly grants = new GrantVerifier();
   servedBytes = 0;
   piecesServed = 0;
 
@@ -38,6 +43,7 @@ export class CdnPieceServer {
       unlisted: () => {},
       idle: () => {},
       onFault: opts.onFault,
+      verifyGrant: (taskId, grant) => this.grants.check(taskId, grant, [opts.grantKey.publicKeyText]),
     });
     this.limitOut = new TokenBucket(opts.limitOutBytesPerSec);
   }

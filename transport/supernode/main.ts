@@ -4,8 +4,8 @@
  * or with status 1 when a core machine faults (the fault is in the log at error level).
  */
 import { CommanderError } from 'commander';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirsSync } from '../make-dirs.ts';
 import { formatDiskLimit } from '../../core/eviction.ts';
 import { formatRate } from '../../core/units.ts';
 import { freshSeed } from '../../sim/seeded-rng.ts';
@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
   try {
-    mkdirSync(join(opts.home, 'cdn'), { recursive: true });
+    makeDirsSync(join(opts.home, 'cdn'));
+    makeDirsSync(join(opts.home, 'logs'));
   } catch (err) {
     process.stderr.write(`supernode: cannot create the home directory ${opts.home}: ${(err as Error).message}; set --home\n`);
     return EXIT_FAILURE;

@@ -9,7 +9,8 @@
  * message naming a malformed task gets a `task-failed` / `piece-refused` answer. Each machine runs
  * in a `MachineHost` (one timer at its deadline, effects drained after every input); effects
  * become frames, CDN work or log lines. The driver decides nothing: it moves bytes, checks
- * identities and keeps every piece of disk access behind a validated taskId.
+ * identities and keeps every piece of disk access behind a validated taskId. Grants the core
+ * issues leave signed with this supernode's key (grants.ts), and `task-info` carries the key.
  *
  * A machine that throws or leaves its deadline due is a bug that leaves state no one can vouch
  * for: the fault is logged at error level and `fault` resolves, on which the process exits
@@ -19,6 +20,7 @@
  *   /peer text frame (decoded)             Supernode peer-message
  *   /peer close                            Supernode peer-gone
  *   CDN progress                           Supernode cdn-*, auth-result (+ Uploader list/have)
+ *   probe of an accused peer answered      Supernode probe-result (peer-prober.ts)
  *   /data piece-request (decoded)          Uploader piece-request
  *   piece frame flushed                    Uploader upload-finished
  *   CDN store evicts a task                Supernode cdn-evicted (CDN and Uploader forget it first)
@@ -49,6 +51,8 @@ import { isTaskId, taskIdFor } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, sendJson } from '../wire.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
+import { GrantKey } from '../grants.ts';
+import { PeerProber } from './peer-prober.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
@@ -64,6 +68,7 @@ export class SupernodeServer {
   private readonly pieces: CdnPieceServer;
   private readonly cdn: Cdn;
   private readonly client: SourceClient;
+  private readonly prober: PeerProber;
   private readonly store: CdnStore;
   private readonly preheat: PreheatService;
   private tasksEvicted = 0;
@@ -77,7 +82,8 @@ export class SupernodeServer {
   /** Resolves with the first machine fault; the process then exits non-zero. */
   readonly fault = new Promise<MachineFault>((resolve) => { this.reportFault = resolve; });
 
-  private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string) {
+  private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string,
+    private readonly grantKey: GrantKey) {
     const onFault = (fault: MachineFault): void => this.onFault(fault);
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
     this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
@@ -93,14 +99,15 @@ export class SupernodeServer {
       startTask: (taskId, task) => this.apply({ kind: 'preheat', taskId, task }), log, onFault,
     });
     this.pieces = new CdnPieceServer({
-      core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault,
+      core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault, grantKey,
     });
+    this.prober = new PeerProber(grantKey, opts.core.pieceTimeoutMs, (input) => this.apply(input));
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
   }
 
   static async start(opts: SupernodeOptions, log: Log, seed: string): Promise<SupernodeServer> {
     const server = createServer();
-    const node = new SupernodeServer(opts, server, log, seed);
+    const node = new SupernodeServer(opts, server, log, seed, await GrantKey.forHome(opts.home));
     server.on('request', (req, res) => node.onHttp(req, res));
     server.on('upgrade', (req, socket, head) => node.onUpgrade(req, socket as Socket, head));
     server.on('clientError', (_err, socket) => socket.destroy());
@@ -127,6 +134,7 @@ export class SupernodeServer {
     this.preheat.close();
     this.scheduler.close();
     this.pieces.close();
+    this.prober.close();
     this.cdn.close();
     const sockets = [...this.peers.values(), ...this.pieces.sockets()];
     const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
@@ -153,14 +161,18 @@ export class SupernodeServer {
     switch (effect.kind) {
       case 'send': {
         const ws = this.peers.get(effect.to);
-        if (ws) sendJson(ws, this.addressed(effect.msg));
+        if (ws) sendJson(ws, this.signed(this.addressed(effect.msg)));
         return;
       }
+      case 'probe-peer':
+        this.prober.probe(effect);
+        return;
       case 'cdn-drop':
         this.pieces.dropped(effect.taskId);
         this.cdn.handle(effect);
         return;
       case 'cdn-fetch':
+      case 'cdn-verify-piece':
       case 'cdn-refetch-piece':
       case 'cdn-revalidate':
       case 'check-auth':
@@ -175,6 +187,15 @@ export class SupernodeServer {
         this.log(effect.level, effect.message);
         return;
     }
+  }
+
+  /** A grant the core issued leaves signed; task-info says which key signs them. */
+  private signed(msg: SupernodeToPeer): SupernodeToPeer {
+    if (msg.kind === 'task-info') {
+      return { ...msg, supernodeKey: this.grantKey.publicKeyText, ...(msg.grant ? { grant: this.grantKey.issue(msg.grant) } : {}) };
+    }
+    if (msg.kind === 'assign' && msg.grant) return { ...msg, grant: this.grantKey.issue(msg.grant) };
+    return msg;
   }
 
   /** The core leaves the supernode's own data address to the driver, which knows where it listens. */

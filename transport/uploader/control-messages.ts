@@ -8,6 +8,8 @@
  *   seed-task    the download finished: register it with its supernodes (seeder)
  *   configure    the fleet's settings a download got from its supernode: upload slots,
  *                per-requester cap, unlist time and the seeder's back-off follow them
+ *   trust-key    the key a download's supernode signs grants with: requests for that task
+ *                carrying a grant it signed are admitted
  *   make-room    a download of `bytes` into `fileName` is about to start: keep the data dir
  *                under its limit with those bytes counted (`--data-max`), then answer
  *   uploader -> dfget
@@ -38,12 +40,15 @@ export type ControlMsg =
   | { kind: 'have-piece'; taskId: string; piece: number }
   | SeedTaskMsg
   | { kind: 'configure'; settings: PeerSettings }
+  | { kind: 'trust-key'; taskId: string; key: string }
   | MakeRoomMsg;
 export type MakeRoomMsg = { kind: 'make-room'; requestId: number; fileName: string; bytes: number };
 export type ControlReply = { kind: 'unknown-task'; taskId: string } | { kind: 'room-made'; requestId: number };
 
 const SUPERNODE_ADDR = /^[A-Za-z0-9._\-[\]:]{1,255}:[0-9]{1,5}$/;
 const MAX_SUPERNODES = 16;
+/** A supernode's grant key as task-info carries it: base64 of its DER public key. */
+const SUPERNODE_KEY = /^[A-Za-z0-9+/=]{1,512}$/;
 
 /** A control frame, checked; a string says what is wrong with it. */
 export function parseControlMsg(text: string): ControlMsg | string {
@@ -61,6 +66,9 @@ export function parseControlMsg(text: string): ControlMsg | string {
       const settings = decodePeerSettings(msg.settings);
       return settings.ok ? { kind: 'configure', settings: settings.msg } : `configure: settings${settings.error.path.slice(1)}: ${settings.error.message}`;
     }
+    case 'trust-key':
+      if (!isTaskId(msg.taskId) || typeof msg.key !== 'string' || !SUPERNODE_KEY.test(msg.key)) return 'trust-key needs a taskId and a base64 key';
+      return { kind: 'trust-key', taskId: msg.taskId, key: msg.key };
     case 'make-room':
       if (!Number.isSafeInteger(msg.requestId) || typeof msg.fileName !== 'string' || !DATA_FILE_NAME.test(msg.fileName)
         || !Number.isSafeInteger(msg.bytes) || (msg.bytes as number) < 0) {

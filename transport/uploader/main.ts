@@ -17,8 +17,10 @@
  * Test-only fault: DFGET_FAULT_CORRUPT_UPLOADS=1 in the environment flips bytes of every served
  * piece. It is read from this process's environment only; nothing on the network can set it.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirsSync } from '../make-dirs.ts';
+import { redactCredentials } from '../redact.ts';
 import { Command } from 'commander';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
 import { parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
@@ -38,10 +40,14 @@ const program = new Command('dfget-uploader')
 
 const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string; dataMax: string }>();
 const logDir = join(opts.home, 'logs');
-mkdirSync(logDir, { recursive: true });
+makeDirsSync(logDir);
 const logFile = join(logDir, 'dfclient.log');
 const log = (level: UploaderLogLevel, message: string): void => {
-  appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${message}\n`);
+  try {
+    appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${redactCredentials(message)}\n`);
+  } catch {
+    // A full disk must not stop the uploader from serving; logging is best effort.
+  }
 };
 
 try {

@@ -6,6 +6,10 @@
  *
  * No network message names a file: a request is (taskId, piece), and a file name reaches this
  * table only through the local control channel, checked against the data dir's pattern.
+ *
+ * Admission: a request is served only with a grant signed by a supernode key this uploader trusts
+ * for its task (`trust`): keys come only from this home's downloads and its seeder, each of which
+ * got it in a `task-info` from the supernode it registered with.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +18,14 @@ import type { MachineFault } from '../../core/runtime.ts';
 import type { TokenBucket } from '../../core/token-bucket.ts';
 import type { UploaderConfig } from '../../core/uploader.ts';
 import { UploaderDataPlane } from '../data-plane.ts';
+import { GrantVerifier } from '../grants.ts';
 import { throttle } from '../throttle.ts';
 import { encodePieceFrame } from '../wire.ts';
 import type { ListTaskMsg, TaskLayout } from './control-messages.ts';
+
+/** Tasks with trusted keys remembered, and keys per task (a task seen by several supernodes has one each). */
+const MAX_TRUSTED_TASKS = 10_000;
+const MAX_KEYS_PER_TASK = 16;
 
 export type UploaderLogLevel = 'info' | 'warn' | 'error';
 export type UploaderLog = (level: UploaderLogLevel, message: string) => void;
@@ -47,6 +56,9 @@ type ServedTask = { fileName: string } & TaskLayout;
 export class PieceServer {
   private readonly plane: UploaderDataPlane;
   private readonly tasks = new Map<string, ServedTask>();
+  /** taskId -> supernode keys whose grants this uploader accepts for it. */
+  private readonly trusted = new Map<string, Set<string>>();
+  private readonly grants = new GrantVerifier();
   /** taskId -> uploads being read from its file now. */
   private readonly serving = new Map<string, number>();
   /** taskId -> when it was last listed or served (epoch ms), for the data dir's LRU. */
@@ -65,6 +77,7 @@ export class PieceServer {
       },
       idle: () => opts.onIdle(),
       onFault: opts.onFault,
+      verifyGrant: (taskId, grant) => this.grants.check(taskId, grant, this.trusted.get(taskId) ?? []),
     });
   }
 
@@ -83,6 +96,17 @@ export class PieceServer {
     this.tasks.set(msg.taskId, { fileName: msg.fileName, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount });
     this.lastUsedMs.set(msg.taskId, Date.now());
     this.plane.apply({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
+  }
+
+  /** Accept grants signed by `key` for `taskId` (its supernode's key; bounded, oldest task forgotten first). */
+  trust(taskId: string, key: string): void {
+    let keys = this.trusted.get(taskId);
+    if (!keys) {
+      if (this.trusted.size >= MAX_TRUSTED_TASKS) this.trusted.delete(this.trusted.keys().next().value as string);
+      this.trusted.set(taskId, keys = new Set());
+    }
+    if (keys.size >= MAX_KEYS_PER_TASK) keys.delete(keys.values().next().value as string);
+    keys.add(key);
   }
 
   /** Returns false when the task is not listed (never, or unlisted after going unused). */

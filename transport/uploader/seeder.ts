@@ -9,6 +9,8 @@
  *   send         a JSON text frame                      -
  *   disconnect   close after the frames sent            - (its close is not reported)
  *   settings     the owner reconfigures its uploader     -
+ *   trust        the owner's uploader accepts grants      -
+ *                signed by that supernode's key
  *   log          the uploader's log                     -
  *   (frame)      decoded (garbage is logged, dropped)   supernode-message
  */
@@ -28,6 +30,8 @@ export interface SeederHooks {
   log: UploaderLog;
   /** A supernode sent this host its fleet's settings. */
   onSettings(settings: PeerSettings, supernode: string): void;
+  /** The supernode this task is registered with signs its grants with `key`. */
+  onTrust(taskId: string, key: string): void;
   onFault(fault: MachineFault): void;
 }
 
@@ -72,6 +76,7 @@ export class SeederDriver {
         return;
       }
       case 'settings': return this.hooks.onSettings(effect.settings, effect.supernode);
+      case 'trust': return this.hooks.onTrust(effect.taskId, effect.supernodeKey);
       case 'log': return this.hooks.log(effect.level, effect.message);
     }
   }

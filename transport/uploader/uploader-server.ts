@@ -23,6 +23,7 @@ import { promises as fs } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { MachineFault } from '../../core/runtime.ts';
 import { DEFAULT_PEER_SETTINGS, uploaderConfigFor, type PeerSettings } from '../../core/settings.ts';
@@ -87,6 +88,8 @@ export interface UploaderHandle {
   listTask(task: Omit<ListTaskMsg, 'kind'>): void;
   /** Returns false when the task is not listed (list it again with all its pieces). */
   havePiece(taskId: string, piece: number): boolean;
+  /** Accept requests for `taskId` carrying grants signed by `key` (a supernode's grant key). */
+  trust(taskId: string, key: string): void;
   stats(): UploaderStats;
   close(): Promise<void>;
 }
@@ -140,8 +143,8 @@ class UploaderServer implements UploaderHandle {
   }
 
   static async start(opts: UploaderOptions): Promise<UploaderServer> {
-    await fs.mkdir(join(opts.homeDir, 'data'), { recursive: true });
-    await fs.mkdir(join(opts.homeDir, 'meta'), { recursive: true });
+    await makeDirs(join(opts.homeDir, 'data'));
+    await makeDirs(join(opts.homeDir, 'meta'));
     const uploader = new UploaderServer(opts);
     await uploader.listen();
     await uploader.takeLock();
@@ -167,6 +170,7 @@ class UploaderServer implements UploaderHandle {
   }
 
   havePiece(taskId: string, piece: number): boolean { return this.pieces.havePiece(taskId, piece); }
+  trust(taskId: string, key: string): void { this.pieces.trust(taskId, key); }
 
   stats(): UploaderStats {
     const config = this.pieces.config;
@@ -226,6 +230,7 @@ class UploaderServer implements UploaderHandle {
     this.seeder = new SeederDriver(newPeerId(`seed-${this.lock.port}`), this.lock.addr, this.opts.settings ?? DEFAULT_PEER_SETTINGS, {
       log: this.log,
       onSettings: (settings, supernode) => this.configureUploads(settings, `supernode ${supernode}`),
+      onTrust: (taskId, key) => this.pieces.trust(taskId, key),
       onFault: (fault) => this.fault(fault),
     });
   }
@@ -289,6 +294,7 @@ class UploaderServer implements UploaderHandle {
         return;
       case 'seed-task': return this.seedTask(msg);
       case 'configure': return this.configure(msg.settings, 'a download of this home');
+      case 'trust-key': return this.pieces.trust(msg.taskId, msg.key);
       case 'make-room':
         void this.keeper.makeRoom(msg.fileName, msg.bytes).then(() => {
           if (ws.readyState === ws.OPEN) sendJson(ws, { kind: 'room-made', requestId: msg.requestId });

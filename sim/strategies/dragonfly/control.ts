@@ -54,6 +54,11 @@ export class ControlPlane {
     this.run.sim.post(this.run.sim.nowMs + delayMs, this.peerInputEvent, input, host);
   }
 
+  /** An answer to supernode sn after `delayMs` (its disk, or a peer it asked). */
+  answerAfter(sn: number, delayMs: number, input: SupernodeInput): void {
+    this.run.sim.post(this.run.sim.nowMs + delayMs, this.supernodeInputEvent, input, sn);
+  }
+
   /** The origin's answer to supernode sn's request, one round trip after it was asked. */
   originAnswer(sn: number, input: SupernodeInput): void {
     const sim = this.run.sim;

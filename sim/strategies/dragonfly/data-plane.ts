@@ -2,25 +2,27 @@
  * Piece data between hosts and their sources, and a host's back-to-source download.
  *
  * Theory of operation. A peer's `fetch-piece` becomes a `piece-request` that reaches the
- * source's Uploader (a host's, or a supernode's) one latency later. The uploader decides: `serve`
+ * source's Uploader (a host's, or a supernode's) one latency later, with the requester's grant
+ * verified against the keys that uploader trusts (grants.ts). The uploader decides: `serve`
  * starts a flow from the source to the requester one latency later (the response's first byte);
  * `refuse` travels back as a failed fetch (`busy` or `refused`). When the flow delivers its last
  * byte, the uploader hears `upload-finished` and the requester's Peer gets `piece-fetched` with
  * the digest of what it received — `pieceDigest(piece)`, or another string when the source is a
  * corrupt uploader — and the Peer's own verification and the supernode's blacklists do the rest.
  * A `cancel-fetch` cuts a running flow, or marks a fetch not yet flowing so its next step ends
- * it. A `fetch-source` is one flow of the whole file from the origin after one round trip.
+ * it. A `fetch-source` is one flow of the missing ranges (or the whole file) from the origin after one round trip.
  *
  * A crash cuts every flow at the dead node (`cutFlowsAt`); the living end hears about it as a
  * real connection would tell it: a requester gets `unreachable`, an uploader `upload-finished`.
  */
-import type { PeerEffect } from '../../../core/peer-io.ts';
+import type { ByteRange, PeerEffect } from '../../../core/peer-io.ts';
 import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
 import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
 import { hostId, hostOf } from './control.ts';
 import type { DragonflyRun } from './run.ts';
 import type { Transfer } from './transfers.ts';
 import { corruptDigest, pieceDigest, TASK_ID } from './task.ts';
+import { verifyGrant } from './grants.ts';
 
 type FetchPiece = Extract<PeerEffect, { kind: 'fetch-piece' }>;
 
@@ -41,7 +43,7 @@ export class DataPlane {
       : sim.hostNode(hostOf(effect.sourceAddr));
     const id = transfers.open({
       kind: 'piece', owner: host, piece: effect.piece, source: effect.source, sourceNode,
-      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1,
+      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1, ...(effect.grant ? { grant: effect.grant } : {}),
     });
     sim.at(sim.nowMs + sim.latencyMs(sim.hostNode(host), sourceNode), this.requestEvent, id);
   }
@@ -60,12 +62,13 @@ export class DataPlane {
     } else transfer.cancelled = true;
   }
 
-  /** A peer's `fetch-source`: the whole file from the origin, after one round trip. */
-  fetchSource(host: number): void {
+  /** A peer's `fetch-source`: the missing ranges (or the whole file) from the origin, as one flow after one round trip. */
+  fetchSource(host: number, missing?: readonly ByteRange[]): void {
     const { sim, transfers, world } = this.run;
+    const sizeBytes = missing ? missing.reduce((sum, r) => sum + r.endByte - r.startByte, 0) : world.scenario.fileSizeBytes;
     const id = transfers.open({
       kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode,
-      sizeBytes: world.scenario.fileSizeBytes, flowId: -1, cancelled: false, runEnd: -1,
+      sizeBytes, flowId: -1, cancelled: false, runEnd: -1,
     });
     sim.at(sim.nowMs + 2 * sim.latencyMs(sim.hostNode(host), sim.originNode), this.startFlowEvent, id);
   }
@@ -80,7 +83,8 @@ export class DataPlane {
       counters.refusedFetches++;
       const transfer = transfers.get(effect.requestId);
       if (transfer.cancelled) return transfers.end(effect.requestId);
-      this.failFetch(effect.requestId, effect.reason === 'busy' ? 'busy' : 'refused', sim.latencyMs(node, sim.hostNode(transfer.owner)));
+      const failure: FailureKind = effect.reason === 'missing' ? 'refused' : effect.reason;
+      this.failFetch(effect.requestId, failure, sim.latencyMs(node, sim.hostNode(transfer.owner)));
     }
   }
 
@@ -131,9 +135,14 @@ export class DataPlane {
     const transfer = transfers.get(id);
     if (transfer.cancelled) return transfers.end(id);
     if (this.sourceDead(transfer)) return this.failFetch(id, 'unreachable', sim.latencyMs(transfer.sourceNode, sim.hostNode(transfer.owner)));
-    const input: UploaderInput = { kind: 'piece-request', from: hostId(transfer.owner), requestId: id, taskId: TASK_ID, piece: transfer.piece };
-    if (transfer.source === SUPERNODE) supernodes.applyUploader(supernodes.indexOfNode(transfer.sourceNode), input);
-    else this.run.hosts.applyUploader(sim.nodeHost(transfer.sourceNode), input);
+    const fromSupernode = transfer.source === SUPERNODE;
+    const uploaderAt = fromSupernode ? supernodes.indexOfNode(transfer.sourceNode) : sim.nodeHost(transfer.sourceNode);
+    const trusted = fromSupernode ? supernodes.trustedKeys(uploaderAt) : this.run.hosts.trustedKeys(uploaderAt);
+    const input: UploaderInput = {
+      kind: 'piece-request', from: hostId(transfer.owner), requestId: id, taskId: TASK_ID, piece: transfer.piece, grant: verifyGrant(trusted, transfer.grant),
+    };
+    if (fromSupernode) supernodes.applyUploader(uploaderAt, input);
+    else this.run.hosts.applyUploader(uploaderAt, input);
   }
 
   /** The first byte of a served piece (or of the source's answer) reaches the requester. */

@@ -9,12 +9,17 @@
  * reconfigured for this host's upload rate by the one builder of uploader configs
  * (core/settings.ts `uploaderConfigFor`). A simulated host never exits, so its idle-exit time is 0.
  *
+ * A peer's `trust` (its supernode's key, from task-info) is what its uploader accepts grants
+ * signed by (grants.ts). A `lying-peer` host's pulls and reports are rewritten on the way out
+ * (`lie`): the core peer itself is honest, the supernode hears lies.
+ *
  * `verifiedGood` records, per host, the pieces whose received bytes carried the right digest; a
  * `write-piece` for any other piece is counted as an unverified write (an oracle, sim/checks.ts).
  */
 import { Bitset } from '../../../core/bitset.ts';
 import { Peer } from '../../../core/peer.ts';
 import type { PeerEffect, PeerInput } from '../../../core/peer-io.ts';
+import { SUPERNODE, type PeerToSupernode, type PieceResult } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
 import { uploaderConfigFor } from '../../../core/settings.ts';
 import { DEFAULT_UPLOADER, Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
@@ -22,12 +27,18 @@ import { hostId } from './control.ts';
 import type { DragonflyRun } from './run.ts';
 import { TASK, TASK_ID } from './task.ts';
 
+const NO_KEYS: ReadonlySet<string> = new Set();
+
 export class Hosts {
   private readonly peers: (Peer | null)[];
   private readonly uploaderMachines: (Uploader | null)[];
   private readonly peerHosts: (MachineHost<PeerInput, PeerEffect> | null)[];
   private readonly uploaderHosts: (MachineHost<UploaderInput, UploaderEffect> | null)[];
   private readonly verifiedGood: (Bitset | null)[];
+  /** Supernode keys each host's uploader trusts (its peer's `trust` effects; one task per run). */
+  private readonly trusted: (Set<string> | null)[];
+  /** Lying hosts that already told their one true success. */
+  private readonly liarClaimed: Uint8Array;
   private readonly arriveEvent: number;
 
   constructor(private readonly run: DragonflyRun, private readonly pattern: 'p2p' | 'cdn') {
@@ -37,6 +48,8 @@ export class Hosts {
     this.peerHosts = new Array<MachineHost<PeerInput, PeerEffect> | null>(count).fill(null);
     this.uploaderHosts = new Array<MachineHost<UploaderInput, UploaderEffect> | null>(count).fill(null);
     this.verifiedGood = new Array<Bitset | null>(count).fill(null);
+    this.trusted = new Array<Set<string> | null>(count).fill(null);
+    this.liarClaimed = new Uint8Array(count);
     this.arriveEvent = run.sim.on((host) => this.arrive(host));
   }
 
@@ -51,6 +64,8 @@ export class Hosts {
 
   applyPeer(host: number, input: PeerInput): void { this.peerHosts[host]?.apply(input); }
   applyUploader(host: number, input: UploaderInput): void { this.uploaderHosts[host]?.apply(input); }
+
+  trustedKeys(host: number): ReadonlySet<string> { return this.trusted[host] ?? NO_KEYS; }
 
   /** The bytes of `piece` that host received carried the right digest. */
   markVerified(host: number, piece: number): void { this.verifiedGood[host]?.add(piece); }
@@ -84,11 +99,32 @@ export class Hosts {
     });
   }
 
+  /**
+   * A lying host's report: every fetch from a peer becomes a `corrupt` failure, except its first
+   * success (which makes it look like a peer with a good record). Its own peer, which verified
+   * what it got, carries on; what the supernode believes is what the liar says.
+   */
+  private lie(host: number, msg: PeerToSupernode): PeerToSupernode {
+    if (msg.kind !== 'pull' && msg.kind !== 'report') return msg;
+    const results = msg.results.map((result): PieceResult => {
+      if (result.source === SUPERNODE) return result;
+      if (result.ok && this.liarClaimed[host] === 0) {
+        this.liarClaimed[host] = 1;
+        return result;
+      }
+      return { piece: result.piece, source: result.source, ok: false, failure: 'corrupt' };
+    });
+    return { ...msg, results };
+  }
+
   private onPeerEffect(host: number, effect: PeerEffect): void {
     const { sim, world, control, dataPlane, counters } = this.run;
     switch (effect.kind) {
       case 'send':
-        return control.fromPeer(host, effect.to, effect.msg);
+        return control.fromPeer(host, effect.to, world.faults[host].lying ? this.lie(host, effect.msg) : effect.msg);
+      case 'trust':
+        (this.trusted[host] ??= new Set()).add(effect.supernodeKey);
+        return;
       case 'settings':
         if (effect.origin === 'default') counters.peersOnDefaultSettings++;
         return this.applyUploader(host, { kind: 'configure', config: uploaderConfigFor(effect.settings, world.hostUpBps[host], 0) });
@@ -104,7 +140,7 @@ export class Hosts {
         return this.applyUploader(host, { kind: 'have-piece', taskId: TASK_ID, piece: effect.piece });
       case 'fetch-source':
         counters.backToSourceHosts++;
-        return dataPlane.fetchSource(host);
+        return dataPlane.fetchSource(host, effect.missing);
       case 'done':
         return sim.hostFinished(host);
       case 'failed':

@@ -8,6 +8,12 @@
  * This file carries out a supernode's effects: messages to peers go through control.ts, CDN work
  * to cdn.ts. The simulated origin never changes and lets everyone read it, so a revalidation is
  * answered "unchanged" and a credential check "allowed", each one origin round trip later.
+ *
+ * Grants leave signed with the supernode's structural key (grants.ts), and task-info carries the
+ * key. The simulated cache never rots, so a `cdn-verify-piece` is answered intact at once. A
+ * `probe-peer` is answered one round trip to the peer later, by what a real fetch would find:
+ * served when the peer is alive, its uploader holds the piece and it is not a corrupt uploader,
+ * else failed (the probe's bytes are not modelled as a flow).
  */
 import { SUPERNODE } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
@@ -17,6 +23,18 @@ import type { SupernodeEffect, SupernodeInput } from '../../../core/supernode-io
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
 import { childRng } from '../../seeded-rng.ts';
 import type { DragonflyRun } from './run.ts';
+import { hostOf } from './control.ts';
+import { signGrant, supernodeKeyOf } from './grants.ts';
+import { TASK_ID } from './task.ts';
+import type { SupernodeToPeer } from '../../../core/protocol.ts';
+
+/** A message as it leaves supernode sn: its grant signed, task-info carrying the key. */
+function stamped(sn: number, msg: SupernodeToPeer): SupernodeToPeer {
+  const key = supernodeKeyOf(sn);
+  if (msg.kind === 'task-info') return { ...msg, supernodeKey: key, ...(msg.grant ? { grant: signGrant(key, msg.grant) } : {}) };
+  if (msg.kind === 'assign' && msg.grant) return { ...msg, grant: signGrant(key, msg.grant) };
+  return msg;
+}
 
 export class Supernodes {
   /** Addresses peers know the supernodes by, in failover order. */
@@ -26,6 +44,7 @@ export class Supernodes {
   private readonly uploaderMachines: Uploader[] = [];
   private readonly supernodeMachines: Supernode[] = [];
   private readonly dead: Uint8Array;
+  private readonly ownKeys: ReadonlySet<string>[] = [];
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
   constructor(private readonly run: DragonflyRun) {
@@ -38,6 +57,7 @@ export class Supernodes {
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
       this.supernodeMachines.push(supernode);
+      this.ownKeys.push(new Set([supernodeKeyOf(sn)]));
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
       this.uploaderMachines.push(uploader);
@@ -47,6 +67,10 @@ export class Supernodes {
 
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
+  /** Supernode sn's scheduling machine, for invariant checkers (blacklists). */
+  machine(sn: number): Supernode { return this.supernodeMachines[sn]; }
+  /** The keys supernode sn's own uploader accepts grants of: its own. */
+  trustedKeys(sn: number): ReadonlySet<string> { return this.ownKeys[sn]; }
   /** Supernode sn's counters (tasks, peers, blacklists), as a real supernode's /metrics shows them. */
   stats(sn: number): SupernodeStats { return this.supernodeMachines[sn].stats(); }
 
@@ -64,12 +88,25 @@ export class Supernodes {
     this.uploaders[sn].close();
   }
 
+  /** What the supernode's fetch of a piece from an accused peer finds, one round trip later. */
+  private probe(sn: number, effect: Extract<SupernodeEffect, { kind: 'probe-peer' }>): void {
+    const { sim, world, hosts, control } = this.run;
+    const host = hostOf(effect.peerId);
+    const served = !sim.crashed[host] && !world.faults[host].corrupt && (hosts.uploader(host)?.holds(TASK_ID, effect.piece) ?? false);
+    const delayMs = 2 * sim.latencyMs(sim.supernodeNodes[sn], sim.hostNode(host));
+    control.answerAfter(sn, delayMs, { kind: 'probe-result', taskId: effect.taskId, peerId: effect.peerId, outcome: served ? 'served' : 'failed' });
+  }
+
   private onEffect(sn: number, effect: SupernodeEffect): void {
     const { control, cdn, counters } = this.run;
     switch (effect.kind) {
       case 'send':
         if (effect.msg.kind === 'assign') for (const a of effect.msg.pieces) if (a.digest === '') counters.assignmentsWithoutDigest++;
-        return control.toPeer(sn, effect.to, effect.msg);
+        return control.toPeer(sn, effect.to, stamped(sn, effect.msg));
+      case 'cdn-verify-piece':
+        return control.answerAfter(sn, 0, { kind: 'cdn-piece-intact', taskId: effect.taskId, piece: effect.piece });
+      case 'probe-peer':
+        return this.probe(sn, effect);
       case 'cdn-fetch':
         return cdn.fetch(sn, effect.pieceSizeBytes);
       case 'cdn-refetch-piece':

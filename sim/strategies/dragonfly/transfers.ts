@@ -4,7 +4,7 @@
  * id is the network flow's tag and the argument of the events that move the transfer along, so
  * an event carries no object. Ids are reused once a transfer ends.
  */
-import type { PeerId } from '../../../core/protocol.ts';
+import type { Grant, PeerId } from '../../../core/protocol.ts';
 
 export type TransferKind = 'piece' | 'cdn' | 'source';
 
@@ -24,6 +24,8 @@ export interface Transfer {
   cancelled: boolean;
   /** cdn: end (exclusive) of the run of pieces this ranged GET streams; else -1. */
   runEnd: number;
+  /** piece: the grant the request carries, checked by the source's uploader. */
+  grant?: Grant;
 }
 
 export class Transfers {

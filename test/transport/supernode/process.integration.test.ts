@@ -32,8 +32,9 @@ test.before(async () => {
   const tls = await selfSignedCertificate(home);
   if (tls) httpsOrigin = await HttpOrigin.start({ tls });
   const procs = new ProcessGroup();
+  // --revalidate-after-ms 0: these tests watch every registration revalidate a cached task.
   const supernode = await procs.start('supernode', ['--home', home, '--piece-size-bytes', String(PIECE_BYTES), '--seed', 'test',
-    '--source-timeout', '5s'], { portFlag: '--port', env: tls ? { NODE_EXTRA_CA_CERTS: tls.certPath } : {} });
+    '--source-timeout', '5s', '--revalidate-after-ms', '0'], { portFlag: '--port', env: tls ? { NODE_EXTRA_CA_CERTS: tls.certPath } : {} });
   shared = { origin, supernode, home, procs };
 });
 
@@ -257,8 +258,8 @@ test('no request reaches outside a task: malformed taskIds are refused, ids must
   for (const taskId of ['../../../../etc/passwd', `${got.taskId}/../x`, 'meta.json', got.taskId.toUpperCase()]) {
     assert.equal(await data.request(taskId, 0), { kind: 'refused', reason: 'missing' }, taskId);
   }
-  assert.equal(await data.request(got.taskId, 6), { kind: 'refused', reason: 'missing' }, 'piece past the end');
-  const ok = await data.request(got.taskId, 0);
+  assert.equal(await data.request(got.taskId, 6, got.info.grant), { kind: 'refused', reason: 'missing' }, 'piece past the end');
+  const ok = await data.request(got.taskId, 0, got.info.grant);
   assert.is(ok.kind, 'data');
   data.close();
 

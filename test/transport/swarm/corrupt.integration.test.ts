@@ -6,6 +6,8 @@
  *
  * The corrupting host downloads the whole file first and then seeds it (its background
  * uploader stays registered), so it is a source for every piece whatever the machine's load.
+ * Since the supernode checks a disputed peer itself (blacklist.ts), one rejected piece can be
+ * enough to stop it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -37,7 +39,7 @@ test('a corrupting peer: no bad piece written, it is blacklisted and no longer c
     const rejected = early.map((run) => rejectedIn(run.home));
     const total = rejected.reduce((a, b) => a + b, 0);
     console.log(`  pieces from the corrupting peer rejected per early host: ${rejected.join(', ')}`);
-    assert.ok(total >= THRESHOLD, `the corrupting peer was chosen ${total} times; the scenario did not exercise it`);
+    assert.ok(total >= 1, 'the corrupting peer was never chosen; the scenario did not exercise it');
     await waitFor(async () => await globallyBlacklisted(supernode.addr) === 1, 10_000, 'the supernode to blacklist the corrupting peer');
 
     const late = await swarm.dfget(swarm.newHome('late'), url, [supernode.addr]);

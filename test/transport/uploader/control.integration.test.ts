@@ -14,16 +14,20 @@ import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
 import { UploaderLink } from '../../../transport/dfget/uploader-link.ts';
 import { startUploader } from '../../../transport/uploader/uploader-server.ts';
 import { decodePieceFrame } from '../../../transport/wire.ts';
+import { GrantKey } from '../../../transport/grants.ts';
+import { monotonicNowMs } from '../../../transport/real-timer.ts';
 import { removeDir, tempDir, waitFor } from '../../../bench/testbed/processes.ts';
 
 const PIECE_BYTES = 1024;
 const TASK_ID = createHash('sha256').update('uploader-control').digest('hex');
 const FILE_NAME = `${TASK_ID}-0123456789abcdef`;
+const key = GrantKey.generate();
+const GRANT = key.issue({ taskId: TASK_ID, peer: 'tester', expiresAtMs: monotonicNowMs() + 3_600_000, signature: '' });
 
 function request(addr: string, piece: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://${addr}/data`);
-    ws.on('open', () => ws.send(JSON.stringify({ kind: 'piece-request', requestId: 7, taskId: TASK_ID, piece })));
+    ws.on('open', () => ws.send(JSON.stringify({ kind: 'piece-request', requestId: 7, taskId: TASK_ID, piece, grant: GRANT })));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       ws.close();
       if (!isBinary) return resolve(JSON.parse(data.toString()).reason as string);
@@ -48,6 +52,9 @@ test('settings and pieces sent over the control channel take effect; an unlisted
     assert.is(uploader.stats().perRequesterLimit, 3);
     link.listTask({ taskId: TASK_ID, fileName: FILE_NAME, totalBytes: 3 * PIECE_BYTES, pieceSizeBytes: PIECE_BYTES, pieceCount: 3 });
     link.havePiece(TASK_ID, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(await request(uploader.addr, 0), 'unauthorized', 'no key trusted for the task yet');
+    link.trustKey(TASK_ID, key.publicKeyText);
     await new Promise((r) => setTimeout(r, 100));
     assert.is(await request(uploader.addr, 0), `piece 0: ${PIECE_BYTES} bytes`);
     assert.is(await request(uploader.addr, 1), 'missing');

@@ -13,6 +13,8 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 import { startUploader, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
+import { GrantKey } from '../../../transport/grants.ts';
+import { monotonicNowMs } from '../../../transport/real-timer.ts';
 import { decodePieceFrame, MAX_FRAME_BYTES } from '../../../transport/wire.ts';
 
 const PIECE_BYTES = 64 * 1024;
@@ -23,12 +25,16 @@ for (let i = 0; i < TOTAL_BYTES; i++) content[i] = (i * 31 + 7) & 0xff;
 
 let home = '';
 let uploader: UploaderHandle;
+/** A supernode key the uploader trusts for TASK_ID, and a grant it signed. */
+const key = GrantKey.generate();
+const GRANT = key.issue({ taskId: TASK_ID, peer: 'tester', expiresAtMs: monotonicNowMs() + 3_600_000, signature: '' });
 
 test.before(async () => {
   home = tempDir('uploader-frames');
   uploader = await startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0 });
   writeFileSync(join(home, 'data', `${TASK_ID}.server`), content);
   uploader.listTask({ taskId: TASK_ID, fileName: `${TASK_ID}.server`, totalBytes: TOTAL_BYTES, pieceSizeBytes: PIECE_BYTES, pieceCount: 3 });
+  uploader.trust(TASK_ID, key.publicKeyText);
   uploader.havePiece(TASK_ID, 0);
   uploader.havePiece(TASK_ID, 2);
 });
@@ -64,7 +70,7 @@ function probe(ws: WebSocket, frames: (string | Buffer)[], piece: number): Promi
     ws.on('close', (code: number) => done({ kind: 'closed', code }));
     ws.on('error', () => {});
     for (const frame of frames) ws.send(frame, { binary: Buffer.isBuffer(frame) });
-    ws.send(JSON.stringify({ kind: 'piece-request', requestId: 999_999, taskId: TASK_ID, piece }));
+    ws.send(JSON.stringify({ kind: 'piece-request', requestId: 999_999, taskId: TASK_ID, piece, grant: GRANT }));
   });
 }
 
@@ -99,7 +105,8 @@ const validRequest = fc.record({
   requestId: fc.nat({ max: 1000 }),
   taskId: fc.oneof(fc.constant(TASK_ID), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 })),
   piece: fc.nat({ max: 5 }),
-}).map((v) => JSON.stringify(v));
+  grant: fc.constant(GRANT),
+}, { requiredKeys: ['kind', 'requestId', 'taskId', 'piece'] }).map((v) => JSON.stringify(v));
 
 const frameArb = fc.oneof(
   { weight: 5, arbitrary: validRequest },
@@ -139,16 +146,29 @@ test('random frames end in an answer or a clean close, and good requests still g
   assert.ok(uploader.stats().badFrames > 0, 'some junk was rejected');
 });
 
-test('a request for a path-like or unknown task is refused as missing', async () => {
+test('a path-like task is refused as missing; a request without a valid grant for its task gets no bytes', async () => {
   const ws = await open();
-  const answers: string[] = [];
+  const answers = new Map<number, string>();
+  const other = key.issue({ taskId: 'f'.repeat(64), peer: 'tester', expiresAtMs: monotonicNowMs() + 60_000, signature: '' });
+  const forged = { ...GRANT, peer: 'someone-else' };
+  const stranger = GrantKey.generate().issue({ ...GRANT, signature: '' });
+  const expired = key.issue({ ...GRANT, expiresAtMs: monotonicNowMs() - 1, signature: '' });
+  const requests: [number, string, object | undefined][] = [
+    [1, '../../../etc/passwd', GRANT], [2, 'f'.repeat(64), other], [3, TASK_ID, undefined], [4, TASK_ID, other], [5, TASK_ID, forged],
+    [6, TASK_ID, stranger], [7, TASK_ID, expired], [8, TASK_ID, GRANT],
+  ];
   await new Promise<void>((resolve) => {
-    ws.on('message', (data: Buffer) => { answers.push(data.toString()); if (answers.length === 2) resolve(); });
-    ws.send(JSON.stringify({ kind: 'piece-request', requestId: 1, taskId: '../../../etc/passwd', piece: 0 }));
-    ws.send(JSON.stringify({ kind: 'piece-request', requestId: 2, taskId: 'f'.repeat(64), piece: 0 }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) answers.set(decodePieceFrame(data).ok ? 8 : -1, 'data');
+      else answers.set(JSON.parse(data.toString()).requestId as number, JSON.parse(data.toString()).reason as string);
+      if (answers.size === requests.length) resolve();
+    });
+    for (const [requestId, taskId, grant] of requests) ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId, piece: 0, ...(grant ? { grant } : {}) }));
   });
   ws.close();
-  for (const text of answers) assert.is(JSON.parse(text).reason, 'missing');
+  assert.equal(Object.fromEntries(answers), {
+    1: 'missing', 2: 'unauthorized', 3: 'unauthorized', 4: 'unauthorized', 5: 'unauthorized', 6: 'unauthorized', 7: 'unauthorized', 8: 'data',
+  });
 });
 
 test.run();
