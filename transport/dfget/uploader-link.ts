@@ -19,7 +19,13 @@ import { CONTROL_PATH, type ControlMsg, type ControlReply, type ListTaskMsg, typ
 import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering, type UploaderLock } from '../uploader/uploader-lock.ts';
 import type { LogFn } from './home.ts';
 
-const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
+/**
+ * The uploader runs in the form this module runs in: the compiled file under plain node (what the
+ * shipped `dfget` is), the TypeScript file under tsx (development and in-process tests).
+ */
+const COMPILED = !import.meta.url.endsWith('.ts');
+const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', COMPILED ? 'main.js' : 'main.ts');
+const UPLOADER_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 export interface UploaderSpawnOptions {
   homeDir: string;
@@ -170,7 +176,7 @@ export class UploaderLink {
     mkdirSync(logDir, { recursive: true });
     const errFd = openSync(join(logDir, 'uploader.err'), 'a');
     const child = spawn(process.execPath, [
-      '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,
+      ...UPLOADER_NODE_ARGS, UPLOADER_MAIN,
       '--home', this.opts.homeDir,
       '--host', this.opts.host,
       '--port', String(port),
