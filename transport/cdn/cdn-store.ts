@@ -18,11 +18,11 @@
  * would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
  * room before it writes; a spool file or meta written around it is counted at the next listing.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
+import { sha256Of } from '../hash-worker.ts';
 import { isTaskId } from '../task-id.ts';
 
 export interface PieceRecord { sizeBytes: number; digest: string }
@@ -45,10 +45,6 @@ export interface CacheMeta {
 
 function signature(stats: { ino: number; size: number; mtimeMs: number }, record: PieceRecord): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${record.digest}`;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** Pieces whose verification is remembered; past this the memory is dropped and pieces re-hashed. */
@@ -159,9 +155,10 @@ export class CdnStore {
     return this.using(taskId, async () => {
       await this.budget.reserve(bytes.length);
       await mkdir(this.dirOf(taskId), { recursive: true });
-      await writeFile(`${path}.tmp`, bytes);
+      // The digest is computed (on the hash worker, for shared memory) while the bytes are written.
+      const [digest] = await Promise.all([sha256Of(bytes), writeFile(`${path}.tmp`, bytes)]);
       await rename(`${path}.tmp`, path);
-      const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+      const record = { sizeBytes: bytes.length, digest };
       this.remember(taskId, piece, signature(await stat(path), record));
       return record;
     });
@@ -206,7 +203,7 @@ export class CdnStore {
       await handle.close();
     }
     if (this.verified.get(taskId)?.get(piece) === fileSignature) return true;
-    if (sha256Hex(target) !== record.digest) {
+    if (await sha256Of(target) !== record.digest) {
       this.verified.get(taskId)?.delete(piece);
       return false;
     }

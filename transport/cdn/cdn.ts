@@ -26,7 +26,7 @@
 import type { CoreConfig } from '../../core/config.ts';
 import type { PeerId, TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
-import type { BufferPool } from '../supernode/buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CdnStore } from './cdn-store.ts';
 import { CancelledError } from '../real-timer.ts';

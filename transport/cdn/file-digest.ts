@@ -6,7 +6,7 @@
  * read back from disk once the hash reaches them.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { BufferPool } from '../supernode/buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { CacheMeta, CdnStore } from './cdn-store.ts';
 
 export class FileDigest {

@@ -20,7 +20,7 @@ import { planSourceFetch, sourceRetryDelayMs, type PieceRun } from '../../core/s
 import type { SupernodeInput } from '../../core/supernode-io.ts';
 import { parseContentRange } from '../http-range.ts';
 import { CancelledError, sleep } from '../real-timer.ts';
-import type { BufferPool } from '../supernode/buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CacheMeta, CdnStore } from './cdn-store.ts';
 import { FileDigest } from './file-digest.ts';

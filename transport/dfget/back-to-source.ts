@@ -23,7 +23,7 @@ export async function downloadFromSource(req: DownloadRequest, store: TaskStore,
   let plan: PiecePlan | null = null;
   let written = 0;
   const result = await fetchFromSource({
-    url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal,
+    url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal, md5: req.md5 !== undefined,
     onPlan: (p) => {
       plan = p;
       written = 0;

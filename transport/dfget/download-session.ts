@@ -114,7 +114,7 @@ export class DownloadSession {
       log: (message) => s.log('warn', message),
     });
     this.fetcher = new PieceFetcher(this.buckets, this.abort.signal, (input) => this.feed(input), s.log);
-    this.digest = new WholeFileDigest(s.store);
+    this.digest = new WholeFileDigest(s.store, s.req.md5 !== undefined);
     this.disk = new DiskWriter(s.store, this.digest, {
       planApplied: (plan, kept) => this.planApplied(plan, kept),
       pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
@@ -279,6 +279,7 @@ export class DownloadSession {
   private async fromSource(): Promise<void> {
     const { req, store, log } = this.s;
     log('info', `downloading ${req.url} from the source`);
+    if (req.pattern !== 'source') req.onBackToSource?.(this.unreachable());
     this.fetcher.cancelAll();
     await this.disk.idle();
     try {
@@ -295,6 +296,14 @@ export class DownloadSession {
     }
   }
 
+  /** Why no supernode served this download, for the user. */
+  private unreachable(): string {
+    const { supernodes } = this.s.req;
+    if (supernodes.length === 0) return 'no supernode given';
+    const list = supernodes.map((addr) => `${addr} (${this.links.downReasons.get(addr) ?? 'no answer'})`).join(', ');
+    return supernodes.length === 1 ? `cannot reach supernode ${list}` : `cannot reach any supernode: ${list}`;
+  }
+
   private async complete(done: Effect<'done'>): Promise<void> {
     const { req, log, resume } = this.s;
     log('info', `all pieces verified (peers ${done.fromPeersBytes} B, supernode ${done.fromSupernodeBytes} B, source ${done.fromSourceBytes} B)`);
@@ -303,7 +312,8 @@ export class DownloadSession {
       const plan = this.sourceResult?.plan ?? this.plan;
       if (!plan) throw new DownloadError('internal', 'internal error: the download finished without a plan');
       const fileDigest = await completeDownload({
-        ...this.s, plan, sourceDigest: this.sourceResult?.fileDigest ?? null, digest: this.digest, uploaderWaitMs: this.settings.uploaderWaitMs,
+        ...this.s, plan, digest: this.digest, uploaderWaitMs: this.settings.uploaderWaitMs,
+        sourceDigests: this.sourceResult ? { sha256: this.sourceResult.fileDigest, ...(this.sourceResult.md5 ? { md5: this.sourceResult.md5 } : {}) } : null,
       });
       this.succeed({
         taskId: this.s.taskId, outputPath: req.outputPath, totalBytes: plan.totalBytes, fileDigest,

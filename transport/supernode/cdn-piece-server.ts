@@ -14,7 +14,7 @@ import type { Cdn } from '../cdn/cdn.ts';
 import { UploaderDataPlane } from '../data-plane.ts';
 import { throttle } from '../throttle.ts';
 import { pieceFramePrefix } from '../wire.ts';
-import type { BufferPool } from './buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from './log.ts';
 
 export interface CdnPieceServerOptions {

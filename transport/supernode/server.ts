@@ -42,7 +42,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../prometheus.ts';
 import { describeFault, hostInRealTime } from '../real-timer.ts';
 import { isTaskId, taskIdFor } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, sendJson } from '../wire.ts';
-import { BufferPool } from './buffer-pool.ts';
+import { BufferPool } from '../buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
@@ -73,8 +73,11 @@ export class SupernodeServer {
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
     this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
-    /** Frame buffers for pieces in flight; enough retained for every upload slot at 4 MiB pieces. */
-    const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
+    /**
+     * Piece and frame buffers (fetched pieces, pieces served); enough retained for every upload
+     * slot at 4 MiB pieces. Shared memory, so the hash worker reads pieces in place.
+     */
+    const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024, true);
     this.cdn = new Cdn({
       store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log, core: opts.core, pool,
     });
