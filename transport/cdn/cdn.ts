@@ -93,6 +93,13 @@ export class Cdn {
     }
   }
 
+  /** Jobs queued or running, over all tasks (0: the CDN is settled). */
+  get jobsRunning(): number {
+    let jobs = 0;
+    for (const state of this.tasks.values()) jobs += state.pending;
+    return jobs;
+  }
+
   /** Tasks the CDN holds state for (finite: dropped tasks are forgotten). */
   get trackedTasks(): number { return this.tasks.size; }
 
@@ -127,7 +134,7 @@ export class Cdn {
     if (!state) {
       state = {
         generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), pending: 0,
-        saving: Promise.resolve(),
+        saving: Promise.resolve(), saveQueued: false,
       };
       this.tasks.set(taskId, state);
     }

@@ -194,7 +194,7 @@ export class SupernodeServer {
       piecesServed: this.pieces.piecesServed, piecesRefused: this.pieces.piecesRefused,
       piecesAssignedFromSupernode: stats.piecesAssignedFromSupernode, piecesAssignedFromPeers: stats.piecesAssignedFromPeers,
       cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
-      cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.pieces.activeUploads,
+      cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, cdnJobsRunning: this.cdn.jobsRunning, activeUploads: this.pieces.activeUploads,
       framesRejected: this.framesRejected + this.pieces.badFrames,
       peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
     });
