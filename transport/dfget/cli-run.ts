@@ -1,0 +1,71 @@
+/**
+ * What `dfget` does once its flags are good (cli.ts checks them and imports this): find the
+ * supernodes, run the download with a progress bar on the terminal, say on stderr when it goes
+ * back to the source, and print the result. Returns the exit code.
+ */
+import { resolve } from 'node:path';
+import { DownloadError } from './download-error.ts';
+import type { DownloadRequest } from './download-request.ts';
+import { DownloadSession } from './download-session.ts';
+import { DEFAULT_HOME, fileLogger, homeLayout, readStoredSupernodes, type LogFn } from './home.ts';
+import { ProgressBar } from './progress-bar.ts';
+import type { CliOptions } from './cli.ts';
+
+const DEFAULT_SUPERNODE = '127.0.0.1:8002';
+
+export async function runDownload(opts: CliOptions): Promise<number> {
+  const home = resolve(opts.home ?? DEFAULT_HOME);
+  const supernodes = opts.node ?? await storedOrDefault(home);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const showBar = !opts.quiet && (opts.showbar || process.stderr.isTTY === true);
+  const bar = showBar ? new ProgressBar(process.stderr) : null;
+  const log = logger(home, opts.verbose, bar);
+  const req: DownloadRequest = {
+    url: opts.url, headers: opts.header, outputPath: resolve(opts.output), homeDir: home, supernodes,
+    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit,
+    ...(opts.digest ? { digest: opts.digest } : {}), ...(opts.md5 ? { md5: opts.md5 } : {}), ...(opts.identifier ? { identifier: opts.identifier } : {}),
+    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal,
+    ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
+    onBackToSource: (why) => {
+      bar?.finish();
+      process.stderr.write(`dfget: ${why}; downloading from the source instead (--notbs to fail instead)\n`);
+    },
+  };
+  try {
+    const session = await DownloadSession.open(req, { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost, log });
+    if (opts.callsystem !== undefined) log('info', `--callsystem ${JSON.stringify(opts.callsystem)} is accepted for Dragonfly compatibility and ignored`);
+    const result = await session.run();
+    bar?.update({ bytesDone: result.totalBytes, totalBytes: result.totalBytes, fromPeersBytes: result.fromPeersBytes, fromSupernodeBytes: result.fromSupernodeBytes }, true);
+    bar?.finish();
+    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else if (!opts.quiet) process.stderr.write(`dfget: saved ${result.outputPath} in ${(result.elapsedMs / 1000).toFixed(1)} s\n`);
+    return 0;
+  } catch (err) {
+    bar?.finish();
+    const error = err instanceof DownloadError ? err : new DownloadError('internal', `internal error: ${(err as Error).stack ?? String(err)}`);
+    process.stderr.write(`dfget: ${error.message}\n`);
+    return error.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The log file; with `--verbose` every line on stderr too (above the progress bar). */
+function logger(home: string, verbose: boolean, bar: ProgressBar | null): LogFn {
+  const toFile = fileLogger(homeLayout(home).logFile, `dfget[${process.pid}]`);
+  if (!verbose) return toFile;
+  return (level, message) => {
+    toFile(level, message);
+    bar?.finish();
+    process.stderr.write(`dfget: ${level} ${message}\n`);
+  };
+}
+
+async function storedOrDefault(home: string): Promise<string[]> {
+  const stored = await readStoredSupernodes(homeLayout(home));
+  return stored.length > 0 ? stored : [DEFAULT_SUPERNODE];
+}
