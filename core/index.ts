@@ -12,6 +12,7 @@ export * from './eviction.ts';
 export * from './manager-api.ts';
 export * from './peer-io.ts';
 export * from './peer.ts';
+export * from './piece-ranges.ts';
 export * from './pieces.ts';
 export * from './protocol.ts';
 export * from './rng.ts';

@@ -39,10 +39,14 @@
 import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
 import type { PeerEffect, PeerInput } from './peer-io.ts';
+import { rangesOf, type PieceRange } from './piece-ranges.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
 import type { Assignment, FailureKind, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings, type SettingsOrigin } from './settings.ts';
+
+/** Largest resumed plan whose pieces a register names (the wire's piece index limit). */
+const MAX_RESUME_PIECES = 2 ** 24;
 
 type Phase = 'idle' | 'registered' | 'downloading' | 'source' | 'done' | 'failed';
 
@@ -155,13 +159,30 @@ export class Peer {
     this.results = [];
     this.retryAtMs = null;
     this.awaitingSinceMs = nowMs;
+    const resumed = this.have ? null : this.resumedRanges();
     this.out.push({
       kind: 'send', to: this.currentSupernode!, msg: {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
-        have: this.have ? this.have.toArray() : [], blacklist: [...this.localBlacklist], pattern: this.pattern,
+        have: this.have ? rangesOf(this.have) : (resumed?.have ?? []),
+        ...(resumed ? { havePlan: resumed.plan } : {}),
+        blacklist: [...this.localBlacklist], pattern: this.pattern,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
       },
     });
+  }
+
+  /**
+   * Before any plan: the pieces a resumed download holds on disk, in the plan they were cut by, so
+   * the supernode schedules only the rest (it ignores them if its plan differs).
+   */
+  private resumedRanges(): { have: PieceRange[]; plan: { totalBytes: number; pieceSizeBytes: number } } | null {
+    const plan = this.resumePlan;
+    if (plan === null || this.resumeHave.length === 0 || !(plan.pieceSizeBytes > 0)) return null;
+    const pieceCount = Math.ceil(plan.totalBytes / plan.pieceSizeBytes);
+    if (!Number.isSafeInteger(pieceCount) || pieceCount <= 0 || pieceCount > MAX_RESUME_PIECES) return null;
+    const held = new Bitset(pieceCount);
+    for (const piece of this.resumeHave) if (Number.isInteger(piece) && piece >= 0 && piece < pieceCount) held.add(piece);
+    return { have: rangesOf(held), plan: { totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes } };
   }
 
   private onSupernodeMessage(nowMs: number, msg: SupernodeToPeer): void {

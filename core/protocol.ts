@@ -4,6 +4,7 @@
  * (see transport/). Nothing here names a file path: a piece is addressed by taskId + index.
  * Untrusted input is checked by `decode.ts` before any machine sees it.
  */
+import type { PieceRange } from './piece-ranges.ts';
 import type { PeerSettings } from './settings.ts';
 
 /** Identity of a peer as vouched for by the driver (a connection in transport, a host in sim). */
@@ -47,8 +48,18 @@ export interface RegisterMsg {
   task: TaskSpec;
   /** Address of this peer's uploader. */
   uploadAddr: string;
-  /** Pieces already verified locally (resume, or migration from another supernode). */
-  have: number[];
+  /**
+   * Pieces already verified locally (resume, migration from another supernode, a seeder's whole
+   * file) as [first, end) ranges, ascending and disjoint (piece-ranges.ts): a 13,654-piece file
+   * held whole is [[0, 13654]].
+   */
+  have: PieceRange[];
+  /**
+   * The plan `have` counts pieces of, when the peer has no plan from this supernode yet (a
+   * resumed download registers with what its disk holds). A supernode whose plan differs ignores
+   * `have`; absent, `have` is in the plan the supernode gave (migration, seeders).
+   */
+  havePlan?: { totalBytes: number; pieceSizeBytes: number };
   /** Sources this peer refuses (migration carries the local blacklist along). */
   blacklist: PeerId[];
   /** 'cdn': take every piece from the supernode and serve none (dfget --pattern cdn). */

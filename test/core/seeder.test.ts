@@ -17,7 +17,7 @@ function task(taskId: string, supernodes: string[], extra: Partial<SeedTask> = {
 function register(taskId: string, to: string): SeederEffect {
   return {
     kind: 'send', to,
-    msg: { kind: 'register', taskId, task: { url: `http://origin/${taskId}`, headers: {} }, uploadAddr: UPLOAD_ADDR, have: [0, 1, 2], blacklist: [], pattern: 'p2p' },
+    msg: { kind: 'register', taskId, task: { url: `http://origin/${taskId}`, headers: {} }, uploadAddr: UPLOAD_ADDR, have: [[0, 3]], blacklist: [], pattern: 'p2p' },
   };
 }
 
