@@ -12,6 +12,7 @@
  * Errors: 4xx/5xx with `{ "error": "<what went wrong and what to do>" }`.
  */
 import { parseJsonSafe, type Decoded } from './decode.ts';
+import { FieldFailure, optional, plain, read, type Fields } from './json-fields.ts';
 
 export const MANAGER_API_PATH = '/v1/supernodes';
 export const DEFAULT_MANAGER_PORT = 8004;
@@ -100,9 +101,9 @@ export function locationProblem(location: string): string | null {
 export function decodeAnnounce(text: unknown): Decoded<AnnounceMsg> {
   return guarded(text, (input) => {
     const address = read(input, 'address', (v, path) => checked(str(v, path, MANAGER_LIMITS.addressChars), path, addressProblem));
-    const idc = readOptional(input, 'idc', '', (v, path) => checked(str(v, path, MANAGER_LIMITS.idcChars), path, idcProblem));
-    const location = readOptional(input, 'location', '', (v, path) => checked(str(v, path, 2048), path, locationProblem));
-    const load = readOptional<number | null>(input, 'load', null, (v, path) => (v === null ? null : whole(v, path, 0, MANAGER_LIMITS.load)));
+    const idc = optional(input, 'idc', '', (v, path) => checked(str(v, path, MANAGER_LIMITS.idcChars), path, idcProblem));
+    const location = optional(input, 'location', '', (v, path) => checked(str(v, path, 2048), path, locationProblem));
+    const load = optional<number | null>(input, 'load', null, (v, path) => (v === null ? null : whole(v, path, 0, MANAGER_LIMITS.load)));
     return { address, idc, location, load };
   });
 }
@@ -125,13 +126,13 @@ export function decodeAnnounceReply(text: unknown): Decoded<AnnounceReply> {
 export function decodeChooseAnswer(text: unknown): Decoded<ChooseAnswer> {
   return guarded(text, (input) => {
     const supernodes = read(input, 'supernodes', (v, path) => {
-      if (!Array.isArray(v)) throw new Failure(path, 'expected an array');
-      if (v.length > MANAGER_LIMITS.supernodes) throw new Failure(path, `${v.length} entries; at most ${MANAGER_LIMITS.supernodes}`);
+      if (!Array.isArray(v)) throw new FieldFailure(path, 'expected an array');
+      if (v.length > MANAGER_LIMITS.supernodes) throw new FieldFailure(path, `${v.length} entries; at most ${MANAGER_LIMITS.supernodes}`);
       return v.map((item: unknown, i) => supernodeInfo(plain(item, `${path}[${i}]`)));
     });
     const assigned = read(input, 'assigned', (v, path) => (v === null ? null : checked(str(v, path, MANAGER_LIMITS.addressChars), path, addressProblem)));
     if (assigned !== null && supernodes[0]?.address !== assigned) {
-      throw new Failure('$.assigned', 'the assigned supernode must come first in the list');
+      throw new FieldFailure('$.assigned', 'the assigned supernode must come first in the list');
     }
     return { assigned, supernodes };
   });
@@ -140,18 +141,12 @@ export function decodeChooseAnswer(text: unknown): Decoded<ChooseAnswer> {
 function supernodeInfo(input: Fields): SupernodeInfo {
   return {
     address: read(input, 'address', (v, path) => checked(str(v, path, MANAGER_LIMITS.addressChars), path, addressProblem)),
-    idc: readOptional(input, 'idc', '', (v, path) => checked(str(v, path, MANAGER_LIMITS.idcChars), path, idcProblem)),
-    location: readOptional(input, 'location', '', (v, path) => checked(str(v, path, 2048), path, locationProblem)),
+    idc: optional(input, 'idc', '', (v, path) => checked(str(v, path, MANAGER_LIMITS.idcChars), path, idcProblem)),
+    location: optional(input, 'location', '', (v, path) => checked(str(v, path, 2048), path, locationProblem)),
   };
 }
 
-// ---- readers: each throws a Failure, which `guarded` turns into a decode-error ----
-
-interface Fields { value: object; path: string }
-
-class Failure {
-  constructor(readonly path: string, readonly message: string) {}
-}
+// ---- readers: each throws a FieldFailure, which `guarded` turns into a decode-error ----
 
 function failed(path: string, message: string): { ok: false; error: { kind: 'decode-error'; path: string; message: string } } {
   return { ok: false, error: { kind: 'decode-error', path, message } };
@@ -163,46 +158,27 @@ function guarded<T>(text: unknown, decode: (input: Fields) => T): Decoded<T> {
   try {
     return { ok: true, msg: decode(plain(parsed.msg, '$')) };
   } catch (err) {
-    if (err instanceof Failure) return failed(err.path, err.message);
+    if (err instanceof FieldFailure) return failed(err.path, err.message);
     return failed('$', 'input could not be read; send plain JSON');
   }
 }
 
-function plain(value: unknown, path: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Failure(path, 'expected an object');
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) throw new Failure(path, 'expected a plain object');
-  return { value, path };
-}
-
-function read<T>(input: Fields, key: string, parse: (value: unknown, path: string) => T): T {
-  const found = Object.getOwnPropertyDescriptor(input.value, key);
-  const path = `${input.path}.${key}`;
-  if (found === undefined) throw new Failure(path, 'missing');
-  if (!('value' in found)) throw new Failure(path, 'accessor properties are not accepted');
-  return parse(found.value, path);
-}
-
-function readOptional<T>(input: Fields, key: string, fallback: T, parse: (value: unknown, path: string) => T): T {
-  return Object.getOwnPropertyDescriptor(input.value, key) === undefined ? fallback : read(input, key, parse);
-}
-
 function str(value: unknown, path: string, maxChars: number): string {
-  if (typeof value !== 'string') throw new Failure(path, 'expected a string');
-  if (value.length > maxChars) throw new Failure(path, `${value.length} characters; at most ${maxChars}`);
+  if (typeof value !== 'string') throw new FieldFailure(path, 'expected a string');
+  if (value.length > maxChars) throw new FieldFailure(path, `${value.length} characters; at most ${maxChars}`);
   return value;
 }
 
 function whole(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Failure(path, `expected a whole number from ${min} to ${max}`);
+    throw new FieldFailure(path, `expected a whole number from ${min} to ${max}`);
   }
   return value + 0;
 }
 
 function checked(value: string, path: string, problemOf: (value: string) => string | null): string {
   const problem = problemOf(value);
-  if (problem) throw new Failure(path, problem);
+  if (problem) throw new FieldFailure(path, problem);
   return value;
 }
 

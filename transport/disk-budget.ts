@@ -79,13 +79,23 @@ export class DiskBudget {
 
   /** Call before writing `bytes` to the store: makes room first when they would pass the limit. */
   async reserve(bytes: number): Promise<void> {
-    const nowMs = this.now();
-    // When pinned entries alone hold the store over its limit, a pass per write would list the
-    // whole store for nothing: retry once a second until they are released.
-    const over = this.trackedBytes + bytes > this.highBytes && nowMs >= this.stuckUntilMs;
-    if (over || this.scannedAtMs === -Infinity) await this.enforce(bytes);
-    else this.refreshIfStale(nowMs);
-    this.trackedBytes += bytes;
+    for (;;) {
+      const nowMs = this.now();
+      // When pinned entries alone hold the store over its limit, a pass per write would list the
+      // whole store for nothing: retry once a second until they are released.
+      const over = this.trackedBytes + bytes > this.highBytes && nowMs >= this.stuckUntilMs;
+      const needPass = over || this.scannedAtMs === -Infinity;
+      if (needPass && this.pass) {
+        // A pass already running did not count these bytes (parallel writers): wait for it,
+        // then look again with what it left.
+        await this.pass;
+        continue;
+      }
+      if (needPass) await this.enforce(bytes);
+      else this.refreshIfStale(nowMs);
+      this.trackedBytes += bytes;
+      return;
+    }
   }
 
   /**

@@ -78,15 +78,17 @@ export class HttpOrigin {
   private log: OriginRequestRecord[] = [];
   private egress: TokenBucket;
 
-  private constructor(private readonly server: Server, readonly port: number, rateBytesPerSec: number, private readonly scheme: string) {
+  private constructor(private readonly server: Server, readonly port: number, rateBytesPerSec: number, private readonly scheme: string,
+    private readonly host: string) {
     this.egress = new TokenBucket(rateBytesPerSec);
   }
 
   /**
    * Listen on 127.0.0.1 (port 0 = any free port); `rateBytesPerSec` caps all body bytes (0 = no
-   * cap); `tls` (PEM key and certificate) serves HTTPS.
+   * cap); `tls` (PEM key and certificate) serves HTTPS. `host` listens elsewhere: the calibration
+   * testbed runs the origin inside a network namespace, on that namespace's private address.
    */
-  static async start(opts: { port?: number; rateBytesPerSec?: number; tls?: { key: string; cert: string } } = {}): Promise<HttpOrigin> {
+  static async start(opts: { host?: string; port?: number; rateBytesPerSec?: number; tls?: { key: string; cert: string } } = {}): Promise<HttpOrigin> {
     let origin: HttpOrigin | null = null;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       if (!origin) { res.statusCode = 503; res.end(); return; }
@@ -95,14 +97,14 @@ export class HttpOrigin {
     const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
     });
-    origin = new HttpOrigin(server, (server.address() as AddressInfo).port, opts.rateBytesPerSec ?? 0, opts.tls ? 'https' : 'http');
+    origin = new HttpOrigin(server, (server.address() as AddressInfo).port, opts.rateBytesPerSec ?? 0, opts.tls ? 'https' : 'http', opts.host ?? '127.0.0.1');
     return origin;
   }
 
-  /** `http://127.0.0.1:PORT` (or https) */
-  get baseUrl(): string { return `${this.scheme}://127.0.0.1:${this.port}`; }
+  /** `http://127.0.0.1:PORT` (or https; the `host` it listens on) */
+  get baseUrl(): string { return `${this.scheme}://${this.host}:${this.port}`; }
   urlFor(path: string): string { return `${this.baseUrl}${path.startsWith('/') ? path : `/${path}`}`; }
 
   /**

@@ -215,9 +215,9 @@ export async function withProcesses<T>(body: (procs: ProcessGroup) => Promise<T>
 }
 
 /** Poll `predicate` every 50 ms until it holds; throws after `timeoutMs` with `what`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }

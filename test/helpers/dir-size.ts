@@ -1,8 +1,11 @@
-/** Bytes of every regular file under a directory, recursively (what a store really holds on disk). */
+/**
+ * Bytes of every regular file under a directory, recursively (what a store really holds on disk):
+ * a file with several names (hard links, as a `.server` backup beside its data file) counts once.
+ */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function dirSizeBytes(dir: string): number {
+export function dirSizeBytes(dir: string, inodes = new Set<string>()): number {
   let total = 0;
   let entries;
   try {
@@ -12,8 +15,13 @@ export function dirSizeBytes(dir: string): number {
   }
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += dirSizeBytes(path);
-    else if (entry.isFile()) total += statSync(path).size;
+    if (entry.isDirectory()) total += dirSizeBytes(path, inodes);
+    // A file removed between the listing and its stat (a store evicting while sampled) holds nothing.
+    else if (entry.isFile()) {
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat && !inodes.has(`${stat.dev}:${stat.ino}`)) total += stat.size;
+      if (stat) inodes.add(`${stat.dev}:${stat.ino}`);
+    }
   }
   return total;
 }

@@ -56,6 +56,23 @@ test('a write that would pass the limit evicts first, counting the incoming byte
   assert.is(budget.knownBytes, 60);
 });
 
+test('writers in parallel: one that arrives during another\'s pass is counted in a pass of its own', async () => {
+  const store = new ScriptedStore();
+  store.add('old', 40, 1);
+  store.add('writing', 40, 2, true);
+  const clock = { ms: 1000 };
+  const evicted: string[] = [];
+  const budget = budgetOver(store, 100, clock, evicted);
+  await budget.reserve(0);
+  await budget.reserve(15); // a write that never landed: the count (95) errs high until a listing
+  // A's pass lists 80 + 10: it fits. B arrives during that pass; 80 + 10 + 15 does not fit.
+  const a = budget.reserve(10).then(() => store.add('a', 10, 3, true));
+  const b = budget.reserve(15).then(() => store.add('b', 15, 4, true));
+  await Promise.all([a, b]);
+  assert.equal(evicted, ['old'], 'B\'s own pass evicts');
+  assert.is(budget.knownBytes, 65);
+});
+
 test('a stale listing is redone in the background after a write, catching files removed behind the store', async () => {
   const store = new ScriptedStore();
   store.add('a', 90, 1);

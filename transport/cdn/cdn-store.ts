@@ -14,9 +14,10 @@
  * by evicting whole tasks, least recently used first, through a DiskBudget. A task is pinned —
  * never evicted — while one of its files is being written or read here, while someone holds a
  * `pin()` on it, and while `isPinned(taskId)` says the supernode still needs it. Evicted tasks
- * are reported to `onEvicted`, so the supernode can unlist them (a cache that silently lost a task
- * would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
- * room before it writes; a spool file or meta written around it is counted at the next listing.
+ * are reported to `onEvicted` as their removal starts, so the supernode unlists them first (a cache
+ * that silently lost a task would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
+ * room before it writes (a rewritten `meta.json` is counted whole each time, so the count errs high
+ * until the next listing); a spool file (a source of unknown length) is counted at the next listing.
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,6 +48,9 @@ function signature(stats: { ino: number; size: number; mtimeMs: number }, record
   return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${record.digest}`;
 }
 
+/** The listing's entry for writes in progress (not a taskId, so never evicted or reported). */
+const WRITING_KEY = 'writes in progress';
+
 /** Pieces whose verification is remembered; past this the memory is dropped and pieces re-hashed. */
 const VERIFIED_LIMIT = 1_000_000;
 
@@ -59,11 +63,10 @@ export interface CdnStoreOptions extends Pick<DiskBudgetOptions, 'lowWatermarkRa
    */
   isPinned?: (taskId: string) => boolean;
   /**
-   * Tasks removed to stay under the limit (their directory is gone). The supernode must unlist
-   * each: feed the core an input that forgets the task like `cdn-failed` does but without a
-   * `cdn-drop` effect (nothing left to remove), telling its registered peers — complete seeders,
-   * given `isPinned` above — that the task is gone so they leave; and bump the CDN's generation
-   * for it as `cdn-drop` does, so no late job reports on it. The next register fetches anew.
+   * A task being removed to stay under the limit. Called synchronously right after the pin
+   * check and before its files go, so the supernode forgets the task (core `cdn-evicted`, and
+   * the CDN's generation bumped as for `cdn-drop`) before any peer can register for it again;
+   * the next register fetches it anew.
    */
   onEvicted?: (taskIds: string[]) => void;
 }
@@ -82,6 +85,14 @@ export class CdnStore {
   private readonly pins = new Map<string, number>();
   /** taskId -> last read or write by this process (epoch ms); file times cover earlier runs. */
   private readonly lastUsedMs = new Map<string, number>();
+  /** Bytes reserved by piece writes still in progress. */
+  private writingBytes = 0;
+  /**
+   * While a listing runs: the bytes of every write in progress at any moment of it. A listing may
+   * miss such a file (its directory read before the rename), so it counts them as one pinned
+   * entry; one it did see is then counted twice, erring high until the next listing.
+   */
+  private listingWrites: number | null = null;
   /** Evictions in progress: a writer waits for them, so it never writes into a directory being removed. */
   private readonly evicting = new Map<string, Promise<void>>();
   readonly budget: DiskBudget;
@@ -89,7 +100,6 @@ export class CdnStore {
   constructor(readonly rootDir: string, private readonly opts: CdnStoreOptions = {}) {
     this.budget = new DiskBudget({ listEntries: () => this.listEntries(), removeEntry: (taskId) => this.evict(taskId) }, {
       dir: rootDir, limit: opts.limit ?? DEFAULT_DISK_LIMIT, ...pick(opts),
-      onEvicted: (evicted) => opts.onEvicted?.(evicted.map((e) => e.key)),
     });
   }
 
@@ -141,10 +151,13 @@ export class CdnStore {
 
   async saveMeta(taskId: string, meta: CacheMeta): Promise<void> {
     const dir = this.dirOf(taskId);
+    const text = JSON.stringify(meta);
     await this.using(taskId, async () => {
       await mkdir(dir, { recursive: true });
+      // Counted as written: its temporary copy sits beside the old meta until the rename.
+      await this.budget.reserve(Buffer.byteLength(text));
       const tmp = join(dir, 'meta.json.tmp');
-      await writeFile(tmp, JSON.stringify(meta));
+      await writeFile(tmp, text);
       await rename(tmp, join(dir, 'meta.json'));
     });
   }
@@ -153,11 +166,18 @@ export class CdnStore {
   async writePiece(taskId: string, piece: number, bytes: Uint8Array): Promise<PieceRecord> {
     const path = this.piecePath(taskId, piece);
     return this.using(taskId, async () => {
-      await this.budget.reserve(bytes.length);
       await mkdir(this.dirOf(taskId), { recursive: true });
-      // The digest is computed (on the hash worker, for shared memory) while the bytes are written.
-      const [digest] = await Promise.all([sha256Of(bytes), writeFile(`${path}.tmp`, bytes)]);
-      await rename(`${path}.tmp`, path);
+      await this.budget.reserve(bytes.length);
+      this.writingBytes += bytes.length;
+      if (this.listingWrites !== null) this.listingWrites += bytes.length;
+      let digest: string;
+      try {
+        // The digest is computed (on the hash worker, for shared memory) while the bytes are written.
+        [digest] = await Promise.all([sha256Of(bytes), writeFile(`${path}.tmp`, bytes)]);
+        await rename(`${path}.tmp`, path);
+      } finally {
+        this.writingBytes -= bytes.length;
+      }
       const record = { sizeBytes: bytes.length, digest };
       this.remember(taskId, piece, signature(await stat(path), record));
       return record;
@@ -300,6 +320,7 @@ export class CdnStore {
   /** Remove a task the plan chose, unless it was pinned since the listing (checked without yielding). */
   private async evict(taskId: string): Promise<boolean> {
     if (this.isPinned(taskId) || this.evicting.has(taskId)) return false;
+    this.opts.onEvicted?.([taskId]);
     const removal = this.remove(taskId).finally(() => this.evicting.delete(taskId));
     this.evicting.set(taskId, removal);
     await removal;
@@ -308,6 +329,15 @@ export class CdnStore {
 
   /** One entry per task directory: total size, and last use from this process or the newest file. */
   private async listEntries(): Promise<EvictionEntry[]> {
+    this.listingWrites = this.writingBytes;
+    try {
+      return await this.listTasks();
+    } finally {
+      this.listingWrites = null;
+    }
+  }
+
+  private async listTasks(): Promise<EvictionEntry[]> {
     const names = await readdir(this.rootDir).catch(() => [] as string[]);
     const entries: EvictionEntry[] = [];
     for (const taskId of names.filter(isTaskId)) {
@@ -324,6 +354,8 @@ export class CdnStore {
       }
       entries.push({ key: taskId, sizeBytes, lastUsedMs: Math.max(newestMs, this.lastUsedMs.get(taskId) ?? 0), pinned: this.isPinned(taskId) });
     }
+    const writes = this.listingWrites ?? 0;
+    if (writes > 0) entries.push({ key: WRITING_KEY, sizeBytes: writes, lastUsedMs: this.now(), pinned: true });
     // Forget last-use times of tasks no longer on disk, so the map stays as small as the cache.
     const onDisk = new Set(entries.map((e) => e.key));
     for (const taskId of this.lastUsedMs.keys()) if (!onDisk.has(taskId) && !this.pins.has(taskId)) this.lastUsedMs.delete(taskId);

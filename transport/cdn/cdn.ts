@@ -68,21 +68,25 @@ export class Cdn {
       case 'cdn-revalidate':
         this.enqueue(effect.taskId, (job) => this.revalidate(job, effect.task));
         return;
-      case 'cdn-drop': {
-        const state = this.stateOf(effect.taskId);
-        state.generation++;
-        state.abort.abort();
-        state.abort = new AbortController();
-        state.meta = null;
-        state.digest = null;
-        state.spec = null;
+      case 'cdn-drop':
+        forgetState(this.stateOf(effect.taskId));
         this.enqueue(effect.taskId, () => this.opts.store.remove(effect.taskId));
         return;
-      }
       case 'check-auth':
         void this.checkAuth(effect.taskId, effect.peerId, effect.task);
         return;
     }
+  }
+
+  /**
+   * The store is evicting the task's files (cdn-store.ts `onEvicted`): forget it as `cdn-drop`
+   * does, so no job of it reports again, with nothing left to remove.
+   */
+  forget(taskId: TaskId): void {
+    const state = this.tasks.get(taskId);
+    if (!state) return;
+    forgetState(state);
+    if (state.pending === 0) this.tasks.delete(taskId);
   }
 
   /** Abort every running fetch (shutdown); nothing more is reported. */
@@ -210,4 +214,14 @@ export class Cdn {
       this.opts.feed({ kind: 'auth-result', taskId, peerId, allowed, ...(reason ? { reason } : {}), ...(status !== undefined ? { status } : {}) });
     }
   }
+}
+
+/** A new generation with nothing known: jobs of the old one go quiet and their requests stop. */
+function forgetState(state: TaskState): void {
+  state.generation++;
+  state.abort.abort();
+  state.abort = new AbortController();
+  state.meta = null;
+  state.digest = null;
+  state.spec = null;
 }

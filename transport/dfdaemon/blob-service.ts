@@ -9,6 +9,10 @@
  *   4. when P2P fails (and fallback is on), a direct pull from the upstream resuming at the byte
  *      where P2P stopped, kept in the local repo when it was a whole copy.
  * The client's `BlobResponder` hashes the one body it sees; a mismatch breaks the connection.
+ *
+ * The local repo stays under `--repo-max`: a blob is pinned while a client is served from it (or
+ * follows its P2P download, which may read it from the repo), and a download reserves the size
+ * the registry's HEAD gave before it starts, so room is made first.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlobResponder } from './blob-response.ts';
@@ -36,8 +40,8 @@ export interface MirrorStats {
   passThrough: number;
 }
 
-/** One client's blob request. */
-interface BlobRequest { upstream: Upstream; route: BlobRoute; req: IncomingMessage; res: ServerResponse }
+/** One client's blob request; `sizeBytes` from the registry's HEAD (0 when it gave none). */
+interface BlobRequest { upstream: Upstream; route: BlobRoute; req: IncomingMessage; res: ServerResponse; sizeBytes: number }
 
 export class BlobService {
   private readonly inflight = new Map<string, P2PBlobFetch>();
@@ -52,7 +56,7 @@ export class BlobService {
     private readonly passThrough: (upstream: Upstream, req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>,
   ) {}
 
-  async serve(blob: BlobRequest): Promise<void> {
+  async serve(blob: Omit<BlobRequest, 'sizeBytes'>): Promise<void> {
     const { upstream, route, req, res } = blob;
     const head = upstream.request('HEAD', route.upstreamPath, endToEndHeaders(req.headers));
     head.req.end();
@@ -66,9 +70,16 @@ export class BlobService {
       return this.passThrough(upstream, req, res, route.upstreamPath);
     }
     const responder = new BlobResponder(res, route.digest, redirected ? {} : pickHeaders(headRes, ['etag', 'cache-control', 'last-modified']));
-    if (await this.fromLocalRepo(route, responder)) return;
-    if (await this.viaP2P(blob, responder)) return;
-    await this.fallback(blob, responder);
+    const length = Number(headRes.headers['content-length']);
+    const request = { ...blob, sizeBytes: !redirected && Number.isSafeInteger(length) && length > 0 ? length : 0 };
+    const release = this.repo.pin(route.digest);
+    try {
+      if (await this.fromLocalRepo(route, responder)) return;
+      if (await this.viaP2P(request, responder)) return;
+      await this.fallback(request, responder);
+    } finally {
+      release();
+    }
   }
 
   /** Whether the response is over (served, or broken beyond continuing). */
@@ -88,8 +99,8 @@ export class BlobService {
   }
 
   /** Whether the response is over (served, or failed beyond a fallback). */
-  private async viaP2P({ upstream, route, req }: BlobRequest, responder: BlobResponder): Promise<boolean> {
-    const fetch = this.sharedFetch(upstream, route, req);
+  private async viaP2P({ upstream, route, req, sizeBytes }: BlobRequest, responder: BlobResponder): Promise<boolean> {
+    const fetch = this.sharedFetch(upstream, route, req, sizeBytes);
     const p2p: PumpOutcome = fetch
       ? await pump(responder, fetch.follow(responder.bytesSent))
       : { ok: false, reason: `${MAX_INFLIGHT_BLOBS} blobs already in flight through P2P`, final: false };
@@ -109,9 +120,18 @@ export class BlobService {
     return true;
   }
 
-  private async fallback({ upstream, route, req, res }: BlobRequest, responder: BlobResponder): Promise<void> {
+  private async fallback({ upstream, route, req, res, sizeBytes }: BlobRequest, responder: BlobResponder): Promise<void> {
     // A pull from the first byte is a whole copy: keep it in the local repo if its digest holds.
     const keepPath = responder.bytesSent === 0 ? this.repo.tempPath(route.digest) : null;
+    const release = keepPath ? await this.repo.reserve(sizeBytes) : () => {};
+    try {
+      await this.pullDirect({ upstream, route, req, res, sizeBytes }, responder, keepPath);
+    } finally {
+      release();
+    }
+  }
+
+  private async pullDirect({ upstream, route, req, res }: BlobRequest, responder: BlobResponder, keepPath: string | null): Promise<void> {
     const source = directBlob(upstream, route.upstreamPath, endToEndHeaders(req.headers), responder.bytesSent);
     const direct = await pump(responder, keepPath ? teeToFile(source, keepPath) : source);
     if (direct.ok) {
@@ -136,16 +156,25 @@ export class BlobService {
    * runs (null when too many run). Safe to share: every client joining has just passed the
    * upstream's HEAD check.
    */
-  private sharedFetch(upstream: Upstream, route: BlobRoute, req: IncomingMessage): P2PBlobFetch | null {
+  private sharedFetch(upstream: Upstream, route: BlobRoute, req: IncomingMessage, sizeBytes: number): P2PBlobFetch | null {
     const url = upstream.url(route.upstreamPath);
     const existing = this.inflight.get(url);
     if (existing) return existing;
     if (this.inflight.size >= MAX_INFLIGHT_BLOBS) return null;
     const { config } = this;
-    const fetch = new P2PBlobFetch(this.download, {
+    // Room in the local repo is made before the download starts; clients joining it share it.
+    const download: DownloadFn = async (request) => {
+      const release = await this.repo.reserve(sizeBytes);
+      try {
+        return await this.download(request);
+      } finally {
+        release();
+      }
+    };
+    const fetch = new P2PBlobFetch(download, {
       url, headers: credentialHeaders(req.headers), outputPath: this.repo.tempPath(route.digest), homeDir: config.homeDir,
       supernodes: config.supernodes, localLimitBytesPerSec: config.localLimitBytesPerSec, totalLimitBytesPerSec: config.totalLimitBytesPerSec,
-      digest: route.digest, pattern: 'p2p', backToSource: false, timeoutMs: config.blobTimeoutMs,
+      digest: route.digest, pattern: 'p2p', backToSource: false, timeoutMs: config.blobTimeoutMs, idc: config.idc, location: config.location,
     });
     this.inflight.set(url, fetch);
     fetch.finished.then(

@@ -31,6 +31,8 @@ export class LocalRepo {
   readonly budget: DiskBudget;
   /** hex -> holders of the blob (clients being served it). */
   private readonly pins = new Map<string, number>();
+  /** Bytes reserved by downloads that have not landed in `tmp/` yet (counted as one pinned entry). */
+  private reservedBytes = 0;
 
   constructor(readonly dir: string, private readonly opts: LocalRepoOptions = {}) {
     const { limit, onEvicted, ...budgetOpts } = opts;
@@ -84,10 +86,18 @@ export class LocalRepo {
 
   /**
    * Make room for a download of `sizeBytes` before it starts (the size is the registry's HEAD
-   * answer), so the repo stays under its limit while the download lands in `tmp/` too.
+   * answer), so the repo stays under its limit while the download lands in `tmp/` too. The bytes
+   * stay counted until the returned release is called (once the file is in `tmp/`, or given up).
    */
-  async reserve(sizeBytes: number): Promise<void> {
+  async reserve(sizeBytes: number): Promise<() => void> {
     await this.budget.reserve(sizeBytes);
+    this.reservedBytes += sizeBytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reservedBytes -= sizeBytes;
+    };
   }
 
   /** A fresh path for a download in progress. */
@@ -122,6 +132,7 @@ export class LocalRepo {
   /** Blobs (evictable unless pinned) and downloads in progress (always pinned). */
   private async listEntries(): Promise<EvictionEntry[]> {
     const entries: EvictionEntry[] = [];
+    if (this.reservedBytes > 0) entries.push({ key: 'reserved', sizeBytes: this.reservedBytes, lastUsedMs: this.now(), pinned: true });
     for (const sub of ['sha256', 'tmp']) {
       const names = await fs.readdir(join(this.dir, sub)).catch(() => [] as string[]);
       for (const name of names) {

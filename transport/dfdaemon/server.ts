@@ -45,7 +45,10 @@ const METRICS = counterTable<keyof MirrorStats>({
 const REGISTRY_JSON = { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' };
 
 export async function startMirror(deps: MirrorDeps): Promise<MirrorHandle> {
-  const repo = new LocalRepo(deps.config.localRepoDir);
+  const repo = new LocalRepo(deps.config.localRepoDir, {
+    limit: deps.config.repoLimit, log: (level, message) => deps.log(level, `local repo: ${message}`),
+    onEvicted: (digests) => deps.log('info', `local repo: evicted ${digests.join(', ')}`),
+  });
   await repo.open();
   const mirror = new Mirror(deps, repo);
   await mirror.listen();

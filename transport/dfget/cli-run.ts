@@ -4,18 +4,19 @@
  * back to the source, and print the result. Returns the exit code.
  */
 import { resolve } from 'node:path';
+import { ManagerClient } from '../manager/client.ts';
+import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 import { DownloadError } from './download-error.ts';
-import type { DownloadRequest } from './download-request.ts';
-import { DownloadSession } from './download-session.ts';
-import { DEFAULT_HOME, fileLogger, homeLayout, readStoredSupernodes, type LogFn } from './home.ts';
+import type { DownloadRequest, DownloadResult } from './download-request.ts';
+import { DownloadSession, type SessionTuning } from './download-session.ts';
+import { DEFAULT_HOME, fileLogger, homeLayout, prepareHome, readStoredSupernodes, type LogFn } from './home.ts';
+import { downloadViaManager } from './manager-download.ts';
 import { ProgressBar } from './progress-bar.ts';
 import type { CliOptions } from './cli.ts';
 
-const DEFAULT_SUPERNODE = '127.0.0.1:8002';
-
 export async function runDownload(opts: CliOptions): Promise<number> {
   const home = resolve(opts.home ?? DEFAULT_HOME);
-  const supernodes = opts.node ?? await storedOrDefault(home);
+  const supernodes = opts.node ?? (opts.manager ? [] : await storedOrDefault(home));
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -25,19 +26,20 @@ export async function runDownload(opts: CliOptions): Promise<number> {
   const log = logger(home, opts.verbose, bar);
   const req: DownloadRequest = {
     url: opts.url, headers: opts.header, outputPath: resolve(opts.output), homeDir: home, supernodes,
-    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit,
+    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit, uploadLimitBytesPerSec: opts.uploadLimit,
     ...(opts.digest ? { digest: opts.digest } : {}), ...(opts.md5 ? { md5: opts.md5 } : {}), ...(opts.identifier ? { identifier: opts.identifier } : {}),
-    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal,
+    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal, idc: opts.idc, location: opts.location,
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
     onBackToSource: (why) => {
       bar?.finish();
       process.stderr.write(`dfget: ${why}; downloading from the source instead (--notbs to fail instead)\n`);
     },
   };
+  const tuning: SessionTuning = { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost, dataMax: opts.dataMax, log };
+  const once = async (r: DownloadRequest): Promise<DownloadResult> => (await DownloadSession.open(r, tuning)).run();
   try {
-    const session = await DownloadSession.open(req, { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost, log });
     if (opts.callsystem !== undefined) log('info', `--callsystem ${JSON.stringify(opts.callsystem)} is accepted for Dragonfly compatibility and ignored`);
-    const result = await session.run();
+    const result = opts.manager ? await downloadViaManager(await managerClient(home, opts, opts.manager, log), req, once) : await once(req);
     bar?.update({ bytesDone: result.totalBytes, totalBytes: result.totalBytes, fromPeersBytes: result.fromPeersBytes, fromSupernodeBytes: result.fromSupernodeBytes }, true);
     bar?.finish();
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -65,7 +67,14 @@ function logger(home: string, verbose: boolean, bar: ProgressBar | null): LogFn 
   };
 }
 
+/** The seed's managing-node steps for this home: the answer is cached in its meta dir, log lines go to its log. */
+async function managerClient(home: string, opts: CliOptions, managers: string[], log: LogFn): Promise<ManagerClient> {
+  const layout = homeLayout(home);
+  await prepareHome(layout).catch((err: Error) => { throw new DownloadError('io', err.message); });
+  return new ManagerClient({ managers, idc: opts.idc, location: opts.location, metaDir: layout.metaDir, log });
+}
+
 async function storedOrDefault(home: string): Promise<string[]> {
   const stored = await readStoredSupernodes(homeLayout(home));
-  return stored.length > 0 ? stored : [DEFAULT_SUPERNODE];
+  return stored.length > 0 ? stored : [`127.0.0.1:${DEFAULT_SUPERNODE_PORT}`];
 }

@@ -13,7 +13,10 @@
  * seconds, as Dragonfly's dfget reads it.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseDiskLimit } from '../../core/eviction.ts';
+import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseManagerList } from '../manager/client.ts';
 import { EXIT_CODES } from './download-error.ts';
 import type { DownloadPattern } from './download-request.ts';
 
@@ -33,7 +36,8 @@ Exit codes:
   ${EXIT_CODES.ok}    the file is at --output and verified
   ${EXIT_CODES.internal}    internal error (a bug: please report it with logs/dfclient.log)
   ${EXIT_CODES.usage}    bad command-line flags
-  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off
+  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off, or (--manager) no
+       manager answered and meta/ holds no supernode list
   ${EXIT_CODES['source-error']}    the source refused the file (404, 401/403 needs --header, ...)
   ${EXIT_CODES['digest-mismatch']}    the file does not match --digest or --md5
   ${EXIT_CODES.timeout}    --timeout passed before the download finished
@@ -41,8 +45,12 @@ Exit codes:
   ${EXIT_CODES.failed}    the download failed for another reason (see the message)
   ${EXIT_CODES.aborted}  interrupted (Ctrl-C); rerun the same command to resume
 
-Files (under --home): data/ downloads and .server backups, meta/ node info and supernode list,
-logs/dfclient.log. A rerun with the same --url and --output resumes from the verified pieces.`;
+Files (under --home): data/ downloads and .server backups (kept under --data-max by this home's
+uploader), meta/ node info and supernode list (manager.json: the managing node's answer),
+logs/dfclient.log. A rerun with the same --url and --output resumes from the verified pieces.
+
+With --manager, the supernodes are the manager's (cached in meta/manager.json and reused, the
+assigned one first); when every one of them fails, the manager is asked once more.`;
 
 function parseNodes(text: string): string[] {
   const nodes = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
@@ -111,8 +119,13 @@ export interface CliOptions {
   url: string;
   output: string;
   node?: string[];
+  manager?: string[];
+  idc: string;
+  location: string;
+  dataMax: string;
   locallimit: number;
   totallimit: number;
+  uploadLimit: number;
   header: Record<string, string>;
   digest?: string;
   md5?: string;
@@ -137,9 +150,18 @@ export function buildProgram(): Command {
     .requiredOption('-u, --url <url>', 'URL of the file', parseUrl)
     .requiredOption('-o, --output <path>', 'where to save the file')
     .option('--node <host:port,...>', `supernodes in the order to try (default: the list stored in meta/, else 127.0.0.1:${DEFAULT_SUPERNODE_PORT})`, parseNodes)
+    .option('--manager <url,...>', 'managing node(s) that assign this host its supernodes (instead of --node), e.g. http://10.0.0.9:8004',
+      asArgument(parseManagerList))
+    .addOption(new Option('--idc <name>', 'data centre of this host, told to the manager').argParser(asArgument(checked(idcProblem))).default('', 'none'))
+    .addOption(new Option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager)')
+      .argParser(asArgument(checked(locationProblem))).default('', 'none'))
+    .addOption(new Option('--data-max <size|N%>', 'size limit of <home>/data, kept by the uploader this run starts '
+      + '(least recently used backups not being served go first)').argParser(asArgument(diskLimitText)).default('90%', '90% of its filesystem'))
     .addOption(new Option('--locallimit <rate>', 'download limit of this task, e.g. 10M, 100Mbit; 0 = unlimited')
       .argParser(asArgument(parseRate)).default(parseRate('10M'), '10M'))
     .addOption(new Option('--totallimit <rate>', 'limit of this node for download and upload (TX and RX); 0 = unlimited')
+      .argParser(asArgument(parseRate)).default(0, '0'))
+    .addOption(new Option('--upload-limit <rate>', 'limit of this node\'s uploads only (TX), declared to the scheduler as its upload rate; for uplinks slower than downlinks; 0 = --totallimit alone')
       .argParser(asArgument(parseRate)).default(0, '0'))
     .addOption(new Option('--header <"Name: value">', 'header for the source, e.g. Authorization (repeatable)')
       .argParser(parseHeader).default({}, 'none'))
@@ -173,6 +195,10 @@ export async function main(argv: string[]): Promise<number> {
     return code === 0 ? 0 : EXIT_CODES.usage;
   }
   const opts = program.opts<CliOptions>();
+  if (opts.node && opts.manager) {
+    process.stderr.write('dfget: give --node or --manager, not both\n');
+    return EXIT_CODES.usage;
+  }
   const digest = opts.digest?.startsWith('md5:') ? undefined : opts.digest;
   const md5 = opts.md5 ?? (opts.digest?.startsWith('md5:') ? opts.digest.slice(4) : undefined);
   if (md5 !== undefined && opts.md5 !== undefined && opts.digest?.startsWith('md5:') && opts.digest.slice(4) !== opts.md5) {
@@ -181,4 +207,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { runDownload } = await import('./cli-run.ts');
   return runDownload({ ...opts, digest, md5, backSource: opts.backSource && !opts.notbs });
+}
+
+function checked(problemOf: (text: string) => string | null): (text: string) => string {
+  return (text) => {
+    const problem = problemOf(text);
+    if (problem) throw new Error(problem);
+    return text;
+  };
+}
+
+/** `--data-max` as given, once it parses (the uploader it is passed to parses it again). */
+function diskLimitText(text: string): string {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(limit.message);
+  return text.trim();
 }

@@ -8,7 +8,7 @@ import type { PiecePlan } from '../../core/pieces.ts';
 import type { TaskSpec } from '../../core/protocol.ts';
 import { sleep } from '../real-timer.ts';
 import { DownloadError } from './download-error.ts';
-import type { DownloadRequest } from './download-request.ts';
+import { uploadRateOf, type DownloadRequest } from './download-request.ts';
 import type { LogFn } from './home.ts';
 import type { TaskStore } from './task-store.ts';
 import type { UploaderLink } from './uploader-link.ts';
@@ -51,7 +51,7 @@ export async function completeDownload(c: Completion): Promise<string> {
     await Promise.race([c.uploader.connect().catch(() => {}), sleep(c.uploaderWaitMs, undefined, false)]);
     c.uploader.seedTask({
       taskId: c.taskId, task: c.spec, supernodes: c.req.supernodes, fileDigest,
-      ...(c.req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: c.req.totalLimitBytesPerSec } : {}),
+      ...(uploadRateOf(c.req) > 0 ? { uploadRateBytesPerSec: uploadRateOf(c.req) } : {}),
     });
   }
   return fileDigest;

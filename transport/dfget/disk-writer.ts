@@ -29,9 +29,11 @@ export class DiskWriter {
 
   constructor(private readonly store: TaskStore, private readonly digest: WholeFileDigest, private readonly events: DiskEvents) {}
 
-  applyPlan(plan: PiecePlan, discardLocal: boolean, kept: number[], cdnDigest: string | null): void {
+  /** Size the data file for `plan`, after `makeRoom` (the data dir's limit) resolved. */
+  applyPlan(plan: PiecePlan, discardLocal: boolean, kept: number[], cdnDigest: string | null, makeRoom?: () => Promise<void>): void {
     const before = [...this.writing];
     this.planned = this.guard(this.planned.then(() => Promise.all(before)).then(async () => {
+      await makeRoom?.();
       await this.store.applyPlan(plan, discardLocal);
       this.digest.reset(plan, cdnDigest);
       this.events.planApplied(plan, kept);

@@ -34,6 +34,12 @@ export interface DownloadRequest {
   localLimitBytesPerSec: number;
   /** Per-node limit in bytes/s for receive here and for this home's uploader; 0 = unlimited. */
   totalLimitBytesPerSec: number;
+  /**
+   * Limit of this node's uploads alone (TX), bytes/s; 0 or absent = only `totalLimitBytesPerSec`.
+   * For hosts whose uplink is slower than their downlink: the tighter of the two caps the uploader
+   * and is declared to the scheduler as this node's upload rate, while downloads keep their own limits.
+   */
+  uploadLimitBytesPerSec?: number;
   /** Expected whole-file digest, `sha256:<hex>`; a mismatch fails the download. */
   digest?: string;
   /** Expected MD5 of the whole file (hex; Dragonfly's `--md5`); checked here only, never sent to a supernode. */
@@ -42,6 +48,9 @@ export interface DownloadRequest {
   pattern: DownloadPattern;
   /** Fetch straight from the source when no supernode can be reached. */
   backToSource: boolean;
+  /** This host's data centre and location (`--idc`, `--location`), as told to the managing node. */
+  idc?: string;
+  location?: string;
   /** Whole download deadline; 0 = none. */
   timeoutMs: number;
   /** The layout is known and `dataPath` exists (called again if the source changed). */
@@ -78,4 +87,12 @@ export interface DownloadResult {
   fetchedPieces: number;
   elapsedMs: number;
   settings: EffectiveSettings;
+}
+
+/** What this node's uploads are capped at, bytes/s (0 = unlimited): the tighter of --totallimit and --upload-limit. */
+export function uploadRateOf(req: Pick<DownloadRequest, 'totalLimitBytesPerSec' | 'uploadLimitBytesPerSec'>): number {
+  const total = req.totalLimitBytesPerSec;
+  const upload = req.uploadLimitBytesPerSec ?? 0;
+  if (total <= 0) return Math.max(0, upload);
+  return upload > 0 ? Math.min(total, upload) : total;
 }

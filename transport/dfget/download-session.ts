@@ -34,7 +34,7 @@ import { downloadFromSource } from './back-to-source.ts';
 import { completeDownload } from './completion.ts';
 import { DiskWriter } from './disk-writer.ts';
 import { DownloadError, failureError } from './download-error.ts';
-import type { DownloadRequest, DownloadResult, EffectiveSettings } from './download-request.ts';
+import { uploadRateOf, type DownloadRequest, type DownloadResult, type EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
 import { PieceFetcher } from './piece-fetcher.ts';
 import { SourceError, type SourceFetchResult } from './source-fetch.ts';
@@ -51,6 +51,8 @@ export interface SessionTuning {
   uploadHost?: string;
   /** Log destination override (default `<home>/logs/dfclient.log`). */
   log?: LogFn;
+  /** `--data-max` of a background uploader this run starts. */
+  dataMax?: string;
 }
 
 /** What is settled before the first input: what is fetched, by whom, into which files. */
@@ -69,6 +71,9 @@ interface Setup {
 }
 
 type Effect<K extends PeerEffect['kind']> = Extract<PeerEffect, { kind: K }>;
+
+/** A resume record's size beyond its per-piece digests (80 bytes each), URL and output path. */
+const DATA_META_BYTES = 1024;
 
 /** Global per-node receive limits, shared by every download of this process (`--totallimit`). */
 const nodeBuckets = new Map<number, TokenBucket>();
@@ -146,8 +151,8 @@ export class DownloadSession {
     const resume = await store.resumable();
     if (resume) log('info', `resuming: ${resume.have.length}/${resume.plan.pieceCount} pieces verified on disk`);
     const uploader = new UploaderLink({
-      homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
-      idleExit: tuning.uploaderIdleExit ?? '5min',
+      homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: uploadRateOf(req),
+      idleExit: tuning.uploaderIdleExit ?? '5min', ...(tuning.dataMax ? { dataMax: tuning.dataMax } : {}),
     }, log);
     let uploadAddr: string;
     try {
@@ -168,10 +173,11 @@ export class DownloadSession {
       ? setTimeout(() => this.fail(new DownloadError('timeout', `download did not finish within ${req.timeoutMs} ms; raise --timeout or check the supernode`)), req.timeoutMs)
       : undefined;
     const { resume } = this.s;
+    // req.idc and req.location are not in this input: the Peer's start input has no place for them yet.
     this.feed({
       kind: 'start', taskId: this.s.taskId, task: this.s.spec, supernodes: req.supernodes, uploadAddr: this.s.uploadAddr, pattern: req.pattern,
-      // --totallimit caps this node's uploads: the scheduler weighs sources by it.
-      ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
+      // --totallimit / --upload-limit cap this node's uploads: the scheduler weighs sources by it.
+      ...(uploadRateOf(req) > 0 ? { uploadRateBytesPerSec: uploadRateOf(req) } : {}),
       ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
     });
     try {
@@ -238,7 +244,12 @@ export class DownloadSession {
     this.bytesDone = kept.reduce((sum, piece) => sum + bytesOf(plan, piece), 0);
     if (effect.discardLocal) this.s.log('info', 'the source changed since the interrupted run; discarding its pieces');
     const cdnDigest = effect.fileDigest !== undefined && !this.s.req.digest ? effect.fileDigest : null;
-    this.disk.applyPlan(plan, effect.discardLocal, kept, cdnDigest);
+    const { uploader, store, req } = this.s;
+    // The data file and its resume record, counted before a byte is written: the home's uploader
+    // keeps the data dir under --data-max with them.
+    const bytes = plan.totalBytes + DATA_META_BYTES + 80 * plan.pieceCount + req.url.length + req.outputPath.length;
+    const makeRoom = (): Promise<void> => uploader.makeRoom(store.fileName, bytes, this.settings.uploaderWaitMs);
+    this.disk.applyPlan(plan, effect.discardLocal, kept, cdnDigest, makeRoom);
   }
 
   private planApplied(plan: PiecePlan, kept: number[]): void {

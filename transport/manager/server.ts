@@ -11,17 +11,13 @@ import {
   addressProblem, decodeAnnounce, decodeChooseQuery, MANAGER_API_PATH, MANAGER_LIMITS, type AnnounceReply,
 } from '../../core/manager-api.ts';
 import { SupernodeDirectory } from '../../core/supernode-directory.ts';
+import { HttpError, readBody, sendJson } from '../http-json.ts';
 import type { ManagerLogLevel, ManagerOptions } from './options.ts';
 
 export type ManagerLog = (level: ManagerLogLevel, message: string) => void;
 
 const nowMs = (): number => performance.now();
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
 
 export class ManagerServer {
   readonly directory: SupernodeDirectory;
@@ -163,28 +159,3 @@ export class ManagerServer {
   }
 }
 
-/** The request body as text, refused (413) past `limitBytes` without reading the rest. */
-function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limitBytes) return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${limitBytes}-byte limit`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limitBytes) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new HttpError(413, `request body is over the ${limitBytes}-byte limit`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}

@@ -6,6 +6,7 @@
 import { CommanderError } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatDiskLimit } from '../../core/eviction.ts';
 import { formatRate } from '../../core/units.ts';
 import { freshSeed } from '../../sim/seeded-rng.ts';
 import { fileLogger } from './log.ts';
@@ -52,9 +53,11 @@ export async function main(argv: string[]): Promise<number> {
     await logger.close();
     return EXIT_FAILURE;
   }
-  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}; scheduler ${JSON.stringify(opts.core)}`);
+  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}, CDN cache ${formatDiskLimit(opts.cacheLimit)}; `
+    + `scheduler ${JSON.stringify(opts.core)}`);
   const announcer = opts.managers.length === 0 ? null : new ManagerAnnouncer({
     managers: opts.managers, address: hostPort(opts.advertiseIp ?? opts.host, server.port), idc: opts.idc, location: opts.location, log,
+    load: () => server.peerCount,
   });
   announcer?.start();
   const stop = await new Promise<NodeJS.Signals | 'fault'>((resolve) => {

@@ -24,6 +24,8 @@ export interface SupernodeMetrics {
   framesRejected: number;
   peersGloballyBlacklisted: number;
   peersSelfIsolated: number;
+  cdnCacheBytes: number;
+  cdnTasksEvicted: number;
 }
 
 const HELP: MetricTable<keyof SupernodeMetrics> = {
@@ -46,6 +48,8 @@ const HELP: MetricTable<keyof SupernodeMetrics> = {
   framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
   peersGloballyBlacklisted: ['supernode_peers_globally_blacklisted', 'gauge', 'Peers no one is sent to any more (per task), self-isolated ones included.'],
   peersSelfIsolated: ['supernode_peers_self_isolated', 'gauge', 'Peers that download only from the supernode after repeated failures (per task).'],
+  cdnCacheBytes: ['supernode_cdn_cache_bytes', 'gauge', 'Bytes in the CDN cache as last counted (listing plus writes since).'],
+  cdnTasksEvicted: ['supernode_cdn_tasks_evicted_total', 'counter', 'Tasks evicted from the CDN cache to stay under --cache-max.'],
 };
 
 export function renderMetrics(metrics: SupernodeMetrics): string {

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { DEFAULT_DISK_LIMIT, parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { idcProblem, locationProblem } from '../../core/manager-api.ts';
 import { parseManagerList } from '../manager/client.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
@@ -32,6 +33,8 @@ export interface SupernodeOptions {
   managers: string[];
   idc: string;
   location: string;
+  /** Size limit of the CDN cache (`--cache-max`). */
+  cacheLimit: DiskLimit;
 }
 
 /** Bad flags or config: the message says what and how to fix it. */
@@ -40,7 +43,7 @@ export class UsageError extends Error {}
 type Raw = Record<string, unknown>;
 
 const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel',
-  'manager', 'idc', 'location'];
+  'manager', 'idc', 'location', 'cacheMax'];
 const CORE_NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((key) => typeof DEFAULT_CONFIG[key] === 'number');
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -68,7 +71,9 @@ export function buildCommand(): Command {
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
     .option('--manager <url,...>', 'managing node(s) to announce this supernode to, e.g. http://10.0.0.9:8004 (needs --advertise-ip when --host is 0.0.0.0)')
     .option('--idc <name>', 'data centre of this supernode, sent to the manager (hosts in the same IDC are sent here first)')
-    .option('--location <a|b|c>', 'location of this supernode, widest level first, e.g. cn|hangzhou|rack-7 (sent to the manager)');
+    .option('--location <a|b|c>', 'location of this supernode, widest level first, e.g. cn|hangzhou|rack-7 (sent to the manager)')
+    .option('--cache-max <size|N%>', 'size limit of the CDN cache in <home>/cdn: a size (64GiB) or the highest use of its filesystem '
+      + '(90%); past it the least recently used tasks not being fetched or downloaded are evicted (default 90%)');
   for (const key of CORE_NUMBER_KEYS) {
     program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
   }
@@ -166,8 +171,15 @@ function resolve(raw: Raw): SupernodeOptions {
     seed: text('seed') ?? null,
     logLevel,
     core,
+    cacheLimit: withUnits('cacheMax', diskLimit, DEFAULT_DISK_LIMIT),
     ...managerSettings(text('manager'), text('idc') ?? '', text('location') ?? '', text('advertiseIp') ?? text('host') ?? '127.0.0.1'),
   };
+}
+
+function diskLimit(text: string): DiskLimit {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(limit.message);
+  return limit;
 }
 
 /** `--manager`, `--idc`, `--location`, checked as the manager will check them. */

@@ -21,6 +21,11 @@
  *   CDN progress                           Supernode cdn-*, auth-result (+ Uploader list/have)
  *   /data piece-request (decoded)          Uploader piece-request
  *   piece frame flushed                    Uploader upload-finished
+ *   CDN store evicts a task                Supernode cdn-evicted (CDN and Uploader forget it first)
+ *   POST /preheat (preheat-service.ts)     PreheatJobs submit → Supernode preheat → preheat-update
+ *
+ * The CDN store stays under `--cache-max`, never evicting a task the machine says it needs
+ * (`cacheNeeded`: fetching, revalidating, or a registered peer still downloading).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -47,6 +52,7 @@ import { CdnPieceServer } from './cdn-piece-server.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
+import { PreheatService } from './preheat-service.ts';
 
 const SHUTDOWN_GRACE_MS = 1000;
 
@@ -58,6 +64,9 @@ export class SupernodeServer {
   private readonly pieces: CdnPieceServer;
   private readonly cdn: Cdn;
   private readonly client: SourceClient;
+  private readonly store: CdnStore;
+  private readonly preheat: PreheatService;
+  private tasksEvicted = 0;
   private readonly peers = new Map<string, WebSocket>();
   private readonly control = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly data = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -78,8 +87,13 @@ export class SupernodeServer {
      * slot at 4 MiB pieces. Shared memory, so the hash worker reads pieces in place.
      */
     const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024, true);
-    this.cdn = new Cdn({
-      store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log, core: opts.core, pool,
+    this.store = new CdnStore(join(opts.home, 'cdn'), {
+      limit: opts.cacheLimit, isPinned: (taskId) => this.machine.cacheNeeded(taskId),
+      onEvicted: (taskIds) => this.evicted(taskIds), log: (level, message) => log(level, `CDN cache: ${message}`),
+    });
+    this.cdn = new Cdn({ store: this.store, client: this.client, feed: (input) => this.fromCdn(input), log, core: opts.core, pool });
+    this.preheat = new PreheatService({
+      startTask: (taskId, task) => this.apply({ kind: 'preheat', taskId, task }), log, onFault,
     });
     this.pieces = new CdnPieceServer({
       core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault,
@@ -101,13 +115,19 @@ export class SupernodeServer {
     const host = advertiseHost(opts);
     node.dataAddr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     log('info', `supernode listening on ${opts.host}:${port} (pieces advertised at ${node.dataAddr}), home ${opts.home}, seed ${seed}`);
+    // A cache left by an earlier run may be over a new limit; the core knows none of its tasks yet.
+    node.store.enforceLimit().catch((err: Error) => log('warn', `CDN cache: eviction pass at start-up failed: ${err.message}`));
     return node;
   }
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
 
+  /** Peers registered now: the load announced to the managing node. */
+  get peerCount(): number { return this.machine.stats().peers; }
+
   async close(): Promise<void> {
     this.closing = true;
+    this.preheat.close();
     this.scheduler.close();
     this.pieces.close();
     this.cdn.close();
@@ -149,6 +169,9 @@ export class SupernodeServer {
       case 'check-auth':
         this.cdn.handle(effect);
         return;
+      case 'preheat-update':
+        this.preheat.update(effect);
+        return;
       case 'assigned':
         return;
       case 'log':
@@ -161,6 +184,16 @@ export class SupernodeServer {
   private addressed(msg: SupernodeToPeer): SupernodeToPeer {
     if (msg.kind !== 'assign' || !msg.pieces.some((p) => p.source === SUPERNODE && p.sourceAddr === '')) return msg;
     return { ...msg, pieces: msg.pieces.map((p) => (p.source === SUPERNODE && p.sourceAddr === '' ? { ...p, sourceAddr: this.dataAddr } : p)) };
+  }
+
+  /** The store is removing these tasks' files: the CDN, the data plane and the scheduler forget them first. */
+  private evicted(taskIds: string[]): void {
+    for (const taskId of taskIds) {
+      this.tasksEvicted++;
+      this.cdn.forget(taskId);
+      this.pieces.dropped(taskId);
+      this.apply({ kind: 'cdn-evicted', taskId });
+    }
   }
 
   private fromCdn(input: SupernodeInput): void {
@@ -183,6 +216,7 @@ export class SupernodeServer {
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(this.metrics());
       return;
     }
+    if (this.preheat.handles(req, res, path)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${path}; try /healthz, /metrics, or WebSocket ${CONTROL_PATH} and ${DATA_PATH}\n`);
   }
 
@@ -197,6 +231,7 @@ export class SupernodeServer {
       cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, cdnJobsRunning: this.cdn.jobsRunning, activeUploads: this.pieces.activeUploads,
       framesRejected: this.framesRejected + this.pieces.badFrames,
       peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
+      cdnCacheBytes: this.store.budget.knownBytes, cdnTasksEvicted: this.tasksEvicted,
     });
   }
 

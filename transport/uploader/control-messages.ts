@@ -8,8 +8,11 @@
  *   seed-task    the download finished: register it with its supernodes (seeder)
  *   configure    the fleet's settings a download got from its supernode: upload slots,
  *                per-requester cap, unlist time and the seeder's back-off follow them
+ *   make-room    a download of `bytes` into `fileName` is about to start: keep the data dir
+ *                under its limit with those bytes counted (`--data-max`), then answer
  *   uploader -> dfget
  *   unknown-task a have-piece named a task that is not listed: send list-task and every piece again
+ *   room-made    the answer to make-room `requestId`
  *
  * The channel is local but its input is still checked here before anything acts on it: a file
  * name only in the data dir's own pattern, a layout that adds up, a seeded spec that hashes to
@@ -34,8 +37,10 @@ export type ControlMsg =
   | ListTaskMsg
   | { kind: 'have-piece'; taskId: string; piece: number }
   | SeedTaskMsg
-  | { kind: 'configure'; settings: PeerSettings };
-export type ControlReply = { kind: 'unknown-task'; taskId: string };
+  | { kind: 'configure'; settings: PeerSettings }
+  | MakeRoomMsg;
+export type MakeRoomMsg = { kind: 'make-room'; requestId: number; fileName: string; bytes: number };
+export type ControlReply = { kind: 'unknown-task'; taskId: string } | { kind: 'room-made'; requestId: number };
 
 const SUPERNODE_ADDR = /^[A-Za-z0-9._\-[\]:]{1,255}:[0-9]{1,5}$/;
 const MAX_SUPERNODES = 16;
@@ -56,6 +61,12 @@ export function parseControlMsg(text: string): ControlMsg | string {
       const settings = decodePeerSettings(msg.settings);
       return settings.ok ? { kind: 'configure', settings: settings.msg } : `configure: settings${settings.error.path.slice(1)}: ${settings.error.message}`;
     }
+    case 'make-room':
+      if (!Number.isSafeInteger(msg.requestId) || typeof msg.fileName !== 'string' || !DATA_FILE_NAME.test(msg.fileName)
+        || !Number.isSafeInteger(msg.bytes) || (msg.bytes as number) < 0) {
+        return 'make-room needs a whole requestId, a data file name and a whole number of bytes';
+      }
+      return { kind: 'make-room', requestId: msg.requestId as number, fileName: msg.fileName, bytes: msg.bytes as number };
     default: return `unknown control message ${JSON.stringify(msg.kind)?.slice(0, 40)}`;
   }
 }

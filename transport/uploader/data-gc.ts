@@ -1,13 +1,16 @@
 /**
  * Garbage collection of a home's data dir (`<home>/data`), by the core's eviction policy:
  *
- * - the seed's rule: files that have lived longer than one hour are removed, except those an
- *   uploader still lists or a download still writes (their names are passed in as `inUse`). A
- *   file's age is its last modification, so a slow download that keeps writing is never collected
- *   under its own feet. (The seed's other rule, unlisting a task nobody asked for in 3 minutes, is
- *   the uploader core's; an unlisted task's files become collectable here.)
+ * - the seed's rule: files unused for longer than one hour are removed, except those in use
+ *   (their names are passed in as `inUse`). A file's last use is its last modification or, for
+ *   one the uploader lists, when it was listed or last served (`lastUsedMs`), so a slow download
+ *   that keeps writing and a backup still being served are never collected. (The seed's other
+ *   rule, unlisting a task nobody asked for in 3 minutes, is the uploader core's; an unlisted
+ *   task's files become collectable here an hour after their last use.)
  * - bounded disk: past a size limit (`--data-max`, default: fill the filesystem to at most 90 %),
- *   the least recently modified unlisted files go first until the dir is at the low watermark.
+ *   the least recently used files not in use go first until the dir is at the low watermark
+ *   (`incomingBytes` makes room for a download about to start). The uploader passes as in use
+ *   only what is being written or served, so it may evict a listed `.server` backup, unlisting it.
  *
  * A download's data file `X` and its resume record `X.meta` are one entry (removed together); a
  * `.server` backup is its own. Subdirectories are left alone.
@@ -22,10 +25,22 @@ export const RESIDUAL_MAX_AGE_MS = 60 * 60_000;
 export const DEFAULT_DATA_LIMIT: DiskLimit = DEFAULT_DISK_LIMIT;
 
 export interface DataGcOptions {
-  /** Names of files an uploader lists or a download writes (either `X` or `X.meta` pins both). */
+  /** Names of files being written or served: never removed (either `X` or `X.meta` pins both). */
   inUse: ReadonlySet<string>;
+  /**
+   * Tasks a download may be writing or moving the data file of: their data files (`<taskId>-…`
+   * and its `.meta`, not the `.server` backup) are in use too.
+   */
+  inUseTasks?: ReadonlySet<string>;
   /** Size limit; null = none (the one-hour rule only). Default DEFAULT_DATA_LIMIT. */
   limit?: DiskLimit | null;
+  /** Bytes about to be written (a download starting): room is made for them too. */
+  incomingBytes?: number;
+  /**
+   * Last use (epoch ms) the uploader saw of files it lists — listed or served — which a file's
+   * modification time does not show; an entry's last use is the later of the two.
+   */
+  lastUsedMs?: ReadonlyMap<string, number>;
   maxAgeMs?: number;
   lowWatermarkRatio?: number;
   nowEpochMs?: number;
@@ -43,7 +58,7 @@ export async function collectDataDir(dataDir: string, opts: DataGcOptions): Prom
   const groups = new Map<string, string[]>();
   const removed: string[] = [];
   const store = {
-    listEntries: () => listGroups(dataDir, opts.inUse, groups),
+    listEntries: () => listGroups(dataDir, { inUse: opts.inUse, inUseTasks: opts.inUseTasks ?? new Set(), lastUsedMs: opts.lastUsedMs ?? new Map() }, groups),
     removeEntry: async (key: string) => {
       for (const name of groups.get(key) ?? []) {
         await fs.rm(join(dataDir, name), { force: true });
@@ -59,7 +74,7 @@ export async function collectDataDir(dataDir: string, opts: DataGcOptions): Prom
     ...(opts.lowWatermarkRatio !== undefined && { lowWatermarkRatio: opts.lowWatermarkRatio }),
     ...(opts.filesystemStats && { filesystemStats: opts.filesystemStats }),
   });
-  const pass = await budget.enforce();
+  const pass = await budget.enforce(opts.incomingBytes ?? 0);
   return { removed, pass };
 }
 
@@ -70,7 +85,14 @@ export async function collectResidualFiles(
   return (await collectDataDir(dataDir, { inUse, limit: null, maxAgeMs, nowEpochMs })).removed;
 }
 
-async function listGroups(dataDir: string, inUse: ReadonlySet<string>, groups: Map<string, string[]>): Promise<EvictionEntry[]> {
+interface InUse { inUse: ReadonlySet<string>; inUseTasks: ReadonlySet<string>; lastUsedMs: ReadonlyMap<string, number> }
+
+/**
+ * One entry per data file (with its `.meta`) or backup. A file with two names (a `.server` hard
+ * link beside the data file about to move to its output) is on disk once: its bytes count for the
+ * backup, the name that stays in the data dir, and the data file's name counts none.
+ */
+async function listGroups(dataDir: string, use: InUse, groups: Map<string, string[]>): Promise<EvictionEntry[]> {
   let names: string[];
   try {
     names = await fs.readdir(dataDir);
@@ -78,14 +100,18 @@ async function listGroups(dataDir: string, inUse: ReadonlySet<string>, groups: M
     return [];
   }
   const entries = new Map<string, EvictionEntry>();
-  for (const name of names) {
+  const inodes = new Set<string>();
+  const backupsFirst = [...names.filter((n) => n.endsWith('.server')), ...names.filter((n) => !n.endsWith('.server'))];
+  for (const name of backupsFirst) {
     const stat = await fs.stat(join(dataDir, name)).catch(() => null);
     if (!stat?.isFile()) continue;
     const key = taskFileOf(name);
-    const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: inUse.has(key) };
-    entry.sizeBytes += stat.size;
-    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs);
-    entry.pinned ||= inUse.has(name);
+    const entry = entries.get(key) ?? { key, sizeBytes: 0, lastUsedMs: 0, pinned: use.inUse.has(key) };
+    const inode = `${stat.dev}:${stat.ino}`;
+    if (!inodes.has(inode)) entry.sizeBytes += stat.size;
+    inodes.add(inode);
+    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, use.lastUsedMs.get(name) ?? 0);
+    entry.pinned ||= use.inUse.has(name) || (!name.endsWith('.server') && use.inUseTasks.has(name.slice(0, 64)));
     entries.set(key, entry);
     groups.set(key, [...(groups.get(key) ?? []), name]);
   }

@@ -4,9 +4,9 @@
  * exits at once (status 0), so racing dfgets never leave two running.
  *
  *   node --import tsx transport/uploader/main.ts --home DIR [--host H] [--port N] [--advertise-host H]
- *     [--totallimit RATE] [--idle-exit DURATION]
+ *     [--totallimit RATE] [--idle-exit DURATION] [--data-max SIZE|N%]
  *
- * Only local limits are flags: upload slots, the per-requester cap and the unlist time come from
+ * Only local limits are flags (`--data-max` bounds `<home>/data`, see data-keeper.ts): upload slots, the per-requester cap and the unlist time come from
  * the supernodes' settings, which this home's downloads (and its seeded registrations) bring.
  * Finished downloads it is told to seed are registered with their supernodes (seeder.ts). A fault
  * in a core machine is logged and ends the process with status 1.
@@ -20,7 +20,8 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { releaseLock } from './uploader-lock.ts';
 import type { UploaderLogLevel } from './piece-server.ts';
 import { startUploader, UploaderBusyError } from './uploader-server.ts';
@@ -32,9 +33,10 @@ const program = new Command('dfget-uploader')
   .option('--advertise-host <host>', 'host other peers dial (default: --host)')
   .option('--totallimit <rate>', 'upload limit of this node, 0 = unlimited', '0')
   .option('--idle-exit <duration>', 'exit after idle this long', '5min')
+  .option('--data-max <size|N%>', 'size limit of <home>/data (default 90% of its filesystem)', '90%')
   .parse();
 
-const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string }>();
+const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string; dataMax: string }>();
 const logDir = join(opts.home, 'logs');
 mkdirSync(logDir, { recursive: true });
 const logFile = join(logDir, 'dfclient.log');
@@ -50,6 +52,7 @@ try {
     advertiseHost: opts.advertiseHost,
     totalLimitBytesPerSec: parseRate(opts.totallimit),
     idleExitMs: parseDurationMs(opts.idleExit),
+    dataLimit: diskLimitOrThrow(opts.dataMax),
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
     log,
     onIdleExit: () => process.exit(0),
@@ -65,4 +68,10 @@ try {
   const token = process.env.DFGET_UPLOADER_TOKEN;
   if (token) await releaseLock(opts.home, { pid: process.pid, port: Number(opts.port), addr: '', token, startedAtMs: 0 });
   process.exit(1);
+}
+
+function diskLimitOrThrow(text: string): DiskLimit {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(`--data-max: ${limit.message}`);
+  return limit;
 }

@@ -54,6 +54,10 @@ export class PieceServer {
   private readonly plane: UploaderDataPlane;
   private readonly tasks = new Map<string, ServedTask>();
   private readonly pool = new BufferPool(FRAME_POOL_BYTES);
+  /** taskId -> uploads being read from its file now. */
+  private readonly serving = new Map<string, number>();
+  /** taskId -> when it was last listed or served (epoch ms), for the data dir's LRU. */
+  private readonly lastUsedMs = new Map<string, number>();
   private servedPieces = 0;
   private servedBytes = 0;
 
@@ -86,6 +90,7 @@ export class PieceServer {
     this.tasks.set(msg.taskId, {
       fileName: msg.fileName, handle: null, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount,
     });
+    this.lastUsedMs.set(msg.taskId, Date.now());
     this.plane.apply({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
   }
 
@@ -104,9 +109,36 @@ export class PieceServer {
     return { totalBytes: task.totalBytes, pieceSizeBytes: task.pieceSizeBytes, pieceCount: task.pieceCount };
   }
 
-  /** Data files the uploader serves (residual-file collection keeps them). */
-  fileNames(): Set<string> {
-    return new Set([...this.tasks.values()].map((task) => task.fileName));
+  /**
+   * What the data dir's collection must know: the files in use — a download's data file while it
+   * is written or moved (and the `.server` backup its completion links beside it) and any file
+   * being read for an upload — and when each listed file was last listed or served.
+   */
+  dataUse(): { inUse: Set<string>; inUseTasks: Set<string>; lastUsedMs: Map<string, number> } {
+    const inUse = new Set<string>();
+    const lastUsedMs = new Map<string, number>();
+    for (const [taskId, task] of this.tasks) {
+      if (!task.fileName.endsWith('.server') || (this.serving.get(taskId) ?? 0) > 0) {
+        inUse.add(task.fileName);
+        inUse.add(`${taskId}.server`);
+      }
+      lastUsedMs.set(task.fileName, this.lastUsedMs.get(taskId) ?? 0);
+    }
+    // A listed task's data file may be mid-download, or being moved to its output right after
+    // its backup was listed: never collected under a running dfget.
+    return { inUse, inUseTasks: new Set(this.tasks.keys()), lastUsedMs };
+  }
+
+  /** The data dir's collection removed `fileName`: stop offering the task it held. Returns its taskId, or null. */
+  fileRemoved(fileName: string): string | null {
+    for (const [taskId, task] of this.tasks) {
+      if (task.fileName !== fileName) continue;
+      this.plane.apply({ kind: 'unlist-task', taskId });
+      this.forget(taskId);
+      this.opts.onUnlisted(taskId);
+      return taskId;
+    }
+    return null;
   }
 
   /** A peer's data-plane connection. */
@@ -119,15 +151,18 @@ export class PieceServer {
     for (const taskId of [...this.tasks.keys()]) this.forget(taskId);
   }
 
-  /** Stop serving a task and close its file. */
+  /** Stop serving a task and close its file (a removed file's space is freed once closed). */
   private forget(taskId: string): void {
     const handle = this.tasks.get(taskId)?.handle;
     this.tasks.delete(taskId);
+    this.lastUsedMs.delete(taskId);
     void handle?.then((h) => h?.close()).catch(() => {});
   }
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
     let frame: Buffer | null = null;
+    this.serving.set(taskId, (this.serving.get(taskId) ?? 0) + 1);
+    this.lastUsedMs.set(taskId, Date.now());
     try {
       const task = this.tasks.get(taskId);
       if (!task || !this.plane.socket(connId)) return;
@@ -155,6 +190,9 @@ export class PieceServer {
       this.opts.log('warn', `serving piece ${piece} of ${taskId} failed: ${(err as Error).message}`);
     } finally {
       if (frame) this.pool.release(frame);
+      const left = (this.serving.get(taskId) ?? 1) - 1;
+      if (left > 0) this.serving.set(taskId, left);
+      else this.serving.delete(taskId);
       this.plane.finished(connId, requestId);
     }
   }

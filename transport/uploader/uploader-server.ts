@@ -10,6 +10,10 @@
  * registrations (a supernode's `task-info`) brings a supernode's settings; the config is built by
  * core `uploaderConfigFor` with this node's own `--totallimit` and idle exit, which stay local.
  *
+ * Disk: the data dir is kept under `dataLimit` (`--data-max`) and the seed's one-hour rule by
+ * data-keeper.ts — at start, periodically, after each finished download and before a download
+ * writes (`make-room` on the control channel, answered `room-made`).
+ *
  * Lifetime: the core unlists tasks nobody asked for and asks to exit after `idleExitMs` with
  * nothing listed; the lock is released before the port closes. A machine fault (core Uploader or
  * Seeder) is logged at error level and handed to `onFault`: the process exits.
@@ -28,14 +32,13 @@ import { newPeerId } from '../peer-id.ts';
 import { describeFault } from '../real-timer.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_SHUTTING_DOWN, DATA_PATH, MAX_TEXT_FRAME_BYTES, rawToBuffer, sendJson } from '../wire.ts';
 import { CONTROL_PATH, parseControlMsg, type ControlMsg, type ListTaskMsg, type SeedTaskMsg } from './control-messages.ts';
-import { collectResidualFiles, RESIDUAL_MAX_AGE_MS } from './data-gc.ts';
+import { DataKeeper } from './data-keeper.ts';
 import { PieceServer, type PieceServerStats, type UploaderLog } from './piece-server.ts';
 import { SeederDriver } from './seeder.ts';
 import { acquireLock, newControlToken, readLock, releaseLock, type UploaderLock } from './uploader-lock.ts';
+import { formatDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 
 export { CONTROL_PATH, DATA_FILE_NAME, type ControlMsg, type ControlReply } from './control-messages.ts';
-
-const GC_INTERVAL_MS = 10 * 60_000;
 
 export interface UploaderOptions {
   homeDir: string;
@@ -52,6 +55,8 @@ export interface UploaderOptions {
   /** Fleet settings until a supernode's arrive (default: the core's defaults). */
   settings?: PeerSettings;
   residualMaxAgeMs?: number;
+  /** Size limit of `<home>/data` (`--data-max`); default: fill its filesystem to at most 90 %. */
+  dataLimit?: DiskLimit;
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads?: boolean;
   log?: UploaderLog;
@@ -106,7 +111,7 @@ class UploaderServer implements UploaderHandle {
   /** Created once the port is known, before any control message can arrive. */
   private seeder!: SeederDriver;
   readonly lock: UploaderLock;
-  private gcTimer: NodeJS.Timeout | undefined;
+  private readonly keeper: DataKeeper;
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly opts: UploaderOptions) {
@@ -122,6 +127,10 @@ class UploaderServer implements UploaderHandle {
       },
       onFault: (fault) => this.fault(fault),
     });
+    this.keeper = new DataKeeper({
+      dataDir: this.dataDir, use: this.pieces, log: this.log,
+      ...(opts.dataLimit ? { limit: opts.dataLimit } : {}), ...(opts.residualMaxAgeMs !== undefined ? { residualMaxAgeMs: opts.residualMaxAgeMs } : {}),
+    });
     this.lock = { pid: process.pid, port: 0, addr: '', token: opts.presetToken ?? newControlToken(), startedAtMs: Date.now() };
     this.server = createServer((req, res) => {
       res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' });
@@ -136,11 +145,11 @@ class UploaderServer implements UploaderHandle {
     const uploader = new UploaderServer(opts);
     await uploader.listen();
     await uploader.takeLock();
-    uploader.startGc();
+    uploader.keeper.start();
     const config = uploader.pieces.config;
     uploader.log('info', `uploader pid ${process.pid} serving ${uploader.addr}; until a supernode's settings arrive, `
       + `${opts.settings ? 'the settings it was started with' : 'the default settings'}: ${config.uploadLimit} upload slots, `
-      + `${config.perRequesterLimit} per requester, unlist after ${config.unlistAfterMs} ms`);
+      + `${config.perRequesterLimit} per requester, unlist after ${config.unlistAfterMs} ms; data dir limit ${formatDiskLimit(uploader.keeper.limit)}`);
     return uploader;
   }
 
@@ -152,6 +161,9 @@ class UploaderServer implements UploaderHandle {
     // its owner says it is complete, after this list-task and its pieces.
     this.seeder.unseed(msg.taskId);
     this.pieces.listTask(msg);
+    this.keeper.listed(msg.fileName);
+    // A finished download's backup is listed: the data dir may be over its limit now.
+    if (msg.fileName.endsWith('.server')) void this.keeper.collect('download finished');
   }
 
   havePiece(taskId: string, piece: number): boolean { return this.pieces.havePiece(taskId, piece); }
@@ -166,7 +178,7 @@ class UploaderServer implements UploaderHandle {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearInterval(this.gcTimer);
+      this.keeper.close();
       this.pieces.close();
       this.seeder.close();
       await releaseLock(this.opts.homeDir, this.lock);
@@ -245,16 +257,6 @@ class UploaderServer implements UploaderHandle {
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  private startGc(): void {
-    const gc = async (): Promise<void> => {
-      const removed = await collectResidualFiles(this.dataDir, this.opts.residualMaxAgeMs ?? RESIDUAL_MAX_AGE_MS, this.pieces.fileNames());
-      if (removed.length > 0) this.log('info', `removed ${removed.length} residual data file(s) older than the limit`);
-    };
-    void gc();
-    this.gcTimer = setInterval(() => void gc(), GC_INTERVAL_MS);
-    this.gcTimer.unref();
-  }
-
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://uploader');
     if (url.pathname === DATA_PATH) {
@@ -287,6 +289,11 @@ class UploaderServer implements UploaderHandle {
         return;
       case 'seed-task': return this.seedTask(msg);
       case 'configure': return this.configure(msg.settings, 'a download of this home');
+      case 'make-room':
+        void this.keeper.makeRoom(msg.fileName, msg.bytes).then(() => {
+          if (ws.readyState === ws.OPEN) sendJson(ws, { kind: 'room-made', requestId: msg.requestId });
+        });
+        return;
     }
   }
 

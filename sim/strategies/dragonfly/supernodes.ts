@@ -12,7 +12,7 @@
 import { SUPERNODE } from '../../../core/protocol.ts';
 import type { MachineHost } from '../../../core/runtime.ts';
 import { supernodeUploaderConfig } from '../../../core/settings.ts';
-import { Supernode } from '../../../core/supernode.ts';
+import { Supernode, type SupernodeStats } from '../../../core/supernode.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../../core/supernode-io.ts';
 import { Uploader, type UploaderEffect, type UploaderInput } from '../../../core/uploader.ts';
 import { childRng } from '../../seeded-rng.ts';
@@ -24,6 +24,7 @@ export class Supernodes {
   private readonly machines: MachineHost<SupernodeInput, SupernodeEffect>[] = [];
   private readonly uploaders: MachineHost<UploaderInput, UploaderEffect>[] = [];
   private readonly uploaderMachines: Uploader[] = [];
+  private readonly supernodeMachines: Supernode[] = [];
   private readonly dead: Uint8Array;
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
@@ -36,6 +37,7 @@ export class Supernodes {
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
+      this.supernodeMachines.push(supernode);
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
       this.uploaderMachines.push(uploader);
@@ -45,6 +47,8 @@ export class Supernodes {
 
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
+  /** Supernode sn's counters (tasks, peers, blacklists), as a real supernode's /metrics shows them. */
+  stats(sn: number): SupernodeStats { return this.supernodeMachines[sn].stats(); }
 
   apply(sn: number, input: SupernodeInput): void { this.machines[sn].apply(input); }
   applyUploader(sn: number, input: UploaderInput): void { this.uploaders[sn].apply(input); }

@@ -20,11 +20,12 @@ function blob(seed: number, sizeBytes: number): { bytes: Buffer; digest: string 
   return { bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
 }
 
-/** Download `bytes` the way dfdaemon does: reserve, write into tmp/, promote. */
+/** Download `bytes` the way dfdaemon does: reserve, write into tmp/ (then the reservation ends), promote. */
 async function land(repo: LocalRepo, b: { bytes: Buffer; digest: string }, reserve = true): Promise<void> {
-  if (reserve) await repo.reserve(b.bytes.length);
+  const release = reserve ? await repo.reserve(b.bytes.length) : () => {};
   const tmp = repo.tempPath(b.digest);
   writeFileSync(tmp, b.bytes);
+  release();
   await repo.promote(tmp, b.digest);
 }
 
@@ -50,9 +51,10 @@ test('a 64 MiB repo: five 32 MiB blobs never take more than 64 MiB, downloads in
   const blobs = [0, 1, 2, 3, 4].map((i) => blob(i, 32 * MiB));
   let peakBytes = 0;
   for (const b of blobs) {
-    await repo.reserve(b.bytes.length);
+    const release = await repo.reserve(b.bytes.length);
     const tmp = repo.tempPath(b.digest);
     writeFileSync(tmp, b.bytes);
+    release();
     peakBytes = Math.max(peakBytes, dirSizeBytes(dir));
     await repo.promote(tmp, b.digest);
     peakBytes = Math.max(peakBytes, dirSizeBytes(dir));

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDataDir, collectResidualFiles, RESIDUAL_MAX_AGE_MS } from '../../../transport/uploader/data-gc.ts';
 import { dirSizeBytes } from '../../helpers/dir-size.ts';
@@ -83,6 +83,20 @@ test('the default limit follows the disk: 90 % full leaves the dir alone, 95 % s
   // 90 % keeps 100 MiB free; 92 MiB are: the dir must drop to 12 - 8 = 4 MiB, then to its low watermark (80 %: 3.2 MiB).
   assert.is(full.pass.limits.highBytes, 4 * MiB);
   assert.equal(full.removed, [`${task(0)}.server`, `${task(1)}.server`, `${task(2)}.server`]);
+}));
+
+test('a backup hard-linked to its data file counts once; a listed task\'s data files are in use, its backup is not', withDataDir(async (dir) => {
+  put(dir, `${task(1)}-00112233aabbccdd`, 8 * MiB, 1000);
+  linkSync(join(dir, `${task(1)}-00112233aabbccdd`), join(dir, `${task(1)}.server`));
+  put(dir, `${task(2)}.server`, 8 * MiB, 5000);
+  const limit = { kind: 'bytes' as const, maxBytes: 20 * MiB };
+  const calm = await collectDataDir(dir, { inUse: new Set(), limit, nowEpochMs: NOW_MS });
+  assert.is(calm.pass.totalBytes, 16 * MiB, 'the data file and its .server link are 8 MiB on disk, not 16');
+  assert.equal(calm.removed, []);
+  const lastUsedMs = new Map([[`${task(2)}.server`, NOW_MS]]);
+  const { removed } = await collectDataDir(dir, { inUse: new Set(), inUseTasks: new Set([task(1)]), lastUsedMs, limit, incomingBytes: 8 * MiB, nowEpochMs: NOW_MS });
+  assert.equal(removed, [`${task(1)}.server`], 'its download may be moving the data file; the backup is evictable and older than task 2\'s last serve');
+  assert.ok(existsSync(join(dir, `${task(1)}-00112233aabbccdd`)));
 }));
 
 test('a missing data dir is nothing to do', async () => {
