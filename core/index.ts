@@ -9,6 +9,7 @@ export * from './config.ts';
 export * from './decode.ts';
 export * from './drive.ts';
 export * from './eviction.ts';
+export * from './host-place.ts';
 export * from './image-manifest.ts';
 export * from './json-fields.ts';
 export * from './manager-api.ts';

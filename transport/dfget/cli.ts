@@ -14,9 +14,9 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDiskLimit } from '../../core/eviction.ts';
-import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { idcProblem, locationProblem } from '../../core/host-place.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
-import { parseManagerList } from '../manager/client.ts';
+import { parseManagerList } from '../manager/manager-list.ts';
 import { EXIT_CODES } from './download-error.ts';
 import type { DownloadPattern } from './download-request.ts';
 
