@@ -23,6 +23,7 @@
  */
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
+import { piecesIn } from '../../core/piece-ranges.ts';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskSpec } from '../../core/protocol.ts';
 import type { MachineHost } from '../../core/runtime.ts';
@@ -221,6 +222,10 @@ export class DownloadSession {
    * bounds the wait for a booting uploader (`waitForUploaderMs`) well within its pull timeout.
    */
   private send({ to, msg, waitForUploaderMs }: Effect<'send'>): void {
+    if (msg.kind === 'register') {
+      const held = piecesIn(msg.have);
+      this.s.log('info', `registering with supernode ${to}: ${held} pieces held${held > 0 ? ` (${msg.have.length} ranges)` : ''}`);
+    }
     this.sendQueue = this.sendQueue.then(async () => {
       if (waitForUploaderMs !== undefined) {
         await this.disk.idle();
