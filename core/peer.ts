@@ -159,12 +159,16 @@ export class Peer {
     this.results = [];
     this.retryAtMs = null;
     this.awaitingSinceMs = nowMs;
-    const resumed = this.have ? null : this.resumedRanges();
+    // Pieces held are named with the plan they were cut by (the supernode's last task-info, or
+    // the resumed download's), so a supernode cutting the file otherwise ignores them.
+    const held = this.have && this.plan
+      ? { have: rangesOf(this.have), plan: { totalBytes: this.plan.totalBytes, pieceSizeBytes: this.plan.pieceSizeBytes } }
+      : this.resumedRanges();
     this.out.push({
       kind: 'send', to: this.currentSupernode!, msg: {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
-        have: this.have ? rangesOf(this.have) : (resumed?.have ?? []),
-        ...(resumed ? { havePlan: resumed.plan } : {}),
+        have: held?.have ?? [],
+        ...(held && held.have.length > 0 ? { havePlan: held.plan } : {}),
         blacklist: [...this.localBlacklist], pattern: this.pattern,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
       },

@@ -55,9 +55,9 @@ export interface RegisterMsg {
    */
   have: PieceRange[];
   /**
-   * The plan `have` counts pieces of, when the peer has no plan from this supernode yet (a
-   * resumed download registers with what its disk holds). A supernode whose plan differs ignores
-   * `have`; absent, `have` is in the plan the supernode gave (migration, seeders).
+   * The plan `have` counts pieces of (the one a supernode gave, or a resumed download's from its
+   * disk); sent whenever `have` is not empty. A supernode whose plan differs (another piece size,
+   * a changed file) ignores `have`; absent (an older peer), `have` is taken in its plan.
    */
   havePlan?: { totalBytes: number; pieceSizeBytes: number };
   /** Sources this peer refuses (migration carries the local blacklist along). */

@@ -248,7 +248,8 @@ export class Seeder {
     const spec = this.seeded.get(taskId)!.spec;
     this.send(link, {
       kind: 'register', taskId, task: spec.task, uploadAddr: this.uploadAddr,
-      have: allPieces(spec.pieceCount), blacklist: [], pattern: 'p2p',
+      have: allPieces(spec.pieceCount), havePlan: { totalBytes: spec.totalBytes, pieceSizeBytes: spec.pieceSizeBytes },
+      blacklist: [], pattern: 'p2p',
       ...(spec.uploadRateBytesPerSec !== undefined && spec.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: spec.uploadRateBytesPerSec } : {}),
     });
   }

@@ -88,7 +88,7 @@ test('a silent supernode is left for the next one, carrying pieces and blacklist
   feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' });
   feed(4, { kind: 'piece-fetched', piece: 1, source: 'p2', digest: null, failure: 'unreachable' });
   assert.equal(timeouts(3 + 100), [
-    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 1]], blacklist: ['p2'], pattern: 'p2p' } },
+    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 1]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: ['p2'], pattern: 'p2p' } },
   ]);
   assert.equal(fromSn(104, { kind: 'wait', taskId: T, retryAfterMs: 10, reason: '' }, 'sn-a'), [], 'messages from the old supernode are ignored');
   assert.equal(feed(105, { kind: 'supernode-down', supernode: 'sn-b' }), [{ kind: 'fetch-source', taskId: T, task: SPEC }]);

@@ -72,7 +72,7 @@ test('a complete task is registered with every piece, fails over, survives garba
     const { peerId, msg } = up.received[0];
     assert.ok(peerId.includes('-seed-'), `seeder peer id ${peerId}`);
     assert.equal(msg, {
-      kind: 'register', taskId: TASK_ID, task: TASK, uploadAddr: uploader.addr, have: [[0, 3]], blacklist: [], pattern: 'p2p',
+      kind: 'register', taskId: TASK_ID, task: TASK, uploadAddr: uploader.addr, have: [[0, 3]], havePlan: { totalBytes: 3 * PIECE_BYTES, pieceSizeBytes: PIECE_BYTES }, blacklist: [], pattern: 'p2p',
       uploadRateBytesPerSec: 50_000_000,
     });
     const sock = up.sockets[0];
