@@ -1,7 +1,8 @@
 /**
  * Live demo on loopback: an origin HTTP server with a 256 MiB file, one supernode and 8 dfget
- * processes (each with its own home, so its own uploader, like separate hosts). Prints each
- * host's time and where its bytes came from, and how much the origin sent.
+ * processes (each with its own home, so its own uploader, like separate hosts). While they run it
+ * shows each host's progress (read off its progress bar, `dfget --showbar`) and what the origin
+ * has sent so far; at the end, each host's time and where its bytes came from.
  *
  *   npm run demo:live -- [--hosts 8] [--size 256MiB] [--locallimit 10M] [--stagger 500ms]
  */
@@ -29,9 +30,26 @@ const sizeBytes = parseBytes(opts.size);
 const staggerMs = parseDurationMs(opts.stagger);
 parseRate(opts.locallimit);
 
-async function runDfget(url: string, home: string, supernode: string): Promise<DownloadResult & { wallMs: number }> {
-  const { seconds, result } = await timeDfget(url, home, supernode, ['--locallimit', opts.locallimit, '--uploader-idle-exit', '15s']);
+/** Each host's last progress (percent), read off its progress bar. */
+const percentDone: number[] = [];
+
+async function runDfget(url: string, home: string, supernode: string, host: number): Promise<DownloadResult & { wallMs: number }> {
+  percentDone[host] = 0;
+  const onStderr = (text: string): void => {
+    const shown = [...text.matchAll(/\] (\d+)% /g)];
+    if (shown.length > 0) percentDone[host] = Number(shown[shown.length - 1][1]);
+  };
+  const { seconds, result } = await timeDfget(url, home, supernode, ['--locallimit', opts.locallimit, '--uploader-idle-exit', '15s'], onStderr);
+  percentDone[host] = 100;
   return { ...result, wallMs: seconds * 1000 };
+}
+
+/** One status line: time, each host's progress, the origin's bytes so far (redrawn in place on a terminal). */
+function showProgress(startMs: number, originBytes: number): void {
+  const hostsText = percentDone.map((p, i) => `h${i + 1} ${String(p).padStart(3)}%`).join('  ');
+  const line = `${formatDurationMs(performance.now() - startMs).padStart(7)}  ${hostsText}  origin ${formatBytes(originBytes)} (${(originBytes / sizeBytes).toFixed(2)} copies)`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
+  else console.log(line);
 }
 
 const root = tempDir('demo-live');
@@ -45,12 +63,15 @@ try {
   const url = origin.urlFor('/demo.bin');
   console.log(`origin ${url} (${formatBytes(sizeBytes)}), supernode ${supernode.addr}, ${hosts} dfget, --locallimit ${opts.locallimit}, `
     + `started ${formatDurationMs(staggerMs)} apart`);
+  const startMs = performance.now();
+  const ticker = setInterval(() => showProgress(startMs, origin.bytesSentFor('/demo.bin')), process.stdout.isTTY ? 250 : 2000);
   const runs: Promise<DownloadResult & { wallMs: number }>[] = [];
-  for (const home of homes) {
-    runs.push(runDfget(url, home, supernode.addr));
+  for (const [i, home] of homes.entries()) {
+    runs.push(runDfget(url, home, supernode.addr, i));
     await sleep(staggerMs);
   }
-  const results = await Promise.all(runs);
+  const results = await Promise.all(runs).finally(() => clearInterval(ticker));
+  showProgress(startMs, origin.bytesSentFor('/demo.bin'));
   console.log('\nhost     time      from peers   from supernode   peers %   output');
   results.forEach((r, i) => {
     const ok = createHash('sha256').update(readFileSync(r.outputPath)).digest('hex') === digest.slice(7);

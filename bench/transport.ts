@@ -1,31 +1,40 @@
 /**
- * Real transport on loopback, against DESIGN §6:
+ * Real transport on loopback, against DESIGN §6 and issue 12:
  *
- * 1. one host: `dfget` (cold supernode, then a second host with the CDN warm) versus a plain HTTP
- *    GET of the same file from the same origin, both writing to disk; the throughput ratio is
- *    direct time / dfget time (DESIGN wants >= 0.5). dfget runs with `--locallimit 0`: the seed's
- *    default 10 MB/s per task would measure the limit, not the transport.
+ * 1. one host: `curl -o` and a plain Node GET of a file from an origin, then `dfget` of the same
+ *    file (a fresh supernode: cold CDN; then again from the same home: CDN and uploader warm), all
+ *    writing to disk. Throughput ratio = baseline time / dfget time (targets: cold >= 0.5, warm
+ *    >= 0.8 of curl). CPU per GiB delivered counts every process of ours — dfget, the supernode,
+ *    the background uploader — beside curl's own (target: within 2x). dfget runs with
+ *    `--locallimit 0`: the seed's default 10 MB/s per task would measure the limit, not the
+ *    transport. The cases run in rounds, interleaved, and the medians are reported, so a change
+ *    of load on a shared machine hits baseline and dfget alike.
  * 2. a swarm: N dfget versus N direct pulls behind an origin capped in bandwidth; the ratio is the
  *    last direct pull's time / the last dfget's time (DESIGN wants >= 8) and origin copies are the
  *    origin's body bytes / the file size (DESIGN wants <= 1.05).
  *
- * Every time is wall clock from process spawn to exit, so dfget pays its start-up (node + tsx, a
- * background uploader) and the supernode's CDN fetch. All processes share this machine's cores.
+ * Every time is wall clock from process spawn to exit, so dfget pays its start-up (node, the
+ * compiled JavaScript, a background uploader) and the supernode's CDN fetch. The load average at
+ * each measurement is printed and kept in the CSV. Linux only (CPU times come from /proc).
  *
- *   npm run bench:transport -- [--big 1GiB] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB] [--out out/bench]
+ *   npm run bench:transport -- [--big 1GiB] [--rounds 3] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB]
+ *     [--cases one,swarm] [--out out/bench]
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
+import { readLock } from '../transport/uploader/uploader-lock.ts';
+import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
-import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess } from './testbed/processes.ts';
+import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
 
-/** A plain HTTP download to a file, in a bare node process (no tsx): the baseline. */
+/** A plain HTTP download to a file, in a bare node process: the Node baseline. */
 const DIRECT_GET = `
 const http = require('node:http'); const fs = require('node:fs');
 http.get(process.argv[1], (res) => {
@@ -33,8 +42,24 @@ http.get(process.argv[1], (res) => {
   res.pipe(fs.createWriteStream(process.argv[2])).on('finish', () => process.exit(0));
 }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
 
-interface Row {
+const GiB = 2 ** 30;
+
+interface Measure {
   case: string;
+  round: number;
+  fileBytes: number;
+  seconds: number;
+  /** CPU of every process of ours (or the baseline client), user + system. */
+  cpuSeconds: number;
+  dfgetCpuSeconds: number;
+  supernodeCpuSeconds: number;
+  uploaderCpuSeconds: number;
+  originCopies: number;
+  peersPercent: number;
+  load1: number;
+}
+
+interface SwarmRow {
   hosts: number;
   fileBytes: number;
   originCapBytesPerSec: number;
@@ -42,36 +67,33 @@ interface Row {
   dfgetSeconds: number;
   ratio: number;
   originCopies: number;
-  /** Share of bytes that dfget got from other peers, and straight from the source (fallback). */
   peersPercent: number;
   sourcePercent: number;
+  cpuSecondsPerGib: number;
+  load1: number;
 }
 
 const opts = new Command('bench:transport')
   .option('--big <size>', 'file for the one-host comparison', '1GiB')
+  .option('--rounds <n>', 'rounds of the one-host comparison (medians are reported)', '3')
   .option('--swarm-file <size>', 'file for the swarm comparison', '256MiB')
   .option('--hosts <n>', 'hosts in the swarm comparison', '16')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
-  .option('--out <dir>', 'where transport.csv goes', 'out/bench')
+  .option('--cases <list>', 'which comparisons to run: one, swarm', 'one,swarm')
+  .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
   .parse()
-  .opts<{ big: string; swarmFile: string; hosts: string; cap: string; out: string }>();
+  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string }>();
 
 const root = tempDir('bench-transport');
-const rows: Row[] = [];
+const measures: Measure[] = [];
+const swarmRows: SwarmRow[] = [];
+const load1 = (): number => loadavg()[0];
 
-const directGet = async (url: string, output: string): Promise<number> => (await timeProcess(['-e', DIRECT_GET, url, output])).seconds;
-
-interface DfgetRun { seconds: number; result: DownloadResult }
-
-function dfget(url: string, home: string, supernode: string): Promise<DfgetRun> {
-  return timeDfget(url, home, supernode, ['--locallimit', '0', '--uploader-idle-exit', '20s']);
-}
-
-/** Where the bytes of these runs came from, in percent of all bytes. */
-function shares(runs: DfgetRun[]): { peersPercent: number; sourcePercent: number } {
-  const sum = (f: (r: DownloadResult) => number): number => runs.reduce((s, run) => s + f(run.result), 0);
-  const total = sum((r) => r.fromPeersBytes + r.fromSupernodeBytes + r.fromSourceBytes) || 1;
-  return { peersPercent: (100 * sum((r) => r.fromPeersBytes)) / total, sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / total };
+function measure(fields: Partial<Measure> & Pick<Measure, 'case' | 'round' | 'fileBytes' | 'seconds' | 'cpuSeconds'>): Measure {
+  const m: Measure = { dfgetCpuSeconds: 0, supernodeCpuSeconds: 0, uploaderCpuSeconds: 0, originCopies: 0, peersPercent: 0, load1: load1(), ...fields };
+  measures.push(m);
+  console.log(`  round ${m.round + 1} ${m.case.padEnd(12)} ${m.seconds.toFixed(2).padStart(7)} s  CPU ${m.cpuSeconds.toFixed(2).padStart(6)} s  load ${m.load1.toFixed(1)}`);
+  return m;
 }
 
 async function writeRandomFile(path: string, sizeBytes: number): Promise<void> {
@@ -84,18 +106,66 @@ async function writeRandomFile(path: string, sizeBytes: number): Promise<void> {
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
-async function withSupernode<T>(body: (sn: RunningProcess) => Promise<T>): Promise<T> {
-  const sn = await startBin('supernode', ['--home', tempDir('bench-sn')], { portFlag: '--port' });
-  try {
-    return await body(sn);
-  } finally {
-    await sn.stop();
-  }
+function dfget(url: string, home: string, supernode: string): Promise<TimedDfget> {
+  return timeDfget(url, home, supernode, ['--locallimit', '0', '--uploader-idle-exit', '20s']);
 }
 
-/** Stop the background uploaders the dfget runs left behind in these homes. */
-async function stopUploaders(homes: string[]): Promise<void> {
-  for (const home of homes) await stopUploaderOf(home);
+/** Share of the bytes of these runs that came from other peers, in percent. */
+function peersPercent(results: DownloadResult[]): number {
+  const sum = (f: (r: DownloadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  return (100 * sum((r) => r.fromPeersBytes)) / (sum((r) => r.fromPeersBytes + r.fromSupernodeBytes + r.fromSourceBytes) || 1);
+}
+
+async function uploaderPid(home: string): Promise<number | null> {
+  return (await readLock(home))?.pid ?? null;
+}
+
+/** A dfget run with the CPU of the supernode and of the home's uploader during it. */
+async function dfgetWithCpu(url: string, home: string, sn: RunningProcess): Promise<{ run: TimedDfget; supernodeCpu: number; uploaderCpu: number }> {
+  const snBefore = processCpuSeconds(sn.child.pid!) ?? 0;
+  const pidBefore = await uploaderPid(home);
+  const upBefore = pidBefore !== null ? processCpuSeconds(pidBefore) ?? 0 : 0;
+  const run = await dfget(url, home, sn.addr);
+  const snAfter = processCpuSeconds(sn.child.pid!) ?? snBefore;
+  const pidAfter = await uploaderPid(home);
+  const upAfter = pidAfter !== null ? processCpuSeconds(pidAfter) ?? 0 : 0;
+  return { run, supernodeCpu: snAfter - snBefore, uploaderCpu: upAfter - (pidAfter === pidBefore ? upBefore : 0) };
+}
+
+async function baselines(url: string, round: number, sizeBytes: number): Promise<void> {
+  const output = join(root, 'direct.bin');
+  if (haveCommand('curl')) {
+    const curl = await runTimed('curl', ['--silent', '--show-error', '--fail', '-o', output, url]);
+    measure({ case: 'curl -o', round, fileBytes: sizeBytes, seconds: curl.wallSeconds, cpuSeconds: curl.cpuSeconds });
+    removeDir(output);
+  }
+  const node = await timeProcess(['-e', DIRECT_GET, url, output]);
+  measure({ case: 'node GET', round, fileBytes: sizeBytes, seconds: node.seconds, cpuSeconds: node.cpuSeconds });
+  removeDir(output);
+}
+
+async function dfgetRound(url: string, round: number, sizeBytes: number, origin: HttpOrigin): Promise<void> {
+  // A fresh supernode and home: the first run is cold; the second, from the same home, finds
+  // the CDN cached and this host's uploader running.
+  const home = join(root, `one-${round}`);
+  const sn = await startBin('supernode', ['--home', join(root, `sn-${round}`)], { portFlag: '--port' });
+  try {
+    origin.resetStats();
+    for (const phase of ['dfget cold', 'dfget warm']) {
+      const { run, supernodeCpu, uploaderCpu } = await dfgetWithCpu(url, home, sn);
+      measure({
+        case: phase, round, fileBytes: sizeBytes, seconds: run.seconds, cpuSeconds: run.cpuSeconds + supernodeCpu + uploaderCpu,
+        dfgetCpuSeconds: run.cpuSeconds, supernodeCpuSeconds: supernodeCpu, uploaderCpuSeconds: uploaderCpu,
+        originCopies: phase === 'dfget cold' ? origin.bytesSentFor('/big.bin') / sizeBytes : 0, peersPercent: peersPercent([run.result]),
+      });
+      removeDir(join(home, 'out.bin'));
+    }
+  } finally {
+    await sn.stop();
+    await stopUploaderOf(home);
+    removeDir(join(root, `sn-${round}`));
+    removeDir(home);
+  }
 }
 
 async function oneHost(): Promise<void> {
@@ -103,29 +173,15 @@ async function oneHost(): Promise<void> {
   const file = join(root, 'big.bin');
   await writeRandomFile(file, sizeBytes);
   const origin = await HttpOrigin.start();
-  // The second run reuses the first one's home: a host whose uploader already runs.
-  const homes = [join(root, 'one-a'), join(root, 'one-a')];
   try {
     await origin.put('/big.bin', { filePath: file });
     const url = origin.urlFor('/big.bin');
-    const directSeconds = await directGet(url, join(root, 'direct.bin'));
-    removeDir(join(root, 'direct.bin'));
-    await withSupernode(async (sn) => {
-      origin.resetStats();
-      const cold = await dfget(url, homes[0], sn.addr);
-      const copies = origin.bytesSentFor('/big.bin') / sizeBytes;
-      removeDir(join(homes[0], 'out.bin'));
-      const warm = await dfget(url, homes[1], sn.addr);
-      removeDir(join(homes[1], 'out.bin'));
-      for (const [name, run] of [['one host, cold supernode', cold], ['one host, CDN+uploader warm', warm]] as const) {
-        rows.push({
-          case: name, hosts: 1, fileBytes: sizeBytes, originCapBytesPerSec: 0, directSeconds, dfgetSeconds: run.seconds,
-          ratio: directSeconds / run.seconds, originCopies: name.includes('cold') ? copies : 0, ...shares([run]),
-        });
-      }
-    });
+    console.log(`one host, ${formatBytes(sizeBytes)}, ${opts.rounds} rounds (load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    for (let round = 0; round < Number(opts.rounds); round++) {
+      await baselines(url, round, sizeBytes);
+      await dfgetRound(url, round, sizeBytes, origin);
+    }
   } finally {
-    await stopUploaders(homes);
     await origin.close();
     removeDir(file);
   }
@@ -144,41 +200,89 @@ async function swarm(): Promise<void> {
     const url = origin.urlFor('/swarm.bin');
     const directDir = join(root, 'direct');
     mkdirSync(directDir, { recursive: true });
-    const directTimes = await Promise.all(homes.map((_, i) => directGet(url, join(directDir, `${i}.bin`))));
+    console.log(`swarm: ${hosts} hosts, ${formatBytes(sizeBytes)}, origin capped at ${formatBytes(capBytesPerSec)}/s (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    const directTimes = await Promise.all(homes.map((_, i) => timeProcess(['-e', DIRECT_GET, url, join(directDir, `${i}.bin`)])));
     removeDir(directDir);
-    await withSupernode(async (sn) => {
+    const sn = await startBin('supernode', ['--home', tempDir('bench-sn')], { portFlag: '--port' });
+    try {
       origin.resetStats();
+      const load = load1();
+      const snBefore = processCpuSeconds(sn.child.pid!) ?? 0;
       const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
-      const directSeconds = Math.max(...directTimes);
+      const uploaderCpu = (await Promise.all(homes.map(uploaderPid))).reduce<number>((sum, pid) => sum + (pid !== null ? processCpuSeconds(pid) ?? 0 : 0), 0);
+      const cpu = runs.reduce((sum, r) => sum + r.cpuSeconds, 0) + uploaderCpu + (processCpuSeconds(sn.child.pid!) ?? snBefore) - snBefore;
+      const results = runs.map((r) => r.result);
+      const directSeconds = Math.max(...directTimes.map((d) => d.seconds));
       const dfgetSeconds = Math.max(...runs.map((r) => r.seconds));
-      rows.push({
-        case: `${hosts} hosts, origin capped`, hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec,
-        directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds, originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes,
-        ...shares(runs),
+      const sum = (f: (r: DownloadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+      swarmRows.push({
+        hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec, directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds,
+        originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes, peersPercent: peersPercent(results),
+        sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / (sum((r) => r.totalBytes) || 1),
+        cpuSecondsPerGib: cpu / ((hosts * sizeBytes) / GiB), load1: load,
       });
-    });
+    } finally {
+      await sn.stop();
+    }
   } finally {
-    await stopUploaders(homes);
+    for (const home of homes) await stopUploaderOf(home);
     await origin.close();
     removeDir(file);
   }
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
+}
+
+function printOneHost(): void {
+  const cases = [...new Set(measures.map((m) => m.case))];
+  const med = (name: string, f: (m: Measure) => number): number => median(measures.filter((m) => m.case === name).map(f));
+  const curl = med('curl -o', (m) => m.seconds);
+  const node = med('node GET', (m) => m.seconds);
+  const curlCpu = med('curl -o', (m) => m.cpuSeconds / (m.fileBytes / GiB));
+  console.log(`\none host, ${formatBytes(measures[0].fileBytes)} (medians of ${opts.rounds} rounds)`);
+  console.log('case          wall s   vs curl   vs node GET   CPU s/GiB   vs curl CPU   (dfget + supernode + uploader)   origin copies   load');
+  for (const name of cases) {
+    const seconds = med(name, (m) => m.seconds);
+    const cpu = med(name, (m) => m.cpuSeconds / (m.fileBytes / GiB));
+    const parts = name.startsWith('dfget')
+      ? `${med(name, (m) => m.dfgetCpuSeconds).toFixed(2)} + ${med(name, (m) => m.supernodeCpuSeconds).toFixed(2)} + ${med(name, (m) => m.uploaderCpuSeconds).toFixed(2)}`
+      : '';
+    const copies = med(name, (m) => m.originCopies);
+    console.log(`${name.padEnd(12)}${seconds.toFixed(2).padStart(8)}${(curl / seconds).toFixed(2).padStart(10)}${(node / seconds).toFixed(2).padStart(14)}`
+      + `${cpu.toFixed(2).padStart(12)}${(cpu / curlCpu).toFixed(2).padStart(14)}   ${parts.padEnd(31)}${(copies ? copies.toFixed(3) : '-').padStart(15)}`
+      + `${med(name, (m) => m.load1).toFixed(1).padStart(7)}`);
+  }
+  console.log('targets: dfget cold >= 0.5 and warm >= 0.8 of curl\'s throughput ("vs curl"); CPU per GiB within 2x curl\'s ("vs curl CPU")');
+}
+
+function printSwarm(): void {
+  console.log('\ncase                          file       direct s   dfget s   ratio   origin copies   from peers   CPU s/GiB   load');
+  for (const r of swarmRows) {
+    console.log(`${`${r.hosts} hosts, origin capped`.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}`
+      + `${r.dfgetSeconds.toFixed(1).padStart(10)}${r.ratio.toFixed(2).padStart(8)}${r.originCopies.toFixed(3).padStart(16)}`
+      + `${`${r.peersPercent.toFixed(1)}%`.padStart(13)}${r.cpuSecondsPerGib.toFixed(2).padStart(12)}${r.load1.toFixed(1).padStart(7)}`);
+  }
+  console.log('targets (DESIGN §6): swarm ratio >= 8; origin copies <= 1.05');
+}
+
+const cases = opts.cases.split(',');
 try {
-  await oneHost();
-  await swarm();
+  if (cases.includes('one')) await oneHost();
+  if (cases.includes('swarm')) await swarm();
 } finally {
   removeDir(root);
 }
-
-console.log('case                          file       direct s   dfget s   ratio   origin copies   from peers   from source');
-for (const r of rows) {
-  console.log(`${r.case.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}${r.dfgetSeconds.toFixed(1).padStart(10)}`
-    + `${r.ratio.toFixed(2).padStart(8)}${(r.originCopies ? r.originCopies.toFixed(3) : '-').padStart(16)}`
-    + `${`${r.peersPercent.toFixed(1)}%`.padStart(13)}${`${r.sourcePercent.toFixed(1)}%`.padStart(14)}`);
-}
-console.log('targets (DESIGN §6): one host ratio >= 0.5 (direct time / dfget time); swarm ratio >= 8; origin copies <= 1.05');
 mkdirSync(opts.out, { recursive: true });
-const csvPath = join(opts.out, 'transport.csv');
-writeFileSync(csvPath, stringify(rows, { header: true }));
-console.log(`wrote ${csvPath}`);
+if (measures.length > 0) {
+  printOneHost();
+  writeFileSync(join(opts.out, 'transport.csv'), stringify(measures, { header: true }));
+  console.log(`wrote ${join(opts.out, 'transport.csv')}`);
+}
+if (swarmRows.length > 0) {
+  printSwarm();
+  writeFileSync(join(opts.out, 'transport-swarm.csv'), stringify(swarmRows, { header: true }));
+  console.log(`wrote ${join(opts.out, 'transport-swarm.csv')}`);
+}

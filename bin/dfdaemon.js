@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+import { loadBuilt } from './built.js';
 
-register();
-await import('../transport/dfdaemon/main.ts');
+await loadBuilt('transport/dfdaemon/main.js');

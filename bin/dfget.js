@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+import { loadBuilt } from './built.js';
 
-register();
-const { main } = await import('../transport/dfget/cli.ts');
+const { main } = await loadBuilt('transport/dfget/cli.js');
 process.exit(await main(process.argv));

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
-register();
-await import('../sim/cli.ts');
+import { loadBuilt } from './built.js';
+
+await loadBuilt('sim/cli.js');

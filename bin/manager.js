@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+import { loadBuilt } from './built.js';
 
-register();
-const { main } = await import('../transport/manager/main.ts');
+const { main } = await loadBuilt('transport/manager/main.js');
 process.exitCode = await main(process.argv);

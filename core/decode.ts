@@ -11,6 +11,7 @@
  * ignored (a newer peer may add some), never copied.
  */
 import { SETTING_BOUNDS } from './config.ts';
+import { MAX_HAVE_RANGES, type PieceRange } from './piece-ranges.ts';
 import { PEER_SETTING_KEYS, type PeerSettingKey, type PeerSettings } from './settings.ts';
 import type {
   Assignment, DataPlaneMsg, FailureKind, Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskSpec,
@@ -90,7 +91,8 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
           kind, taskId,
           task: taskSpec(obj(field(input, 'task'), `${input.path}.task`)),
           uploadAddr: str(input, 'uploadAddr', DECODE_LIMITS.idChars, 0),
-          have: list(input, 'have', (item) => pieceIndex(item.value, item.path)),
+          have: pieceRanges(input, 'have'),
+          ...optionalHavePlan(input),
           blacklist: list(input, 'blacklist', (item) => string(item.value, item.path, DECODE_LIMITS.idChars)),
           pattern: oneOf(input, 'pattern', ['p2p', 'cdn'] as const),
           ...optionalRate(input),
@@ -222,6 +224,14 @@ function optionalRate(input: Fields): { uploadRateBytesPerSec?: number } {
   return rate === undefined ? {} : { uploadRateBytesPerSec: rate };
 }
 
+function optionalHavePlan(input: Fields): { havePlan?: { totalBytes: number; pieceSizeBytes: number } } {
+  const havePlan = optional(input, 'havePlan', (value, path) => {
+    const plan = obj(value, path);
+    return { totalBytes: int(plan, 'totalBytes', 0, Number.MAX_SAFE_INTEGER), pieceSizeBytes: int(plan, 'pieceSizeBytes', 1, DECODE_LIMITS.pieceSizeBytes) };
+  });
+  return havePlan === undefined ? {} : { havePlan };
+}
+
 /** Every fleet setting present, within the bounds a supernode itself is held to (config.ts). */
 function peerSettings(input: Fields): PeerSettings {
   const out = {} as Record<PeerSettingKey, number>;
@@ -257,6 +267,35 @@ function assignment(a: Fields): Assignment {
     sourceAddr: str(a, 'sourceAddr', DECODE_LIMITS.idChars, 0),
     digest: digest(field(a, 'digest'), `${a.path}.digest`),
   };
+}
+
+/**
+ * [first, end) pairs, ascending and disjoint, each within the piece index limit, at most
+ * MAX_HAVE_RANGES of them.
+ */
+function pieceRanges(from: Fields, key: string): PieceRange[] {
+  let previousEnd = 0;
+  const ranges = list(from, key, (item) => {
+    const [firstValue, endValue] = pair(item.value, item.path);
+    const first = integer(firstValue, `${item.path}[0]`, previousEnd, DECODE_LIMITS.pieceIndexLimit - 1);
+    const end = integer(endValue, `${item.path}[1]`, first + 1, DECODE_LIMITS.pieceIndexLimit);
+    previousEnd = end;
+    return [first, end] as PieceRange;
+  });
+  if (ranges.length > MAX_HAVE_RANGES) fail(`${from.path}.${key}`, `${ranges.length} ranges; at most ${MAX_HAVE_RANGES} are allowed`);
+  return ranges;
+}
+
+/** The two entries of a [a, b] array, read as own data properties. */
+function pair(value: unknown, path: string): [unknown, unknown] {
+  const length = Array.isArray(value) ? Object.getOwnPropertyDescriptor(value, 'length')?.value : undefined;
+  if (length !== 2) fail(path, `expected a [first, end] pair, got ${describe(value)}`);
+  const read = (i: number): unknown => {
+    const entry = Object.getOwnPropertyDescriptor(value, i);
+    if (entry === undefined || !('value' in entry)) fail(`${path}[${i}]`, 'missing or not a plain array entry');
+    return entry.value;
+  };
+  return [read(0), read(1)];
 }
 
 function pieceIndex(value: unknown, path: string): number {

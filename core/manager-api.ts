@@ -12,7 +12,10 @@
  * Errors: 4xx/5xx with `{ "error": "<what went wrong and what to do>" }`.
  */
 import { parseJsonSafe, type Decoded } from './decode.ts';
+import { HOST_PLACE_LIMITS, idcProblem, locationProblem } from './host-place.ts';
 import { FieldFailure, optional, plain, read, type Fields } from './json-fields.ts';
+
+export { idcProblem, locationProblem } from './host-place.ts';
 
 export const MANAGER_API_PATH = '/v1/supernodes';
 export const DEFAULT_MANAGER_PORT = 8004;
@@ -20,9 +23,7 @@ export const DEFAULT_MANAGER_PORT = 8004;
 export const MANAGER_LIMITS = Object.freeze({
   /** Largest request body the manager reads (an announcement is ~200 bytes). */
   bodyBytes: 4096,
-  idcChars: 64,
-  locationSegments: 16,
-  locationSegmentChars: 64,
+  ...HOST_PLACE_LIMITS,
   /** `host:port`; DNS names are at most 253 characters. */
   addressChars: 261,
   /** Reported peers per supernode. */
@@ -60,7 +61,6 @@ export interface ChooseAnswer {
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])$/;
-const NAME = /^[A-Za-z0-9._-]+$/;
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '[::]', '[0:0:0:0:0:0:0:0]']);
 
 /** Why `address` is not a dialable `host:port`, or null when it is. */
@@ -73,27 +73,6 @@ export function addressProblem(address: string): string | null {
     return `"${clip(address)}" is not host:port (e.g. 10.0.0.1:8002)`;
   }
   if (UNSPECIFIED_HOSTS.has(host)) return `"${clip(address)}" is not an address peers can dial; announce the host's own address`;
-  return null;
-}
-
-export function idcProblem(idc: string): string | null {
-  if (idc.length > MANAGER_LIMITS.idcChars) return `idc of ${idc.length} characters is over the ${MANAGER_LIMITS.idcChars}-character limit`;
-  if (idc !== '' && !NAME.test(idc)) return `idc "${clip(idc)}" may hold only letters, digits, ".", "_" and "-"`;
-  return null;
-}
-
-export function locationProblem(location: string): string | null {
-  if (location === '') return null;
-  const segments = location.split('|');
-  if (segments.length > MANAGER_LIMITS.locationSegments) {
-    return `location has ${segments.length} levels; at most ${MANAGER_LIMITS.locationSegments} are allowed`;
-  }
-  for (const segment of segments) {
-    if (segment.length === 0 || segment.length > MANAGER_LIMITS.locationSegmentChars || !NAME.test(segment)) {
-      return `location "${clip(location)}" must be levels of letters, digits, ".", "_" or "-" (at most ` +
-        `${MANAGER_LIMITS.locationSegmentChars} each) joined by "|", widest first, e.g. cn|hangzhou|rack-7`;
-    }
-  }
   return null;
 }
 

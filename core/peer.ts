@@ -45,10 +45,14 @@
 import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
 import { MAX_SOURCE_RANGES, type ByteRange, type PeerEffect, type PeerInput } from './peer-io.ts';
+import { rangesOf, type PieceRange } from './piece-ranges.ts';
 import { pieceRange, type PiecePlan } from './pieces.ts';
 import type { Assignment, FailureKind, Grant, PeerId, PeerToSupernode, PieceResult, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerLocalConfig, type PeerSettings, type SettingsOrigin } from './settings.ts';
+
+/** Largest resumed plan whose pieces a register names (the wire's piece index limit). */
+const MAX_RESUME_PIECES = 2 ** 24;
 
 type Phase = 'idle' | 'registered' | 'downloading' | 'source' | 'done' | 'failed';
 
@@ -163,13 +167,34 @@ export class Peer {
     this.results = [];
     this.retryAtMs = null;
     this.awaitingSinceMs = nowMs;
+    // Pieces held are named with the plan they were cut by (the supernode's last task-info, or
+    // the resumed download's), so a supernode cutting the file otherwise ignores them.
+    const held = this.have && this.plan
+      ? { have: rangesOf(this.have), plan: { totalBytes: this.plan.totalBytes, pieceSizeBytes: this.plan.pieceSizeBytes } }
+      : this.resumedRanges();
     this.out.push({
       kind: 'send', to: this.currentSupernode!, msg: {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
-        have: this.have ? this.have.toArray() : [], blacklist: [...this.localBlacklist], pattern: this.pattern,
+        have: held?.have ?? [],
+        ...(held && held.have.length > 0 ? { havePlan: held.plan } : {}),
+        blacklist: [...this.localBlacklist], pattern: this.pattern,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
       },
     });
+  }
+
+  /**
+   * Before any plan: the pieces a resumed download holds on disk, in the plan they were cut by, so
+   * the supernode schedules only the rest (it ignores them if its plan differs).
+   */
+  private resumedRanges(): { have: PieceRange[]; plan: { totalBytes: number; pieceSizeBytes: number } } | null {
+    const plan = this.resumePlan;
+    if (plan === null || this.resumeHave.length === 0 || !(plan.pieceSizeBytes > 0)) return null;
+    const pieceCount = Math.ceil(plan.totalBytes / plan.pieceSizeBytes);
+    if (!Number.isSafeInteger(pieceCount) || pieceCount <= 0 || pieceCount > MAX_RESUME_PIECES) return null;
+    const held = new Bitset(pieceCount);
+    for (const piece of this.resumeHave) if (Number.isInteger(piece) && piece >= 0 && piece < pieceCount) held.add(piece);
+    return { have: rangesOf(held), plan: { totalBytes: plan.totalBytes, pieceSizeBytes: plan.pieceSizeBytes } };
   }
 
   private onSupernodeMessage(nowMs: number, msg: SupernodeToPeer): void {

@@ -10,6 +10,7 @@
  * `unauthorized` (a result then reports failure `unauthorized`, which blames no one). A client
  * that sends no grant gets no piece bytes from a supernode or an uploader of this version.
  */
+import type { PieceRange } from './piece-ranges.ts';
 import type { PeerSettings } from './settings.ts';
 
 /** Identity of a peer as vouched for by the driver (a connection in transport, a host in sim). */
@@ -75,8 +76,18 @@ export interface RegisterMsg {
   task: TaskSpec;
   /** Address of this peer's uploader. */
   uploadAddr: string;
-  /** Pieces already verified locally (resume, or migration from another supernode). */
-  have: number[];
+  /**
+   * Pieces already verified locally (resume, migration from another supernode, a seeder's whole
+   * file) as [first, end) ranges, ascending and disjoint (piece-ranges.ts): a 13,654-piece file
+   * held whole is [[0, 13654]].
+   */
+  have: PieceRange[];
+  /**
+   * The plan `have` counts pieces of (the one a supernode gave, or a resumed download's from its
+   * disk); sent whenever `have` is not empty. A supernode whose plan differs (another piece size,
+   * a changed file) ignores `have`; absent (an older peer), `have` is taken in its plan.
+   */
+  havePlan?: { totalBytes: number; pieceSizeBytes: number };
   /** Sources this peer refuses (migration carries the local blacklist along). */
   blacklist: PeerId[];
   /** 'cdn': take every piece from the supernode and serve none (dfget --pattern cdn). */

@@ -212,8 +212,17 @@ export class TaskSwarm {
     const have = this.have[requester];
     const mine = this.running[requester];
     const rotation = randomInt(rng, n);
+    const haveWords = have.words;
+    const knownWords = this.digestKnown.words;
     let count = 0;
     for (let piece = 0; piece < n; piece++) {
+      // Whole words of pieces held, or not yet digested, are skipped at once: a peer missing a
+      // few pieces of 300,000 costs ~10,000 word reads per pull, not 300,000 piece checks.
+      const w = piece >>> 5;
+      if ((piece & 31) === 0 && (knownWords[w] & ~haveWords[w]) === 0) {
+        piece += 31;
+        continue;
+      }
       if (have.has(piece) || !this.digestKnown.has(piece)) continue;
       let runningHere = false;
       for (const run of mine) if (run.piece === piece) { runningHere = true; break; }

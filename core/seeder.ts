@@ -35,6 +35,7 @@
  * back what happened. The driver decodes every frame before it gets here.
  */
 import { Clock, Outbox } from './drive.ts';
+import { allPieces } from './piece-ranges.ts';
 import type { PeerToSupernode, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { DEFAULT_PEER_SETTINGS, type PeerSettings } from './settings.ts';
 
@@ -251,7 +252,8 @@ export class Seeder {
     const spec = this.seeded.get(taskId)!.spec;
     this.send(link, {
       kind: 'register', taskId, task: spec.task, uploadAddr: this.uploadAddr,
-      have: Array.from({ length: spec.pieceCount }, (_, piece) => piece), blacklist: [], pattern: 'p2p',
+      have: allPieces(spec.pieceCount), havePlan: { totalBytes: spec.totalBytes, pieceSizeBytes: spec.pieceSizeBytes },
+      blacklist: [], pattern: 'p2p',
       ...(spec.uploadRateBytesPerSec !== undefined && spec.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: spec.uploadRateBytesPerSec } : {}),
     });
   }

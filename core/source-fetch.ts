@@ -3,11 +3,19 @@
  * a failed request again. The real CDN (transport/cdn) and the simulated one (sim/) both follow
  * these decisions, so the simulator models the same parallel streams the supernode opens.
  *
- * Theory of operation. The pieces the cache lacks are grouped into runs of contiguous pieces;
- * the runs are split (longest first, in halves) until there are `sourceFetchConcurrency` of them,
- * and each run is one ranged GET streamed piece by piece, `sourceFetchConcurrency` at a time. A
- * fresh file of P pieces thus arrives as that many parallel streams over equal shares of it. A
- * retryable failure (cut connection, timeout, 5xx, short body) is tried again after
+ * Theory of operation. The pieces the cache lacks are grouped into runs of contiguous pieces, cut
+ * into runs of at most `SOURCE_RUN_MAX_PIECES` when more than one stream runs, and — for a small
+ * file — split further (longest
+ * first, in halves) until there are `sourceFetchConcurrency` of them. Each run is one ranged GET
+ * streamed piece by piece; `sourceFetchConcurrency` GETs run at once, each stream taking the next
+ * run in file order when its own ends. So the source is kept busy by parallel streams, while the
+ * pieces land nearly in file order: at most (concurrency - 1) runs ahead of the first piece still
+ * missing. That matters downstream: the whole-file digest is hashed in file order as pieces land
+ * (a piece stored ahead of its turn is read back from disk), and a cold peer, which is sent the
+ * pieces nearest to the ones it is fetching, can follow the CDN piece by piece. (Halves of the
+ * file, the earlier plan, left half of every file to be read back and hashed at its end.)
+ *
+ * A retryable failure (cut connection, timeout, 5xx, short body) is tried again after
  * `sourceRetryDelayMs`, doubling per try, up to `sourceFetchAttempts` tries in all; a retry
  * resumes after the pieces already stored.
  */
@@ -27,6 +35,22 @@ export function missingRuns(pieceCount: number, stored: (piece: number) => boole
   return runs;
 }
 
+/**
+ * Longest run one GET fetches: 8 pieces is 32-120 MiB (4-15 MiB pieces), long enough that the
+ * round trip of the next GET is small beside it, short enough that parallel streams stay near
+ * file order.
+ */
+export const SOURCE_RUN_MAX_PIECES = 8;
+
+/** Cut every run into consecutive runs of at most `maxPieces`. */
+export function capRuns(runs: readonly PieceRun[], maxPieces: number): PieceRun[] {
+  const out: PieceRun[] = [];
+  for (const run of runs) {
+    for (let first = run.first; first < run.end; first += maxPieces) out.push({ first, end: Math.min(run.end, first + maxPieces) });
+  }
+  return out;
+}
+
 /** Halve the longest run until there are `count` runs (or every run is one piece); sorted by start. */
 export function splitRuns(runs: readonly PieceRun[], count: number): PieceRun[] {
   const out = runs.map((run) => ({ ...run }));
@@ -42,6 +66,7 @@ export function splitRuns(runs: readonly PieceRun[], count: number): PieceRun[] 
 }
 
 export interface SourceFetchPlan {
+  /** In file order: each stream takes the next one when its own ends. */
   runs: PieceRun[];
   /** Runs fetched at once (each a ranged GET streamed piece by piece). */
   concurrency: number;
@@ -50,7 +75,10 @@ export interface SourceFetchPlan {
 /** The ranged GETs that fetch every piece not yet stored. */
 export function planSourceFetch(cfg: Pick<CoreConfig, 'sourceFetchConcurrency'>, pieceCount: number,
   stored: (piece: number) => boolean): SourceFetchPlan {
-  const runs = splitRuns(missingRuns(pieceCount, stored), cfg.sourceFetchConcurrency);
+  const missing = missingRuns(pieceCount, stored);
+  // One stream has nothing to stay in step with: cutting its run would only add round trips.
+  const cut = cfg.sourceFetchConcurrency > 1 ? capRuns(missing, SOURCE_RUN_MAX_PIECES) : missing;
+  const runs = splitRuns(cut, cfg.sourceFetchConcurrency);
   return { runs, concurrency: Math.max(1, Math.min(cfg.sourceFetchConcurrency, runs.length)) };
 }
 

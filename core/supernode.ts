@@ -56,6 +56,7 @@
  */
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
+import { forEachPiece, type PieceRange } from './piece-ranges.ts';
 import { pieceBytes, pieceRange, planPieces, type PiecePlan } from './pieces.ts';
 import type { Assignment, Grant, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
@@ -74,8 +75,10 @@ interface PeerSlot {
   uploadAddr: string;
   uploadRateBytesPerSec: number;
   cdnOnly: boolean;
-  /** Pieces claimed at registration, applied when the plan exists. */
-  pendingHave: number[];
+  /** Pieces claimed at registration (ranges), applied when the plan exists. */
+  pendingHave: PieceRange[];
+  /** The plan pendingHave counts in, when the peer named one (resume); null = ours. */
+  pendingHavePlan: { totalBytes: number; pieceSizeBytes: number } | null;
   pendingBlacklist: PeerId[];
   authorized: boolean;
   /** The credentials this peer registered with (credentialKey), to remember a successful check. */
@@ -259,7 +262,7 @@ export class Supernode {
     }
     const slot: PeerSlot = {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
-      pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
+      pendingHave: msg.have, pendingHavePlan: msg.havePlan ?? null, pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
       authorized: creating || !task.needsAuth || this.recentlyAllowed(nowMs, task, credentialKey(msg.task)),
       credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, left: false, grantExpiresAtMs: 0, grantRefused: false,
     };
@@ -310,14 +313,16 @@ export class Supernode {
     slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)), slot.uploadRateBytesPerSec);
     task.byIndex[slot.index] = slot;
     task.indexOf.set(slot.id, slot.index);
-    for (const piece of slot.pendingHave) {
-      if (Number.isInteger(piece) && piece >= 0 && piece < swarm.pieceCount) swarm.addHolding(slot.index, piece);
-    }
+    const claimed = slot.pendingHavePlan;
+    const samePlan = claimed === null
+      || (claimed.totalBytes === task.plan!.totalBytes && claimed.pieceSizeBytes === task.plan!.pieceSizeBytes);
+    if (samePlan) forEachPiece(slot.pendingHave, swarm.pieceCount, (piece) => swarm.addHolding(slot.index, piece));
     for (const id of slot.pendingBlacklist) {
       const other = task.peers.get(id);
       if (other && other.index >= 0) swarm.blacklists.addLocal(slot.index, other.index);
     }
     slot.pendingHave = [];
+    slot.pendingHavePlan = null;
     slot.pendingBlacklist = [];
   }
 
@@ -626,7 +631,7 @@ export class Supernode {
     fresh.watched = task.watched;
     this.report(fresh);
     for (const slot of waiting) {
-      const renewed: PeerSlot = { ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, waitStreak: 0 };
+      const renewed: PeerSlot = { ...slot, index: -1, informed: false, pendingHave: [], pendingHavePlan: null, pendingBlacklist: [], waiting: false, waitStreak: 0 };
       fresh.peers.set(slot.id, renewed);
     }
     this.out.push({ kind: 'cdn-fetch', taskId, task: fresh.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });

@@ -16,12 +16,16 @@ import { ScenarioError, type Scenario } from './scenario.ts';
 import type { StrategyName } from './strategies/index.ts';
 
 /**
- * Node 20 loads a worker's entry file before `--import tsx` hooks apply, so a .ts entry fails
- * with ERR_UNKNOWN_FILE_EXTENSION; the worker instead boots from this script, which registers
- * tsx and then imports the TypeScript worker.
+ * Built JavaScript (dist/, what `dfsim` runs) starts the worker from its compiled file. Under tsx
+ * (development, tests) Node 20 loads a worker's entry file before `--import tsx` hooks apply, so
+ * a .ts entry fails with ERR_UNKNOWN_FILE_EXTENSION; the worker instead boots from a script that
+ * registers tsx and then imports the TypeScript worker.
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
-  `.then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sweep-worker.ts', import.meta.url).href)}); })`;
+const COMPILED = !import.meta.url.endsWith('.ts');
+const WORKER_BOOT = COMPILED
+  ? `import(${JSON.stringify(new URL('./sweep-worker.js', import.meta.url).href)})`
+  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})`
+    + `.then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sweep-worker.ts', import.meta.url).href)}); })`;
 
 export interface SweepPoint {
   settings: Record<string, string>;

@@ -34,7 +34,8 @@ export const CLOSE_BAD_REQUEST = 4400;
 export const CLOSE_DUPLICATE_PEER = 4409;
 export const CLOSE_SHUTTING_DOWN = 1001;
 
-const HEADER_LENGTH_BYTES = 4;
+/** Bytes of the big-endian length that opens a piece frame. */
+export const HEADER_LENGTH_BYTES = 4;
 
 export type FrameError = { kind: 'frame-error'; message: string };
 export type DecodedPieceFrame = { ok: true; header: PieceDataMsg; bytes: Buffer } | { ok: false; error: FrameError };
@@ -73,17 +74,22 @@ export function decodePieceFrame(data: Buffer | ArrayBuffer | Buffer[]): Decoded
   const headerLength = buf.readUInt32BE(0);
   if (headerLength === 0 || headerLength > MAX_HEADER_BYTES) return fail(`header length ${headerLength} outside 1..${MAX_HEADER_BYTES}`);
   if (HEADER_LENGTH_BYTES + headerLength > buf.length) return fail(`header length ${headerLength} runs past the ${buf.length}-byte frame`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(buf.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + headerLength).toString('utf8'));
-  } catch {
-    return fail('header is not valid JSON');
-  }
-  const header = checkPieceDataHeader(parsed);
+  const header = decodePieceFrameHeader(buf.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + headerLength));
   if (typeof header === 'string') return fail(header);
   const bytes = buf.subarray(HEADER_LENGTH_BYTES + headerLength);
   if (bytes.length !== header.sizeBytes) return fail(`header says ${header.sizeBytes} bytes but the frame carries ${bytes.length}`);
   return { ok: true, header, bytes };
+}
+
+/** The header JSON of a piece frame (the bytes after its length prefix), or what is wrong with it. */
+export function decodePieceFrameHeader(json: Uint8Array): PieceDataMsg | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
+  } catch {
+    return 'header is not valid JSON';
+  }
+  return checkPieceDataHeader(parsed);
 }
 
 function checkPieceDataHeader(value: unknown): PieceDataMsg | string {

@@ -1,6 +1,6 @@
 /**
  * dfget, loaded and waiting for its start signal: the testbed's "warm" host. It loads dfget's
- * modules (paying node and tsx start-up before the run's t = 0), prints "armed", and runs dfget's
+ * modules (compiled, from dist/; paying node start-up before the run's t = 0), prints "armed", and runs dfget's
  * own `main` with its arguments when the line "go" arrives on stdin, and reports the CPU the download
  * used on stderr. Everything after "go" is
  * the real dfget; only the start-up, which the simulator does not model and which on one shared
@@ -9,8 +9,13 @@
  *   node --import tsx bench/calibrate/dfget-armed.ts <dfget flags...>
  */
 import { createInterface } from 'node:readline';
-import { main } from '../../transport/dfget/cli.ts';
 import { CPU_LINE_PREFIX } from './counters.ts';
+
+// The compiled dfget the bins run (npm run build), with the download's modules loaded now: cli.js
+// imports them only once the flags are good, which would otherwise fall after "go".
+const DIST = new URL('../../dist/transport/dfget/', import.meta.url);
+const { main } = await import(new URL('cli.js', DIST).href) as typeof import('../../transport/dfget/cli.ts');
+await import(new URL('cli-run.js', DIST).href);
 
 process.stdout.write('armed\n');
 const lines = createInterface({ input: process.stdin });

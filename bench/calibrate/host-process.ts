@@ -2,7 +2,7 @@
  * One testbed host: its dfget (and, warm, its uploader), started the way `--start` says.
  *
  *   cold  dfget is spawned at the host's arrival and starts its background uploader itself:
- *         what a user sees, node + tsx start-up of both processes included.
+ *         what a user sees, node start-up of both processes (compiled JavaScript) included.
  *   warm  before t = 0 the host's uploader runs and dfget is loaded and waiting (dfget-armed.ts);
  *         at its arrival it is told to go. This is the simulator's model (a host downloads from
  *         its arrival, its uploader ready) and keeps start-up CPU, which on one shared machine
@@ -46,7 +46,7 @@ export class HostProcess {
   async arm(): Promise<void> {
     if (this.mode === 'cold') return;
     const uploader = this.launcher.start(this.node, `uploader ${this.node.name}`, [
-      '--import', 'tsx', join(REPO_ROOT, 'transport', 'uploader', 'main.ts'), '--home', this.home, ...this.uploaderAddressArgs(),
+      join(REPO_ROOT, 'dist', 'transport', 'uploader', 'main.js'), '--home', this.home, ...this.uploaderAddressArgs(),
       // Its upload slots come from the supernode's settings, through dfget (as for the uploader dfget starts itself).
       '--port', '0', '--totallimit', String(this.node.upBytesPerSec), '--idle-exit', IDLE_EXIT,
     ]);

@@ -115,7 +115,8 @@ function cpuTicksOf(pid: number): number | null {
 function isUploaderOf(pid: number, home: string): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((arg) => arg.endsWith(join('uploader', 'main.ts'))) && argv.includes(home);
+    // dfget starts the uploader in the form it runs in itself: compiled (main.js) or under tsx (main.ts).
+    return argv.some((arg) => arg.endsWith(join('uploader', 'main.js')) || arg.endsWith(join('uploader', 'main.ts'))) && argv.includes(home);
   } catch {
     return false;
   }

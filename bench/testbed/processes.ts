@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DownloadResult } from '../../transport/dfget/download.ts';
 import { sleep } from '../../transport/real-timer.ts';
+import { runTimed } from './cpu.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUTPUT_LIMIT_CHARS = 64 * 1024;
@@ -170,29 +171,31 @@ export class ProcessGroup {
 }
 
 /**
- * Run node with `args` to its exit: resolves with the wall seconds from spawn to exit and the
- * stdout, rejects with the tail of the stderr when it exits non-zero.
+ * Run node with `args` to its exit: resolves with the wall seconds from spawn to exit, the CPU
+ * seconds it used (user + system, with the children it waited for) and the stdout; rejects with
+ * the tail of the stderr when it exits non-zero.
  */
-export function timeProcess(args: string[]): Promise<{ seconds: number; stdout: string }> {
-  const startMs = performance.now();
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr = keepTail(stderr + chunk.toString()); });
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - startMs) / 1000, stdout });
-      else reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
+export async function timeProcess(args: string[], onStderr?: (text: string) => void): Promise<{ seconds: number; cpuSeconds: number; stdout: string }> {
+  const run = await runTimed(process.execPath, args, { cwd: REPO_ROOT, onStderr });
+  return { seconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, stdout: run.stdout };
 }
 
-/** One `dfget --json --quiet` of `url` into `<home>/out.bin`, timed from spawn to exit. */
-export async function timeDfget(url: string, home: string, supernode: string, extraArgs: string[]): Promise<{ seconds: number; result: DownloadResult }> {
-  const { seconds, stdout } = await timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
-    '--home', home, '--node', supernode, '--json', '--quiet', ...extraArgs]);
-  return { seconds, result: JSON.parse(stdout) as DownloadResult };
+export interface TimedDfget {
+  seconds: number;
+  /** CPU of the dfget process (its background uploader, detached, is not included). */
+  cpuSeconds: number;
+  result: DownloadResult;
+}
+
+/**
+ * One `dfget --json` of `url` into `<home>/out.bin`, timed from spawn to exit; `--quiet` unless
+ * `onStderr` wants the progress bar (`--showbar`).
+ */
+export async function timeDfget(url: string, home: string, supernode: string, extraArgs: string[],
+  onStderr?: (text: string) => void): Promise<TimedDfget> {
+  const { seconds, cpuSeconds, stdout } = await timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
+    '--home', home, '--node', supernode, '--json', ...(onStderr ? ['--showbar'] : ['--quiet']), ...extraArgs], onStderr);
+  return { seconds, cpuSeconds, result: JSON.parse(stdout) as DownloadResult };
 }
 
 /**

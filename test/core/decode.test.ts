@@ -6,6 +6,7 @@ import {
   DECODE_LIMITS, decodeDataPlane, decodeJson, decodePeerToSupernode, decodeSupernodeToPeer, parseJsonSafe,
   type Decoded,
 } from '../../core/decode.ts';
+import { MAX_HAVE_RANGES, type PieceRange } from '../../core/piece-ranges.ts';
 import type { DataPlaneMsg, PeerToSupernode, SupernodeToPeer } from '../../core/protocol.ts';
 import { DEFAULT_PEER_SETTINGS } from '../../core/settings.ts';
 
@@ -30,10 +31,21 @@ const taskSpecArb = fc.record({
 }, { requiredKeys: ['url', 'headers'], ...plain });
 const resultArb = fc.record({ piece: pieceArb, source: idArb, ok: fc.boolean(), failure: failureArb }, { requiredKeys: ['piece', 'source', 'ok'], ...plain });
 
+/** Ascending, disjoint [first, end) ranges, built from (gap, length) steps. */
+const rangesArb: fc.Arbitrary<PieceRange[]> = fc.array(fc.tuple(fc.nat(1000), fc.integer({ min: 1, max: 1000 })), { maxLength: 20 })
+  .map((steps) => {
+    let at = 0;
+    return steps.map(([gap, length]): PieceRange => {
+      const first = at + gap;
+      at = first + length;
+      return [first, at];
+    });
+  });
+
 const peerToSupernodeArb: fc.Arbitrary<PeerToSupernode> = fc.oneof(
   fc.record({
     kind: fc.constant('register' as const), taskId: idArb, task: taskSpecArb, uploadAddr: fc.string({ maxLength: 30 }),
-    have: fc.array(pieceArb, { maxLength: 20 }), blacklist: fc.array(idArb, { maxLength: 5 }), pattern: fc.constantFrom('p2p', 'cdn' as const),
+    have: rangesArb, blacklist: fc.array(idArb, { maxLength: 5 }), pattern: fc.constantFrom('p2p', 'cdn' as const),
   }, plain),
   fc.record({ kind: fc.constantFrom('pull', 'report' as const), taskId: idArb, results: fc.array(resultArb, { maxLength: 10 }) }, plain),
   fc.record({ kind: fc.constant('leave' as const), taskId: idArb }, plain),
@@ -104,13 +116,18 @@ test('every message kind is covered by the round-trip generators', () => {
 
 test('errors name the path of the first bad field', () => {
   const register = {
-    kind: 'register', taskId: 't', uploadAddr: '127.0.0.1:1', have: [0, 1], blacklist: [], pattern: 'p2p',
+    kind: 'register', taskId: 't', uploadAddr: '127.0.0.1:1', have: [[0, 1]], blacklist: [], pattern: 'p2p',
     task: { url: 'http://o/f', headers: { Authorization: 'Basic x' } },
   };
   const cases: [unknown, Decoder, string, RegExp][] = [
-    [{ ...register, have: [0, -1] }, decodePeerToSupernode, '$.have[1]', /whole number from 0 to 16777215, got -1/],
-    [{ ...register, have: [1.5] }, decodePeerToSupernode, '$.have[0]', /got 1.5/],
-    [{ ...register, have: [2 ** 24] }, decodePeerToSupernode, '$.have[0]', /16777215/],
+    [{ ...register, have: [[0, -1]] }, decodePeerToSupernode, '$.have[0][1]', /whole number from 1 to 16777216, got -1/],
+    [{ ...register, have: [[1.5, 2]] }, decodePeerToSupernode, '$.have[0][0]', /got 1.5/],
+    [{ ...register, have: [[2 ** 24, 2 ** 24 + 1]] }, decodePeerToSupernode, '$.have[0][0]', /16777215/],
+    [{ ...register, have: [[0, 2], [1, 3]] }, decodePeerToSupernode, '$.have[1][0]', /from 2 to/],
+    [{ ...register, have: [[5, 5]] }, decodePeerToSupernode, '$.have[0][1]', /from 6 to/],
+    [{ ...register, have: [0, 1] }, decodePeerToSupernode, '$.have[0]', /expected a \[first, end\] pair, got 0/],
+    [{ ...register, havePlan: { totalBytes: -1, pieceSizeBytes: 4 } }, decodePeerToSupernode, '$.havePlan.totalBytes', /got -1/],
+    [{ ...register, havePlan: { totalBytes: 8 } }, decodePeerToSupernode, '$.havePlan.pieceSizeBytes', /missing/],
     [{ ...register, task: { url: '', headers: {} } }, decodePeerToSupernode, '$.task.url', /1..8192 characters, got 0/],
     [{ ...register, task: { url: 'x'.repeat(8193), headers: {} } }, decodePeerToSupernode, '$.task.url', /8192/],
     [{ ...register, task: { url: 'http://o', headers: { 'X-A': 'a\r\nInjected: 1' } } }, decodePeerToSupernode, '$.task.headers["X-A"]', /CR, LF/],
@@ -160,16 +177,32 @@ test('a grant must be whole: every field, of its type, within its bounds', () =>
 
 test('limits on headers and arrays are enforced at their edges', () => {
   const headers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, 'v']));
-  const register = (task: object, have: number[]) => ({ kind: 'register', taskId: 't', task, uploadAddr: '', have, blacklist: [], pattern: 'cdn' });
+  const register = (task: object, blacklist: string[]) => ({ kind: 'register', taskId: 't', task, uploadAddr: '', have: [], blacklist, pattern: 'cdn' });
   assert.ok(decodePeerToSupernode(register({ url: 'http://o', headers: headers(64) }, [])).ok);
   assert.not.ok(decodePeerToSupernode(register({ url: 'http://o', headers: headers(65) }, [])).ok);
   assert.ok(decodePeerToSupernode(register({ url: 'http://o', headers: { A: 'v'.repeat(8192) } }, [])).ok);
   assert.not.ok(decodePeerToSupernode(register({ url: 'http://o', headers: { A: 'v'.repeat(8193) } }, [])).ok);
-  const many = Array.from({ length: DECODE_LIMITS.arrayEntries }, (_, i) => i);
+  const many = Array.from({ length: DECODE_LIMITS.arrayEntries }, (_, i) => `p${i}`);
   assert.ok(decodePeerToSupernode(register({ url: 'http://o', headers: {} }, many)).ok);
-  const tooMany = decodePeerToSupernode(register({ url: 'http://o', headers: {} }, [...many, 0]));
+  const tooMany = decodePeerToSupernode(register({ url: 'http://o', headers: {} }, [...many, 'p']));
   assert.not.ok(tooMany.ok);
   if (!tooMany.ok) assert.match(tooMany.error.message, /100001 entries/);
+});
+
+test('have is a few ranges: a 300,000-piece seeder and a peer with MAX_HAVE_RANGES scattered ranges register within 64 KiB', () => {
+  const base = { kind: 'register', taskId: 't', task: { url: 'http://o/f', headers: {} }, uploadAddr: '127.0.0.1:1', blacklist: [], pattern: 'p2p' };
+  const seeder = { ...base, have: [[0, 300_000]] };
+  const scattered = { ...base, have: Array.from({ length: MAX_HAVE_RANGES }, (_, i): PieceRange => [290_000 - 2 * (MAX_HAVE_RANGES - i), 290_001 - 2 * (MAX_HAVE_RANGES - i)]) };
+  for (const msg of [seeder, scattered, { ...base, have: [[0, 2 ** 24]] }]) {
+    const text = JSON.stringify(msg);
+    assert.ok(text.length < 64 * 1024, `${text.length} characters`);
+    const decoded = decodeJson(text, decodePeerToSupernode);
+    assert.ok(decoded.ok, decoded.ok ? '' : decoded.error.message);
+    if (decoded.ok && decoded.msg.kind === 'register') assert.equal(decoded.msg.have, msg.have);
+  }
+  const tooScattered = decodePeerToSupernode({ ...base, have: [...scattered.have, [295_000, 295_001]] });
+  assert.not.ok(tooScattered.ok);
+  if (!tooScattered.ok) assert.match(tooScattered.error.message, `${MAX_HAVE_RANGES + 1} ranges; at most ${MAX_HAVE_RANGES}`);
 });
 
 test('hostile objects: accessors, proxies, prototypes and sparse arrays are refused without running their code', () => {
@@ -194,8 +227,8 @@ test('hostile objects: accessors, proxies, prototypes and sparse arrays are refu
   assert.not.ok(decodePeerToSupernode(new Leave()).ok);
   assert.ok(decodePeerToSupernode(Object.assign(Object.create(null), { kind: 'leave', taskId: 't' })).ok);
 
-  const sparse: number[] = [];
-  sparse[2] = 1;
+  const sparse: PieceRange[] = [];
+  sparse[2] = [0, 1];
   const sparseResult = decodePeerToSupernode({ kind: 'register', taskId: 't', task: { url: 'u', headers: {} }, uploadAddr: '', have: sparse, blacklist: [], pattern: 'p2p' });
   assert.not.ok(sparseResult.ok);
   if (!sparseResult.ok) assert.is(sparseResult.error.path, '$.have[0]');

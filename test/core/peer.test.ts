@@ -89,7 +89,7 @@ test('a silent supernode is left for the next one, carrying pieces and blacklist
   feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' });
   feed(4, { kind: 'piece-fetched', piece: 1, source: 'p2', digest: null, failure: 'unreachable' });
   assert.equal(timeouts(3 + 100), [
-    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [0], blacklist: ['p2'], pattern: 'p2p' } },
+    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 1]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: ['p2'], pattern: 'p2p' } },
   ]);
   assert.equal(fromSn(104, { kind: 'wait', taskId: T, retryAfterMs: 10, reason: '' }, 'sn-a'), [], 'messages from the old supernode are ignored');
   assert.equal(feed(105, { kind: 'supernode-down', supernode: 'sn-b' }), [
@@ -119,9 +119,12 @@ test('a fetch with no answer times out, is cancelled and reported', () => {
   ]);
 });
 
-test('resume: verified pieces on disk are reused when the plan matches, discarded when it does not', () => {
-  const same = machine({}, { have: [0, 1, 2], resumePlan: { totalBytes: 2999, pieceSizeBytes: PIECE } });
-  assert.equal(same.started[0], { kind: 'send', to: 'sn-a', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p' } });
+test('resume: verified pieces on disk are registered as ranges of their plan, reused when the plan matches, discarded when it does not', () => {
+  const same = machine({}, { have: [2, 0, 1, 2, 7], resumePlan: { totalBytes: 2999, pieceSizeBytes: PIECE } });
+  assert.equal(same.started[0], {
+    kind: 'send', to: 'sn-a',
+    msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 3]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: [], pattern: 'p2p' },
+  });
   const out = same.info(1);
   assert.equal(out[0], { kind: 'plan', taskId: T, totalBytes: 2999, pieceSizeBytes: PIECE, pieceCount: 3, discardLocal: false });
   assert.is(out[1].kind, 'done');

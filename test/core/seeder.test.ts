@@ -10,6 +10,9 @@ const B = '10.0.0.2:8002';
 const UPLOAD_ADDR = '10.0.0.9:40000';
 const SETTINGS: PeerSettings = { ...DEFAULT_PEER_SETTINGS, seederRetryMinMs: 100, seederRetryMaxMs: 350 };
 
+/** The plan of task(): 3 pieces of 100 bytes. */
+const HAVE_PLAN = { totalBytes: 300, pieceSizeBytes: 100 };
+
 function task(taskId: string, supernodes: string[], extra: Partial<SeedTask> = {}): SeedTask {
   return { taskId, task: { url: `http://origin/${taskId}`, headers: {} }, supernodes, totalBytes: 300, pieceSizeBytes: 100, pieceCount: 3, ...extra };
 }
@@ -17,7 +20,7 @@ function task(taskId: string, supernodes: string[], extra: Partial<SeedTask> = {
 function register(taskId: string, to: string): SeederEffect {
   return {
     kind: 'send', to,
-    msg: { kind: 'register', taskId, task: { url: `http://origin/${taskId}`, headers: {} }, uploadAddr: UPLOAD_ADDR, have: [0, 1, 2], blacklist: [], pattern: 'p2p' },
+    msg: { kind: 'register', taskId, task: { url: `http://origin/${taskId}`, headers: {} }, uploadAddr: UPLOAD_ADDR, have: [[0, 3]], havePlan: HAVE_PLAN, blacklist: [], pattern: 'p2p' },
   };
 }
 

@@ -45,7 +45,7 @@ test('the cache is needed while fetching and while a peer downloads; complete se
   fetched(1);
   assert.is(sn.cacheNeeded(T), true, 'p1 has not got its pieces yet');
   feed(2, { kind: 'peer-message', from: 'p1', msg: { kind: 'report', taskId: T, results: [] } });
-  register(3, 'seeder', { have: [0, 1] });
+  register(3, 'seeder', { have: [[0, 2]] });
   assert.is(sn.cacheNeeded(T), true, 'revalidating for the seeder\'s registration');
   feed(4, { kind: 'cdn-validated', taskId: T, changed: false });
   assert.is(sn.cacheNeeded(T), true, 'p1 still downloading');
@@ -58,7 +58,7 @@ test('an evicted task is forgotten: its peers are told, no cdn-drop, and the nex
   register(0, 'p1');
   fetched(1);
   feed(2, { kind: 'peer-gone', peerId: 'p1' });
-  register(3, 'seeder', { have: [0, 1] });
+  register(3, 'seeder', { have: [[0, 2]] });
   feed(4, { kind: 'cdn-validated', taskId: T, changed: false });
   assert.equal(feed(5, { kind: 'cdn-evicted', taskId: T }), [
     { kind: 'send', to: 'seeder', msg: { kind: 'task-failed', taskId: T, reason: EVICTED } },

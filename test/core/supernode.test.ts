@@ -197,7 +197,7 @@ test('a failure naming a source that has left still settles the run, so the piec
 
 test('after a failover, pieces peers bring along wait for the new CDN digest before they are scheduled', () => {
   const { feed, msg } = machine();
-  msg(0, 'p1', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p1:1', have: [0], blacklist: [], pattern: 'p2p' });
+  msg(0, 'p1', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p1:1', have: [[0, 1]], blacklist: [], pattern: 'p2p' });
   msg(0, 'p2', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p2:1', have: [], blacklist: [], pattern: 'p2p' });
   feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 4 * U });
   const early = msg(2, 'p2', { kind: 'pull', taskId: T, results: [] });
@@ -286,6 +286,16 @@ test('probes: credible accusers get a peer checked; served clears it, failed bla
     assert.is(lists.isGloballyBlacklisted(holder), outcome === 'failed');
     assert.is(lists.isSuspended(holder), false);
   }
+});
+
+test('a resumed peer\'s pieces count only in the plan they were cut by', () => {
+  const { sn, feed, register } = machine();
+  register(0, 'same', { have: [[0, 2]], havePlan: { totalBytes: 10 * U, pieceSizeBytes: 4 * U } });
+  register(0, 'other', { have: [[0, 2]], havePlan: { totalBytes: 11 * U, pieceSizeBytes: 4 * U } });
+  feed(1, { kind: 'cdn-length', taskId: T, totalBytes: 10 * U });
+  const swarm = sn.swarmOf(T)!;
+  assert.equal([0, 1, 2].map((piece) => swarm.hasPiece(sn.peerIndex(T, 'same'), piece)), [true, true, false]);
+  assert.equal([0, 1, 2].map((piece) => swarm.hasPiece(sn.peerIndex(T, 'other'), piece)), [false, false, false]);
 });
 
 test('time never goes back', () => {

@@ -24,6 +24,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
+import { sha256Of } from '../hash-worker.ts';
 import { isTaskId } from '../task-id.ts';
 
 export interface PieceRecord { sizeBytes: number; digest: string }
@@ -47,10 +48,6 @@ export interface CacheMeta {
 
 function signature(stats: { ino: number; size: number; mtimeMs: number }, record: PieceRecord): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${record.digest}`;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** The listing's entry for writes in progress (not a taskId, so never evicted or reported). */
@@ -177,13 +174,15 @@ export class CdnStore {
       await this.budget.reserve(bytes.length);
       this.writingBytes += bytes.length;
       if (this.listingWrites !== null) this.listingWrites += bytes.length;
+      let digest: string;
       try {
-        await writeFile(`${path}.tmp`, bytes);
+        // The digest is computed (on the hash worker, for shared memory) while the bytes are written.
+        [digest] = await Promise.all([sha256Of(bytes), writeFile(`${path}.tmp`, bytes)]);
         await rename(`${path}.tmp`, path);
       } finally {
         this.writingBytes -= bytes.length;
       }
-      const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+      const record = { sizeBytes: bytes.length, digest };
       this.remember(taskId, piece, signature(await stat(path), record));
       return record;
     });
@@ -230,7 +229,7 @@ export class CdnStore {
       await handle.close();
     }
     if (this.verified.get(taskId)?.get(piece) === fileSignature) return true;
-    if (sha256Hex(target) !== record.digest) {
+    if (await sha256Of(target) !== record.digest) {
       this.verified.get(taskId)?.delete(piece);
       return false;
     }

@@ -27,7 +27,7 @@
 import type { CoreConfig } from '../../core/config.ts';
 import type { PeerId, TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
-import type { BufferPool } from '../supernode/buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CdnStore } from './cdn-store.ts';
 import { CancelledError } from '../real-timer.ts';
@@ -101,6 +101,13 @@ export class Cdn {
     }
   }
 
+  /** Jobs queued or running, over all tasks (0: the CDN is settled). */
+  get jobsRunning(): number {
+    let jobs = 0;
+    for (const state of this.tasks.values()) jobs += state.pending;
+    return jobs;
+  }
+
   /** Tasks the CDN holds state for (finite: dropped tasks are forgotten). */
   get trackedTasks(): number { return this.tasks.size; }
 
@@ -157,7 +164,7 @@ export class Cdn {
     if (!state) {
       state = {
         generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), pending: 0,
-        saving: Promise.resolve(),
+        saving: Promise.resolve(), saveQueued: false,
       };
       this.tasks.set(taskId, state);
     }

@@ -11,8 +11,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TokenBucket } from '../../core/token-bucket.ts';
-import { CancelledError } from '../real-timer.ts';
+import { CancelledError, monotonicNowMs, sleep } from '../real-timer.ts';
 import { throttle } from '../throttle.ts';
+import { RawHttpClient, type BodySink, type RawResponse } from './raw-http.ts';
 
 export { CancelledError } from '../real-timer.ts';
 
@@ -31,6 +32,15 @@ export interface SourceResponse {
   discard(): Promise<void>;
 }
 
+/** A ranged GET's answer read by raw-http.ts: its body goes straight into the memory a sink offers. */
+export interface RawSourceResponse {
+  status: number;
+  headers: Headers;
+  /** Read the whole body into `sink` (paced by the input limit, under the idle timeout); resolves with its length. */
+  pipeTo(sink: BodySink): Promise<number>;
+  discard(): Promise<void>;
+}
+
 /** Headers we set ourselves or that fetch refuses; a task's copies are dropped. */
 const OWN_HEADERS = new Set([
   'host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer',
@@ -45,6 +55,8 @@ export interface SourceClientOptions {
 
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** URLs remembered as not readable by raw HTTP (bounded: a supernode runs for months). */
+const MAX_NOT_RAW = 10_000;
 /** Bodies this small are drained so the connection goes back to the pool; larger ones cut it. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
@@ -58,17 +70,77 @@ export class SourceClient {
   requests = 0;
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64 });
+  private readonly raw = new RawHttpClient();
+  /** URLs whose ranged GETs raw HTTP cannot read (a redirect, no length): node:http fetches them. */
+  private readonly notRaw = new Set<string>();
 
   constructor(private readonly opts: SourceClientOptions) {}
+
+  /**
+   * A ranged GET on the CDN's hot path: over raw HTTP (raw-http.ts: the body lands in the piece
+   * buffers, no copies) when the source is plain http and answers with a length; through `get`
+   * otherwise (https, a redirect, a body without a length — the request is then made again).
+   */
+  async getRange(url: string, taskHeaders: Record<string, string>, extraHeaders: Record<string, string>,
+    signal: AbortSignal): Promise<SourceResponse | RawSourceResponse> {
+    if (!url.startsWith('http:') || this.notRaw.has(url)) return this.get(url, taskHeaders, extraHeaders, signal);
+    if (signal.aborted) throw new CancelledError();
+    const idle = new IdleAbort(signal, this.opts.timeoutMs, url);
+    this.requests++;
+    let res: RawResponse;
+    try {
+      res = await this.raw.get(new URL(url), requestHeaders(taskHeaders, extraHeaders), idle.signal);
+    } catch (err) {
+      idle.done();
+      throw idle.translate(err, `cannot reach the source ${url}`);
+    }
+    const readable = res.contentLength !== null && !(REDIRECT_STATUSES.has(res.status) && res.headers.has('location'));
+    if (!readable) {
+      res.discard();
+      idle.done();
+      if (this.notRaw.size < MAX_NOT_RAW) this.notRaw.add(url);
+      return this.get(url, taskHeaders, extraHeaders, signal);
+    }
+    idle.touch();
+    return {
+      status: res.status,
+      headers: res.headers,
+      pipeTo: async (sink) => {
+        try {
+          return await res.pipeTo({ room: () => sink.room(), filled: (bytes) => this.received(bytes, idle, signal, sink) });
+        } catch (err) {
+          throw idle.translate(err, `the source ${url} broke off the transfer`);
+        } finally {
+          idle.done();
+        }
+      },
+      discard: async () => {
+        idle.done();
+        res.discard();
+      },
+    };
+  }
+
+  /** Body bytes arrived: keep the idle timer fresh, count them, pace by the input limit. */
+  private received(bytes: number, idle: IdleAbort, signal: AbortSignal, sink: BodySink): Promise<void> | void {
+    idle.touch();
+    this.bytesFromSource += bytes;
+    const limit = this.opts.limitIn;
+    let waitMs = 0;
+    if (!limit.unlimited) {
+      const nowMs = monotonicNowMs();
+      limit.consume(nowMs, bytes);
+      waitMs = limit.delayMs(nowMs, 0);
+    }
+    const next = sink.filled(bytes);
+    if (waitMs <= 0) return next;
+    return Promise.all([next, sleep(Math.ceil(waitMs), signal)]).then(() => undefined);
+  }
 
   async get(url: string, taskHeaders: Record<string, string>, extraHeaders: Record<string, string>,
     signal: AbortSignal): Promise<SourceResponse> {
     if (signal.aborted) throw new CancelledError();
-    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-    for (const [name, value] of Object.entries(taskHeaders)) {
-      if (!OWN_HEADERS.has(name.toLowerCase())) headers[name] = value;
-    }
-    Object.assign(headers, extraHeaders);
+    const headers = requestHeaders(taskHeaders, extraHeaders);
     const idle = new IdleAbort(signal, this.opts.timeoutMs, url);
     this.requests++;
     let res: IncomingMessage;
@@ -135,6 +207,15 @@ export class SourceClient {
   private pace(bytes: number, signal: AbortSignal): Promise<void> {
     return throttle([this.opts.limitIn], bytes, signal);
   }
+}
+
+/** The task's headers (less the ones we set) and ours. */
+function requestHeaders(taskHeaders: Record<string, string>, extraHeaders: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  for (const [name, value] of Object.entries(taskHeaders)) {
+    if (!OWN_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  }
+  return Object.assign(headers, extraHeaders);
 }
 
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {

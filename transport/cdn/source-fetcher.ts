@@ -14,17 +14,18 @@
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { CoreConfig } from '../../core/config.ts';
-import { pieceBytes, pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
+import { pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskId, TaskSpec } from '../../core/protocol.ts';
 import { planSourceFetch, sourceRetryDelayMs, type PieceRun } from '../../core/source-fetch.ts';
 import type { SupernodeInput } from '../../core/supernode-io.ts';
 import { parseContentRange } from '../http-range.ts';
 import { redactCredentials } from '../redact.ts';
 import { CancelledError, sleep } from '../real-timer.ts';
-import type { BufferPool } from '../supernode/buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CacheMeta, CdnStore } from './cdn-store.ts';
 import { FileDigest } from './file-digest.ts';
+import { cutIntoPieces } from './piece-cutter.ts';
 import { SourceError, statusError, type SourceClient, type SourceResponse } from './source-client.ts';
 
 export interface TaskState {
@@ -37,7 +38,9 @@ export interface TaskState {
   chain: Promise<void>;
   /** Jobs enqueued on `chain` and not finished. */
   pending: number;
+  /** The latest meta write (it may reject: its caller hears of it), and whether one is queued. */
   saving: Promise<void>;
+  saveQueued: boolean;
 }
 
 /** One job's view: its generation's signal and an emitter that goes quiet once the task is dropped. */
@@ -182,7 +185,7 @@ export class SourceFetcher {
     const startByte = pieceRange(plan, first).startByte;
     const endByte = pieceRange(plan, run.end - 1).endByte;
     const validator = meta.etag ?? meta.lastModified;
-    const res = await this.deps.client.get(spec.url, spec.headers,
+    const res = await this.deps.client.getRange(spec.url, spec.headers,
       { range: `bytes=${startByte}-${endByte - 1}`, ...(validator ? { 'if-range': validator } : {}) }, job.signal);
     if (res.status !== 206) {
       await res.discard();
@@ -199,47 +202,13 @@ export class SourceFetcher {
       await res.discard();
       throw changedError(spec.url, `it answered bytes ${startByte}-${endByte - 1} with Content-Range ${res.headers.get('content-range')}`);
     }
-    const received = await this.cutIntoPieces(job, meta, res, first, run.end, !refetch);
+    const received = await cutIntoPieces(res, this.deps.pool, {
+      plan: planOf(meta), first, end: run.end, wanted: (piece) => refetch || !meta.pieces[piece],
+      store: (piece, bytes) => this.storePiece(job, meta, piece, bytes),
+    });
     if (received !== endByte - startByte) {
       throw new SourceError(`the source ${spec.url} sent ${received} of the ${endByte - startByte} bytes asked for`, true, 206);
     }
-  }
-
-  /**
-   * Store the body's bytes as pieces [first, end) as each one fills, through one reused buffer;
-   * `skipRecorded` leaves pieces already on record untouched. Returns the body bytes received
-   * (bytes past piece `end` are counted, not stored).
-   */
-  private async cutIntoPieces(job: Job, meta: CacheMeta, res: SourceResponse, first: number, end: number,
-    skipRecorded: boolean): Promise<number> {
-    const plan = planOf(meta);
-    const buffer = this.deps.pool.acquire(meta.pieceSizeBytes);
-    const sizeOf = (piece: number): number => (piece < end ? pieceBytes(plan, piece) : 0);
-    let piece = first;
-    let size = sizeOf(piece);
-    let filled = 0;
-    let received = 0;
-    try {
-      for await (const chunk of res.chunks()) {
-        received += chunk.length;
-        let at = 0;
-        while (at < chunk.length && piece < end) {
-          const take = Math.min(size - filled, chunk.length - at);
-          chunk.copy(buffer, filled, at, at + take);
-          filled += take;
-          at += take;
-          if (filled === size) {
-            if (!(skipRecorded && meta.pieces[piece])) await this.storePiece(job, meta, piece, buffer.subarray(0, size));
-            piece++;
-            size = sizeOf(piece);
-            filled = 0;
-          }
-        }
-      }
-    } finally {
-      this.deps.pool.release(buffer);
-    }
-    return received;
   }
 
   /**
@@ -262,7 +231,10 @@ export class SourceFetcher {
     if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) return this.spoolBody(job, spec, pieceSizeSetting, res, expect);
     const meta = await this.adopt(job, spec, pieceSizeSetting, res, totalBytes, false, expect);
     await this.announce(job, meta);
-    const received = await this.cutIntoPieces(job, meta, res, 0, meta.pieceCount, true);
+    const received = await cutIntoPieces(res, this.deps.pool, {
+      plan: planOf(meta), first: 0, end: meta.pieceCount, wanted: (piece) => !meta.pieces[piece],
+      store: (piece, bytes) => this.storePiece(job, meta, piece, bytes),
+    });
     if (received !== totalBytes) {
       throw new SourceError(`the source ${spec.url} sent ${received} bytes but announced ${totalBytes} (Content-Length)`, true, 200);
     }
@@ -306,9 +278,13 @@ export class SourceFetcher {
     }
     meta.pieces[piece] = record;
     this.deps.counters.piecesStored++;
-    if (job.state.digest?.meta === meta) job.state.digest.stored(piece, bytes);
-    await this.persist(job, meta);
+    // Announced before the meta file records it: a crash in between costs a refetch, never a
+    // piece served without a record in memory.
     job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: record.digest });
+    await Promise.all([
+      job.state.digest?.meta === meta ? job.state.digest.stored(piece, bytes) : undefined,
+      this.persist(job, meta),
+    ]);
   }
 
   private async finalize(job: Job, spec: TaskSpec): Promise<void> {
@@ -367,9 +343,20 @@ export class SourceFetcher {
     return job.state.digest;
   }
 
+  /**
+   * Write the meta file: at most one write running and one queued, each writing the state at the
+   * moment it starts, so a run of stored pieces costs a few writes, not one each (the meta of a
+   * 200 GiB file lists 13,000 pieces).
+   */
   private persist(job: Job, meta: CacheMeta): Promise<void> {
-    const save = job.state.saving.then(() => (job.signal.aborted ? undefined : this.deps.store.saveMeta(job.taskId, meta)));
-    job.state.saving = save.catch(() => undefined);
+    const state = job.state;
+    if (state.saveQueued) return state.saving;
+    state.saveQueued = true;
+    const save = state.saving.catch(() => undefined).then(() => {
+      state.saveQueued = false;
+      return job.signal.aborted ? undefined : this.deps.store.saveMeta(job.taskId, meta);
+    });
+    state.saving = save;
     return save;
   }
 }

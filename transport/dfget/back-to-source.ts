@@ -77,7 +77,7 @@ async function downloadWhole(req: DownloadRequest, store: TaskStore, buckets: re
   let plan: PiecePlan | null = null;
   let written = 0;
   const result = await fetchFromSource({
-    url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal,
+    url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal, md5: req.md5 !== undefined,
     onPlan: (p) => {
       plan = p;
       written = 0;

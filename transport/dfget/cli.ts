@@ -3,24 +3,35 @@
  *
  *   dfget --url URL --output PATH [--node host:port[,host:port...]] [--locallimit 10M] ...
  *
- * Flags are checked before anything starts; a bad one exits with status 2 and says which.
+ * Flags are checked before anything starts; a bad one exits with status 2 and says which. This
+ * module loads only what checking flags and printing `--help` need (commander and a few small
+ * modules); the download itself (cli-run.ts and everything it pulls in) is imported once the
+ * flags are good, so `dfget --help` answers at about the speed of node itself.
+ *
+ * Dragonfly's dfget spellings work as aliases: `--notbs` (= --no-back-source), `-s/--showbar`,
+ * `--md5 <hex>`, `--callsystem <name>` (accepted, ignored), `--verbose`; a bare `--timeout` is
+ * seconds, as Dragonfly's dfget reads it.
  */
-import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDiskLimit } from '../../core/eviction.ts';
-import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { idcProblem, locationProblem } from '../../core/host-place.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
-import { ManagerClient, parseManagerList } from '../manager/client.ts';
-import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
-import { DownloadError, EXIT_CODES } from './download-error.ts';
-import type { DownloadPattern, DownloadRequest, DownloadResult } from './download-request.ts';
-import { DownloadSession, type SessionTuning } from './download-session.ts';
-import { DEFAULT_HOME, fileLogger, homeLayout, prepareHome, readStoredSupernodes } from './home.ts';
-import { downloadViaManager } from './manager-download.ts';
-import { ProgressBar } from './progress-bar.ts';
-import { redactCredentials } from '../redact.ts';
+import { parseManagerList } from '../manager/manager-list.ts';
+import { EXIT_CODES } from './download-error.ts';
+import type { DownloadPattern } from './download-request.ts';
+
+/** The supernode port when `--node` names a host only (transport/wire.ts has the same). */
+const DEFAULT_SUPERNODE_PORT = 8002;
+const DEFAULT_HOME_TEXT = '~/.small-dragonfly';
 
 const EXIT_HELP = `
+Background uploader:
+  The first dfget of a home dir starts an uploader process that stays after dfget exits: it
+  serves the pieces this host holds to other peers (P2P works because finished hosts keep
+  uploading) and keeps finished downloads registered with their supernodes. It exits by itself
+  after --uploader-idle-exit (default 5min) with nothing to serve; later dfgets of the same home
+  reuse it. Its log is logs/dfclient.log, its lock meta/uploader.lock (pid, port).
+
 Exit codes:
   ${EXIT_CODES.ok}    the file is at --output and verified
   ${EXIT_CODES.internal}    internal error (a bug: please report it with logs/dfclient.log)
@@ -28,7 +39,7 @@ Exit codes:
   ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off, or (--manager) no
        manager answered and meta/ holds no supernode list
   ${EXIT_CODES['source-error']}    the source refused the file (404, 401/403 needs --header, ...)
-  ${EXIT_CODES['digest-mismatch']}    the file does not match --digest
+  ${EXIT_CODES['digest-mismatch']}    the file does not match --digest or --md5
   ${EXIT_CODES.timeout}    --timeout passed before the download finished
   ${EXIT_CODES.io}    cannot read or write a file (home dir, output path, disk full)
   ${EXIT_CODES.failed}    the download failed for another reason (see the message)
@@ -83,12 +94,28 @@ function parseUrl(text: string): string {
   return text;
 }
 
+/** `sha256:<hex>`, or `md5:<hex>` (Dragonfly's digest kind; the same as `--md5 <hex>`). */
 function parseDigest(text: string): string {
-  if (!/^sha256:[0-9a-fA-F]{64}$/.test(text)) throw new InvalidArgumentError('expected sha256:<64 hex digits>');
+  if (!/^(sha256:[0-9a-fA-F]{64}|md5:[0-9a-fA-F]{32})$/.test(text)) throw new InvalidArgumentError('expected sha256:<64 hex digits> or md5:<32 hex digits>');
   return text.toLowerCase();
 }
 
-interface CliOptions {
+function parseMd5(text: string): string {
+  if (!/^[0-9a-fA-F]{32}$/.test(text)) throw new InvalidArgumentError('expected the file\'s MD5 as 32 hex digits');
+  return text.toLowerCase();
+}
+
+/**
+ * Dragonfly's dfget reads a bare `--timeout` as seconds; a unit says otherwise (90s, 10min,
+ * 1h 30min, 500ms). 0 = never.
+ */
+export function parseTimeoutMs(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) === 0 ? 0 : parseDurationMs(`${trimmed}s`);
+  return parseDurationMs(trimmed);
+}
+
+export interface CliOptions {
   url: string;
   output: string;
   node?: string[];
@@ -101,12 +128,17 @@ interface CliOptions {
   uploadLimit: number;
   header: Record<string, string>;
   digest?: string;
+  md5?: string;
   identifier?: string;
-  home: string;
+  home?: string;
   timeout: number;
   pattern: DownloadPattern;
   backSource: boolean;
+  notbs: boolean;
   quiet: boolean;
+  showbar: boolean;
+  verbose: boolean;
+  callsystem?: string;
   json: boolean;
   uploaderIdleExit: string;
   uploadHost: string;
@@ -133,16 +165,21 @@ export function buildProgram(): Command {
       .argParser(asArgument(parseRate)).default(0, '0'))
     .addOption(new Option('--header <"Name: value">', 'header for the source, e.g. Authorization (repeatable)')
       .argParser(parseHeader).default({}, 'none'))
-    .option('--digest <sha256:hex>', 'expected SHA-256 of the whole file; a mismatch fails the download', parseDigest)
+    .option('--digest <kind:hex>', 'expected digest of the whole file, sha256:<hex> or md5:<hex>; a mismatch fails the download', parseDigest)
+    .option('-m, --md5 <hex>', 'expected MD5 of the whole file (Dragonfly\'s --md5; same as --digest md5:<hex>)', parseMd5)
     .option('--identifier <id>', 'distinguishes tasks with the same URL')
-    .option('--home <dir>', 'home dir for data, meta and logs', DEFAULT_HOME)
-    .option('--timeout <duration>', 'give up after this long, e.g. 10min; 0 = never', asArgument(parseDurationMs), 0)
+    .option('--home <dir>', `home dir for data, meta and logs (default: ${DEFAULT_HOME_TEXT})`)
+    .option('--timeout <duration>', 'give up after this long: seconds, or with a unit (90s, 10min); 0 = never', asArgument(parseTimeoutMs), 0)
     .addOption(new Option('--pattern <pattern>', 'p2p: peers and supernode; cdn: supernode only; source: straight from the URL')
       .choices(['p2p', 'cdn', 'source']).default('p2p'))
     .option('--no-back-source', 'fail instead of downloading from the source when no supernode can be reached')
-    .option('--quiet', 'no progress bar', false)
+    .option('--notbs', 'the same as --no-back-source (Dragonfly\'s spelling)', false)
+    .option('-s, --showbar', 'show the progress bar even when stderr is not a terminal', false)
+    .option('--quiet', 'no progress bar and no closing line', false)
+    .option('--verbose', 'also print the log (logs/dfclient.log) on stderr', false)
+    .option('--callsystem <name>', 'accepted for Dragonfly compatibility and ignored (noted in the log)')
     .option('--json', 'print the result as JSON on stdout, with the settings the supernode gave (settings.origin says whether it did)', false)
-    .addOption(new Option('--uploader-idle-exit <duration>', 'idle time before the background uploader exits').default('5min').hideHelp())
+    .option('--uploader-idle-exit <duration>', 'how long the background uploader waits with nothing to serve before it exits (see below)', '5min')
     .addOption(new Option('--upload-host <host>', 'host other peers dial for this node\'s uploader').default('127.0.0.1').hideHelp())
     .addHelpText('after', EXIT_HELP)
     .exitOverride()
@@ -162,50 +199,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('dfget: give --node or --manager, not both\n');
     return EXIT_CODES.usage;
   }
-  const home = resolve(opts.home);
-  const supernodes = opts.node ?? (opts.manager ? [] : await storedOrDefault(home));
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const bar = !opts.quiet && process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
-  const req: DownloadRequest = {
-    url: opts.url, headers: opts.header, outputPath: resolve(opts.output), homeDir: home, supernodes,
-    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit, uploadLimitBytesPerSec: opts.uploadLimit,
-    ...(opts.digest ? { digest: opts.digest } : {}), ...(opts.identifier ? { identifier: opts.identifier } : {}),
-    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal, idc: opts.idc, location: opts.location,
-    ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
-  };
-  const tuning: SessionTuning = { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost, dataMax: opts.dataMax };
-  const once = async (r: DownloadRequest): Promise<DownloadResult> => (await DownloadSession.open(r, tuning)).run();
-  try {
-    const result = opts.manager ? await downloadViaManager(await managerClient(home, opts, opts.manager), req, once) : await once(req);
-    bar?.update({ bytesDone: result.totalBytes, totalBytes: result.totalBytes, fromPeersBytes: result.fromPeersBytes, fromSupernodeBytes: result.fromSupernodeBytes }, true);
-    bar?.finish();
-    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else if (!opts.quiet) process.stderr.write(`dfget: saved ${result.outputPath} in ${(result.elapsedMs / 1000).toFixed(1)} s\n`);
-    return 0;
-  } catch (err) {
-    bar?.finish();
-    const error = err instanceof DownloadError ? err : new DownloadError('internal', `internal error: ${(err as Error).stack ?? String(err)}`);
-    process.stderr.write(`dfget: ${redactCredentials(error.message)}\n`);
-    return error.exitCode;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  const digest = opts.digest?.startsWith('md5:') ? undefined : opts.digest;
+  const md5 = opts.md5 ?? (opts.digest?.startsWith('md5:') ? opts.digest.slice(4) : undefined);
+  if (md5 !== undefined && opts.md5 !== undefined && opts.digest?.startsWith('md5:') && opts.digest.slice(4) !== opts.md5) {
+    process.stderr.write('dfget: --md5 and --digest md5:... name different digests\n');
+    return EXIT_CODES.usage;
   }
-}
-
-/** The seed's managing-node steps for this home: the answer is cached in its meta dir, log lines go to its log. */
-async function managerClient(home: string, opts: CliOptions, managers: string[]): Promise<ManagerClient> {
-  const layout = homeLayout(home);
-  await prepareHome(layout).catch((err: Error) => { throw new DownloadError('io', err.message); });
-  return new ManagerClient({ managers, idc: opts.idc, location: opts.location, metaDir: layout.metaDir, log: fileLogger(layout.logFile, `dfget[${process.pid}]`) });
-}
-
-async function storedOrDefault(home: string): Promise<string[]> {
-  const stored = await readStoredSupernodes(homeLayout(home));
-  return stored.length > 0 ? stored : [`127.0.0.1:${DEFAULT_SUPERNODE_PORT}`];
+  const { runDownload } = await import('./cli-run.ts');
+  return runDownload({ ...opts, digest, md5, backSource: opts.backSource && !opts.notbs });
 }
 
 function checked(problemOf: (text: string) => string | null): (text: string) => string {

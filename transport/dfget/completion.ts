@@ -12,7 +12,7 @@ import { uploadRateOf, type DownloadRequest } from './download-request.ts';
 import type { LogFn } from './home.ts';
 import type { TaskStore } from './task-store.ts';
 import type { UploaderLink } from './uploader-link.ts';
-import type { WholeFileDigest } from './whole-file-digest.ts';
+import type { FileDigests, WholeFileDigest } from './whole-file-digest.ts';
 
 export interface Completion {
   req: DownloadRequest;
@@ -22,8 +22,8 @@ export interface Completion {
   uploader: UploaderLink;
   log: LogFn;
   plan: PiecePlan;
-  /** The digest a back-to-source download computed as it wrote (null for a P2P download). */
-  sourceDigest: string | null;
+  /** The digests a back-to-source download computed as it wrote (null for a P2P download). */
+  sourceDigests: FileDigests | null;
   digest: WholeFileDigest;
   /** How long to wait for this home's uploader if it is still booting (the fleet's `uploaderWaitMs`). */
   uploaderWaitMs: number;
@@ -32,13 +32,17 @@ export interface Completion {
 /** Verify, back up, move and hand over; returns the file's digest. Throws `DownloadError`. */
 export async function completeDownload(c: Completion): Promise<string> {
   await c.store.flush();
-  const fileDigest = c.sourceDigest ?? await c.digest.result();
+  const digests = c.sourceDigests ?? await c.digest.result();
+  const fileDigest = digests.sha256;
   if (c.req.digest && c.req.digest.toLowerCase() !== fileDigest) {
     throw new DownloadError('digest-mismatch', `the downloaded file has digest ${fileDigest} but --digest says ${c.req.digest}; the source may have changed`);
   }
+  if (c.req.md5 && c.req.md5.toLowerCase() !== digests.md5) {
+    throw new DownloadError('digest-mismatch', `the downloaded file has MD5 ${digests.md5} but --md5 says ${c.req.md5}; the source may have changed`);
+  }
   const backedUp = await c.store.finalize(c.req.outputPath, () => {
     c.uploader.listTask({ taskId: c.taskId, fileName: `${c.taskId}.server`, ...c.plan });
-    if (c.sourceDigest !== null) for (let piece = 0; piece < c.plan.pieceCount; piece++) c.uploader.havePiece(c.taskId, piece);
+    if (c.sourceDigests !== null) for (let piece = 0; piece < c.plan.pieceCount; piece++) c.uploader.havePiece(c.taskId, piece);
   });
   c.log('info', `saved ${c.req.outputPath} (${c.plan.totalBytes} B, ${fileDigest})`);
   if (!backedUp) c.log('warn', `no space on the disk of --home for the seeding copy of ${c.taskId}; this host will not seed it`);

@@ -1,8 +1,11 @@
 /**
- * The disk side of a download: every change to the data file runs on one queue, in the order the
- * core asked for it, so `done` (which the core emits right after the last `write-piece`) is acted
- * on only once every write has landed (`idle()`). A write error of a piece goes back to the core
- * (`write-failed`); any other disk error ends the download.
+ * The disk side of a download. A new plan (sizing the data file) is a barrier: it runs alone, in
+ * the order the core asked for it. Pieces are written in place in the data file with positioned
+ * writes, several at once (each on libuv's thread pool, so the page-cache copies of consecutive
+ * pieces overlap), and each piece's buffer goes back to the pool once it is written and the
+ * whole-file digest has read it. `done` (which the core emits right after the last `write-piece`)
+ * is acted on only once every write has landed (`idle()`). A write error of a piece goes back to
+ * the core (`write-failed`); any other disk error ends the download.
  */
 import type { PiecePlan } from '../../core/pieces.ts';
 import type { Received } from './piece-fetcher.ts';
@@ -20,40 +23,51 @@ export interface DiskEvents {
 }
 
 export class DiskWriter {
-  private queue: Promise<void> = Promise.resolve();
+  /** Plans, in order; every write starts after the plan before it. */
+  private planned: Promise<void> = Promise.resolve();
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(private readonly store: TaskStore, private readonly digest: WholeFileDigest, private readonly events: DiskEvents) {}
 
   /** Size the data file for `plan`, after `makeRoom` (the data dir's limit) resolved. */
   applyPlan(plan: PiecePlan, discardLocal: boolean, kept: number[], cdnDigest: string | null, makeRoom?: () => Promise<void>): void {
-    this.enqueue(async () => {
+    const before = [...this.writing];
+    this.planned = this.guard(this.planned.then(() => Promise.all(before)).then(async () => {
       await makeRoom?.();
       await this.store.applyPlan(plan, discardLocal);
       this.digest.reset(plan, cdnDigest);
       this.events.planApplied(plan, kept);
-    });
+    }));
   }
 
   writePiece(piece: number, startByte: number, endByte: number, held: Received): void {
-    this.enqueue(async () => {
+    const write = this.guard(this.planned.then(async () => {
       try {
         await this.store.writePiece(piece, startByte, held.bytes, held.digest);
       } catch (err) {
+        held.release();
         this.events.writeFailed(piece, err as Error);
         return;
       }
-      await this.digest.advance({ piece, bytes: held.bytes });
+      try {
+        await this.digest.advance({ piece, bytes: held.bytes });
+      } finally {
+        held.release();
+      }
       this.events.pieceStored(piece, startByte, endByte);
-    });
+    }));
+    this.writing.add(write);
+    void write.then(() => this.writing.delete(write));
   }
 
   /** Resolves once every queued change has landed (or failed). */
-  idle(): Promise<void> {
-    return this.queue;
+  async idle(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
+    await this.planned;
   }
 
-  private enqueue(work: () => Promise<void>): void {
-    this.queue = this.queue.then(work).catch((err: Error) => {
+  private guard(work: Promise<void>): Promise<void> {
+    return work.catch((err: Error) => {
       this.events.failed(err);
     });
   }

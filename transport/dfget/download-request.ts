@@ -42,6 +42,8 @@ export interface DownloadRequest {
   uploadLimitBytesPerSec?: number;
   /** Expected whole-file digest, `sha256:<hex>`; a mismatch fails the download. */
   digest?: string;
+  /** Expected MD5 of the whole file (hex; Dragonfly's `--md5`); checked here only, never sent to a supernode. */
+  md5?: string;
   identifier?: string;
   pattern: DownloadPattern;
   /** Fetch straight from the source when no supernode can be reached. */
@@ -56,6 +58,11 @@ export interface DownloadRequest {
   /** Bytes [startByte, endByte) of `dataPath` are written and verified. */
   onPieceWritten?(piece: number, startByte: number, endByte: number): void;
   onProgress?(progress: DownloadProgress): void;
+  /**
+   * The download goes back to the source although a supernode was asked (`why`: which could not
+   * be reached and how); dfget says so on the terminal.
+   */
+  onBackToSource?(why: string): void;
   signal?: AbortSignal;
 }
 

@@ -25,6 +25,7 @@
  */
 import type { ByteRange, PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
+import { piecesIn } from '../../core/piece-ranges.ts';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskSpec } from '../../core/protocol.ts';
 import type { MachineHost } from '../../core/runtime.ts';
@@ -127,7 +128,7 @@ export class DownloadSession {
       log: (message) => s.log('warn', message),
     });
     this.fetcher = new PieceFetcher(this.buckets, this.abort.signal, (input) => this.feed(input), s.log);
-    this.digest = new WholeFileDigest(s.store);
+    this.digest = new WholeFileDigest(s.store, s.req.md5 !== undefined);
     this.disk = new DiskWriter(s.store, this.digest, {
       planApplied: (plan, kept) => this.planApplied(plan, kept),
       pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
@@ -235,6 +236,10 @@ export class DownloadSession {
    * bounds the wait for a booting uploader (`waitForUploaderMs`) well within its pull timeout.
    */
   private send({ to, msg, waitForUploaderMs }: Effect<'send'>): void {
+    if (msg.kind === 'register') {
+      const held = piecesIn(msg.have);
+      this.s.log('info', `registering with supernode ${to}: ${held} pieces held${held > 0 ? ` (${msg.have.length} ranges)` : ''}`);
+    }
     this.sendQueue = this.sendQueue.then(async () => {
       if (waitForUploaderMs !== undefined) {
         await this.disk.idle();
@@ -306,6 +311,7 @@ export class DownloadSession {
   private async fromSource(missing: readonly ByteRange[] | undefined): Promise<void> {
     const { req, store, log } = this.s;
     log('info', `downloading ${req.url} from the source${missing ? ` (${missing.length} missing range(s))` : ''}`);
+    if (req.pattern !== 'source') req.onBackToSource?.(this.unreachable());
     this.fetcher.cancelAll();
     await this.disk.idle();
     const part = missing && this.plan ? { plan: this.plan, missing, expectedDigest: this.knownDigest, heldBytes: this.bytesDone } : null;
@@ -324,6 +330,14 @@ export class DownloadSession {
     }
   }
 
+  /** Why no supernode served this download, for the user. */
+  private unreachable(): string {
+    const { supernodes } = this.s.req;
+    if (supernodes.length === 0) return 'no supernode given';
+    const list = supernodes.map((addr) => `${addr} (${this.links.downReasons.get(addr) ?? 'no answer'})`).join(', ');
+    return supernodes.length === 1 ? `cannot reach supernode ${list}` : `cannot reach any supernode: ${list}`;
+  }
+
   private async complete(done: Effect<'done'>): Promise<void> {
     const { req, log, resume } = this.s;
     log('info', `all pieces verified (peers ${done.fromPeersBytes} B, supernode ${done.fromSupernodeBytes} B, source ${done.fromSourceBytes} B)`);
@@ -332,7 +346,8 @@ export class DownloadSession {
       const plan = this.sourceResult?.plan ?? this.plan;
       if (!plan) throw new DownloadError('internal', 'internal error: the download finished without a plan');
       const fileDigest = await completeDownload({
-        ...this.s, plan, sourceDigest: this.sourceResult?.fileDigest ?? null, digest: this.digest, uploaderWaitMs: this.settings.uploaderWaitMs,
+        ...this.s, plan, digest: this.digest, uploaderWaitMs: this.settings.uploaderWaitMs,
+        sourceDigests: this.sourceResult ? { sha256: this.sourceResult.fileDigest, ...(this.sourceResult.md5 ? { md5: this.sourceResult.md5 } : {}) } : null,
       });
       this.succeed({
         taskId: this.s.taskId, outputPath: req.outputPath, totalBytes: plan.totalBytes, fileDigest,

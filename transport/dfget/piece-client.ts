@@ -1,20 +1,24 @@
 /**
  * Data-plane client: fetches pieces from uploaders (other peers and the supernode) over
  * `ws://ADDR/data`, one connection per address shared by all requests to it, answers matched by
- * requestId. It only moves bytes and classifies what went wrong; whether bytes are good is
- * decided by the core from the digest the caller computes.
+ * requestId. Each piece is read straight into a buffer of `pool` (data-socket.ts), which the
+ * caller gives back with `release()` once the bytes are used. It only moves bytes and classifies
+ * what went wrong; whether bytes are good is decided by the core from the digest the caller
+ * computes.
  *
  * Every request ends in exactly one outcome: the bytes, or a failure kind the core understands
  * (`busy` / `refused` from the uploader, `unreachable` when the connection fails or drops,
- * `timeout` when no answer comes in time, `corrupt` when the frame is malformed or answers
+ * `timeout` when no answer comes in time, `corrupt` when the sender breaks the protocol or answers
  * something else). A cancelled request ends as `cancelled` and is not reported.
  */
-import { WebSocket, type RawData } from 'ws';
 import { decodeDataPlane, parseJsonSafe } from '../../core/decode.ts';
-import type { FailureKind, Grant, PieceRequestMsg } from '../../core/protocol.ts';
-import { dataUrl, decodePieceFrame, MAX_FRAME_BYTES, rawToBuffer } from '../wire.ts';
+import type { FailureKind, Grant, PieceDataMsg, PieceRequestMsg } from '../../core/protocol.ts';
+import type { BufferPool } from '../buffer-pool.ts';
+import { DataSocket } from './data-socket.ts';
 
-export type FetchOutcome = { ok: true; bytes: Buffer } | { ok: false; failure: FailureKind | 'cancelled'; detail: string };
+export type FetchOutcome =
+  | { ok: true; bytes: Buffer; release(): void }
+  | { ok: false; failure: FailureKind | 'cancelled'; detail: string };
 
 export interface PieceRequest {
   addr: string;
@@ -39,57 +43,78 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const MAX_PENDING_PER_CONNECTION = 64;
 
 class DataConnection {
-  readonly ws: WebSocket;
+  readonly socket: DataSocket;
   readonly pending = new Map<number, Pending>();
-  private readonly opened: Promise<void>;
+  /** Pool buffers handed to the socket, by request, until their piece is read in full. */
+  private readonly reading = new Map<number, Buffer>();
+  private readonly queued: string[] = [];
+  private closedReason: string | null = null;
 
-  constructor(readonly addr: string, private readonly onGone: (conn: DataConnection) => void) {
-    this.ws = new WebSocket(dataUrl(addr), { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: CONNECT_TIMEOUT_MS });
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', (err) => reject(err));
-    });
-    this.opened.catch(() => {});
-    this.ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
-    this.ws.on('error', () => this.ws.terminate());
-    this.ws.on('close', (code: number) => this.failAll('unreachable', `connection to ${addr} closed (code ${code})`));
+  constructor(readonly addr: string, private readonly pool: BufferPool, private readonly onGone: (conn: DataConnection) => void) {
+    this.socket = new DataSocket(addr, {
+      onOpen: () => { for (const text of this.queued.splice(0)) this.socket.send(text); },
+      pieceBuffer: (header) => this.pieceBuffer(header),
+      onPiece: (header, bytes) => this.onPiece(header, bytes),
+      onText: (text) => this.onText(text),
+      onClosed: (reason, broken) => this.failAll(broken ? 'corrupt' : 'unreachable', reason),
+    }, CONNECT_TIMEOUT_MS);
   }
 
-  async request(requestId: number, req: PieceRequest, settle: (o: FetchOutcome) => void): Promise<void> {
-    try {
-      await this.opened;
-    } catch (err) {
-      settle({ ok: false, failure: 'unreachable', detail: `cannot connect to ${this.addr}: ${describe(err)}` });
-      return;
-    }
+  get usable(): boolean { return this.closedReason === null; }
+
+  request(requestId: number, req: PieceRequest, settle: (o: FetchOutcome) => void): void {
+    if (this.closedReason !== null) return settle({ ok: false, failure: 'unreachable', detail: this.closedReason });
     if (this.pending.size >= MAX_PENDING_PER_CONNECTION) {
-      settle({ ok: false, failure: 'busy', detail: `too many requests in flight to ${this.addr}` });
-      return;
+      return settle({ ok: false, failure: 'busy', detail: `too many requests in flight to ${this.addr}` });
     }
     this.pending.set(requestId, { taskId: req.taskId, piece: req.piece, sizeBytes: req.sizeBytes, settle });
     const msg: PieceRequestMsg = { kind: 'piece-request', requestId, taskId: req.taskId, piece: req.piece, ...(req.grant ? { grant: req.grant } : {}) };
-    this.ws.send(JSON.stringify(msg));
+    const text = JSON.stringify(msg);
+    if (this.socket.isOpen) this.socket.send(text); else this.queued.push(text);
   }
 
-  forget(requestId: number): void { this.pending.delete(requestId); }
+  /**
+   * The request is over on the caller's side (settled, timed out or cancelled). A piece still
+   * being read keeps its buffer until the read ends; `onPiece` then gives it back.
+   */
+  forget(requestId: number): void {
+    this.pending.delete(requestId);
+  }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
-    if (isBinary) {
-      const frame = decodePieceFrame(rawToBuffer(data));
-      if (!frame.ok) return this.breakConnection(`malformed piece frame from ${this.addr}: ${frame.error.message}`);
-      const pending = this.pending.get(frame.header.requestId);
-      if (!pending) return; // an answer to a request we cancelled
-      this.pending.delete(frame.header.requestId);
-      if (frame.header.taskId !== pending.taskId || frame.header.piece !== pending.piece || frame.bytes.length !== pending.sizeBytes) {
-        pending.settle({ ok: false, failure: 'corrupt', detail: `${this.addr} answered with the wrong piece or size` });
-        return;
-      }
-      pending.settle({ ok: true, bytes: frame.bytes });
+  private pieceBuffer(header: PieceDataMsg): Buffer | null {
+    const pending = this.pending.get(header.requestId);
+    if (!pending || header.taskId !== pending.taskId || header.piece !== pending.piece || header.sizeBytes !== pending.sizeBytes) return null;
+    const lease = this.pool.acquire(header.sizeBytes);
+    this.reading.set(header.requestId, lease);
+    return lease.subarray(0, header.sizeBytes);
+  }
+
+  private onPiece(header: PieceDataMsg, bytes: Buffer | null): void {
+    const lease = this.reading.get(header.requestId);
+    this.reading.delete(header.requestId);
+    const pending = this.pending.get(header.requestId);
+    if (!pending) {
+      // An answer to a request we cancelled or gave up on.
+      if (lease) this.pool.release(lease);
       return;
     }
-    const parsed = parseJsonSafe(rawToBuffer(data).toString('utf8'));
+    this.pending.delete(header.requestId);
+    if (!bytes || !lease) {
+      pending.settle({ ok: false, failure: 'corrupt', detail: `${this.addr} answered with the wrong piece or size` });
+      return;
+    }
+    let released = false;
+    pending.settle({ ok: true, bytes, release: () => { if (!released) { released = true; this.pool.release(lease); } } });
+  }
+
+  private onText(text: string): void {
+    const parsed = parseJsonSafe(text);
     const decoded = parsed.ok ? decodeDataPlane(parsed.msg) : null;
-    if (!decoded?.ok || decoded.msg.kind !== 'piece-refused') return this.breakConnection(`unexpected text frame from ${this.addr}`);
+    if (!decoded?.ok || decoded.msg.kind !== 'piece-refused') {
+      this.failAll('corrupt', `unexpected text frame from ${this.addr}`);
+      this.socket.close();
+      return;
+    }
     const pending = this.pending.get(decoded.msg.requestId);
     if (!pending) return;
     this.pending.delete(decoded.msg.requestId);
@@ -97,14 +122,12 @@ class DataConnection {
     pending.settle({ ok: false, failure, detail: `${this.addr} refused piece ${pending.piece} (${decoded.msg.reason})` });
   }
 
-  /** A sender that breaks the protocol gets no more trust on this connection. */
-  private breakConnection(detail: string): void {
-    this.failAll('corrupt', detail);
-    this.ws.terminate();
-  }
-
   private failAll(failure: FailureKind, detail: string): void {
+    this.closedReason ??= detail;
     this.onGone(this);
+    // A read cut short leaves its buffer unused: back to the pool.
+    for (const lease of this.reading.values()) this.pool.release(lease);
+    this.reading.clear();
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) p.settle({ ok: false, failure, detail });
@@ -115,13 +138,18 @@ export class PieceClient {
   private readonly conns = new Map<string, DataConnection>();
   private nextRequestId = 1;
 
+  constructor(private readonly pool: BufferPool) {}
+
   fetch(req: PieceRequest): Promise<FetchOutcome> {
     return new Promise((resolve) => {
       const requestId = this.nextRequestId++;
       let conn: DataConnection | undefined;
       let settled = false;
       const settle = (outcome: FetchOutcome): void => {
-        if (settled) return;
+        if (settled) {
+          if (outcome.ok) outcome.release();
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
@@ -137,19 +165,19 @@ export class PieceClient {
       } catch (err) {
         return settle({ ok: false, failure: 'unreachable', detail: `bad source address ${JSON.stringify(req.addr).slice(0, 80)}: ${describe(err)}` });
       }
-      void conn.request(requestId, req, settle);
+      conn.request(requestId, req, settle);
     });
   }
 
   close(): void {
-    for (const conn of this.conns.values()) conn.ws.terminate();
+    for (const conn of this.conns.values()) conn.socket.close();
     this.conns.clear();
   }
 
   private connection(addr: string): DataConnection {
     let conn = this.conns.get(addr);
-    if (!conn || conn.ws.readyState === WebSocket.CLOSING || conn.ws.readyState === WebSocket.CLOSED) {
-      conn = new DataConnection(addr, (gone) => { if (this.conns.get(addr) === gone) this.conns.delete(addr); });
+    if (!conn || !conn.usable) {
+      conn = new DataConnection(addr, this.pool, (gone) => { if (this.conns.get(addr) === gone) this.conns.delete(addr); });
       this.conns.set(addr, conn);
     }
     return conn;

@@ -2,24 +2,27 @@
  * The fetch side of a download: carries out the core's `fetch-piece` and `cancel-fetch` effects.
  * A fetch waits for the task's and the node's rate limits, asks the source (another peer's
  * uploader or the supernode) over the data plane within the time the core gave it (`timeoutMs`:
- * the core's own piece timeout fires first), hashes what came and reports `piece-fetched` with
- * that digest or the failure. The core decides whether the bytes are good; until it says
- * `write-piece`, they are held here (`take`), and dropped when it does not.
+ * the core's own piece timeout fires first), hashes what came (on the hash worker, so the next
+ * piece keeps arriving meanwhile) and reports `piece-fetched` with that digest or the failure.
+ * The core decides whether the bytes are good; until it says `write-piece`, they are held here
+ * (`take`), and given back to the pool when it does not.
  */
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { SUPERNODE } from '../../core/protocol.ts';
 import type { TokenBucket } from '../../core/token-bucket.ts';
+import { sha256Of } from '../hash-worker.ts';
 import { throttle } from '../throttle.ts';
 import type { LogFn } from './home.ts';
 import { PieceClient } from './piece-client.ts';
-import { pieceDigest } from './task-store.ts';
+import { piecePool } from './piece-pool.ts';
 
 type FetchPiece = Extract<PeerEffect, { kind: 'fetch-piece' }>;
 
-export interface Received { bytes: Buffer; digest: string }
+/** Verified-to-be bytes of a piece, in a pool buffer: `release()` once they are written. */
+export interface Received { bytes: Buffer; digest: string; release(): void }
 
 export class PieceFetcher {
-  private readonly client = new PieceClient();
+  private readonly client = new PieceClient(piecePool);
   private readonly running = new Map<number, AbortController>();
   private readonly received = new Map<number, Received>();
   /** Bytes received and not rejected, by where they came from (for progress). */
@@ -54,7 +57,7 @@ export class PieceFetcher {
     this.running.clear();
   }
 
-  /** The bytes the core just verified for `piece` (undefined if none are held). */
+  /** The bytes the core just verified for `piece` (undefined if none are held); the taker releases them. */
   take(piece: number): Received | undefined {
     const held = this.received.get(piece);
     this.received.delete(piece);
@@ -64,6 +67,8 @@ export class PieceFetcher {
   close(): void {
     this.cancelAll();
     this.client.close();
+    for (const held of this.received.values()) held.release();
+    this.received.clear();
   }
 
   private async fetch(effect: FetchPiece, control: AbortController): Promise<void> {
@@ -85,13 +90,26 @@ export class PieceFetcher {
       this.feed({ kind: 'piece-fetched', piece: effect.piece, source: effect.source, digest: null, failure: outcome.failure });
       return;
     }
-    const digest = pieceDigest(outcome.bytes);
+    let digest: string;
+    try {
+      digest = await sha256Of(outcome.bytes);
+    } catch (err) {
+      outcome.release();
+      this.log('warn', `piece ${effect.piece}: cannot hash it (${(err as Error).message})`);
+      this.feed({ kind: 'piece-fetched', piece: effect.piece, source: effect.source, digest: null, failure: 'io' });
+      return;
+    }
     this.log('info', `piece ${effect.piece} received from ${effect.source} (${effect.sourceAddr})`);
-    this.received.set(effect.piece, { bytes: outcome.bytes, digest });
+    const held: Received = { bytes: outcome.bytes, digest, release: outcome.release };
+    this.received.set(effect.piece, held);
     this.count(effect.source, sizeBytes);
     this.feed({ kind: 'piece-fetched', piece: effect.piece, source: effect.source, digest });
     // Still held: the core rejected the bytes (wrong digest) or no longer wanted them.
-    if (this.received.delete(effect.piece)) this.count(effect.source, -sizeBytes);
+    if (this.received.get(effect.piece) === held) {
+      this.received.delete(effect.piece);
+      this.count(effect.source, -sizeBytes);
+      held.release();
+    }
   }
 
   private count(source: string, bytes: number): void {

@@ -15,6 +15,8 @@ export interface SourceFetchOptions {
   dataPath: string;
   buckets: readonly TokenBucket[];
   signal: AbortSignal;
+  /** Also compute the file's MD5 (`--md5`). */
+  md5?: boolean;
   /** The length is known (from Content-Length); the data file is about to be written. */
   onPlan(plan: PiecePlan): void;
   /** Bytes up to `endByte` are written. */
@@ -24,6 +26,8 @@ export interface SourceFetchOptions {
 export interface SourceFetchResult {
   plan: PiecePlan;
   fileDigest: string;
+  /** Lowercase hex, when asked for. */
+  md5?: string;
 }
 
 export class SourceError extends Error {
@@ -47,12 +51,14 @@ export async function fetchFromSource(opts: SourceFetchOptions): Promise<SourceF
   const expectedBytes = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
   if (expectedBytes !== null) opts.onPlan(planPieces(expectedBytes));
   const hash = createHash('sha256');
+  const md5 = opts.md5 ? createHash('md5') : null;
   const handle = await fs.open(opts.dataPath, 'w');
   let written = 0;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       await throttle(opts.buckets, chunk.length, opts.signal);
       hash.update(chunk);
+      md5?.update(chunk);
       let done = 0;
       while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
       written += chunk.length;
@@ -71,5 +77,5 @@ export async function fetchFromSource(opts: SourceFetchOptions): Promise<SourceF
   }
   const plan = planPieces(written);
   if (expectedBytes === null) opts.onPlan(plan);
-  return { plan, fileDigest: `sha256:${hash.digest('hex')}` };
+  return { plan, fileDigest: `sha256:${hash.digest('hex')}`, ...(md5 ? { md5: md5.digest('hex') } : {}) };
 }

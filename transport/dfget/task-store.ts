@@ -42,7 +42,8 @@ export class TaskStore {
   private meta: MetaFile;
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
-  private writer: fs.FileHandle | null = null;
+  /** The data file's write handle, opened by the first write (writes run several at once). */
+  private writer: Promise<fs.FileHandle> | null = null;
 
   private constructor(readonly dataDir: string, readonly taskId: string, url: string, outputPath: string, previous: MetaFile | null) {
     this.fileName = `${taskId}-${sha256Hex(outputPath).slice(0, 16)}`;
@@ -113,10 +114,11 @@ export class TaskStore {
    * background (`flush()` waits for it): it may lag the data, never lead it.
    */
   async writePiece(piece: number, startByte: number, bytes: Uint8Array, digest: string): Promise<void> {
-    this.writer ??= await fs.open(this.dataPath, 'r+');
+    this.writer ??= fs.open(this.dataPath, 'r+');
+    const writer = await this.writer;
     let done = 0;
     while (done < bytes.length) {
-      const { bytesWritten } = await this.writer.write(bytes, done, bytes.length - done, startByte + done);
+      const { bytesWritten } = await writer.write(bytes, done, bytes.length - done, startByte + done);
       done += bytesWritten;
     }
     this.meta.digests[piece] = digest;
@@ -127,7 +129,7 @@ export class TaskStore {
   async closeWriter(): Promise<void> {
     const writer = this.writer;
     this.writer = null;
-    await writer?.close();
+    await (await writer?.catch(() => null))?.close();
   }
 
   /** The whole file came from the source: it is complete, with no per-piece digests. */
@@ -140,15 +142,17 @@ export class TaskStore {
 
   isVerified(piece: number): boolean { return typeof this.meta.digests[piece] === 'string'; }
 
-  /** Bytes of `piece` as on disk. */
-  async readPiece(piece: number): Promise<Buffer> {
-    const { startByte, endByte } = pieceRange(this.meta.plan!, piece);
+  /** Read `piece` as on disk into `target` (exactly the piece's size). */
+  async readPieceInto(piece: number, target: Buffer): Promise<void> {
+    const { startByte } = pieceRange(this.meta.plan!, piece);
     const handle = await fs.open(this.dataPath, 'r');
     try {
-      const bytes = Buffer.allocUnsafe(endByte - startByte);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, startByte);
-      if (bytesRead !== bytes.length) throw new Error(`${this.dataPath} is shorter than its plan`);
-      return bytes;
+      let done = 0;
+      while (done < target.length) {
+        const { bytesRead } = await handle.read(target, done, target.length - done, startByte + done);
+        if (bytesRead === 0) throw new Error(`${this.dataPath} is shorter than its plan`);
+        done += bytesRead;
+      }
     } finally {
       await handle.close();
     }

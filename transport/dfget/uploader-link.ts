@@ -21,7 +21,13 @@ import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering,
 import { sleep } from '../real-timer.ts';
 import type { LogFn } from './home.ts';
 
-const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
+/**
+ * The uploader runs in the form this module runs in: the compiled file under plain node (what the
+ * shipped `dfget` is), the TypeScript file under tsx (development and in-process tests).
+ */
+const COMPILED = !import.meta.url.endsWith('.ts');
+const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', COMPILED ? 'main.js' : 'main.ts');
+const UPLOADER_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 export interface UploaderSpawnOptions {
   homeDir: string;
@@ -221,7 +227,7 @@ export class UploaderLink {
     makeDirsSync(logDir);
     const errFd = openSync(join(logDir, 'uploader.err'), 'a');
     const child = spawn(process.execPath, [
-      '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,
+      ...UPLOADER_NODE_ARGS, UPLOADER_MAIN,
       '--home', this.opts.homeDir,
       // dfget reaches its uploader's control channel on 127.0.0.1: an uploader that peers dial
       // on another address listens on every interface and advertises that address.

@@ -16,6 +16,8 @@
 import { decodeChooseAnswer, MANAGER_API_PATH, type ChooseAnswer, type ChooseQuery } from '../../core/manager-api.ts';
 import { readManagerMeta, writeManagerMeta, type ManagerMeta } from './meta-cache.ts';
 
+export { parseManagerList } from './manager-list.ts';
+
 export interface ManagerClientOptions {
   /** Base URLs, e.g. `http://10.0.0.9:8004` (see parseManagerList). */
   managers: string[];
@@ -132,26 +134,6 @@ export async function askManagers(managers: string[], query: ChooseQuery, timeou
     return { manager, answer: decoded.msg };
   }
   throw new ManagerUnreachableError(`${failures.join('; ')}; is it running? set --manager, or give --node`);
-}
-
-/** `--manager` as given: `host:port` or `http(s)://host:port`, comma-separated; base URLs out. */
-export function parseManagerList(text: string): string[] {
-  const managers = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(managerBaseUrl);
-  if (managers.length === 0) throw new Error('give at least one manager, e.g. http://10.0.0.9:8004');
-  return managers;
-}
-
-function managerBaseUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
-  } catch {
-    throw new Error(`"${text}" is not a URL (e.g. http://10.0.0.9:8004)`);
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.pathname !== '/') {
-    throw new Error(`"${text}" must be http(s)://host:port with no path (e.g. http://10.0.0.9:8004)`);
-  }
-  return `${url.protocol}//${url.host}`;
 }
 
 function hostOf(base: string): string {

@@ -16,7 +16,7 @@ import { UploaderDataPlane } from '../data-plane.ts';
 import { GrantVerifier, type GrantKey } from '../grants.ts';
 import { throttle } from '../throttle.ts';
 import { pieceFramePrefix } from '../wire.ts';
-import type { BufferPool } from './buffer-pool.ts';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { LogLevel } from './log.ts';
 
 export interface CdnPieceServerOptions {

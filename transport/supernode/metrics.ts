@@ -19,6 +19,7 @@ export interface SupernodeMetrics {
   cdnPiecesStored: number;
   cdnPiecesLost: number;
   cdnFetchesCompleted: number;
+  cdnJobsRunning: number;
   activeUploads: number;
   framesRejected: number;
   peersGloballyBlacklisted: number;
@@ -42,6 +43,7 @@ const HELP: MetricTable<keyof SupernodeMetrics> = {
   cdnPiecesStored: ['supernode_cdn_pieces_stored_total', 'counter', 'Pieces fetched from sources and stored in the cache.'],
   cdnPiecesLost: ['supernode_cdn_pieces_lost_total', 'counter', 'Cached pieces found missing or corrupt before serving.'],
   cdnFetchesCompleted: ['supernode_cdn_fetches_completed_total', 'counter', 'Source fetches that completed with the whole-file digest.'],
+  cdnJobsRunning: ['supernode_cdn_jobs_running', 'gauge', 'CDN jobs (fetches, refetches, revalidations, removals) queued or running.'],
   activeUploads: ['supernode_active_uploads', 'gauge', 'Piece uploads in progress.'],
   framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
   peersGloballyBlacklisted: ['supernode_peers_globally_blacklisted', 'gauge', 'Peers no one is sent to any more (per task), self-isolated ones included.'],

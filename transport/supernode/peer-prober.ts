@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Grant } from '../../core/protocol.ts';
 import { SUPERNODE } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
+import { BufferPool } from '../buffer-pool.ts';
 import { PieceClient } from '../dfget/piece-client.ts';
 import type { GrantKey } from '../grants.ts';
 import { monotonicNowMs } from '../real-timer.ts';
@@ -16,7 +17,8 @@ import { monotonicNowMs } from '../real-timer.ts';
 type ProbePeer = Extract<SupernodeEffect, { kind: 'probe-peer' }>;
 
 export class PeerProber {
-  private readonly client = new PieceClient();
+  /** Probes are rare: a pool that keeps no buffers between them. */
+  private readonly client = new PieceClient(new BufferPool(0));
   private closed = false;
 
   constructor(private readonly key: GrantKey, private readonly timeoutMs: number, private readonly feed: (input: SupernodeInput) => void) {}
@@ -42,6 +44,7 @@ export class PeerProber {
     let detail: string;
     if (outcome.ok) {
       const digest = `sha256:${createHash('sha256').update(outcome.bytes).digest('hex')}`;
+      outcome.release();
       result = digest === effect.digest ? 'served' : 'failed';
       detail = result === 'served' ? 'verified' : `its bytes hash to ${digest}, not ${effect.digest}`;
     } else {

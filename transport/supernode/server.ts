@@ -49,7 +49,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../prometheus.ts';
 import { describeFault, hostInRealTime } from '../real-timer.ts';
 import { isTaskId, taskIdFor } from '../task-id.ts';
 import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, sendJson } from '../wire.ts';
-import { BufferPool } from './buffer-pool.ts';
+import { BufferPool } from '../buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
 import { GrantKey } from '../grants.ts';
 import { PeerProber } from './peer-prober.ts';
@@ -88,8 +88,11 @@ export class SupernodeServer {
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
     this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
-    /** Frame buffers for pieces in flight; enough retained for every upload slot at 4 MiB pieces. */
-    const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
+    /**
+     * Piece and frame buffers (fetched pieces, pieces served); enough retained for every upload
+     * slot at 4 MiB pieces. Shared memory, so the hash worker reads pieces in place.
+     */
+    const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024, true);
     this.store = new CdnStore(join(opts.home, 'cdn'), {
       limit: opts.cacheLimit, isPinned: (taskId) => this.machine.cacheNeeded(taskId),
       onEvicted: (taskIds) => this.evicted(taskIds), log: (level, message) => log(level, `CDN cache: ${message}`),
@@ -246,7 +249,7 @@ export class SupernodeServer {
       piecesServed: this.pieces.piecesServed, piecesRefused: this.pieces.piecesRefused,
       piecesAssignedFromSupernode: stats.piecesAssignedFromSupernode, piecesAssignedFromPeers: stats.piecesAssignedFromPeers,
       cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
-      cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.pieces.activeUploads,
+      cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, cdnJobsRunning: this.cdn.jobsRunning, activeUploads: this.pieces.activeUploads,
       framesRejected: this.framesRejected + this.pieces.badFrames,
       peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
       cdnCacheBytes: this.store.budget.knownBytes, cdnTasksEvicted: this.tasksEvicted,

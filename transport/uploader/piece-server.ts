@@ -2,7 +2,9 @@
  * What a host's uploader serves: the data files of this home's downloads, by task. The data
  * plane (transport/data-plane.ts, the core `Uploader`) decides whether a request is served;
  * this maps a served (task, piece) to bytes of the listed file and sends them within this node's
- * TX limit (`--totallimit`).
+ * TX limit (`--totallimit`). The piece is read straight into a reused frame buffer behind its
+ * header (no fresh memory, no copy), from a file handle kept open while the task is listed
+ * (an open handle follows the file when the finished download is moved to its output).
  *
  * No network message names a file: a request is (taskId, piece), and a file name reaches this
  * table only through the local control channel, checked against the data dir's pattern.
@@ -17,10 +19,11 @@ import type { WebSocket } from 'ws';
 import type { MachineFault } from '../../core/runtime.ts';
 import type { TokenBucket } from '../../core/token-bucket.ts';
 import type { UploaderConfig } from '../../core/uploader.ts';
+import { BufferPool } from '../buffer-pool.ts';
 import { UploaderDataPlane } from '../data-plane.ts';
 import { GrantVerifier } from '../grants.ts';
 import { throttle } from '../throttle.ts';
-import { encodePieceFrame } from '../wire.ts';
+import { pieceFramePrefix } from '../wire.ts';
 import type { ListTaskMsg, TaskLayout } from './control-messages.ts';
 
 /** Tasks with trusted keys remembered, and keys per task (a task seen by several supernodes has one each). */
@@ -51,7 +54,10 @@ export interface PieceServerStats {
   badFrames: number;
 }
 
-type ServedTask = { fileName: string } & TaskLayout;
+type ServedTask = { fileName: string; handle: Promise<fs.FileHandle | null> | null } & TaskLayout;
+
+/** Frame buffers retained for reuse: a few uploads of the largest pieces. */
+const FRAME_POOL_BYTES = 128 * 1024 * 1024;
 
 export class PieceServer {
   private readonly plane: UploaderDataPlane;
@@ -59,6 +65,7 @@ export class PieceServer {
   /** taskId -> supernode keys whose grants this uploader accepts for it. */
   private readonly trusted = new Map<string, Set<string>>();
   private readonly grants = new GrantVerifier();
+  private readonly pool = new BufferPool(FRAME_POOL_BYTES);
   /** taskId -> uploads being read from its file now. */
   private readonly serving = new Map<string, number>();
   /** taskId -> when it was last listed or served (epoch ms), for the data dir's LRU. */
@@ -70,8 +77,7 @@ export class PieceServer {
     this.plane = new UploaderDataPlane('uploader', opts.config, {
       serve: (connId, requestId, taskId, piece) => void this.serve(connId, requestId, taskId, piece),
       unlisted: (taskId) => {
-        this.tasks.delete(taskId);
-        this.lastUsedMs.delete(taskId);
+        this.forget(taskId);
         opts.onUnlisted(taskId);
         opts.log('info', `unlisted task ${taskId} (not requested for a while)`);
       },
@@ -93,7 +99,10 @@ export class PieceServer {
 
   /** Serve `msg.taskId` from `msg.fileName` (again: the file moved, or the download restarted). */
   listTask(msg: Omit<ListTaskMsg, 'kind'>): void {
-    this.tasks.set(msg.taskId, { fileName: msg.fileName, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount });
+    this.forget(msg.taskId);
+    this.tasks.set(msg.taskId, {
+      fileName: msg.fileName, handle: null, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount,
+    });
     this.lastUsedMs.set(msg.taskId, Date.now());
     this.plane.apply({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
   }
@@ -149,8 +158,7 @@ export class PieceServer {
     for (const [taskId, task] of this.tasks) {
       if (task.fileName !== fileName) continue;
       this.plane.apply({ kind: 'unlist-task', taskId });
-      this.tasks.delete(taskId);
-      this.lastUsedMs.delete(taskId);
+      this.forget(taskId);
       this.opts.onUnlisted(taskId);
       return taskId;
     }
@@ -164,9 +172,19 @@ export class PieceServer {
 
   close(): void {
     this.plane.close();
+    for (const taskId of [...this.tasks.keys()]) this.forget(taskId);
+  }
+
+  /** Stop serving a task and close its file (a removed file's space is freed once closed). */
+  private forget(taskId: string): void {
+    const handle = this.tasks.get(taskId)?.handle;
+    this.tasks.delete(taskId);
+    this.lastUsedMs.delete(taskId);
+    void handle?.then((h) => h?.close()).catch(() => {});
   }
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
+    let frame: Buffer | null = null;
     this.serving.set(taskId, (this.serving.get(taskId) ?? 0) + 1);
     this.lastUsedMs.set(taskId, Date.now());
     try {
@@ -174,11 +192,11 @@ export class PieceServer {
       if (!task || !this.plane.socket(connId)) return;
       const startByte = piece * task.pieceSizeBytes;
       const sizeBytes = Math.min(task.pieceSizeBytes, task.totalBytes - startByte);
-      // A finished download moves its data file right after listing the `.server` backup; a
-      // request racing that update finds the backup instead.
-      const bytes = await readRange(join(this.opts.dataDir, task.fileName), startByte, sizeBytes)
-        ?? await readRange(join(this.opts.dataDir, `${taskId}.server`), startByte, sizeBytes);
-      if (bytes === null) {
+      const prefix = pieceFramePrefix({ kind: 'piece-data', requestId, taskId, piece, sizeBytes });
+      frame = this.pool.acquire(prefix.length + sizeBytes);
+      prefix.copy(frame, 0);
+      const bytes = frame.subarray(prefix.length, prefix.length + sizeBytes);
+      if (!await this.readPiece(taskId, task, startByte, bytes)) {
         this.opts.log('warn', `piece ${piece} of ${taskId} is listed but ${task.fileName} cannot be read; refusing`);
         return this.plane.refuse(connId, requestId, 'missing');
       }
@@ -189,36 +207,51 @@ export class PieceServer {
       await throttle([this.opts.txBucket], sizeBytes);
       const ws = this.plane.socket(connId);
       if (!ws) return;
-      const frame = encodePieceFrame({ kind: 'piece-data', requestId, taskId, piece, sizeBytes }, bytes);
-      await new Promise<void>((resolve) => ws.send(frame, { binary: true }, () => resolve()));
+      await new Promise<void>((resolve) => ws.send(frame!.subarray(0, prefix.length + sizeBytes), { binary: true }, () => resolve()));
       this.servedPieces++;
       this.servedBytes += sizeBytes;
     } catch (err) {
       this.opts.log('warn', `serving piece ${piece} of ${taskId} failed: ${(err as Error).message}`);
     } finally {
+      if (frame) this.pool.release(frame);
       const left = (this.serving.get(taskId) ?? 1) - 1;
       if (left > 0) this.serving.set(taskId, left);
       else this.serving.delete(taskId);
       this.plane.finished(connId, requestId);
     }
   }
+
+  /**
+   * Fill `into` from the task's file at `startByte`. A finished download moves its data file
+   * right after listing the `.server` backup; a handle opened before the move follows the file,
+   * and one opened after it finds the backup instead.
+   */
+  private async readPiece(taskId: string, task: ServedTask, startByte: number, into: Buffer): Promise<boolean> {
+    task.handle ??= fs.open(join(this.opts.dataDir, task.fileName), 'r')
+      .catch(() => fs.open(join(this.opts.dataDir, `${taskId}.server`), 'r'))
+      .catch(() => null);
+    const handle = await task.handle;
+    if (handle && await readFully(handle, startByte, into)) return true;
+    // Unreadable now: the next request opens the file again.
+    if (this.tasks.get(taskId) === task && task.handle) {
+      const stale = task.handle;
+      task.handle = null;
+      void stale.then((h) => h?.close()).catch(() => {});
+    }
+    return false;
+  }
 }
 
-async function readRange(path: string, startByte: number, sizeBytes: number): Promise<Buffer | null> {
-  let handle: fs.FileHandle | undefined;
+async function readFully(handle: fs.FileHandle, startByte: number, into: Buffer): Promise<boolean> {
   try {
-    handle = await fs.open(path, 'r');
-    const bytes = Buffer.allocUnsafe(sizeBytes);
     let done = 0;
-    while (done < sizeBytes) {
-      const { bytesRead } = await handle.read(bytes, done, sizeBytes - done, startByte + done);
-      if (bytesRead === 0) return null;
+    while (done < into.length) {
+      const { bytesRead } = await handle.read(into, done, into.length - done, startByte + done);
+      if (bytesRead === 0) return false;
       done += bytesRead;
     }
-    return bytes;
+    return true;
   } catch {
-    return null;
-  } finally {
-    await handle?.close();
+    return false;
   }
 }

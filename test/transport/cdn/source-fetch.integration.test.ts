@@ -9,7 +9,7 @@ import type { TaskSpec } from '../../../core/protocol.ts';
 import { Cdn } from '../../../transport/cdn/cdn.ts';
 import { CdnStore } from '../../../transport/cdn/cdn-store.ts';
 import { SourceClient } from '../../../transport/cdn/source-client.ts';
-import { BufferPool } from '../../../transport/supernode/buffer-pool.ts';
+import { BufferPool } from '../../../transport/buffer-pool.ts';
 import { HttpOrigin, type OriginFileOptions } from '../../../bench/testbed/http-origin.ts';
 import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 

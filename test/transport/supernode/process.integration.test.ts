@@ -91,15 +91,15 @@ async function download(rig: Rig, path: string, headers: Record<string, string> 
 }
 
 /**
- * A download, then wait until the CDN has finished the task (the whole-file digest comes a
- * moment after the last piece): only a finished task is revalidated by the next registration.
+ * A download, then wait until the CDN has no job left (the whole-file digest comes a moment after
+ * the last piece): only a finished task is revalidated by the next registration. (Waiting for the
+ * completed-fetches counter to move could be fooled by an earlier test's fetch finishing late.)
  */
 async function downloadAndSettle(rig: Rig, path: string, headers: Record<string, string> = {}) {
-  const name = 'supernode_cdn_fetches_completed_total';
-  const before = (await metrics(rig, [name]))[name];
+  const name = 'supernode_cdn_jobs_running';
   const got = await download(rig, path, headers);
   const deadline = Date.now() + 10_000;
-  while ((await metrics(rig, [name]))[name] === before) {
+  while ((await metrics(rig, [name]))[name] !== 0) {
     if (Date.now() > deadline) throw new Error(`the CDN never finished ${path}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -72,7 +72,7 @@ test('a complete task is registered with every piece, fails over, survives garba
     const { peerId, msg } = up.received[0];
     assert.ok(peerId.includes('-seed-'), `seeder peer id ${peerId}`);
     assert.equal(msg, {
-      kind: 'register', taskId: TASK_ID, task: TASK, uploadAddr: uploader.addr, have: [0, 1, 2], blacklist: [], pattern: 'p2p',
+      kind: 'register', taskId: TASK_ID, task: TASK, uploadAddr: uploader.addr, have: [[0, 3]], havePlan: { totalBytes: 3 * PIECE_BYTES, pieceSizeBytes: PIECE_BYTES }, blacklist: [], pattern: 'p2p',
       uploadRateBytesPerSec: 50_000_000,
     });
     const sock = up.sockets[0];
@@ -110,7 +110,7 @@ test('task-failed drops the registration; an incomplete task is not seeded; a fo
     ws.send(JSON.stringify({ kind: 'have-piece', taskId: TASK_ID, piece: 1 }));
     ws.send(JSON.stringify({ kind: 'seed-task', taskId: TASK_ID, task: TASK, supernodes: [supernode.addr] }));
     await waitFor(() => supernode.received.length > 0, 5000, 'one register');
-    assert.equal(supernode.received[0].msg.kind === 'register' && supernode.received[0].msg.have, [0, 1], 'only the complete task was registered');
+    assert.equal(supernode.received[0].msg.kind === 'register' && supernode.received[0].msg.have, [[0, 2]], 'only the complete task was registered');
     assert.not.ok('uploadRateBytesPerSec' in supernode.received[0].msg, 'no rate declared without --totallimit');
     supernode.sockets[0].send(JSON.stringify({ kind: 'task-failed', taskId: TASK_ID, reason: 'source gone', status: 404 }));
     await waitFor(() => uploader.stats().seededTasks === 0, 5000, 'the registration dropped');

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BufferPool } from '../../../transport/supernode/buffer-pool.ts';
+import { BufferPool } from '../../transport/buffer-pool.ts';
 
 const MiB = 1024 * 1024;
 

@@ -1,0 +1,127 @@
+/**
+ * Cutting a source's response body into pieces as it arrives, for the CDN (source-fetcher.ts).
+ *
+ * The body is read into pool buffers one piece at a time; a full piece is handed to `store` and,
+ * while it is stored (written, hashed on the hash worker), the next piece is already being read:
+ * at most one store runs behind the reader, so the source is not left waiting on the disk and
+ * memory stays at two pieces per stream. When the client reads the body straight into the
+ * buffers (`pipeTo`, raw-http.ts), no copy is made; otherwise its chunks are copied in.
+ */
+import { pieceBytes, type PiecePlan } from '../../core/pieces.ts';
+import type { BufferPool } from '../buffer-pool.ts';
+import type { BodySink } from './raw-http.ts';
+
+/**
+ * A response body: chunks as they come (node:http), or read by the client straight into the
+ * memory the sink offers (raw-http.ts).
+ */
+export type BodyReader = { chunks(): AsyncGenerator<Buffer> } | { pipeTo(sink: BodySink): Promise<number> };
+
+export interface CutOptions {
+  plan: PiecePlan;
+  /** Pieces [first, end) are in the body, from its first byte; bytes after piece `end` are counted, not stored. */
+  first: number;
+  end: number;
+  /** Whether `piece` should be stored (false: its bytes are read and dropped, e.g. already on record). */
+  wanted(piece: number): boolean;
+  /** Store a full piece; `bytes` are valid until the returned promise settles. */
+  store(piece: number, bytes: Buffer): Promise<void>;
+}
+
+/** Read the whole body, storing its pieces; resolves with the body bytes received. */
+export async function cutIntoPieces(body: BodyReader, pool: BufferPool, opts: CutOptions): Promise<number> {
+  const pipe = new StorePipe(pool, opts);
+  try {
+    const received = 'pipeTo' in body ? await readDirect(body, pipe) : await readChunks(body.chunks(), pipe);
+    await pipe.drain();
+    return received;
+  } finally {
+    await pipe.abandon();
+  }
+}
+
+/** The piece being filled, and the one store that may run behind it. */
+class StorePipe {
+  piece: number;
+  size: number;
+  filled = 0;
+  buffer: Buffer;
+  private storing: Promise<void> | null = null;
+
+  constructor(private readonly pool: BufferPool, private readonly opts: CutOptions) {
+    this.piece = opts.first;
+    this.size = this.sizeOf(this.piece);
+    this.buffer = pool.acquire(opts.plan.pieceSizeBytes);
+  }
+
+  get done(): boolean { return this.piece >= this.opts.end; }
+
+  /** The part of the current piece still to fill. */
+  get room(): Buffer { return this.buffer.subarray(this.filled, this.size); }
+
+  /**
+   * `bytes` more of the current piece were filled; store it when full. Returns a promise only
+   * when the reader must wait (a full piece, and the store before it still running).
+   */
+  filledBy(bytes: number): Promise<void> | undefined {
+    this.filled += bytes;
+    if (this.filled < this.size) return undefined;
+    const { piece, size } = this;
+    const full = this.buffer;
+    const wanted = this.opts.wanted(piece);
+    this.piece++;
+    this.size = this.sizeOf(this.piece);
+    this.filled = 0;
+    if (!wanted) return undefined;
+    this.buffer = this.pool.acquire(this.opts.plan.pieceSizeBytes);
+    // One store behind the reader: the previous one must end before this one is handed over.
+    const previous = this.storing;
+    const storing = (previous ?? Promise.resolve()).then(() => this.opts.store(piece, full.subarray(0, size)))
+      .finally(() => this.pool.release(full));
+    storing.catch(() => {});
+    this.storing = storing;
+    return previous ?? undefined;
+  }
+
+  /** Wait for the store running behind the reader; its failure is the fetch's. */
+  async drain(): Promise<void> {
+    const storing = this.storing;
+    this.storing = null;
+    await storing;
+  }
+
+  /** Leave nothing running (the fetch failed or ended) and give the buffer back. */
+  async abandon(): Promise<void> {
+    await this.storing?.catch(() => {});
+    this.storing = null;
+    this.pool.release(this.buffer);
+  }
+
+  private sizeOf(piece: number): number {
+    return piece < this.opts.end ? pieceBytes(this.opts.plan, piece) : 0;
+  }
+}
+
+function readDirect(body: { pipeTo(sink: BodySink): Promise<number> }, pipe: StorePipe): Promise<number> {
+  return body.pipeTo({
+    // Past the last piece the rest of the body is only counted (read into the spare buffer).
+    room: () => (pipe.done ? pipe.buffer : pipe.room),
+    filled: (bytes) => (pipe.done ? undefined : pipe.filledBy(bytes)),
+  });
+}
+
+async function readChunks(chunks: AsyncGenerator<Buffer>, pipe: StorePipe): Promise<number> {
+  let received = 0;
+  for await (const chunk of chunks) {
+    received += chunk.length;
+    let at = 0;
+    while (at < chunk.length && !pipe.done) {
+      const room = pipe.room;
+      const take = Math.min(room.length, chunk.length - at);
+      chunk.copy(room, 0, at, at + take);
+      at += take;
+      await pipe.filledBy(take);
+    }
+  }
+  return received;
+}
