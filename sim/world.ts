@@ -26,6 +26,8 @@ export interface HostFaults {
   crashAtMs: number;
   deleteCacheAtMs: number;
   corrupt: boolean;
+  /** Reports every piece it receives from a peer as corrupt (a liar trying to blacklist the honest). */
+  liar: boolean;
   slow: { upBps: number; downBps: number } | null;
 }
 
@@ -61,7 +63,7 @@ export function buildWorld(scenario: Scenario): World {
     hostDownBps.push(cap(sample(scenario.hostDown, capRng), scenario.totalLimitBps, scenario.localLimitBps));
   }
   const arrivalMs = arrivals(scenario, childRng(scenario.seed, 'arrival'));
-  const faults: HostFaults[] = Array.from({ length: n }, () => ({ crashAtMs: Infinity, deleteCacheAtMs: Infinity, corrupt: false, slow: null }));
+  const faults: HostFaults[] = Array.from({ length: n }, () => ({ crashAtMs: Infinity, deleteCacheAtMs: Infinity, corrupt: false, liar: false, slow: null }));
   const supernodeCrashAtMs = new Array<number>(scenario.supernodeCount).fill(Infinity);
   const faultRng = childRng(scenario.seed, 'faults');
   for (const fault of scenario.faults) {
@@ -75,6 +77,7 @@ export function buildWorld(scenario: Scenario): World {
       if (fault.kind === 'host-crash') f.crashAtMs = Math.min(f.crashAtMs, fault.atMs);
       else if (fault.kind === 'delete-cache') f.deleteCacheAtMs = Math.min(f.deleteCacheAtMs, fault.atMs);
       else if (fault.kind === 'corrupt-uploader') f.corrupt = true;
+      else if (fault.kind === 'lying-reporter') f.liar = true;
       else {
         f.slow = { upBps: fault.upBps, downBps: fault.downBps };
         hostUpBps[h] = Math.min(hostUpBps[h], fault.upBps);

@@ -24,6 +24,7 @@ export class Supernodes {
   private readonly machines: MachineHost<SupernodeInput, SupernodeEffect>[] = [];
   private readonly uploaders: MachineHost<UploaderInput, UploaderEffect>[] = [];
   private readonly uploaderMachines: Uploader[] = [];
+  private readonly supernodeMachines: Supernode[] = [];
   private readonly dead: Uint8Array;
 
   /** Supernode sn runs in machine slot sn, its uploader in slot count + sn. */
@@ -36,6 +37,7 @@ export class Supernodes {
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
       const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
+      this.supernodeMachines.push(supernode);
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
       const uploader = new Uploader(supernodeUploaderConfig(world.supernodeConfig));
       this.uploaderMachines.push(uploader);
@@ -43,6 +45,8 @@ export class Supernodes {
     }
   }
 
+  /** Supernode sn's scheduling machine, for invariant checkers (read its state, never feed it). */
+  machine(sn: number): Supernode { return this.supernodeMachines[sn]; }
   /** Supernode sn's uploader machine, for tests. */
   uploader(sn: number): Uploader { return this.uploaderMachines[sn]; }
 
