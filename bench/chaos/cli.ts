@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     const fuzz: FuzzOutcome | null = opts.fuzz && opts.fuzzInputs > 0
       ? await runFuzz({ inputs: opts.fuzzInputs, seed: hashSeed(opts.seed), workDir, log }) : null;
     const campaign: Campaign = {
-      command: `npm run chaos -- ${argv.slice(2).join(' ')}`.trim(), startedAt: new Date(started).toISOString(),
+      command: argv.length > 2 ? `npm run chaos -- ${argv.slice(2).join(' ')}` : 'npm run chaos', startedAt: new Date(started).toISOString(),
       wallSeconds: (Date.now() - started) / 1000, loadAverage: loadavg(), sim, live, fuzz,
     };
     const path = writeReport(opts.out, campaign);

@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
       ['tasks (one peer each, 64 KiB)', String(o.tasks)], ['memory per task', kb((tasks.after - tasks.before) / o.tasks)],
       ['load average at the end (1/5/15 min, 2 cores)', loadavg().map((l) => l.toFixed(2)).join(' / ')],
     ];
-    report(o.out, `npm run bench:load -- ${argv.slice(2).join(' ')}`.trim(), rows, peers.reasons);
+    report(o.out, argv.length > 2 ? `npm run bench:load -- ${argv.slice(2).join(' ')}` : 'npm run bench:load', rows, peers.reasons);
     return peers.done === o.peers ? 0 : 1;
   } finally {
     await sn?.stop();

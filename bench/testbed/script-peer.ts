@@ -28,7 +28,7 @@ export class ScriptControl {
     ws.on('error', () => undefined);
   }
 
-  static async connect(addr: string, peerId: string, timeoutMs = 10_000): Promise<ScriptControl> {
+  static async connect(addr: string, peerId: string, timeoutMs = 60_000): Promise<ScriptControl> {
     const ws = new WebSocket(controlUrl(addr, peerId), { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: timeoutMs });
     const client = new ScriptControl(ws);
     await new Promise<void>((resolve, reject) => {
@@ -90,7 +90,7 @@ export class ScriptData {
   }
 
   static async connect(addr: string): Promise<ScriptData> {
-    const ws = new WebSocket(dataUrl(addr), { maxPayload: MAX_FRAME_BYTES });
+    const ws = new WebSocket(dataUrl(addr), { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: 60_000 });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
