@@ -30,7 +30,7 @@ function command(): Command {
     .option('--first-seed <n>', 'first simulated seed', whole, 1)
     .option('--rounds <n>', 'live fault rounds (fault kinds in rotation, 9 kinds)', whole, 54)
     .option('--first-round <n>', 'first live round (its fault kind is round mod 9)', whole, 0)
-    .option('--round-deadline <duration>', 'a live round not over by then is a hang', (t) => parseDurationMs(t), 120_000)
+    .option('--round-deadline <duration>', 'a live round not over by then is a hang', '2min')
     .option('--liars <n>', 'lying peers per lying round', whole, DEFAULT_LIARS)
     .option('--fuzz-inputs <n>', 'generated inputs per fuzzed port', whole, 10_000)
     .option('--no-fuzz', 'skip the port fuzzing')
@@ -56,7 +56,7 @@ function cleanUp(workDir: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts = command().parse(argv).opts<{ seeds: number; firstSeed: number; rounds: number; firstRound: number; roundDeadline: number;
+  const opts = command().parse(argv).opts<{ seeds: number; firstSeed: number; rounds: number; firstRound: number; roundDeadline: string;
     fuzzInputs: number; fuzz: boolean; liars: number; seed: string; out: string }>();
   const workDir = tempDir('chaos');
   const onSignal = (): void => { console.error('chaos: interrupted; stopping every process it started'); cleanUp(workDir); process.exit(130); };
@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const sim = simCampaign(opts.firstSeed, opts.seeds, log);
     const live: LiveRoundResult[] = opts.rounds > 0
-      ? await runLiveRounds({ rounds: opts.rounds, firstRound: opts.firstRound, seed: opts.seed, deadlineMs: opts.roundDeadline, workDir, log, liars: opts.liars }) : [];
+      ? await runLiveRounds({ rounds: opts.rounds, firstRound: opts.firstRound, seed: opts.seed, deadlineMs: parseDurationMs(opts.roundDeadline), workDir, log, liars: opts.liars }) : [];
     const fuzz: FuzzOutcome | null = opts.fuzz && opts.fuzzInputs > 0
       ? await runFuzz({ inputs: opts.fuzzInputs, seed: hashSeed(opts.seed), workDir, log }) : null;
     const campaign: Campaign = {
