@@ -25,6 +25,7 @@
  *     - { kind: corrupt-uploader, count: 2 }           # serves pieces whose digest does not match
  *     - { kind: lying-peer, count: 3 }                 # reports every fetch from a peer as failed
  *                                                      #   (after one true success, to look credible)
+ *     - { kind: lying-reporter, count: 2 }             # reports every piece from a peer as corrupt
  *     - { kind: delete-cache, count: 1, atMs: 5000 }   # the peer's cached file vanishes
  *     - { kind: slow-peer, count: 1, up: 1MB, down: 1MB }
  *     - { kind: supernode-crash, supernode: 0, atMs: 4000 }
@@ -56,6 +57,7 @@ export type Fault =
   | { kind: 'host-crash'; hosts: HostPick; atMs: number }
   | { kind: 'corrupt-uploader'; hosts: HostPick }
   | { kind: 'lying-peer'; hosts: HostPick }
+  | { kind: 'lying-reporter'; hosts: HostPick }
   | { kind: 'delete-cache'; hosts: HostPick; atMs: number }
   | { kind: 'slow-peer'; hosts: HostPick; upBps: number; downBps: number }
   | { kind: 'supernode-crash'; supernode: number; atMs: number };
@@ -358,6 +360,9 @@ function faults(value: unknown, hostCount: number, supernodeCount: number): Faul
       case 'lying-peer':
         known(doc, `${field}.`, ['kind', 'hosts', 'count']);
         return { kind: 'lying-peer', hosts: hostPick(doc, field, hostCount) };
+      case 'lying-reporter':
+        known(doc, `${field}.`, ['kind', 'hosts', 'count']);
+        return { kind: 'lying-reporter', hosts: hostPick(doc, field, hostCount) };
       case 'delete-cache':
         known(doc, `${field}.`, ['kind', 'hosts', 'count', 'atMs']);
         return { kind: 'delete-cache', hosts: hostPick(doc, field, hostCount), atMs: nonNegative(doc.atMs, `${field}.atMs`) };
@@ -371,7 +376,7 @@ function faults(value: unknown, hostCount: number, supernodeCount: number): Faul
         return { kind: 'supernode-crash', supernode, atMs: nonNegative(doc.atMs, `${field}.atMs`) };
       }
       default:
-        return fail(`${field}.kind`, 'one of host-crash, corrupt-uploader, lying-peer, delete-cache, slow-peer, supernode-crash', doc.kind);
+        return fail(`${field}.kind`, 'one of host-crash, corrupt-uploader, lying-peer, lying-reporter, delete-cache, slow-peer, supernode-crash', doc.kind);
     }
   });
 }

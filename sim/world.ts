@@ -28,6 +28,8 @@ export interface HostFaults {
   corrupt: boolean;
   /** Reports every fetch from a peer as failed, after one true success (scenario `lying-peer`). */
   lying: boolean;
+  /** Reports every piece it receives from a peer as corrupt (a liar trying to blacklist the honest). */
+  liar: boolean;
   slow: { upBps: number; downBps: number } | null;
 }
 
@@ -63,7 +65,7 @@ export function buildWorld(scenario: Scenario): World {
     hostDownBps.push(cap(sample(scenario.hostDown, capRng), scenario.totalLimitBps, scenario.localLimitBps));
   }
   const arrivalMs = arrivals(scenario, childRng(scenario.seed, 'arrival'));
-  const faults: HostFaults[] = Array.from({ length: n }, () => ({ crashAtMs: Infinity, deleteCacheAtMs: Infinity, corrupt: false, lying: false, slow: null }));
+  const faults: HostFaults[] = Array.from({ length: n }, () => ({ crashAtMs: Infinity, deleteCacheAtMs: Infinity, corrupt: false, lying: false, liar: false, slow: null }));
   const supernodeCrashAtMs = new Array<number>(scenario.supernodeCount).fill(Infinity);
   const faultRng = childRng(scenario.seed, 'faults');
   for (const fault of scenario.faults) {
@@ -78,6 +80,7 @@ export function buildWorld(scenario: Scenario): World {
       else if (fault.kind === 'delete-cache') f.deleteCacheAtMs = Math.min(f.deleteCacheAtMs, fault.atMs);
       else if (fault.kind === 'corrupt-uploader') f.corrupt = true;
       else if (fault.kind === 'lying-peer') f.lying = true;
+      else if (fault.kind === 'lying-reporter') f.liar = true;
       else {
         f.slow = { upBps: fault.upBps, downBps: fault.downBps };
         hostUpBps[h] = Math.min(hostUpBps[h], fault.upBps);

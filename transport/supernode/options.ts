@@ -35,7 +35,14 @@ export interface SupernodeOptions {
   location: string;
   /** Size limit of the CDN cache (`--cache-max`). */
   cacheLimit: DiskLimit;
+  /** WebSocket connections allowed from one remote address (0 = no limit). */
+  maxConnectionsPerAddress: number;
+  /** Silence after which a socket is dropped (see connection-limits.ts; 0 = never). */
+  idleTimeoutMs: number;
 }
+
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** Bad flags or config: the message says what and how to fix it. */
 export class UsageError extends Error {}
@@ -43,7 +50,7 @@ export class UsageError extends Error {}
 type Raw = Record<string, unknown>;
 
 const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel',
-  'manager', 'idc', 'location', 'cacheMax'];
+  'manager', 'idc', 'location', 'cacheMax', 'maxConnectionsPerAddress', 'idleTimeout'];
 const CORE_NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((key) => typeof DEFAULT_CONFIG[key] === 'number');
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -73,7 +80,11 @@ export function buildCommand(): Command {
     .option('--idc <name>', 'data centre of this supernode, sent to the manager (hosts in the same IDC are sent here first)')
     .option('--location <a|b|c>', 'location of this supernode, widest level first, e.g. cn|hangzhou|rack-7 (sent to the manager)')
     .option('--cache-max <size|N%>', 'size limit of the CDN cache in <home>/cdn: a size (64GiB) or the highest use of its filesystem '
-      + '(90%); past it the least recently used tasks not being fetched or downloaded are evicted (default 90%)');
+      + '(90%); past it the least recently used tasks not being fetched or downloaded are evicted (default 90%)')
+    .option('--max-connections-per-address <n>', 'WebSocket connections (control and data) allowed from one address; the excess is closed '
+      + `with 1013 and the reason; raise it for load tests on loopback; 0 = no limit (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})`)
+    .option('--idle-timeout <duration>', 'a socket silent this long before its HTTP request or WebSocket upgrade is dropped, and a WebSocket '
+      + `that answers no ping for this long is closed; 0 = never (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000}s)`);
   for (const key of CORE_NUMBER_KEYS) {
     program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
   }
@@ -172,6 +183,8 @@ function resolve(raw: Raw): SupernodeOptions {
     logLevel,
     core,
     cacheLimit: withUnits('cacheMax', diskLimit, DEFAULT_DISK_LIMIT),
+    maxConnectionsPerAddress: whole('maxConnectionsPerAddress', DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0),
+    idleTimeoutMs: withUnits('idleTimeout', parseDurationMs, DEFAULT_IDLE_TIMEOUT_MS),
     ...managerSettings(text('manager'), text('idc') ?? '', text('location') ?? '', text('advertiseIp') ?? text('host') ?? '127.0.0.1'),
   };
 }

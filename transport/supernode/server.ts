@@ -53,6 +53,7 @@ import { BufferPool } from '../buffer-pool.ts';
 import { CdnPieceServer } from './cdn-piece-server.ts';
 import { GrantKey } from '../grants.ts';
 import { PeerProber } from './peer-prober.ts';
+import { ConnectionLimits } from './connection-limits.ts';
 import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
@@ -76,6 +77,7 @@ export class SupernodeServer {
   private readonly control = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly data = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private framesRejected = 0;
+  private readonly limits: ConnectionLimits;
   private closing = false;
   private dataAddr = '';
   private reportFault!: (fault: MachineFault) => void;
@@ -106,6 +108,8 @@ export class SupernodeServer {
     });
     this.prober = new PeerProber(grantKey, opts.core.pieceTimeoutMs, (input) => this.apply(input));
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
+    this.limits = new ConnectionLimits({ maxPerAddress: opts.maxConnectionsPerAddress, idleTimeoutMs: opts.idleTimeoutMs });
+    server.on('connection', (socket: Socket) => this.limits.onSocket(socket));
   }
 
   static async start(opts: SupernodeOptions, log: Log, seed: string): Promise<SupernodeServer> {
@@ -134,6 +138,7 @@ export class SupernodeServer {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.limits.close();
     this.preheat.close();
     this.scheduler.close();
     this.pieces.close();
@@ -265,13 +270,13 @@ export class SupernodeServer {
       return rejectUpgrade(socket, 400, 'malformed request URL');
     }
     if (url.pathname === DATA_PATH) {
-      this.data.handleUpgrade(req, socket, head, (ws) => this.pieces.accept(ws));
+      this.data.handleUpgrade(req, socket, head, (ws) => { if (this.limits.admit(ws, socket)) this.pieces.accept(ws); });
       return;
     }
     if (url.pathname !== CONTROL_PATH) return rejectUpgrade(socket, 404, `no WebSocket endpoint ${url.pathname}; use ${CONTROL_PATH} or ${DATA_PATH}`);
     const peerId = url.searchParams.get('peerId') ?? '';
     if (!isPeerId(peerId)) return rejectUpgrade(socket, 400, PEER_ID_RULE);
-    this.control.handleUpgrade(req, socket, head, (ws) => this.control.emit('connection', ws, req, peerId));
+    this.control.handleUpgrade(req, socket, head, (ws) => { if (this.limits.admit(ws, socket)) this.control.emit('connection', ws, req, peerId); });
   }
 
   // ---- control plane ----

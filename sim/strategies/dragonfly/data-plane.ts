@@ -8,7 +8,7 @@
  * `refuse` travels back as a failed fetch (`busy` or `refused`). When the flow delivers its last
  * byte, the uploader hears `upload-finished` and the requester's Peer gets `piece-fetched` with
  * the digest of what it received — `pieceDigest(piece)`, or another string when the source is a
- * corrupt uploader — and the Peer's own verification and the supernode's blacklists do the rest.
+ * corrupt uploader, or when a lying requester pretends so — and the Peer's own verification and the supernode's blacklists do the rest.
  * A `cancel-fetch` cuts a running flow, or marks a fetch not yet flowing so its next step ends
  * it. A `fetch-source` is one flow of the missing ranges (or the whole file) from the origin after one round trip.
  *
@@ -94,12 +94,16 @@ export class DataPlane {
     const transfer = transfers.get(id);
     transfer.flowId = -1;
     const corrupt = transfer.source !== SUPERNODE && world.faults[sim.nodeHost(transfer.sourceNode)].corrupt;
+    // A liar's driver tells its own Peer that good bytes from a peer were bad: the core then
+    // reports the source as failed, as a hostile client speaking the protocol would.
+    const lied = transfer.source !== SUPERNODE && !corrupt && world.faults[transfer.owner].liar;
     if (corrupt) counters.corruptFetches++;
+    else if (lied) counters.liedReports++;
     else hosts.markVerified(transfer.owner, transfer.piece);
     this.uploadFinished(transfer, id);
     transfers.end(id);
     hosts.applyPeer(transfer.owner, {
-      kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
+      kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt || lied ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
     });
   }
 

@@ -35,6 +35,8 @@ export interface DragonflyCounters {
   piecesFromSupernode: number;
   piecesFromPeers: number;
   corruptFetches: number;
+  /** Good pieces from peers that a lying requester reported as corrupt. */
+  liedReports: number;
   refusedFetches: number;
   unverifiedWrites: number;
   backToSourceHosts: number;
@@ -48,7 +50,7 @@ export interface DragonflyCounters {
 export class DragonflyRun {
   readonly sim: Simulation;
   readonly counters: DragonflyCounters = {
-    piecesFromSupernode: 0, piecesFromPeers: 0, corruptFetches: 0, refusedFetches: 0, unverifiedWrites: 0,
+    piecesFromSupernode: 0, piecesFromPeers: 0, corruptFetches: 0, liedReports: 0, refusedFetches: 0, unverifiedWrites: 0,
     backToSourceHosts: 0, warnings: 0, assignmentsWithoutDigest: 0, peersOnDefaultSettings: 0,
   };
   readonly machines: SimMachines;
