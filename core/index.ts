@@ -12,6 +12,7 @@ export * from './peer-io.ts';
 export * from './peer.ts';
 export * from './pieces.ts';
 export * from './protocol.ts';
+export * from './rarity-order.ts';
 export * from './rng.ts';
 export * from './runtime.ts';
 export * from './scheduler.ts';

@@ -21,15 +21,18 @@
  *    `supernodeCopiesPerPiece` of them are of this piece, unless R may use nothing else). An isolated or
  *    `cdn`-pattern R only ever gets the supernode. A candidate with no source is skipped.
  *
- * Cost per pull is O(pieces) for the candidate pass plus, per tried candidate, at most
- * `sourceScanLimit` holders: holders are scanned from a rotating cursor (so load spreads over all
- * holders over time) and the best in that window wins.
- * No pull scans every holder of every piece, so 10,000 peers x 256 pieces stays cheap.
+ * Cost per pull: the candidate pass walks the pieces rarest first (rarity-order.ts keeps them in
+ * that order as copies land and flights start and end) and stops after the rarity level that
+ * gave it enough candidates; a requester missing few pieces has those visited from its bitmap.
+ * Per tried candidate, at most `sourceScanLimit` holders: holders are scanned from a rotating
+ * cursor (so load spreads over all holders over time) and the best in that window wins.
+ * No pull scores every piece or scans every holder, so 10,000 peers x 512 pieces stays cheap.
  * Gone holders are removed lazily when a scan meets them.
  */
 import { Bitset } from './bitset.ts';
 import { Blacklists } from './blacklist.ts';
 import { uploadSlotsFor, type CoreConfig } from './config.ts';
+import { RarityOrder } from './rarity-order.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
 
@@ -49,6 +52,8 @@ export interface Scheduled {
 
 /** Extra candidates tried beyond the wanted count when sources are busy; bounds a pull's work. */
 const EXTRA_TRIES = 16;
+/** A requester missing at most this many pieces has its candidates found from its own bitmap. */
+const MISSING_SCAN_MAX = 64;
 
 export class TaskSwarm {
   readonly cdnReady: Bitset;
@@ -57,7 +62,9 @@ export class TaskSwarm {
    * cannot verify a piece without it, and digests claimed by peers are never trusted (a
    * supernode taking over after a failover schedules a piece once its CDN has fetched it).
    */
-  readonly digestKnown: Bitset;
+  private readonly digestKnown: Bitset;
+  /** The pieces with a known digest, rarest first (rarity-order.ts). */
+  private readonly order: RarityOrder;
   readonly blacklists: Blacklists;
   /** Peers holding each piece (may contain gone peers until a scan removes them). */
   private readonly holders: number[][];
@@ -82,6 +89,7 @@ export class TaskSwarm {
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
     this.cdnReady = new Bitset(pieceCount);
     this.digestKnown = new Bitset(pieceCount);
+    this.order = new RarityOrder(pieceCount);
     this.blacklists = new Blacklists(cfg);
     this.holders = Array.from({ length: pieceCount }, () => []);
     this.holderCursor = new Int32Array(pieceCount);
@@ -112,12 +120,21 @@ export class TaskSwarm {
     return index;
   }
 
+  /** The CDN computed the piece's digest: from now on it may be scheduled. */
+  markDigestKnown(piece: number): void {
+    if (piece < 0 || piece >= this.pieceCount || !this.digestKnown.add(piece)) return;
+    this.order.list(piece, this.rarityOf(piece));
+  }
+
+  isDigestKnown(piece: number): boolean { return this.digestKnown.has(piece); }
+
   /** Record that a peer holds a verified piece (resume, migration, or a reported success). */
   addHolding(peer: number, piece: number): void {
     if (this.gone[peer] || piece < 0 || piece >= this.pieceCount) return;
     if (!this.have[peer].add(piece)) return;
     this.holders[piece].push(peer);
     this.copies[piece]++;
+    this.reorder(piece);
   }
 
   hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
@@ -139,7 +156,11 @@ export class TaskSwarm {
     this.running[peer] = [];
     this.gone[peer] = true;
     const have = this.have[peer];
-    for (let piece = 0; piece < this.pieceCount; piece++) if (have.has(piece)) this.copies[piece]--;
+    for (let piece = 0; piece < this.pieceCount; piece++) {
+      if (!have.has(piece)) continue;
+      this.copies[piece]--;
+      this.reorder(piece);
+    }
   }
 
   /**
@@ -190,6 +211,7 @@ export class TaskSwarm {
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
       this.inFlight[piece]++;
+      this.reorder(piece);
       if (source === SUPERNODE_INDEX) {
         this.supernodeUploadsRunning++;
         this.fromSupernode[piece]++;
@@ -202,42 +224,74 @@ export class TaskSwarm {
 
   /**
    * Fill the candidate arrays with the best `limit` candidates in key order (insertion into a
-   * short sorted buffer: one pass over the pieces); returns how many.
-   * Key = (copies, distance, rotation), smaller first; keys are distinct (rotation is).
+   * short sorted buffer); returns how many. Key = (rarity, distance, rotation), smaller first;
+   * keys are distinct (rotation is). Pieces are visited rarest level first and the walk stops
+   * after the level that filled the buffer (every later piece has a larger key); a requester
+   * missing only a few pieces has them visited straight from its bitmap instead.
    */
   private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng, limit: number): number {
     const n = this.pieceCount;
-    const have = this.have[requester];
-    const mine = this.running[requester];
     const rotation = randomInt(rng, n);
+    const missing = n - this.have[requester].count;
     let count = 0;
-    for (let piece = 0; piece < n; piece++) {
-      if (have.has(piece) || !this.digestKnown.has(piece)) continue;
-      let runningHere = false;
-      for (const run of mine) if (run.piece === piece) { runningHere = true; break; }
-      if (runningHere) continue;
-      const ready = this.cdnReady.has(piece);
-      if (!ready && (supernodeOnly || this.copies[piece] <= 0)) continue;
-      let distance: number;
-      if (mine.length > 0) {
-        distance = n;
-        for (const run of mine) distance = Math.min(distance, Math.abs(piece - run.piece));
-      } else {
-        distance = Math.abs(piece - this.anchor[requester]);
+    if (missing <= MISSING_SCAN_MAX) {
+      const haveWords = this.have[requester].words;
+      const knownWords = this.digestKnown.words;
+      for (let w = 0; w < haveWords.length; w++) {
+        let bits = ~haveWords[w] & knownWords[w];
+        while (bits !== 0) {
+          const low = bits & -bits;
+          bits ^= low;
+          count = this.consider(requester, (w << 5) + (31 - Math.clz32(low)), supernodeOnly, rotation, limit, count);
+        }
       }
-      const rarity = Math.max(0, this.copies[piece]) + this.inFlight[piece];
-      const key = (rarity * (n + 1) + distance) * n + ((piece - rotation + n) % n);
-      if (count === limit && key >= this.candidateKeys[count - 1]) continue;
-      let at = count < limit ? count++ : count - 1;
-      while (at > 0 && this.candidateKeys[at - 1] > key) {
-        this.candidateKeys[at] = this.candidateKeys[at - 1];
-        this.candidatePieces[at] = this.candidatePieces[at - 1];
-        at--;
-      }
-      this.candidateKeys[at] = key;
-      this.candidatePieces[at] = piece;
+      return count;
+    }
+    const order = this.order;
+    const listed = order.listed;
+    for (let i = 0; i < listed;) {
+      const end = order.levelEnd(i);
+      for (; i < end; i++) count = this.consider(requester, order.pieceAt(i), supernodeOnly, rotation, limit, count);
+      if (count >= limit) break;
     }
     return count;
+  }
+
+  /** Score one piece for `requester` and keep it if it is among the best `limit`; returns the new count. */
+  private consider(requester: number, piece: number, supernodeOnly: boolean, rotation: number, limit: number, count: number): number {
+    const n = this.pieceCount;
+    if (this.have[requester].has(piece)) return count;
+    const mine = this.running[requester];
+    for (let r = 0; r < mine.length; r++) if (mine[r].piece === piece) return count;
+    if (!this.cdnReady.has(piece) && (supernodeOnly || this.copies[piece] <= 0)) return count;
+    let distance: number;
+    if (mine.length > 0) {
+      distance = n;
+      for (let r = 0; r < mine.length; r++) distance = Math.min(distance, Math.abs(piece - mine[r].piece));
+    } else {
+      distance = Math.abs(piece - this.anchor[requester]);
+    }
+    const key = (this.rarityOf(piece) * (n + 1) + distance) * n + ((piece - rotation + n) % n);
+    if (count === limit && key >= this.candidateKeys[count - 1]) return count;
+    let at = count < limit ? count++ : count - 1;
+    while (at > 0 && this.candidateKeys[at - 1] > key) {
+      this.candidateKeys[at] = this.candidateKeys[at - 1];
+      this.candidatePieces[at] = this.candidatePieces[at - 1];
+      at--;
+    }
+    this.candidateKeys[at] = key;
+    this.candidatePieces[at] = piece;
+    return count;
+  }
+
+  /** Copies held plus copies in flight: what rarest-first orders by. */
+  private rarityOf(piece: number): number {
+    return Math.max(0, this.copies[piece]) + this.inFlight[piece];
+  }
+
+  /** Keep the piece's place in the rarest-first order after its copies or flights changed. */
+  private reorder(piece: number): void {
+    this.order.update(piece, this.rarityOf(piece));
   }
 
   private chooseSource(requester: number, piece: number, supernodeOnly: boolean): number | null {
@@ -281,6 +335,7 @@ export class TaskSwarm {
 
   private release(run: RunningPiece): void {
     this.inFlight[run.piece]--;
+    this.reorder(run.piece);
     if (run.source === SUPERNODE_INDEX) {
       this.supernodeUploadsRunning--;
       this.fromSupernode[run.piece]--;

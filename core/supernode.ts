@@ -271,7 +271,7 @@ export class Supernode {
     const task = this.tasks.get(taskId);
     if (!task?.swarm || piece < 0 || piece >= task.swarm.pieceCount) return;
     task.digests[piece] = digest;
-    task.swarm.digestKnown.add(piece);
+    task.swarm.markDigestKnown(piece);
     if (task.swarm.cdnReady.add(piece)) {
       this.wake(nowMs, task, Math.max(1, this.cfg.supernodeUpLimit - task.swarm.supernodeUploads));
     }

@@ -43,7 +43,7 @@ function build(s: SwarmParams): State {
   }
   for (let piece = 0; piece < s.pieceCount; piece++) {
     if (rng.next() * 100 < s.cdnPercent) swarm.cdnReady.add(piece);
-    if (swarm.cdnReady.has(piece) || rng.next() * 100 < s.digestPercent) swarm.digestKnown.add(piece);
+    if (swarm.cdnReady.has(piece) || rng.next() * 100 < s.digestPercent) swarm.markDigestKnown(piece);
   }
   for (const [a, b] of s.failures) swarm.blacklists.recordFailure(a % s.peers, b % s.peers);
   for (const g of s.gone) swarm.removePeer(g % s.peers);
@@ -87,7 +87,7 @@ test('scheduler: never a held/running piece, never an ineligible source, never o
     let lastRarity = -1;
     for (const { piece, source } of out) {
       assert.not.ok(heldBefore[piece], `piece ${piece} already held`);
-      assert.ok(swarm.digestKnown.has(piece), `piece ${piece} has no digest from the CDN`);
+      assert.ok(swarm.isDigestKnown(piece), `piece ${piece} has no digest from the CDN`);
       assert.not.ok(runningBefore.includes(piece), `piece ${piece} already running`);
       assert.not.ok(seen.has(piece), `piece ${piece} twice`);
       seen.add(piece);
@@ -101,7 +101,7 @@ test('scheduler: never a held/running piece, never an ineligible source, never o
     const worst = Math.max(...out.map((o) => rarityBefore[o.piece]));
     for (let piece = 0; piece < swarm.pieceCount; piece++) {
       if (seen.has(piece) || runningBefore.includes(piece) || heldBefore[piece] || rarityBefore[piece] >= worst) continue;
-      if (!swarm.digestKnown.has(piece)) continue;
+      if (!swarm.isDigestKnown(piece)) continue;
       const sources = [SUPERNODE_INDEX, ...Array.from({ length: st.peers }, (_, i) => i)];
       const free = sources.find((src) => eligible(before, requester, piece, src, extraLoad));
       assert.is(free, undefined, `piece ${piece} (rarity ${rarityBefore[piece]}) skipped for rarity ${worst} though ${free} could serve it`);
@@ -126,9 +126,9 @@ test('scheduler: ties on rarity go to the piece nearest the running download', (
     const trial = new TaskSwarm(20, configOrThrow({ piecesPerPull: 2, peerDownLimit: 2 }));
     const r = trial.addPeer(false, 0);
     trial.cdnReady.add(10);
-    trial.digestKnown.add(10);
+    trial.markDigestKnown(10);
     assert.equal(trial.schedule(r, 0, rng).map((o) => o.piece), [10]);
-    for (let piece = 0; piece < 20; piece++) { trial.cdnReady.add(piece); trial.digestKnown.add(piece); }
+    for (let piece = 0; piece < 20; piece++) { trial.cdnReady.add(piece); trial.markDigestKnown(piece); }
     const [next] = trial.schedule(r, 0, rng);
     assert.ok(next.piece === 9 || next.piece === 11, `expected a neighbour of 10, got ${next.piece}`);
   }
@@ -139,7 +139,7 @@ test('scheduler: the supernode is used only when no peer can serve, and within i
   const swarm = new TaskSwarm(4, cfg);
   const a = swarm.addPeer(false, 0);
   const b = swarm.addPeer(false, 0);
-  for (let piece = 0; piece < 4; piece++) { swarm.cdnReady.add(piece); swarm.digestKnown.add(piece); }
+  for (let piece = 0; piece < 4; piece++) { swarm.cdnReady.add(piece); swarm.markDigestKnown(piece); }
   swarm.addHolding(b, 0);
   const out = swarm.schedule(a, 0, testRng(1));
   const bySource = new Map(out.map((o) => [o.piece, o.source]));
@@ -161,7 +161,7 @@ test('scheduler: a fast busy holder beats a slow idle one; a slow one is used wh
   const cfg = configOrThrow({ piecesPerPull: 1, peerDownLimit: 1, peerUpLimit: 5 });
   const rng = testRng(9);
   const swarm = new TaskSwarm(1, cfg);
-  swarm.digestKnown.add(0);
+  swarm.markDigestKnown(0);
   const slow = swarm.addPeer(false, 0, 12_500_000);
   const fast = swarm.addPeer(false, 0, 1_250_000_000);
   swarm.addHolding(slow, 0);
@@ -171,7 +171,7 @@ test('scheduler: a fast busy holder beats a slow idle one; a slow one is used wh
     assert.equal(swarm.schedule(requester, 0, rng), [{ piece: 0, source: fast }], `requester ${i}`);
   }
   const lone = new TaskSwarm(1, cfg);
-  lone.digestKnown.add(0);
+  lone.markDigestKnown(0);
   const onlySlow = lone.addPeer(false, 0, 12_500_000);
   lone.addHolding(onlySlow, 0);
   assert.equal(lone.schedule(lone.addPeer(false, 0), 0, rng), [{ piece: 0, source: onlySlow }]);
