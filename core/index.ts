@@ -24,3 +24,4 @@ export * from './task-key.ts';
 export * from './token-bucket.ts';
 export * from './units.ts';
 export * from './uploader.ts';
+export * from './waiters.ts';

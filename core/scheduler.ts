@@ -50,13 +50,17 @@ export interface Scheduled {
   source: number;
 }
 
-/** Extra candidates tried beyond the wanted count when sources are busy; bounds a pull's work. */
-const EXTRA_TRIES = 16;
+/**
+ * Holders a pull may look at in all, in units of `sourceScanLimit`: bounds a pull's work when
+ * many candidates have only busy holders, while letting it reach past the rarest pieces.
+ */
+const SOURCE_CHECKS_PER_SCAN = 32;
 /** A requester missing at most this many pieces has its candidates found from its own bitmap. */
 const MISSING_SCAN_MAX = 64;
 
 export class TaskSwarm {
-  readonly cdnReady: Bitset;
+  /** Pieces the supernode's CDN holds (it may serve them as a special peer). */
+  private readonly cdnReady: Bitset;
   /**
    * Pieces whose digest the supernode's own CDN computed. Only these are scheduled: a peer
    * cannot verify a piece without it, and digests claimed by peers are never trusted (a
@@ -65,6 +69,13 @@ export class TaskSwarm {
   private readonly digestKnown: Bitset;
   /** The pieces with a known digest, rarest first (rarity-order.ts). */
   private readonly order: RarityOrder;
+  /**
+   * Pieces a pull found with no free source for anyone: every holder busy (all of them looked
+   * at) and the supernode unable to serve it. Cleared the moment that can change — a holder of
+   * the piece finishes an upload, a new holder appears, the supernode frees a slot — so later
+   * pulls skip these pieces without looking at their holders again.
+   */
+  private readonly noFreeSource: Uint32Array;
   readonly blacklists: Blacklists;
   /** Peers holding each piece (may contain gone peers until a scan removes them). */
   private readonly holders: number[][];
@@ -82,12 +93,17 @@ export class TaskSwarm {
   private readonly uploadRate: number[] = [];
   private readonly uploadSlots: number[] = [];
   private supernodeUploadsRunning = 0;
+  /** Highest upload rate any peer of the swarm declared (or was assumed to have). */
+  private fastestUploadRate = 0;
 
-  private readonly candidatePieces: Int32Array;
   private readonly candidateKeys: Float64Array;
+  /** The pull being answered (one object reused: a pull allocates no walk state). */
+  private lastScanAllBusy = false;
+  private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0 };
 
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
     this.cdnReady = new Bitset(pieceCount);
+    this.noFreeSource = new Uint32Array(Math.ceil(pieceCount / 32));
     this.digestKnown = new Bitset(pieceCount);
     this.order = new RarityOrder(pieceCount);
     this.blacklists = new Blacklists(cfg);
@@ -96,7 +112,6 @@ export class TaskSwarm {
     this.copies = new Int32Array(pieceCount);
     this.inFlight = new Int32Array(pieceCount);
     this.fromSupernode = new Int32Array(pieceCount);
-    this.candidatePieces = new Int32Array(pieceCount);
     this.candidateKeys = new Float64Array(pieceCount);
   }
 
@@ -114,7 +129,9 @@ export class TaskSwarm {
     this.uploads.push(0);
     this.gone.push(false);
     this.cdnOnly.push(cdnOnly);
-    this.uploadRate.push(uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec);
+    const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
+    this.uploadRate.push(rate);
+    if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
     this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
@@ -128,12 +145,27 @@ export class TaskSwarm {
 
   isDigestKnown(piece: number): boolean { return this.digestKnown.has(piece); }
 
+  /** The CDN stored the piece: the supernode can serve it. */
+  markCdnReady(piece: number): boolean {
+    if (piece < 0 || piece >= this.pieceCount) return false;
+    clearBit(this.noFreeSource, piece);
+    return this.cdnReady.add(piece);
+  }
+
+  /** The CDN lost its copy (deleted on disk): the supernode cannot serve it until it is fetched again. */
+  dropCdnPiece(piece: number): boolean {
+    return piece >= 0 && piece < this.pieceCount && this.cdnReady.delete(piece);
+  }
+
+  isCdnReady(piece: number): boolean { return this.cdnReady.has(piece); }
+
   /** Record that a peer holds a verified piece (resume, migration, or a reported success). */
   addHolding(peer: number, piece: number): void {
     if (this.gone[peer] || piece < 0 || piece >= this.pieceCount) return;
     if (!this.have[peer].add(piece)) return;
     this.holders[piece].push(peer);
     this.copies[piece]++;
+    clearBit(this.noFreeSource, piece);
     this.reorder(piece);
   }
 
@@ -148,6 +180,32 @@ export class TaskSwarm {
   inFlightOf(piece: number): number { return this.inFlight[piece]; }
   supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
   missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
+
+  /** Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now. */
+  freeUploadSlots(source: number): number {
+    if (source === SUPERNODE_INDEX) return Math.max(0, this.cfg.supernodeUpLimit - this.supernodeUploadsRunning);
+    if (this.gone[source] || this.cdnOnly[source]) return 0;
+    return Math.max(0, this.uploadSlots[source] - this.uploads[source]);
+  }
+
+  /**
+   * Could `source` serve `requester` something it lacks: `piece`, or (piece -1) any piece with a
+   * known digest? A cheap word-wise test used to pick whom to wake; the pull itself still
+   * decides by the full rules (rarest first, limits, blacklists).
+   */
+  offersTo(source: number, requester: number, piece = -1): boolean {
+    if (this.gone[requester]) return false;
+    const lacks = this.have[requester];
+    if (source === SUPERNODE_INDEX) {
+      if (piece >= 0) return this.cdnReady.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
+      return anyAndNot(this.cdnReady.words, this.digestKnown.words, lacks.words);
+    }
+    if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
+    if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
+    const holds = this.have[source];
+    if (piece >= 0) return holds.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
+    return anyAndNot(holds.words, this.digestKnown.words, lacks.words);
+  }
 
   /** The peer left (connection closed, crashed): release its downloads and stop using it as a source. */
   removePeer(peer: number): void {
@@ -196,92 +254,95 @@ export class TaskSwarm {
     return false;
   }
 
-  /** Answer a pull: choose pieces and sources for `requester` and mark them running. */
+  /**
+   * Answer a pull: choose pieces and sources for `requester` and mark them running. Candidates
+   * are tried rarest first until `wanted` have a source, the candidates run out, or the pull
+   * has looked at `sourceChecksPerPull` holders: a requester whose rarest pieces are all busy
+   * (everyone wants the newest pieces) still gets older pieces from idle holders.
+   */
   schedule(requester: number, nowMs: number, rng: Rng): Scheduled[] {
     const cfg = this.cfg;
     const mine = this.running[requester];
     const wanted = Math.min(cfg.piecesPerPull, cfg.peerDownLimit) - mine.length;
     if (wanted <= 0 || this.gone[requester]) return [];
-    const supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
-    const count = this.collectCandidates(requester, supernodeOnly, rng, wanted + EXTRA_TRIES);
+    const walk = this.walk;
+    walk.requester = requester;
+    walk.supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
+    walk.rotation = randomInt(rng, this.pieceCount);
+    walk.runningAtStart = mine.length;
+    walk.anchor = this.anchor[requester];
+    walk.checksLeft = SOURCE_CHECKS_PER_SCAN * cfg.sourceScanLimit;
     const out: Scheduled[] = [];
-    for (let i = 0; i < count && out.length < wanted; i++) {
-      const piece = this.candidatePieces[i];
-      const source = this.chooseSource(requester, piece, supernodeOnly);
-      if (source === null) continue;
-      mine.push({ piece, source, startedMs: nowMs });
-      this.inFlight[piece]++;
-      this.reorder(piece);
-      if (source === SUPERNODE_INDEX) {
-        this.supernodeUploadsRunning++;
-        this.fromSupernode[piece]++;
-      } else this.uploads[source]++;
-      this.anchor[requester] = piece;
-      out.push({ piece, source });
-    }
-    return out;
-  }
-
-  /**
-   * Fill the candidate arrays with the best `limit` candidates in key order (insertion into a
-   * short sorted buffer); returns how many. Key = (rarity, distance, rotation), smaller first;
-   * keys are distinct (rotation is). Pieces are visited rarest level first and the walk stops
-   * after the level that filled the buffer (every later piece has a larger key); a requester
-   * missing only a few pieces has them visited straight from its bitmap instead.
-   */
-  private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng, limit: number): number {
-    const n = this.pieceCount;
-    const rotation = randomInt(rng, n);
-    const missing = n - this.have[requester].count;
-    let count = 0;
-    if (missing <= MISSING_SCAN_MAX) {
+    if (this.pieceCount - this.have[requester].count <= MISSING_SCAN_MAX) {
       const haveWords = this.have[requester].words;
       const knownWords = this.digestKnown.words;
+      let count = 0;
       for (let w = 0; w < haveWords.length; w++) {
         let bits = ~haveWords[w] & knownWords[w];
         while (bits !== 0) {
           const low = bits & -bits;
           bits ^= low;
-          count = this.consider(requester, (w << 5) + (31 - Math.clz32(low)), supernodeOnly, rotation, limit, count);
+          count = this.consider((w << 5) + (31 - Math.clz32(low)), count);
         }
       }
-      return count;
+      this.tryCandidates(count, wanted, nowMs, out);
+    } else {
+      const order = this.order;
+      for (let i = 0; i < order.listed && out.length < wanted && walk.checksLeft > 0;) {
+        const end = order.levelEnd(i);
+        let count = 0;
+        for (; i < end; i++) count = this.consider(order.pieceAt(i), count);
+        this.tryCandidates(count, wanted, nowMs, out);
+      }
     }
-    const order = this.order;
-    const listed = order.listed;
-    for (let i = 0; i < listed;) {
-      const end = order.levelEnd(i);
-      for (; i < end; i++) count = this.consider(requester, order.pieceAt(i), supernodeOnly, rotation, limit, count);
-      if (count >= limit) break;
-    }
-    return count;
+    // Rarity changes are applied after the walk: the order is not reshuffled under it, and every
+    // candidate was ranked by the swarm as the pull found it.
+    for (const { piece } of out) this.reorder(piece);
+    if (out.length > 0) this.anchor[requester] = out[out.length - 1].piece;
+    return out;
   }
 
-  /** Score one piece for `requester` and keep it if it is among the best `limit`; returns the new count. */
-  private consider(requester: number, piece: number, supernodeOnly: boolean, rotation: number, limit: number, count: number): number {
+  /** Try the first `count` gathered candidates in key order until `wanted` are running. */
+  private tryCandidates(count: number, wanted: number, nowMs: number, out: Scheduled[]): void {
+    if (count === 0) return;
     const n = this.pieceCount;
-    if (this.have[requester].has(piece)) return count;
-    const mine = this.running[requester];
+    const walk = this.walk;
+    const keys = this.candidateKeys.subarray(0, count).sort();
+    const mine = this.running[walk.requester];
+    for (let c = 0; c < count && out.length < wanted && walk.checksLeft > 0; c++) {
+      const piece = (keys[c] % n + walk.rotation) % n;
+      const source = this.chooseSource(walk.requester, piece, walk.supernodeOnly);
+      if (source === null) continue;
+      mine.push({ piece, source, startedMs: nowMs });
+      this.inFlight[piece]++;
+      if (source === SUPERNODE_INDEX) {
+        this.supernodeUploadsRunning++;
+        this.fromSupernode[piece]++;
+      } else this.uploads[source]++;
+      out.push({ piece, source });
+    }
+  }
+
+  /**
+   * Rank one piece for the walk's requester: append its key (rarity, distance, rotation; smaller
+   * first, distinct because the rotation is) when it is a candidate. Returns the new count.
+   */
+  private consider(piece: number, count: number): number {
+    const n = this.pieceCount;
+    const walk = this.walk;
+    if (this.have[walk.requester].has(piece)) return count;
+    const mine = this.running[walk.requester];
     for (let r = 0; r < mine.length; r++) if (mine[r].piece === piece) return count;
-    if (!this.cdnReady.has(piece) && (supernodeOnly || this.copies[piece] <= 0)) return count;
+    if (!this.cdnReady.has(piece) && (walk.supernodeOnly || this.copies[piece] <= 0)) return count;
     let distance: number;
-    if (mine.length > 0) {
+    if (walk.runningAtStart > 0) {
       distance = n;
-      for (let r = 0; r < mine.length; r++) distance = Math.min(distance, Math.abs(piece - mine[r].piece));
+      for (let r = 0; r < walk.runningAtStart; r++) distance = Math.min(distance, Math.abs(piece - mine[r].piece));
     } else {
-      distance = Math.abs(piece - this.anchor[requester]);
+      distance = Math.abs(piece - walk.anchor);
     }
-    const key = (this.rarityOf(piece) * (n + 1) + distance) * n + ((piece - rotation + n) % n);
-    if (count === limit && key >= this.candidateKeys[count - 1]) return count;
-    let at = count < limit ? count++ : count - 1;
-    while (at > 0 && this.candidateKeys[at - 1] > key) {
-      this.candidateKeys[at] = this.candidateKeys[at - 1];
-      this.candidatePieces[at] = this.candidatePieces[at - 1];
-      at--;
-    }
-    this.candidateKeys[at] = key;
-    this.candidatePieces[at] = piece;
-    return count;
+    this.candidateKeys[count] = (this.rarityOf(piece) * (n + 1) + distance) * n + ((piece - walk.rotation + n) % n);
+    return count + 1;
   }
 
   /** Copies held plus copies in flight: what rarest-first orders by. */
@@ -295,23 +356,34 @@ export class TaskSwarm {
   }
 
   private chooseSource(requester: number, piece: number, supernodeOnly: boolean): number | null {
+    if (!supernodeOnly && (this.noFreeSource[piece >>> 5] & (1 << (piece & 31))) !== 0) return null;
+    let everyHolderBusy = true;
     if (!supernodeOnly) {
       const peer = this.bestHolder(requester, piece);
       if (peer !== null) return peer;
+      everyHolderBusy = this.lastScanAllBusy;
     }
     const cap = this.cfg.supernodeCopiesPerPiece;
     if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit
       && (cap === 0 || supernodeOnly || this.fromSupernode[piece] < cap)) return SUPERNODE_INDEX;
+    if (!supernodeOnly && everyHolderBusy) this.noFreeSource[piece >>> 5] |= 1 << (piece & 31);
     return null;
   }
 
+  /**
+   * The holder with the best expected rate among up to `sourceScanLimit` from the piece's cursor,
+   * or null. Sets `lastScanAllBusy` when it looked at every holder and each was refused for a
+   * reason that holds for any requester (full, or serving no one).
+   */
   private bestHolder(requester: number, piece: number): number | null {
     const list = this.holders[piece];
     let best: number | null = null;
     let bestRate = 0;
     let scanned = 0;
+    let allBusy = true;
+    const limit = Math.min(this.cfg.sourceScanLimit, this.walk.checksLeft);
     let i = list.length > 0 ? this.holderCursor[piece] % list.length : 0;
-    while (list.length > 0 && scanned < this.cfg.sourceScanLimit && scanned < list.length) {
+    while (list.length > 0 && scanned < limit && scanned < list.length) {
       const holder = list[i];
       if (this.gone[holder]) {
         list[i] = list[list.length - 1];
@@ -320,25 +392,48 @@ export class TaskSwarm {
         continue;
       }
       scanned++;
+      i = (i + 1) % list.length;
       const load = this.uploads[holder];
+      if (this.cdnOnly[holder] || load >= this.uploadSlots[holder]) continue;
+      allBusy = false;
       const rate = this.uploadRate[holder] / (load + 1);
-      if (holder !== requester && !this.cdnOnly[holder] && load < this.uploadSlots[holder]
-        && this.blacklists.allows(requester, holder) && rate > bestRate) {
+      if (holder !== requester && this.blacklists.allows(requester, holder) && rate > bestRate) {
         best = holder;
         bestRate = rate;
+        // An idle holder as fast as the fastest peer of the swarm: nothing in the window beats it.
+        if (rate >= this.fastestUploadRate) break;
       }
-      i = (i + 1) % list.length;
     }
+    this.walk.checksLeft -= scanned;
     this.holderCursor[piece] = i;
+    this.lastScanAllBusy = allBusy && scanned >= list.length;
     return best;
   }
 
   private release(run: RunningPiece): void {
     this.inFlight[run.piece]--;
     this.reorder(run.piece);
+    const hint = this.noFreeSource;
     if (run.source === SUPERNODE_INDEX) {
       this.supernodeUploadsRunning--;
       this.fromSupernode[run.piece]--;
-    } else this.uploads[run.source]--;
+      // The supernode may serve any piece it holds again.
+      hint.fill(0);
+    } else {
+      this.uploads[run.source]--;
+      // The source has a free slot again for every piece it holds.
+      const holds = this.have[run.source].words;
+      for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];
+    }
   }
+}
+
+/** Is some bit set in a and b but not in c? */
+function anyAndNot(a: Uint32Array, b: Uint32Array, c: Uint32Array): boolean {
+  for (let w = 0; w < a.length; w++) if ((a[w] & b[w] & ~c[w]) !== 0) return true;
+  return false;
+}
+
+function clearBit(words: Uint32Array, i: number): void {
+  words[i >>> 5] &= ~(1 << (i & 31));
 }

@@ -12,9 +12,11 @@
  *
  * Pulls are answered by the task's `TaskSwarm` (scheduler.ts): `assign` with pieces and
  * sources, or `wait` with a back-off hint that doubles per consecutive empty answer. A peer left
- * short of work is queued as a waiter; when capacity appears (a piece lands, a peer gains a
- * piece, an upload slot frees) up to `wakeBatch` waiters are rescheduled and sent an `assign`
- * unasked, so nobody spins and nobody sleeps through available work. Results in pulls/reports
+ * short of work is queued as a waiter. Capacity appears at a source — a piece lands at the CDN,
+ * a peer gains a piece, an upload slot frees — and the waiters that source could serve (they
+ * lack what it holds) are rescheduled, oldest first, up to `wakeBatch` of them or until its
+ * slots are taken, and sent an `assign` unasked; waiters it could not serve keep their place.
+ * So nobody spins, and nobody sleeps through work a free source could give it. Results in pulls/reports
  * settle running pieces and feed the blacklists. A running piece with no result after twice
  * `pieceTimeoutMs` is released without blame (its requester vanished or is stuck).
  *
@@ -40,6 +42,10 @@ import { randomInt } from './rng.ts';
 import { SUPERNODE_INDEX, TaskSwarm } from './scheduler.ts';
 import type { SupernodeEffect, SupernodeInput } from './supernode-io.ts';
 import { peerSettingsOf, type PeerSettings } from './settings.ts';
+import { WaiterList } from './waiters.ts';
+
+/** A wake looks at up to this many waiters per one it may reschedule (wakeBatch). */
+const WAKE_SCAN_FACTOR = 8;
 
 type TaskPhase = 'fetching' | 'ready' | 'revalidating';
 
@@ -58,6 +64,8 @@ interface PeerSlot {
   informed: boolean;
   waitStreak: number;
   waiting: boolean;
+  prevWaiter: PeerSlot | null;
+  nextWaiter: PeerSlot | null;
   left: boolean;
 }
 
@@ -73,7 +81,7 @@ interface Task {
   byIndex: PeerSlot[];
   /** Swarm index of every peer that ever joined, kept after it leaves so late results settle. */
   indexOf: Map<PeerId, number>;
-  waiters: WaiterQueue;
+  waiters: WaiterList<PeerSlot>;
   needsAuth: boolean;
   validatedAtMs: number;
   lastUsedMs: number;
@@ -155,8 +163,7 @@ export class Supernode {
       case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
       case 'cdn-piece-lost': {
         const task = this.tasks.get(input.taskId);
-        if (!task?.swarm || !task.swarm.cdnReady.has(input.piece)) return;
-        task.swarm.cdnReady.delete(input.piece);
+        if (!task?.swarm || !task.swarm.dropCdnPiece(input.piece)) return;
         this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
         return;
       }
@@ -204,7 +211,7 @@ export class Supernode {
     const slot: PeerSlot = {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
-      authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, left: false,
+      authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, prevWaiter: null, nextWaiter: null, left: false,
     };
     if (creating && hasCredentials(msg.task)) task.needsAuth = true;
     task.peers.set(from, slot);
@@ -224,7 +231,7 @@ export class Supernode {
   private newTask(nowMs: number, taskId: TaskId, spec: TaskSpec): Task {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
-      waiters: new WaiterQueue(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
+      waiters: new WaiterList<PeerSlot>(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
     };
     this.tasks.set(taskId, task);
     return task;
@@ -272,26 +279,26 @@ export class Supernode {
     if (!task?.swarm || piece < 0 || piece >= task.swarm.pieceCount) return;
     task.digests[piece] = digest;
     task.swarm.markDigestKnown(piece);
-    if (task.swarm.cdnReady.add(piece)) {
-      this.wake(nowMs, task, Math.max(1, this.cfg.supernodeUpLimit - task.swarm.supernodeUploads));
-    }
+    if (task.swarm.markCdnReady(piece)) this.wake(nowMs, task, SUPERNODE_INDEX, piece);
   }
 
   private settleResults(nowMs: number, task: Task, slot: PeerSlot, results: PieceResult[]): void {
     const swarm = task.swarm;
     if (!swarm || slot.index < 0) return;
-    let freed = 0;
-    let gained = 0;
+    const freedSources: number[] = [];
+    const gainedPieces: number[] = [];
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
       const blame = !result.ok && result.failure !== 'busy';
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
-        freed++;
-        if (result.ok) gained++;
+        freedSources.push(source);
+        if (result.ok) gainedPieces.push(result.piece);
       }
     }
-    if (freed > 0) this.wake(nowMs, task, Math.min(this.cfg.wakeBatch, freed + gained * this.cfg.peerUpLimit));
+    // Capacity appeared: an upload slot at each source, and the requester now serves what it gained.
+    for (const source of freedSources) this.wake(nowMs, task, source, -1);
+    for (const piece of gainedPieces) this.wake(nowMs, task, slot.index, piece);
   }
 
   private answerPull(nowMs: number, task: Task, slot: PeerSlot): void {
@@ -366,28 +373,41 @@ export class Supernode {
 
   private enqueueWaiter(task: Task, slot: PeerSlot): void {
     if (slot.waiting || task.waiters.length >= this.cfg.maxPeersPerTask) return;
-    slot.waiting = true;
     task.waiters.push(slot);
   }
 
-  /** Reschedule up to `budget` (at most wakeBatch) waiters; those given work get an `assign`. */
-  private wake(nowMs: number, task: Task, budget: number): void {
+  /**
+   * Capacity appeared at `source` (a peer, or SUPERNODE_INDEX for the CDN): for `piece`, or
+   * (-1) for whatever it holds. Walk the waiters oldest first and reschedule those it could
+   * serve — at most `wakeBatch` of them, looking at no more than WAKE_SCAN_FACTOR x wakeBatch —
+   * until its free upload slots are taken. Waiters it could not serve keep their place; one
+   * rescheduled without success goes to the back. Those given work get an unasked `assign`.
+   */
+  private wake(nowMs: number, task: Task, source: number, piece: number): void {
     const swarm = task.swarm;
     if (!swarm) return;
-    let tries = Math.min(budget, this.cfg.wakeBatch, task.waiters.length);
-    while (tries-- > 0) {
-      const slot = task.waiters.shift();
-      slot.waiting = false;
-      if (slot.left || slot.index < 0 || !slot.informed || swarm.isComplete(slot.index)) continue;
-      const assigned = this.assign(nowMs, task, slot);
-      if (assigned.length === 0) {
-        this.enqueueWaiter(task, slot);
-        continue;
+    let scheduled = 0;
+    let looked = 0;
+    const lookLimit = WAKE_SCAN_FACTOR * this.cfg.wakeBatch;
+    let slot = task.waiters.first();
+    while (slot && scheduled < this.cfg.wakeBatch && looked < lookLimit && swarm.freeUploadSlots(source) > 0) {
+      const next = task.waiters.next(slot);
+      looked++;
+      if (slot.left || slot.index < 0 || !slot.informed || swarm.isComplete(slot.index)) {
+        task.waiters.remove(slot);
+      } else if (swarm.offersTo(source, slot.index, piece)) {
+        task.waiters.remove(slot);
+        scheduled++;
+        const assigned = this.assign(nowMs, task, slot);
+        if (assigned.length === 0) this.enqueueWaiter(task, slot);
+        else {
+          slot.waitStreak = 0;
+          const short = this.isShort(swarm, slot.index);
+          if (short) this.enqueueWaiter(task, slot);
+          this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+        }
       }
-      slot.waitStreak = 0;
-      const short = this.isShort(swarm, slot.index);
-      if (short) this.enqueueWaiter(task, slot);
-      this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces: assigned, retryAfterMs: short ? this.backoffMs(slot) : 0 });
+      slot = next;
     }
   }
 
@@ -407,9 +427,11 @@ export class Supernode {
     slot.left = true;
     task.peers.delete(slot.id);
     this.peerTasks.get(slot.id)?.delete(task.taskId);
+    task.waiters.remove(slot);
     if (task.swarm && slot.index >= 0) {
+      const freedSources = task.swarm.runningOf(slot.index).map((run) => run.source);
       task.swarm.removePeer(slot.index);
-      this.wake(nowMs, task, this.cfg.wakeBatch);
+      for (const source of freedSources) this.wake(nowMs, task, source, -1);
     }
   }
 
@@ -439,7 +461,9 @@ export class Supernode {
     const fresh = this.newTask(nowMs, taskId, task.spec);
     fresh.needsAuth = task.needsAuth;
     for (const slot of waiting) {
-      const renewed: PeerSlot = { ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, waitStreak: 0 };
+      const renewed: PeerSlot = {
+        ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, prevWaiter: null, nextWaiter: null, waitStreak: 0,
+      };
       fresh.peers.set(slot.id, renewed);
     }
     this.out.push({ kind: 'cdn-fetch', taskId, task: fresh.spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
@@ -496,22 +520,6 @@ export class Supernode {
 
   private send(to: PeerId, msg: SupernodeToPeer): void {
     this.out.push({ kind: 'send', to, msg });
-  }
-}
-
-/** FIFO of waiting peers; O(1) at both ends (Array.shift is O(n) on long queues). */
-class WaiterQueue {
-  private items: PeerSlot[] = [];
-  private head = 0;
-  get length(): number { return this.items.length - this.head; }
-  push(slot: PeerSlot): void { this.items.push(slot); }
-  shift(): PeerSlot {
-    const slot = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return slot;
   }
 }
 
