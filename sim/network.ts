@@ -74,10 +74,10 @@ export class Network {
   private scratchSettled = new Uint8Array(64);
   private scratchAlloc = new Float64Array(64);
 
-  /** Rate recomputations performed (a cost figure for benchmarks). */
+  /** Cost figures for benchmarks: flow changes re-rated, flows re-rated, and re-ratings that moved a rate. */
+  recomputes = 0;
   rateUpdates = 0;
   rateChanges = 0;
-  recomputes = 0;
 
   constructor(private readonly schedule: (timeMs: number, flowId: number) => void, readonly rule: SharingRule = 'local') {}
 
