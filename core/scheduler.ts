@@ -99,7 +99,7 @@ export class TaskSwarm {
   private readonly candidateKeys: Float64Array;
   /** The pull being answered (one object reused: a pull allocates no walk state). */
   private lastScanAllBusy = false;
-  private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0 };
+  private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0, freedSource: SUPERNODE_INDEX };
 
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
     this.cdnReady = new Bitset(pieceCount);
@@ -181,30 +181,51 @@ export class TaskSwarm {
   supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
   missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
 
-  /** Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now. */
-  freeUploadSlots(source: number): number {
-    if (source === SUPERNODE_INDEX) return Math.max(0, this.cfg.supernodeUpLimit - this.supernodeUploadsRunning);
+  /**
+   * Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now; of `piece` when given
+   * (the supernode serves at most `supernodeCopiesPerPiece` copies of one piece at a time).
+   */
+  freeUploadSlots(source: number, piece = -1): number {
+    if (source === SUPERNODE_INDEX) {
+      const free = this.cfg.supernodeUpLimit - this.supernodeUploadsRunning;
+      const cap = this.cfg.supernodeCopiesPerPiece;
+      return Math.max(0, piece >= 0 && cap > 0 ? Math.min(free, cap - this.fromSupernode[piece]) : free);
+    }
     if (this.gone[source] || this.cdnOnly[source]) return 0;
     return Math.max(0, this.uploadSlots[source] - this.uploads[source]);
   }
 
   /**
-   * Could `source` serve `requester` something it lacks: `piece`, or (piece -1) any piece with a
-   * known digest? A cheap word-wise test used to pick whom to wake; the pull itself still
-   * decides by the full rules (rarest first, limits, blacklists).
+   * Could `source` serve `requester` something it lacks and is not already fetching: `piece`, or
+   * (piece -1) any piece with a known digest? A cheap word-wise test used to pick whom to wake;
+   * the pull itself still decides by the full rules (rarest first, limits, blacklists).
    */
   offersTo(source: number, requester: number, piece = -1): boolean {
     if (this.gone[requester]) return false;
     const lacks = this.have[requester];
+    const running = this.running[requester];
+    if (piece >= 0) {
+      for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+    }
+    let holds: Uint32Array;
     if (source === SUPERNODE_INDEX) {
       if (piece >= 0) return this.cdnReady.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
-      return anyAndNot(this.cdnReady.words, this.digestKnown.words, lacks.words);
+      holds = this.cdnReady.words;
+    } else {
+      if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
+      if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
+      if (piece >= 0) return this.have[source].has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
+      holds = this.have[source].words;
     }
-    if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
-    if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
-    const holds = this.have[source];
-    if (piece >= 0) return holds.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
-    return anyAndNot(holds.words, this.digestKnown.words, lacks.words);
+    const known = this.digestKnown.words;
+    const missing = lacks.words;
+    for (let w = 0; w < holds.length; w++) {
+      let bits = holds[w] & known[w] & ~missing[w];
+      if (bits === 0) continue;
+      for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+      if (bits !== 0) return true;
+    }
+    return false;
   }
 
   /** The peer left (connection closed, crashed): release its downloads and stop using it as a source. */
@@ -258,9 +279,11 @@ export class TaskSwarm {
    * Answer a pull: choose pieces and sources for `requester` and mark them running. Candidates
    * are tried rarest first until `wanted` have a source, the candidates run out, or the pull
    * has looked at `sourceChecksPerPull` holders: a requester whose rarest pieces are all busy
-   * (everyone wants the newest pieces) still gets older pieces from idle holders.
+   * (everyone wants the newest pieces) still gets older pieces from idle holders. `freedSource`
+   * is a peer known to have a free slot (the one whose capacity woke this requester): it is
+   * weighed for every candidate it holds, even when the holder scan would not reach it.
    */
-  schedule(requester: number, nowMs: number, rng: Rng): Scheduled[] {
+  schedule(requester: number, nowMs: number, rng: Rng, freedSource = SUPERNODE_INDEX): Scheduled[] {
     const cfg = this.cfg;
     const mine = this.running[requester];
     const wanted = Math.min(cfg.piecesPerPull, cfg.peerDownLimit) - mine.length;
@@ -272,6 +295,7 @@ export class TaskSwarm {
     walk.runningAtStart = mine.length;
     walk.anchor = this.anchor[requester];
     walk.checksLeft = SOURCE_CHECKS_PER_SCAN * cfg.sourceScanLimit;
+    walk.freedSource = freedSource;
     const out: Scheduled[] = [];
     if (this.pieceCount - this.have[requester].count <= MISSING_SCAN_MAX) {
       const haveWords = this.have[requester].words;
@@ -407,6 +431,13 @@ export class TaskSwarm {
     this.walk.checksLeft -= scanned;
     this.holderCursor[piece] = i;
     this.lastScanAllBusy = allBusy && scanned >= list.length;
+    const freed = this.walk.freedSource;
+    if (freed !== SUPERNODE_INDEX && freed !== best && freed !== requester && this.have[freed].has(piece) && !this.gone[freed]
+      && !this.cdnOnly[freed] && this.uploads[freed] < this.uploadSlots[freed] && this.blacklists.allows(requester, freed)
+      && this.uploadRate[freed] / (this.uploads[freed] + 1) > bestRate) {
+      this.lastScanAllBusy = false;
+      return freed;
+    }
     return best;
   }
 
@@ -426,12 +457,6 @@ export class TaskSwarm {
       for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];
     }
   }
-}
-
-/** Is some bit set in a and b but not in c? */
-function anyAndNot(a: Uint32Array, b: Uint32Array, c: Uint32Array): boolean {
-  for (let w = 0; w < a.length; w++) if ((a[w] & b[w] & ~c[w]) !== 0) return true;
-  return false;
 }
 
 function clearBit(words: Uint32Array, i: number): void {

@@ -333,10 +333,11 @@ export class Supernode {
     this.sendWait(task, slot, 'no piece has a free source right now');
   }
 
-  private assign(nowMs: number, task: Task, slot: PeerSlot): Assignment[] {
+  /** Schedule for `slot`; `freedSource` is the source whose capacity woke it (see TaskSwarm.schedule). */
+  private assign(nowMs: number, task: Task, slot: PeerSlot, freedSource = SUPERNODE_INDEX): Assignment[] {
     const swarm = task.swarm!;
     const out: Assignment[] = [];
-    for (const { piece, source } of swarm.schedule(slot.index, nowMs, this.rng)) {
+    for (const { piece, source } of swarm.schedule(slot.index, nowMs, this.rng, freedSource)) {
       const fromSupernode = source === SUPERNODE_INDEX;
       const sourceSlot = fromSupernode ? null : task.byIndex[source];
       if (fromSupernode) this.fromSupernode++; else this.fromPeers++;
@@ -390,15 +391,16 @@ export class Supernode {
     let looked = 0;
     const lookLimit = WAKE_SCAN_FACTOR * this.cfg.wakeBatch;
     let slot = task.waiters.first();
-    while (slot && scheduled < this.cfg.wakeBatch && looked < lookLimit && swarm.freeUploadSlots(source) > 0) {
+    while (slot && scheduled < this.cfg.wakeBatch && looked < lookLimit && swarm.freeUploadSlots(source, piece) > 0) {
       const next = task.waiters.next(slot);
       looked++;
-      if (slot.left || slot.index < 0 || !slot.informed || swarm.isComplete(slot.index)) {
+      if (slot.left || slot.index < 0 || !slot.informed || !this.isShort(swarm, slot.index)) {
+        // Gone, complete, or no longer short of work (its own pulls filled it): not waiting.
         task.waiters.remove(slot);
       } else if (swarm.offersTo(source, slot.index, piece)) {
         task.waiters.remove(slot);
         scheduled++;
-        const assigned = this.assign(nowMs, task, slot);
+        const assigned = this.assign(nowMs, task, slot, source);
         if (assigned.length === 0) this.enqueueWaiter(task, slot);
         else {
           slot.waitStreak = 0;

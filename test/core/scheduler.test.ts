@@ -169,6 +169,33 @@ test('scheduler: a piece found with every holder busy is offered again the momen
   assert.equal(swarm.schedule(third, 0, rng), [{ piece: 0, source: resumed }], 'a new holder clears the mark too');
 });
 
+test('scheduler: the source whose free slot woke a pull is weighed even beyond the holder scan window', () => {
+  const cfg = configOrThrow({ piecesPerPull: 1, peerDownLimit: 1, peerUpLimit: 1, sourceScanLimit: 4 });
+  const swarm = new TaskSwarm(2, cfg);
+  const rng = testRng(2);
+  swarm.markDigestKnown(0);
+  swarm.markDigestKnown(1);
+  // Twelve holders of piece 0; the first eleven also hold piece 1 and are kept busy serving it.
+  const holders = Array.from({ length: 12 }, (_, i) => {
+    const holder = swarm.addPeer(false, 0);
+    swarm.addHolding(holder, 0);
+    if (i < 11) swarm.addHolding(holder, 1);
+    return holder;
+  });
+  for (let i = 0; i < 11; i++) {
+    const taker = swarm.addPeer(false, 0);
+    swarm.addHolding(taker, 0);
+    assert.equal(swarm.schedule(taker, 0, rng), [{ piece: 1, source: holders[i] }]);
+  }
+  const requester = swarm.addPeer(false, 0);
+  swarm.addHolding(requester, 1);
+  assert.equal(swarm.schedule(requester, 0, rng), [], 'the scan window (4 holders) sees only busy ones');
+  const last = holders[11];
+  assert.equal(swarm.schedule(requester, 0, rng, last), [{ piece: 0, source: last }]);
+  assert.equal(swarm.offersTo(last, requester), false, 'the requester now runs the only piece it could offer');
+  assert.equal(swarm.offersTo(last, swarm.addPeer(false, 0)), true);
+});
+
 test('scheduler: an isolated or cdn-pattern requester only ever gets the supernode', () => {
   checkProperty(import.meta.url, 'scheduler-isolation', fc.property(swarmState, (s) => {
     const st = build(s);
