@@ -248,7 +248,8 @@ export class TaskSwarm {
    */
   settle(peer: number, piece: number, source: number, ok: boolean, blame: boolean): boolean {
     const list = this.running[peer];
-    const at = list.findIndex((run) => run.piece === piece && run.source === source);
+    let at = list.length - 1;
+    while (at >= 0 && (list[at].piece !== piece || list[at].source !== source)) at--;
     if (at < 0) return false;
     this.release(list[at]);
     list.splice(at, 1);
@@ -331,7 +332,9 @@ export class TaskSwarm {
     if (count === 0) return;
     const n = this.pieceCount;
     const walk = this.walk;
-    const keys = this.candidateKeys.subarray(0, count).sort();
+    const keys = this.candidateKeys;
+    if (count <= 16) insertionSort(keys, count);
+    else keys.subarray(0, count).sort();
     const mine = this.running[walk.requester];
     for (let c = 0; c < count && out.length < wanted && walk.checksLeft > 0; c++) {
       const piece = (keys[c] % n + walk.rotation) % n;
@@ -461,4 +464,17 @@ export class TaskSwarm {
 
 function clearBit(words: Uint32Array, i: number): void {
   words[i >>> 5] &= ~(1 << (i & 31));
+}
+
+/** Sort keys[0, count) ascending in place (a pull's few candidates: no subarray, no call into the runtime). */
+function insertionSort(keys: Float64Array, count: number): void {
+  for (let i = 1; i < count; i++) {
+    const key = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = key;
+  }
 }

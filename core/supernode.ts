@@ -107,6 +107,9 @@ export class Supernode {
   private sweepAtMs: number | null = null;
   /** What every peer is told to run with (task-info): the fleet's settings are this supernode's. */
   private readonly peerSettings: PeerSettings;
+  /** Scratch lists of one settleResults call. */
+  private readonly freedScratch: number[] = [];
+  private readonly gainedScratch: number[] = [];
 
   constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {
     this.peerSettings = peerSettingsOf(cfg);
@@ -285,8 +288,10 @@ export class Supernode {
   private settleResults(nowMs: number, task: Task, slot: PeerSlot, results: PieceResult[]): void {
     const swarm = task.swarm;
     if (!swarm || slot.index < 0) return;
-    const freedSources: number[] = [];
-    const gainedPieces: number[] = [];
+    const freedSources = this.freedScratch;
+    const gainedPieces = this.gainedScratch;
+    freedSources.length = 0;
+    gainedPieces.length = 0;
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
@@ -297,8 +302,9 @@ export class Supernode {
       }
     }
     // Capacity appeared: an upload slot at each source, and the requester now serves what it gained.
-    for (const source of freedSources) this.wake(nowMs, task, source, -1);
-    for (const piece of gainedPieces) this.wake(nowMs, task, slot.index, piece);
+    // (Waking never settles results, so the scratch lists are not reused under this loop.)
+    for (let i = 0; i < freedSources.length; i++) this.wake(nowMs, task, freedSources[i], -1);
+    for (let i = 0; i < gainedPieces.length; i++) this.wake(nowMs, task, slot.index, gainedPieces[i]);
   }
 
   private answerPull(nowMs: number, task: Task, slot: PeerSlot): void {
