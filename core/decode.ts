@@ -28,6 +28,10 @@ export const DECODE_LIMITS = Object.freeze({
   /** Peer ids, identifiers and `host:port` addresses. */
   idChars: 1024,
   reasonChars: 8 * 1024,
+  /** A peer's declared IDC name, and its `|`-separated location path (topology.ts). */
+  idcChars: 128,
+  locationChars: 512,
+  locationParts: 16,
   pieceSizeBytes: 2 ** 31,
   retryAfterMs: 86_400_000,
   /** Longest JSON text `parseJsonSafe` agrees to parse. */
@@ -92,6 +96,7 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
           blacklist: list(input, 'blacklist', (item) => string(item.value, item.path, DECODE_LIMITS.idChars)),
           pattern: oneOf(input, 'pattern', ['p2p', 'cdn'] as const),
           ...optionalRate(input),
+          ...optionalPlacement(input),
         };
       case 'pull':
       case 'report':
@@ -199,6 +204,16 @@ function headerMap(headers: Fields): Record<string, string> {
 function optionalRate(input: Fields): { uploadRateBytesPerSec?: number } {
   const rate = optional(input, 'uploadRateBytesPerSec', (value, path) => integer(value, path, 0, Number.MAX_SAFE_INTEGER));
   return rate === undefined ? {} : { uploadRateBytesPerSec: rate };
+}
+
+function optionalPlacement(input: Fields): { idc?: string; location?: string } {
+  const idc = optional(input, 'idc', (value, path) => string(value, path, DECODE_LIMITS.idcChars, 0));
+  const location = optional(input, 'location', (value, path) => {
+    const text = string(value, path, DECODE_LIMITS.locationChars, 0);
+    if (text.split('|').length > DECODE_LIMITS.locationParts) fail(path, `expected at most ${DECODE_LIMITS.locationParts} "|"-separated parts`);
+    return text;
+  });
+  return { ...(idc ? { idc } : {}), ...(location ? { location } : {}) };
 }
 
 /** Every fleet setting present, within the bounds a supernode itself is held to (config.ts). */

@@ -22,6 +22,7 @@ export * from './supernode-io.ts';
 export * from './supernode.ts';
 export * from './task-key.ts';
 export * from './token-bucket.ts';
+export * from './topology.ts';
 export * from './units.ts';
 export * from './uploader.ts';
 export * from './waiters.ts';

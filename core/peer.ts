@@ -63,6 +63,7 @@ export class Peer {
   private uploadAddr = '';
   private pattern: 'p2p' | 'cdn' = 'p2p';
   private uploadRateBytesPerSec = 0;
+  private placement: { idc?: string; location?: string } = {};
   private plan: PiecePlan | null = null;
   private have: Bitset | null = null;
   private resumeHave: number[] = [];
@@ -141,6 +142,7 @@ export class Peer {
     this.uploadAddr = input.uploadAddr;
     this.pattern = input.pattern === 'cdn' ? 'cdn' : 'p2p';
     this.uploadRateBytesPerSec = Math.max(0, Math.floor(input.uploadRateBytesPerSec ?? 0));
+    this.placement = { ...(input.idc ? { idc: input.idc } : {}), ...(input.location ? { location: input.location } : {}) };
     this.resumeHave = input.have ?? [];
     this.resumePlan = input.resumePlan ?? null;
     if (input.pattern === 'source' || this.supernodes.length === 0) {
@@ -160,6 +162,7 @@ export class Peer {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
         have: this.have ? this.have.toArray() : [], blacklist: [...this.localBlacklist], pattern: this.pattern,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
+        ...this.placement,
       },
     });
   }

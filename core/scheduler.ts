@@ -33,6 +33,7 @@ import { Bitset } from './bitset.ts';
 import { Blacklists } from './blacklist.ts';
 import { uploadSlotsFor, type CoreConfig } from './config.ts';
 import { RarityOrder } from './rarity-order.ts';
+import { Placements, type Placement } from './topology.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
 
@@ -99,6 +100,12 @@ export class TaskSwarm {
   private readonly candidateKeys: Float64Array;
   /** The pull being answered (one object reused: a pull allocates no walk state). */
   private lastScanAllBusy = false;
+  /** The best holder found so far by bestHolder, and its key (reused: choosing a source allocates nothing). */
+  private readonly pick = { holder: -1, share: -1, closeness: -1, rate: 0 };
+  /** What one download slot needs to keep a requester's link busy: the assumed rate / download slots. */
+  private readonly fairShareRate: number;
+  /** IDC and location of every peer (topology.ts). */
+  private readonly placements = new Placements();
   private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0, freedSource: SUPERNODE_INDEX };
 
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
@@ -113,6 +120,7 @@ export class TaskSwarm {
     this.inFlight = new Int32Array(pieceCount);
     this.fromSupernode = new Int32Array(pieceCount);
     this.candidateKeys = new Float64Array(pieceCount);
+    this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
   }
 
   get peerCount(): number { return this.have.length; }
@@ -120,10 +128,12 @@ export class TaskSwarm {
 
   /**
    * Add a peer; returns its dense index. `cdnOnly`: takes from the supernode only, serves none.
-   * `uploadRateBytesPerSec` 0 = unknown (the configured assumption is used).
+   * `uploadRateBytesPerSec` 0 = unknown (the configured assumption is used). `placement`: the
+   * IDC and location it declared (topology.ts), used to prefer near sources.
    */
-  addPeer(cdnOnly: boolean, anchorPiece: number, uploadRateBytesPerSec = 0): number {
+  addPeer(cdnOnly: boolean, anchorPiece: number, uploadRateBytesPerSec = 0, placement: Placement = {}): number {
     const index = this.have.length;
+    this.placements.add(placement);
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
     this.uploads.push(0);
@@ -398,16 +408,26 @@ export class TaskSwarm {
   }
 
   /**
-   * The holder with the best expected rate among up to `sourceScanLimit` from the piece's cursor,
-   * or null. Sets `lastScanAllBusy` when it looked at every holder and each was refused for a
-   * reason that holds for any requester (full, or serving no one).
+   * The best holder among up to `sourceScanLimit` from the piece's cursor, or null. Best, in
+   * order: (1) the share of a download slot it can fill — its expected rate for one more upload,
+   * declared upload rate / (uploads + 1), over the fleet's fair share per download slot,
+   * counted up to a full slot; (2) closeness to the requester (topology.ts: same IDC, then
+   * common location prefix); (3) the expected rate itself. So a slow uplink is used only when
+   * nothing faster is free, and among holders that can each fill a slot the nearest wins:
+   * topology costs nothing in rate, and nothing in rarity (the piece is already chosen).
+   * Sets `lastScanAllBusy` when it looked at every holder and each was refused for a reason that
+   * holds for any requester (full, or serving no one).
    */
   private bestHolder(requester: number, piece: number): number | null {
     const list = this.holders[piece];
-    let best: number | null = null;
-    let bestRate = 0;
+    const pick = this.pick;
+    pick.holder = -1;
+    pick.share = -1;
+    pick.closeness = -1;
+    pick.rate = 0;
     let scanned = 0;
     let allBusy = true;
+    const closest = this.placements.closest(requester);
     const limit = Math.min(this.cfg.sourceScanLimit, this.walk.checksLeft);
     let i = list.length > 0 ? this.holderCursor[piece] % list.length : 0;
     while (list.length > 0 && scanned < limit && scanned < list.length) {
@@ -420,28 +440,37 @@ export class TaskSwarm {
       }
       scanned++;
       i = (i + 1) % list.length;
-      const load = this.uploads[holder];
-      if (this.cdnOnly[holder] || load >= this.uploadSlots[holder]) continue;
+      if (this.cdnOnly[holder] || this.uploads[holder] >= this.uploadSlots[holder]) continue;
       allBusy = false;
-      const rate = this.uploadRate[holder] / (load + 1);
-      if (holder !== requester && this.blacklists.allows(requester, holder) && rate > bestRate) {
-        best = holder;
-        bestRate = rate;
-        // An idle holder as fast as the fastest peer of the swarm: nothing in the window beats it.
-        if (rate >= this.fastestUploadRate) break;
-      }
+      if (holder === requester || !this.blacklists.allows(requester, holder)) continue;
+      // An idle holder as fast as the fastest peer of the swarm, as close as any can be: nothing beats it.
+      if (this.considerHolder(requester, holder) && pick.rate >= this.fastestUploadRate && pick.closeness >= closest) break;
     }
     this.walk.checksLeft -= scanned;
     this.holderCursor[piece] = i;
     this.lastScanAllBusy = allBusy && scanned >= list.length;
     const freed = this.walk.freedSource;
-    if (freed !== SUPERNODE_INDEX && freed !== best && freed !== requester && this.have[freed].has(piece) && !this.gone[freed]
+    if (freed !== SUPERNODE_INDEX && freed !== pick.holder && freed !== requester && this.have[freed].has(piece) && !this.gone[freed]
       && !this.cdnOnly[freed] && this.uploads[freed] < this.uploadSlots[freed] && this.blacklists.allows(requester, freed)
-      && this.uploadRate[freed] / (this.uploads[freed] + 1) > bestRate) {
+      && this.considerHolder(requester, freed)) {
       this.lastScanAllBusy = false;
-      return freed;
     }
-    return best;
+    return pick.holder >= 0 ? pick.holder : null;
+  }
+
+  /** Make `holder` the pick if it beats the current one (see bestHolder); returns whether it did. */
+  private considerHolder(requester: number, holder: number): boolean {
+    const pick = this.pick;
+    const rate = this.uploadRate[holder] / (this.uploads[holder] + 1);
+    const share = Math.min(1, rate / this.fairShareRate);
+    if (share < pick.share) return false;
+    const closeness = this.placements.closeness(requester, holder);
+    if (share === pick.share && (closeness < pick.closeness || (closeness === pick.closeness && rate <= pick.rate))) return false;
+    pick.holder = holder;
+    pick.share = share;
+    pick.closeness = closeness;
+    pick.rate = rate;
+    return true;
   }
 
   private release(run: RunningPiece): void {

@@ -42,6 +42,7 @@ import { randomInt } from './rng.ts';
 import { SUPERNODE_INDEX, TaskSwarm } from './scheduler.ts';
 import type { SupernodeEffect, SupernodeInput } from './supernode-io.ts';
 import { peerSettingsOf, type PeerSettings } from './settings.ts';
+import type { Placement } from './topology.ts';
 import { WaiterList } from './waiters.ts';
 
 /** A wake looks at up to this many waiters per one it may reschedule (wakeBatch). */
@@ -55,6 +56,7 @@ interface PeerSlot {
   index: number;
   uploadAddr: string;
   uploadRateBytesPerSec: number;
+  placement: Placement;
   cdnOnly: boolean;
   /** Pieces claimed at registration, applied when the plan exists. */
   pendingHave: number[];
@@ -213,6 +215,7 @@ export class Supernode {
     }
     const slot: PeerSlot = {
       id: from, index: -1, uploadAddr: msg.uploadAddr, uploadRateBytesPerSec: msg.uploadRateBytesPerSec ?? 0, cdnOnly: msg.pattern === 'cdn',
+      placement: { ...(msg.idc ? { idc: msg.idc } : {}), ...(msg.location ? { location: msg.location } : {}) },
       pendingHave: msg.have.slice(0, 1 << 20), pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
       authorized: creating || !task.needsAuth, informed: false, waitStreak: 0, waiting: false, prevWaiter: null, nextWaiter: null, left: false,
     };
@@ -254,7 +257,7 @@ export class Supernode {
 
   private joinSwarm(task: Task, slot: PeerSlot): void {
     const swarm = task.swarm!;
-    slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)), slot.uploadRateBytesPerSec);
+    slot.index = swarm.addPeer(slot.cdnOnly, randomInt(this.rng, Math.max(1, swarm.pieceCount)), slot.uploadRateBytesPerSec, slot.placement);
     task.byIndex[slot.index] = slot;
     task.indexOf.set(slot.id, slot.index);
     for (const piece of slot.pendingHave) {

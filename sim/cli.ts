@@ -33,7 +33,8 @@ function addScenarioOptions(cmd: Command): Command {
     .option('--supernode-up <rate>', 'each supernode\'s upload capacity')
     .option('--local-limit <rate>', 'per-task download limit on hosts (0 = unlimited; the seed\'s dfget uses 10MB)')
     .option('--total-limit <rate>', 'per-host RX and TX limit (0 = unlimited)')
-    .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)');
+    .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)')
+    .option('--declare-topology <bool>', 'hosts tell the supernode their IDC and rack (true, the default) or not (false)');
   for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting} (default ${String(DEFAULT_CONFIG[setting])})`));
   return cmd;
 }

@@ -17,6 +17,7 @@ export interface CommonOverrides {
   localLimit?: string;
   totalLimit?: string;
   sharing?: string;
+  declareTopology?: string;
 }
 
 /** `piecesPerPull` -> `pieces-per-pull`: the flag spelling of each core setting. */
@@ -70,6 +71,12 @@ export function applyOverrides(base: Scenario, common: CommonOverrides, core: Pa
   if (common.sharing !== undefined) {
     if (common.sharing !== 'local' && common.sharing !== 'max-min') throw new ScenarioError(`--sharing: expected local or max-min, got "${common.sharing}"`);
     s.sharing = common.sharing;
+  }
+  if (common.declareTopology !== undefined) {
+    if (common.declareTopology !== 'true' && common.declareTopology !== 'false') {
+      throw new ScenarioError(`--declare-topology: expected true or false, got "${common.declareTopology}"`);
+    }
+    s.topology = { ...s.topology, declared: common.declareTopology === 'true' };
   }
   for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
     if (text === undefined) continue;

@@ -208,7 +208,7 @@ export function runDragonfly(world: World, hooks: RunHooks, pattern: 'p2p' | 'cd
     machines[2 * S + N + host] = hostUploaders[host] as unknown as Machine<{ kind: string }, unknown>;
     sinks[2 * S + host] = (e) => onPeerEffect(host, e as PeerEffect);
     sinks[2 * S + N + host] = (e) => onUploaderEffect(sim.hostNode(host), e as UploaderEffect);
-    apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern, uploadRateBytesPerSec: world.hostUpBps[host] });
+    apply<PeerInput>(2 * S + host, { kind: 'start', taskId: TASK_ID, task: TASK, supernodes: snAddrs, uploadAddr: id, pattern, uploadRateBytesPerSec: world.hostUpBps[host], ...sim.topology.placementOf(sim.hostNode(host)) });
   });
   const CRASH_HOST = sim.on((host) => {
     if (sim.crashed[host]) return;
