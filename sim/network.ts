@@ -166,6 +166,28 @@ export class Network {
     return delivered;
   }
 
+  /**
+   * End every flow at `nowMs` (the run stopped at its time limit): the bytes each had delivered
+   * count as sent and received. Rates are not recomputed: nothing runs after this.
+   */
+  cutAll(nowMs: number): void {
+    for (let f = 0; f < this.capacity; f++) {
+      if (this.alive[f] !== 1) continue;
+      this.settle(nowMs, f);
+      const delivered = this.sizeBytes[f] - this.remainingBytes[f];
+      this.sentBytes[this.src[f]] += delivered;
+      this.receivedBytes[this.dst[f]] += delivered;
+      this.alive[f] = 0;
+    }
+    for (let n = 0; n < this.nodes; n++) {
+      this.outFlows[n].length = 0;
+      this.inFlows[n].length = 0;
+      this.outCount[n] = 0;
+      this.inCount[n] = 0;
+    }
+    this.flowCount = 0;
+  }
+
   /** Flow ids currently sending from / receiving at a node (a copy). */
   flowsAt(node: number): number[] {
     return [...this.outFlows[node], ...this.inFlows[node]];
@@ -174,6 +196,13 @@ export class Network {
   /** Flows sending from / receiving at a node now. */
   outFlowCount(node: number): number { return this.outCount[node]; }
   inFlowCount(node: number): number { return this.inCount[node]; }
+
+  /** Bytes of the flows now arriving at a node, whole (delivered or not): what it has on its way. */
+  inFlightBytes(node: number): number {
+    let bytes = 0;
+    for (const f of this.inFlows[node]) bytes += this.sizeBytes[f];
+    return bytes;
+  }
 
   /** Sum of the current rates into a node (what it receives now; for measurements). */
   inRateBps(node: number): number {

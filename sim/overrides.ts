@@ -4,7 +4,8 @@
  */
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
 import { parseBytes, parseRate } from '../core/units.ts';
-import { ScenarioError, type Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import { ScenarioError } from './scenario-error.ts';
 
 export interface CommonOverrides {
   seed?: string;
@@ -46,6 +47,21 @@ export function coreValue(setting: keyof CoreConfig, text: string, flag: string)
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new ScenarioError(`${flag}: expected a whole number, got "${text}"`);
   return n;
+}
+
+/**
+ * Refuse impossible core settings given as flags before any scenario is read or simulator code
+ * is loaded (`--piece-size-bytes 3`, `--peer-up-limit 0`): the flags alone over the defaults
+ * must make a valid config. Settings that clash with the scenario file's are caught by
+ * applyOverrides.
+ */
+export function checkCoreFlags(core: Partial<Record<keyof CoreConfig, string>>): void {
+  const values: Record<string, unknown> = {};
+  for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
+    if (text !== undefined) values[setting] = coreValue(setting, text, `--${flagOf(setting)}`);
+  }
+  const cfg = makeConfig(values as Partial<CoreConfig>);
+  if ('kind' in cfg) throw new ScenarioError(`--${flagOf(cfg.field)}: ${cfg.message}`);
 }
 
 export function applyOverrides(base: Scenario, common: CommonOverrides, core: Partial<Record<keyof CoreConfig, string>>): Scenario {

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
 import { parseBytes, parseRate } from '../core/units.ts';
+import { ScenarioError } from './scenario-error.ts';
 import { DEFAULT_TOPOLOGY, type TopologySpec } from './topology.ts';
 
 export type Distribution =
@@ -93,7 +94,7 @@ export interface Scenario {
   faults: Fault[];
 }
 
-export class ScenarioError extends Error {}
+export { ScenarioError };
 
 const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 

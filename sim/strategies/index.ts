@@ -1,5 +1,5 @@
 /** The strategies `dfsim run --strategy` knows, each run on the same world (scenario + seed). */
-import type { RunHooks } from '../engine.ts';
+import { defaultTimeLimitMs, type RunHooks } from '../engine.ts';
 import { summarize, type StrategyResult } from '../result.ts';
 import type { World } from '../world.ts';
 import { runBittorrent } from './bittorrent.ts';
@@ -14,12 +14,12 @@ export function isStrategy(name: string): name is StrategyName {
 }
 
 /**
- * Run one strategy to completion. The horizon stops a run that cannot finish (every host
- * failed to get the file and nobody noticed) long after any plausible end: 1,000 x T_min.
+ * Run one strategy to completion, or to the simulated-time limit (engine.ts defaultTimeLimitMs
+ * unless given: a run that cannot finish stops long after any plausible end).
  */
-export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}): StrategyResult {
+export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}, timeLimitMs = defaultTimeLimitMs(world)): StrategyResult {
   const started = performance.now();
-  const horizonMs = 1000 * world.lowerBoundMs + 3_600_000;
+  const horizonMs = timeLimitMs;
   switch (name) {
     case 'registry': {
       const sim = runRegistry(world, hooks);

@@ -6,7 +6,7 @@ import type { StrategyResult } from '../../sim/result.ts';
 function result(counters: Record<string, number>, overrides: Partial<StrategyResult> = {}): StrategyResult {
   return {
     strategy: 'dragonfly', hosts: 2, crashedHosts: 0, completedHosts: 2, lowerBoundMs: 100,
-    completionMs: { p50: 150, p95: 150, max: 150 }, hostResults: [], counters, ...overrides,
+    completionMs: { p50: 150, p95: 150, max: 150 }, hostResults: [], counters, stoppedAtLimitMs: null, ...overrides,
   } as unknown as StrategyResult;
 }
 
@@ -23,6 +23,7 @@ test('each core guarantee the driver observes is an oracle', () => {
 test('beating the lower bound and unfinished hosts are violations', () => {
   assert.match(violations(result({}, { completionMs: { p50: 50, p95: 50, max: 50 } })).join(), /before the lower bound/);
   assert.match(violations(result({}, { completedHosts: 1 })).join(), /1 of 2 surviving hosts did not finish/);
+  assert.equal(violations(result({}, { completedHosts: 1, stoppedAtLimitMs: 5000 })), [], 'the CLI reports a run stopped at --time-limit itself');
 });
 
 test.run();
