@@ -48,8 +48,9 @@ test('pieces are schedulable the moment the CDN has them; waiters are woken with
   const waited = msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
   assert.is(waited.length, 1);
   assert.is((waited[0] as { msg: { kind: string } }).msg.kind, 'wait');
+  // Still short of work, p1 stays queued: the next capacity wakes it, the hint is only a safety net.
   assert.equal(feed(3, { kind: 'cdn-piece', taskId: T, piece: 1, digest: 'sha256:p1' }), [
-    { kind: 'send', to: 'p1', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 1, source: SUPERNODE, sourceAddr: '', digest: 'sha256:p1' }], retryAfterMs: 50 } },
+    { kind: 'send', to: 'p1', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 1, source: SUPERNODE, sourceAddr: '', digest: 'sha256:p1' }], retryAfterMs: 2000 } },
   ]);
 });
 
