@@ -100,7 +100,7 @@ const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 
 /** Names of the scenarios shipped in sim/scenarios. */
 export function shippedScenarios(): string[] {
-  return ['default', 'heterogeneous', 'staggered', 'faults'];
+  return ['default', 'heterogeneous', 'staggered', 'faults', 'seed-2016'];
 }
 
 /** Load a shipped scenario by name, or a YAML/JSON file by path. */
