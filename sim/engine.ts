@@ -26,6 +26,11 @@ const MAX_ARGUMENT = 2 ** (31 - CODE_BITS) - 1;
 const FLOW_DONE = 0;
 
 export interface RunHooks {
+  /**
+   * Called before each event is handled, with its time: the state seen is the one that held
+   * since the previous event (measurements that integrate over time, e.g. sim/gap.ts).
+   */
+  beforeEvent?: (sim: Simulation, timeMs: number) => void;
   /** Called after every event (invariant checkers in tests). */
   afterEvent?: (sim: Simulation) => void;
   /** Progress callback, once per 2^12 events (throttle by wall time in the callback). */
@@ -198,6 +203,7 @@ export class Simulation {
       const arg = payload >>> CODE_BITS;
       if (code === FLOW_DONE) {
         if (!network.isDue(arg, timeMs)) continue;
+        if (this.hooks.beforeEvent) this.hooks.beforeEvent(this, timeMs);
         this.advance(timeMs, payload);
         const tag = network.tag(arg);
         const src = network.flowSrc(arg);
@@ -206,6 +212,7 @@ export class Simulation {
         network.finishFlow(timeMs, arg);
         this.onFlowDone(arg, tag, src, dst, size);
       } else {
+        if (this.hooks.beforeEvent) this.hooks.beforeEvent(this, timeMs);
         this.advance(timeMs, payload);
         this.handlers[code](arg);
       }
