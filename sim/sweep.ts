@@ -46,6 +46,8 @@ export interface SweepOptions {
   outDir?: string;
   workers?: number;
   log?: (line: string) => void;
+  /** Run only the grid points this accepts (e.g. equal upload and download slots). */
+  filter?: (settings: Record<string, string>) => boolean;
 }
 
 export function parseGrid(grid: string[]): { name: keyof CoreConfig; values: string[] }[] {
@@ -79,7 +81,7 @@ export function gridPoints(base: Scenario, grid: string[]): { settings: Record<s
 }
 
 export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
-  const points = gridPoints(opts.scenario, opts.grid);
+  const points = gridPoints(opts.scenario, opts.grid).filter((p) => !opts.filter || opts.filter(p.settings));
   const workerCount = Math.max(1, Math.min(opts.workers ?? availableParallelism(), points.length));
   opts.log?.(`dfsim sweep: ${points.length} points of ${opts.strategy} on ${opts.scenario.name} (seed ${opts.scenario.seed}) over ${workerCount} workers`);
   const results: SweepPoint[] = new Array(points.length);
