@@ -14,7 +14,6 @@
  *
  *   npm run bench:transport -- [--big 1GiB] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB] [--out out/bench]
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -22,9 +21,9 @@ import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
-import { HttpOrigin } from '../transport/http-origin.ts';
-import { stopUploaderOf } from '../transport/uploader/uploader-lock.ts';
-import { REPO_ROOT, removeDir, startBin, tempDir, type RunningProcess } from '../test/helpers/processes.ts';
+import { HttpOrigin } from './testbed/http-origin.ts';
+import { stopUploaderOf } from './testbed/stop-uploader.ts';
+import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess } from './testbed/processes.ts';
 
 /** A plain HTTP download to a file, in a bare node process (no tsx): the baseline. */
 const DIRECT_GET = `
@@ -60,30 +59,12 @@ const opts = new Command('bench:transport')
 const root = tempDir('bench-transport');
 const rows: Row[] = [];
 
-/** Run node with `args`; resolves with the wall seconds from spawn to exit and the stdout. */
-function timeProcess(args: string[]): Promise<{ seconds: number; stdout: string }> {
-  const startMs = performance.now();
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - startMs) / 1000, stdout });
-      else reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-}
-
 const directGet = async (url: string, output: string): Promise<number> => (await timeProcess(['-e', DIRECT_GET, url, output])).seconds;
 
 interface DfgetRun { seconds: number; result: DownloadResult }
 
-async function dfget(url: string, home: string, supernode: string): Promise<DfgetRun> {
-  const { seconds, stdout } = await timeProcess([join(REPO_ROOT, 'bin', 'dfget.js'), '--url', url, '--output', join(home, 'out.bin'),
-    '--home', home, '--node', supernode, '--locallimit', '0', '--quiet', '--json', '--uploader-idle-exit', '20s']);
-  return { seconds, result: JSON.parse(stdout) as DownloadResult };
+function dfget(url: string, home: string, supernode: string): Promise<DfgetRun> {
+  return timeDfget(url, home, supernode, ['--locallimit', '0', '--uploader-idle-exit', '20s']);
 }
 
 /** Where the bytes of these runs came from, in percent of all bytes. */

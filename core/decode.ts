@@ -28,9 +28,13 @@ export const DECODE_LIMITS = Object.freeze({
   /** Peer ids, identifiers and `host:port` addresses. */
   idChars: 1024,
   reasonChars: 8 * 1024,
-  /** A peer's declared IDC name, and its `|`-separated location path (topology.ts). */
+  /**
+   * A peer's declared IDC name, and its `|`-separated location path (topology.ts): room for any
+   * value dfget's `--idc`/`--location` accept (manager-api.ts MANAGER_LIMITS: 64-character IDC,
+   * 16 levels of at most 64 characters).
+   */
   idcChars: 128,
-  locationChars: 512,
+  locationChars: 16 * 65,
   locationParts: 16,
   pieceSizeBytes: 2 ** 31,
   retryAfterMs: 86_400_000,
@@ -144,6 +148,14 @@ export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> 
       }
     }
   });
+}
+
+/**
+ * A peer's settings on their own (a dfget hands them to its home's uploader): the same bounds as
+ * in `task-info`.
+ */
+export function decodePeerSettings(value: unknown): Decoded<PeerSettings> {
+  return guarded(value, (input) => peerSettings(input));
 }
 
 export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {

@@ -20,7 +20,25 @@ export type SupernodeInput =
   | { kind: 'cdn-validated'; taskId: TaskId; changed: boolean }
   /** Answer to `check-auth`: may this peer's credentials read the source? */
   | { kind: 'auth-result'; taskId: TaskId; peerId: PeerId; allowed: boolean; reason?: string; status?: number }
+  /**
+   * The CDN removed this task's files to stay under its size limit (never one `cacheNeeded`
+   * says it needs): forget the task and send its registered peers away; nothing is left to drop.
+   */
+  | { kind: 'cdn-evicted'; taskId: TaskId }
+  /** Fetch this task into the cache before anyone asks (preheat), and report on it (`preheat-update`). */
+  | { kind: 'preheat'; taskId: TaskId; task: TaskSpec }
   | { kind: 'timeout' };
+
+/** Where a preheated task stands: fetching (or revalidating), in the cache, or given up. */
+export interface PreheatUpdate {
+  kind: 'preheat-update';
+  taskId: TaskId;
+  state: 'fetching' | 'ready' | 'failed';
+  /** Bytes of the pieces the CDN holds; totalBytes null until the source's length is known. */
+  bytesDone: number;
+  totalBytes: number | null;
+  reason?: string;
+}
 
 export type SupernodeEffect =
   | { kind: 'send'; to: PeerId; msg: SupernodeToPeer }
@@ -36,4 +54,6 @@ export type SupernodeEffect =
   | { kind: 'check-auth'; taskId: TaskId; peerId: PeerId; task: TaskSpec }
   /** Observability: a piece assignment was made (metrics count supernode vs peer sources). */
   | { kind: 'assigned'; taskId: TaskId; to: PeerId; piece: number; source: PeerId }
+  /** Answer to `preheat`, then every change of a preheated task until it is ready or failed. */
+  | PreheatUpdate
   | { kind: 'log'; level: 'info' | 'warn'; message: string };

@@ -10,6 +10,13 @@
  * fetched with credentials makes every later requester prove its own credentials (`check-auth`)
  * before it is given any piece.
  *
+ * Bounded cache and preheat. The CDN evicts whole tasks to stay under its size limit, but never
+ * one `cacheNeeded` says the machine needs (fetching, revalidating, or a registered peer still
+ * downloading); `cdn-evicted` then forgets the task and sends its remaining peers — complete
+ * seeders — away, so nobody is sent to a cache that is gone. `preheat` fetches (or revalidates)
+ * a task nobody registered for yet; a preheated task reports each change (`preheat-update`) until
+ * it is ready or failed, and is not the idle task dropped at the task limit while it fetches.
+ *
  * Pulls are answered by the task's `TaskSwarm` (scheduler.ts): `assign` with pieces and
  * sources, or `wait` with a back-off hint that doubles per consecutive empty answer. A peer left
  * short of work is queued as a waiter. Capacity appears at a source — a piece lands at the CDN,
@@ -29,12 +36,14 @@
  *   cdn-piece                          wakes waiters (send assign)
  *   cdn-failed                         send task-failed to every peer; cdn-drop
  *   cdn-validated changed              send task-failed to peers mid-download; cdn-drop; cdn-fetch
+ *   cdn-evicted                        send task-failed to every peer (task forgotten)
+ *   preheat                            [cdn-fetch | cdn-revalidate]; preheat-update (and on each change)
  *   peer-gone / leave                  releases its work; wakes waiters
  *   timeout                            releases expired running pieces
  */
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
-import { planPieces, type PiecePlan } from './pieces.ts';
+import { pieceBytes, planPieces, type PiecePlan } from './pieces.ts';
 import type { Assignment, PeerId, PeerToSupernode, PieceResult, RegisterMsg, SupernodeToPeer, TaskId, TaskSpec } from './protocol.ts';
 import { SUPERNODE } from './protocol.ts';
 import type { Rng } from './rng.ts';
@@ -87,6 +96,10 @@ interface Task {
   needsAuth: boolean;
   validatedAtMs: number;
   lastUsedMs: number;
+  /** Preheated and not yet ready or failed: every change is reported. */
+  watched: boolean;
+  /** Bytes of the pieces the CDN holds (for preheat progress). */
+  cdnBytes: number;
 }
 
 export interface SupernodeStats {
@@ -142,6 +155,20 @@ export class Supernode {
 
   poll(): SupernodeEffect | undefined { return this.out.poll(); }
 
+  /**
+   * Whether the CDN must keep this task's files: it is fetching or revalidating, or a registered
+   * peer is still downloading it. Complete seeders alone do not hold a task in the cache.
+   */
+  cacheNeeded(taskId: TaskId): boolean {
+    const task = this.tasks.get(taskId);
+    if (!task) return false;
+    if (task.phase !== 'ready') return true;
+    for (const slot of task.peers.values()) {
+      if (!task.swarm || slot.index < 0 || !task.swarm.isComplete(slot.index)) return true;
+    }
+    return false;
+  }
+
   /** Expiry sweeps run every pieceTimeoutMs while any piece runs (cheap: no per-input scan). */
   nextDeadlineMs(): number | null { return this.sweepAtMs; }
 
@@ -163,12 +190,17 @@ export class Supernode {
         if (!task.plan) this.setPlan(task, input.totalBytes);
         if (task.phase === 'fetching') task.phase = 'ready';
         task.validatedAtMs = nowMs;
+        task.cdnBytes = input.totalBytes;
+        this.report(task);
         return;
       }
       case 'cdn-failed': return this.failTask(input.taskId, input.reason, input.status);
+      case 'cdn-evicted': return this.failTask(input.taskId, 'the supernode evicted this task from its cache to stay under its size limit; download it again', undefined, 'gone');
+      case 'preheat': return this.onPreheat(nowMs, input.taskId, input.task);
       case 'cdn-piece-lost': {
         const task = this.tasks.get(input.taskId);
         if (!task?.swarm || !task.swarm.dropCdnPiece(input.piece)) return;
+        task.cdnBytes -= pieceBytes(task.plan!, input.piece);
         this.out.push({ kind: 'cdn-refetch-piece', taskId: input.taskId, piece: input.piece });
         return;
       }
@@ -238,6 +270,7 @@ export class Supernode {
     const task: Task = {
       taskId, spec, phase: 'fetching', plan: null, swarm: null, digests: [], peers: new Map(), byIndex: [], indexOf: new Map(),
       waiters: new WaiterList<PeerSlot>(), needsAuth: false, validatedAtMs: nowMs, lastUsedMs: nowMs,
+      watched: false, cdnBytes: 0,
     };
     this.tasks.set(taskId, task);
     return task;
@@ -248,6 +281,7 @@ export class Supernode {
     task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
     task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
     task.digests = new Array<string>(task.plan.pieceCount).fill('');
+    this.report(task);
     for (const slot of task.peers.values()) {
       if (slot.left) continue;
       this.joinSwarm(task, slot);
@@ -285,7 +319,11 @@ export class Supernode {
     if (!task?.swarm || piece < 0 || piece >= task.swarm.pieceCount) return;
     task.digests[piece] = digest;
     task.swarm.markDigestKnown(piece);
-    if (task.swarm.markCdnReady(piece)) this.wake(nowMs, task, SUPERNODE_INDEX, piece);
+    if (task.swarm.markCdnReady(piece)) {
+      task.cdnBytes += pieceBytes(task.plan!, piece);
+      this.report(task);
+      this.wake(nowMs, task, SUPERNODE_INDEX, piece);
+    }
   }
 
   private settleResults(nowMs: number, task: Task, slot: PeerSlot, results: PieceResult[]): void {
@@ -459,6 +497,7 @@ export class Supernode {
     if (!changed) {
       task.phase = 'ready';
       task.validatedAtMs = nowMs;
+      this.report(task);
       for (const slot of task.peers.values()) if (slot.authorized && !slot.informed) this.sendTaskInfo(task, slot);
       return;
     }
@@ -478,6 +517,8 @@ export class Supernode {
     this.out.push({ kind: 'cdn-drop', taskId });
     const fresh = this.newTask(nowMs, taskId, task.spec);
     fresh.needsAuth = task.needsAuth;
+    fresh.watched = task.watched;
+    this.report(fresh);
     for (const slot of waiting) {
       const renewed: PeerSlot = {
         ...slot, index: -1, informed: false, pendingHave: [], pendingBlacklist: [], waiting: false, prevWaiter: null, nextWaiter: null, waitStreak: 0,
@@ -500,7 +541,8 @@ export class Supernode {
     if (task.plan && task.phase !== 'revalidating') this.sendTaskInfo(task, slot);
   }
 
-  private failTask(taskId: TaskId, reason: string, status?: number): void {
+  /** Tell every peer, forget the task, and drop its cache — unless the cache is already `gone`. */
+  private failTask(taskId: TaskId, reason: string, status?: number, cache: 'drop' | 'gone' = 'drop'): void {
     const task = this.tasks.get(taskId);
     if (!task) return;
     for (const slot of task.peers.values()) {
@@ -508,7 +550,43 @@ export class Supernode {
       this.peerTasks.get(slot.id)?.delete(taskId);
     }
     this.tasks.delete(taskId);
-    this.out.push({ kind: 'cdn-drop', taskId });
+    this.report(task, reason);
+    if (cache === 'drop') this.out.push({ kind: 'cdn-drop', taskId });
+  }
+
+  /**
+   * Fetch a task before anyone asks: a new task is fetched, a cached one revalidated when due.
+   * The answer is the task's state now; a task still fetching reports each change after it.
+   */
+  private onPreheat(nowMs: number, taskId: TaskId, spec: TaskSpec): void {
+    let task = this.tasks.get(taskId);
+    if (!task) {
+      if (this.tasks.size >= this.cfg.maxTasks && !this.evictIdleTask()) {
+        const reason = `supernode is at its limit of ${this.cfg.maxTasks} tasks; try later`;
+        this.out.push({ kind: 'preheat-update', taskId, state: 'failed', bytesDone: 0, totalBytes: null, reason });
+        return;
+      }
+      task = this.newTask(nowMs, taskId, spec);
+      task.needsAuth = hasCredentials(spec);
+      this.out.push({ kind: 'cdn-fetch', taskId, task: spec, pieceSizeBytes: this.cfg.pieceSizeBytes });
+    } else if (task.phase === 'ready' && nowMs - task.validatedAtMs >= this.cfg.revalidateAfterMs) {
+      task.phase = 'revalidating';
+      this.out.push({ kind: 'cdn-revalidate', taskId, task: task.spec });
+    }
+    task.lastUsedMs = nowMs;
+    task.watched = task.phase !== 'ready';
+    this.report(task, undefined, true);
+  }
+
+  /** A preheat-update for a watched task (or `always`); ready or failed ends the watch. */
+  private report(task: Task, failure?: string, always = false): void {
+    if (!task.watched && !always) return;
+    const state = failure !== undefined ? 'failed' : task.phase === 'ready' ? 'ready' : 'fetching';
+    this.out.push({
+      kind: 'preheat-update', taskId: task.taskId, state, bytesDone: task.cdnBytes, totalBytes: task.plan?.totalBytes ?? null,
+      ...(failure !== undefined ? { reason: failure } : {}),
+    });
+    if (state !== 'fetching') task.watched = false;
   }
 
   private expire(nowMs: number): void {
@@ -528,7 +606,7 @@ export class Supernode {
   private evictIdleTask(): boolean {
     let victim: Task | null = null;
     for (const task of this.tasks.values()) {
-      if (task.peers.size === 0 && (!victim || task.lastUsedMs < victim.lastUsedMs)) victim = task;
+      if (task.peers.size === 0 && !task.watched && (!victim || task.lastUsedMs < victim.lastUsedMs)) victim = task;
     }
     if (!victim) return false;
     this.tasks.delete(victim.taskId);

@@ -12,8 +12,11 @@
  * they share. Any IDC match outranks any location match, and the score is 0 when either peer
  * declared nothing: topology then changes no decision. Names are interned to small numbers once,
  * at registration, so comparing two peers allocates nothing.
+ *
+ * The separator is the managing node's (supernode-choice.ts), so one `--location` serves both.
  */
-export const LOCATION_SEPARATOR = '|';
+import { LOCATION_SEPARATOR } from './supernode-choice.ts';
+
 export const MAX_LOCATION_PARTS = 5;
 
 /** What a peer declared; both optional. */

@@ -87,7 +87,7 @@ async function run(scenarioName: string, opts: RunOptions): Promise<number> {
   const strategies = parseStrategies(opts.strategy);
   const userLimitMs = parseTimeLimit(opts.timeLimit);
   const scenario = await scenarioFrom(scenarioName, opts);
-  const [{ buildWorld }, { defaultTimeLimitMs }, { isStrategy, runStrategy }, { violations }, { formatTable, summaryOf, writeOutputs }, { ProgressPrinter }] = await Promise.all([
+  const [{ buildWorld }, { defaultTimeLimitMs }, { isStrategy, runStrategy }, { failureReport }, { formatTable, summaryOf, writeOutputs }, { ProgressPrinter }] = await Promise.all([
     import('./world.ts'), import('./engine.ts'), import('./strategies/index.ts'), import('./checks.ts'), import('./outputs.ts'), import('./progress.ts'),
   ]);
   const world = buildWorld(scenario);
@@ -112,9 +112,9 @@ async function run(scenarioName: string, opts: RunOptions): Promise<number> {
       // The automatic limit is ten times the slowest sane plan: reaching it means the run is stuck.
       if (userLimitMs === null) status = 1;
     }
-    for (const problem of violations(result)) {
+    for (const line of failureReport(result, rerunCommand(scenarioName, scenario.seed, name))) {
       status = 1;
-      console.error(`CHECK FAILED (seed ${scenario.seed}): ${problem}\n  rerun: ${rerunCommand(scenarioName, scenario.seed, name)}`);
+      console.error(line);
     }
   }
   if (opts.json) console.log(JSON.stringify(summaryOf(report)));

@@ -173,6 +173,9 @@ export class Simulation {
     if (Number.isNaN(this.completionMs[host]) && this.failure[host] === null) this.settle();
   }
 
+  /** End the run after the current event (a core machine faulted: nothing after it can be trusted). */
+  stop(): void { this.stopped = true; }
+
   get hostsDone(): number { return this.timeseries.length; }
 
   supernodeEgressBytes(): number {

@@ -12,7 +12,8 @@
  * seen then is the one that held since the previous event):
  *
  *   origin-bound   every byte the supernode's CDN has stored is at the host or on its way to
- *                  it: nothing more to fetch until the origin delivers more
+ *                  it: nothing more to fetch until the origin delivers more (from the moment
+ *                  the CDN's fetch starts flowing, before its first piece lands)
  *   idle           behind the CDN but no piece arriving at all: pull round trips, data-plane
  *                  request latency, back-off waits, or no free source for anything it lacks
  *   shared         pieces arriving, but below d_h: its sources' uplinks are shared with other
@@ -92,8 +93,13 @@ export class GapMeter {
     const net = sim.network;
     const F = sim.world.scenario.fileSizeBytes;
     let cdnBytes = 0;
-    for (const node of sim.supernodeNodes) cdnBytes = Math.max(cdnBytes, net.receivedBytes[node]);
-    const hasSupernode = sim.supernodeNodes.length > 0 && cdnBytes > 0;
+    let cdnFetching = false;
+    for (const node of sim.supernodeNodes) {
+      cdnBytes = Math.max(cdnBytes, net.receivedBytes[node]);
+      if (net.inFlowCount(node) > 0) cdnFetching = true;
+    }
+    // Once the CDN fetches, a host holding all it holds waits for the origin, even before its first piece lands.
+    const hasSupernode = cdnBytes > 0 || cdnFetching;
     const cdnComplete = cdnBytes >= F;
     if (cdnComplete && Number.isNaN(this.cdnCompleteMs)) this.cdnCompleteMs = now;
     for (let h = 0; h < n; h++) {

@@ -2,7 +2,12 @@
  * What a run reports: per-host completion, origin and supernode egress, percentiles, the
  * lower bound and efficiency (see world.ts for both), and the time series of finished hosts.
  */
+import type { CoreConfig } from '../core/config.ts';
+import type { MachineFault } from '../core/runtime.ts';
 import type { Simulation, TimePoint } from './engine.ts';
+
+/** A core machine's fault (core/runtime.ts) and when, in virtual time, it happened. */
+export interface SimFault extends MachineFault { atMs: number }
 
 export interface Percentiles { p50: number; p95: number; max: number }
 
@@ -25,6 +30,8 @@ export interface StrategyResult {
   seed: string;
   hosts: number;
   fileSizeBytes: number;
+  /** The scenario's core settings (what its supernodes were started with), over the defaults. */
+  coreSettings: Partial<CoreConfig>;
   /** Finish times since t = 0 over hosts that finished. */
   completionMs: Percentiles;
   /** Finish minus arrival, over hosts that finished. */
@@ -47,6 +54,8 @@ export interface StrategyResult {
   traceHash: string;
   wallMs: number;
   counters: Record<string, number>;
+  /** A core machine that threw or asked to be woken for a deadline it had just been given: the run stopped there. */
+  fault: SimFault | null;
   hostResults: HostResult[];
   timeseries: TimePoint[];
 }
@@ -58,7 +67,8 @@ export function percentiles(values: number[]): Percentiles {
   return { p50: rank(0.5), p95: rank(0.95), max: sorted[sorted.length - 1] };
 }
 
-export function summarize(strategy: string, sim: Simulation, wallMs: number, counters: Record<string, number> = {}): StrategyResult {
+export function summarize(strategy: string, sim: Simulation, wallMs: number, counters: Record<string, number> = {},
+  fault: SimFault | null = null): StrategyResult {
   const world = sim.world;
   const hostResults: HostResult[] = [];
   const finished: number[] = [];
@@ -87,13 +97,13 @@ export function summarize(strategy: string, sim: Simulation, wallMs: number, cou
   const completionMs = percentiles(finished);
   return {
     strategy, scenario: world.scenario.name, seed: world.scenario.seed, hosts: sim.hostCount,
-    fileSizeBytes: world.scenario.fileSizeBytes, completionMs, downloadMs: percentiles(downloads),
+    fileSizeBytes: world.scenario.fileSizeBytes, coreSettings: { ...world.scenario.core }, completionMs, downloadMs: percentiles(downloads),
     originEgressBytes: sim.network.sentBytes[sim.originNode], supernodeEgressBytes: sim.supernodeEgressBytes(),
     totalSentBytes: sim.network.sentBytes.reduce((a, b) => a + b, 0),
     totalReceivedBytes: sim.network.receivedBytes.reduce((a, b) => a + b, 0),
     lowerBoundMs: world.lowerBoundMs,
     efficiency: failed + unfinished > 0 || completionMs.max === 0 ? 0 : world.lowerBoundMs / completionMs.max,
     completedHosts: finished.length, failedHosts: failed, crashedHosts: crashed, unfinishedHosts: unfinished,
-    events: sim.events, stoppedAtLimitMs: sim.stoppedAtLimitMs, traceHash: sim.traceHash(), wallMs, counters, hostResults, timeseries: sim.timeseries,
+    events: sim.events, stoppedAtLimitMs: sim.stoppedAtLimitMs, traceHash: sim.traceHash(), wallMs, counters, fault, hostResults, timeseries: sim.timeseries,
   };
 }

@@ -33,7 +33,7 @@
  * both its upload and download. The seed's dfget default is localLimit 10MB/s; the shipped
  * scenarios set 0 so that the network, not a client setting, is what gets measured.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
@@ -100,7 +100,7 @@ const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 
 /** Names of the scenarios shipped in sim/scenarios. */
 export function shippedScenarios(): string[] {
-  return ['default', 'heterogeneous', 'staggered', 'faults', 'seed-2016'];
+  return readdirSync(SCENARIO_DIR).filter((file) => file.endsWith('.yaml')).map((file) => file.slice(0, -'.yaml'.length)).sort();
 }
 
 /** Load a shipped scenario by name, or a YAML/JSON file by path. */

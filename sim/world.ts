@@ -15,9 +15,11 @@
  * can serve them, and efficiency then says how close the last host came to "arrive and
  * download at full speed". Crashed hosts are left out of N and of the second term.
  */
+import type { CoreConfig } from '../core/config.ts';
 import type { Rng } from '../core/rng.ts';
 import { randomInt } from '../core/rng.ts';
-import type { Distribution, Scenario } from './scenario.ts';
+import type { PeerLocalConfig } from '../core/settings.ts';
+import { coreConfigOf, type Distribution, type Scenario } from './scenario.ts';
 import { childRng } from './seeded-rng.ts';
 
 export interface HostFaults {
@@ -29,6 +31,14 @@ export interface HostFaults {
 
 export interface World {
   scenario: Scenario;
+  /**
+   * What the scenario's supernodes run with (its `core:` settings over the defaults). Peers and
+   * their uploaders never read it: they get the peer-side part from their supernode in task-info,
+   * as in production.
+   */
+  supernodeConfig: CoreConfig;
+  /** Each host's local dfget settings (`core.backToSource`, as `--no-back-source` sets it). */
+  hostLocal: PeerLocalConfig;
   hostUpBps: number[];
   hostDownBps: number[];
   arrivalMs: number[];
@@ -72,8 +82,9 @@ export function buildWorld(scenario: Scenario): World {
       }
     }
   }
+  const supernodeConfig = coreConfigOf(scenario);
   const world: World = {
-    scenario, hostUpBps, hostDownBps, arrivalMs, faults, supernodeCrashAtMs,
+    scenario, supernodeConfig, hostLocal: { backToSource: supernodeConfig.backToSource }, hostUpBps, hostDownBps, arrivalMs, faults, supernodeCrashAtMs,
     supernodeUpBps: scenario.supernodeUpBps, supernodeDownBps: scenario.supernodeDownBps,
     originUpBps: scenario.originUpBps, lowerBoundMs: 0,
   };

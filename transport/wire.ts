@@ -11,8 +11,9 @@
  * Pieces travel in one frame so a receiver never reassembles or buffers partial pieces, and the
  * header says how many bytes must follow, so a truncated or padded frame is detected, not trusted.
  */
-import type { WebSocket } from 'ws';
-import type { PieceDataMsg } from '../core/protocol.ts';
+import type { RawData, WebSocket } from 'ws';
+import { decodeDataPlane, decodeJson } from '../core/decode.ts';
+import type { PieceDataMsg, PieceRequestMsg } from '../core/protocol.ts';
 
 export const DEFAULT_SUPERNODE_PORT = 8002;
 export const CONTROL_PATH = '/peer';
@@ -98,6 +99,18 @@ function checkPieceDataHeader(value: unknown): PieceDataMsg | string {
 
 function isWholeNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * A frame a peer sent to an uploader's (or the supernode's) data plane: the piece request, or
+ * why the connection must close (a peer that breaks the protocol gets no more trust on it).
+ */
+export function decodePieceRequest(data: RawData, isBinary: boolean): PieceRequestMsg | string {
+  if (isBinary) return 'piece requests are JSON text';
+  const decoded = decodeJson(rawToBuffer(data).toString('utf8'), decodeDataPlane);
+  if (!decoded.ok) return `bad message at ${decoded.error.path}: ${decoded.error.message}`;
+  if (decoded.msg.kind !== 'piece-request') return `expected piece-request, got ${decoded.msg.kind}`;
+  return decoded.msg;
 }
 
 /** ws hands over Buffer, ArrayBuffer or fragments depending on binaryType; normalise to one Buffer. */

@@ -21,11 +21,11 @@
  * dropped by the receiver; a deleted cache stops a host serving; slow peers are in capacities.
  */
 import { Bitset } from '../../core/bitset.ts';
-import { configOrThrow } from '../../core/config.ts';
 import type { Rng } from '../../core/rng.ts';
 import { randomInt } from '../../core/rng.ts';
-import { planPieces, pieceBytes } from '../../core/pieces.ts';
+import { planPieces, pieceBytes, type PiecePlan } from '../../core/pieces.ts';
 import { Simulation, type RunHooks } from '../engine.ts';
+import type { BittorrentSpec } from '../scenario.ts';
 import { childRng } from '../seeded-rng.ts';
 import type { World } from '../world.ts';
 
@@ -49,45 +49,78 @@ interface Participant {
 
 export interface BittorrentCounters { corruptPieces: number; cutTransfers: number }
 
-export function runBittorrent(world: World, hooks: RunHooks): { sim: Simulation; counters: BittorrentCounters } {
-  const sim = new Simulation(world, hooks);
-  const s = world.scenario;
-  const bt = s.bittorrent;
-  const plan = planPieces(s.fileSizeBytes, configOrThrow(s.core).pieceSizeBytes);
-  const P = plan.pieceCount;
-  const N = s.hostCount;
-  const counters: BittorrentCounters = { corruptPieces: 0, cutTransfers: 0 };
-  const trackerRng = childRng(s.seed, 'bittorrent/tracker');
-  const parts: Participant[] = [];
-  const arrived: number[] = [0];
+export class BittorrentSwarm {
+  readonly sim: Simulation;
+  readonly counters: BittorrentCounters = { corruptPieces: 0, cutTransfers: 0 };
+  private readonly bt: BittorrentSpec;
+  private readonly plan: PiecePlan;
+  private readonly trackerRng: Rng;
+  /** Participant 0 is the origin, participant h + 1 is host h. */
+  private readonly parts: Participant[] = [];
+  private readonly arrived: number[] = [0];
   /** In-flight piece per connection, keyed uploader * (N + 1) + downloader. */
-  const inflight = new Map<number, { piece: number; flowId: number }>();
-  const key = (up: number, down: number) => up * (N + 1) + down;
-  const nodeOf = (p: number) => (p === 0 ? sim.originNode : sim.hostNode(p - 1));
-  const partOf = (node: number) => (node === sim.originNode ? 0 : sim.nodeHost(node) + 1);
+  private readonly inflight = new Map<number, { piece: number; flowId: number }>();
+  private readonly requestEvent: number;
+  private readonly rechokeEvent: number;
 
-  const makeParticipant = (p: number): Participant => ({
-    have: new Bitset(P), fetching: new Bitset(P), availability: new Uint16Array(P), neighbours: new Set(),
-    unchoked: new Set(), optimistic: -1, receivedFrom: new Map(), serving: true, dead: false, rechokes: 0,
-    rng: childRng(s.seed, `bittorrent/${p}`),
-  });
-  parts.push(makeParticipant(0));
-  for (let i = 0; i < P; i++) parts[0].have.add(i);
+  constructor(private readonly world: World, hooks: RunHooks) {
+    const s = world.scenario;
+    this.sim = new Simulation(world, hooks);
+    this.bt = s.bittorrent;
+    // The piece plan dragonfly's supernode makes for this scenario: both strategies move the same pieces.
+    this.plan = planPieces(s.fileSizeBytes, s.core.pieceSizeBytes);
+    this.trackerRng = childRng(s.seed, 'bittorrent/tracker');
+    this.parts.push(this.participant(0));
+    for (let i = 0; i < this.plan.pieceCount; i++) this.parts[0].have.add(i);
+    this.requestEvent = this.sim.on((slot) => {
+      const [up, down] = this.sim.take<[number, number]>(slot);
+      this.request(up, down);
+    });
+    this.rechokeEvent = this.sim.on((p) => this.rechoke(p));
+    const arriveEvent = this.sim.on((host) => this.arrive(host));
+    const crashEvent = this.sim.on((host) => this.crash(host));
+    const stopServingEvent = this.sim.on((host) => { this.parts[host + 1].serving = false; this.parts[host + 1].unchoked.clear(); });
+    this.sim.onFlowDone = (_flowId, _tag, src, dst, sizeBytes) => this.pieceDone(this.partOf(src), this.partOf(dst), sizeBytes);
+    for (let h = 0; h < s.hostCount; h++) {
+      this.parts.push(this.participant(h + 1));
+      this.sim.at(world.arrivalMs[h], arriveEvent, h);
+      const f = world.faults[h];
+      if (f.crashAtMs !== Infinity) this.sim.at(f.crashAtMs, crashEvent, h);
+      if (f.deleteCacheAtMs !== Infinity) this.sim.at(f.deleteCacheAtMs, stopServingEvent, h);
+    }
+    this.sim.at(this.bt.rechokeMs, this.rechokeEvent, 0);
+  }
 
-  const interested = (down: number, up: number): boolean => {
-    const d = parts[down];
-    const u = parts[up];
+  private participant(p: number): Participant {
+    const P = this.plan.pieceCount;
+    return {
+      have: new Bitset(P), fetching: new Bitset(P), availability: new Uint16Array(P), neighbours: new Set(),
+      unchoked: new Set(), optimistic: -1, receivedFrom: new Map(), serving: true, dead: false, rechokes: 0,
+      rng: childRng(this.world.scenario.seed, `bittorrent/${p}`),
+    };
+  }
+
+  private key(up: number, down: number): number { return up * (this.world.scenario.hostCount + 1) + down; }
+  private nodeOf(p: number): number { return p === 0 ? this.sim.originNode : this.sim.hostNode(p - 1); }
+  private partOf(node: number): number { return node === this.sim.originNode ? 0 : this.sim.nodeHost(node) + 1; }
+
+  /** Does `down` want a piece `up` has? */
+  private interested(down: number, up: number): boolean {
+    const d = this.parts[down];
+    const u = this.parts[up];
     if (!d || d.dead || d.have.full || !u.serving) return false;
     const dw = d.have.words;
     const uw = u.have.words;
     for (let w = 0; w < uw.length; w++) if ((uw[w] & ~dw[w]) !== 0) return true;
     return false;
-  };
+  }
 
-  const request = (up: number, down: number) => {
-    const u = parts[up];
-    const d = parts[down];
-    if (d.dead || u.dead || !u.serving || !u.unchoked.has(down) || inflight.has(key(up, down))) return;
+  /** Over an unchoked connection with nothing in flight, `down` requests its locally rarest piece from `up`. */
+  private request(up: number, down: number): void {
+    const u = this.parts[up];
+    const d = this.parts[down];
+    if (d.dead || u.dead || !u.serving || !u.unchoked.has(down) || this.inflight.has(this.key(up, down))) return;
+    const P = this.plan.pieceCount;
     let best = -1;
     let bestCount = Infinity;
     const offset = randomInt(d.rng, P);
@@ -98,33 +131,30 @@ export function runBittorrent(world: World, hooks: RunHooks): { sim: Simulation;
     }
     if (best < 0) return;
     d.fetching.add(best);
-    const flowId = sim.network.startFlow(sim.nowMs, nodeOf(up), nodeOf(down), pieceBytes(plan, best), 0, 0);
-    inflight.set(key(up, down), { piece: best, flowId });
-  };
+    const flowId = this.sim.network.startFlow(this.sim.nowMs, this.nodeOf(up), this.nodeOf(down), pieceBytes(this.plan, best), 0, 0);
+    this.inflight.set(this.key(up, down), { piece: best, flowId });
+  }
 
-  const unchoke = (up: number, down: number) => {
-    parts[up].unchoked.add(down);
-    const delayMs = sim.latencyMs(nodeOf(up), nodeOf(down));
-    sim.post(sim.nowMs + delayMs, REQUEST, [up, down]);
-  };
+  private unchoke(up: number, down: number): void {
+    this.parts[up].unchoked.add(down);
+    const delayMs = this.sim.latencyMs(this.nodeOf(up), this.nodeOf(down));
+    this.sim.post(this.sim.nowMs + delayMs, this.requestEvent, [up, down]);
+  }
 
   /** Give a free upload slot at once to a neighbour that just became interested. */
-  const offerSlot = (up: number, down: number) => {
-    const u = parts[up];
-    if (u.unchoked.has(down) || u.unchoked.size >= bt.uploadSlots + bt.optimisticSlots) return;
-    if (interested(down, up)) unchoke(up, down);
-  };
+  private offerSlot(up: number, down: number): void {
+    const u = this.parts[up];
+    if (u.unchoked.has(down) || u.unchoked.size >= this.bt.uploadSlots + this.bt.optimisticSlots) return;
+    if (this.interested(down, up)) this.unchoke(up, down);
+  }
 
-  const REQUEST = sim.on((slot) => {
-    const [up, down] = sim.take<[number, number]>(slot);
-    request(up, down);
-  });
-
-  const RECHOKE = sim.on((p) => {
-    const u = parts[p];
+  /** Re-pick the regular slots by bytes received (a seed: at random) and, now and then, the optimistic one. */
+  private rechoke(p: number): void {
+    const u = this.parts[p];
     if (u.dead) return;
+    const bt = this.bt;
     u.rechokes++;
-    const candidates = [...u.neighbours].filter((n) => interested(n, p));
+    const candidates = [...u.neighbours].filter((n) => this.interested(n, p));
     const seeding = u.have.full;
     const score = (n: number) => (seeding ? u.rng.next() : (u.receivedFrom.get(n) ?? 0) + u.rng.next());
     const scored = candidates.map((n) => ({ n, score: score(n) })).sort((a, b) => b.score - a.score);
@@ -139,93 +169,87 @@ export function runBittorrent(world: World, hooks: RunHooks): { sim: Simulation;
     u.unchoked = new Set();
     for (const n of next) {
       if (previous.has(n)) u.unchoked.add(n);
-      else unchoke(p, n);
+      else this.unchoke(p, n);
     }
     u.receivedFrom.clear();
-    sim.at(sim.nowMs + bt.rechokeMs, RECHOKE, p);
-  });
+    this.sim.at(this.sim.nowMs + bt.rechokeMs, this.rechokeEvent, p);
+  }
 
-  const ARRIVE = sim.on((host) => {
-    if (sim.crashed[host]) return;
+  /** The tracker hands the new host random participants that have arrived; it connects to them. */
+  private arrive(host: number): void {
+    if (this.sim.crashed[host]) return;
     const p = host + 1;
-    const me = parts[p];
-    const wanted = Math.min(bt.peersPerHost, arrived.length);
+    const me = this.parts[p];
+    const wanted = Math.min(this.bt.peersPerHost, this.arrived.length);
     const picked = new Set<number>();
     for (let tries = 0; picked.size < wanted && tries < 4 * wanted + 10; tries++) {
-      const other = arrived[randomInt(trackerRng, arrived.length)];
-      if (!parts[other].dead && parts[other].neighbours.size < bt.peersPerHost + EXTRA_INCOMING) picked.add(other);
+      const other = this.arrived[randomInt(this.trackerRng, this.arrived.length)];
+      if (!this.parts[other].dead && this.parts[other].neighbours.size < this.bt.peersPerHost + EXTRA_INCOMING) picked.add(other);
     }
-    arrived.push(p);
+    this.arrived.push(p);
     for (const other of picked) {
       me.neighbours.add(other);
-      parts[other].neighbours.add(p);
-      for (const i of parts[other].have.toArray()) me.availability[i]++;
-      offerSlot(other, p);
+      this.parts[other].neighbours.add(p);
+      for (const i of this.parts[other].have.toArray()) me.availability[i]++;
+      this.offerSlot(other, p);
     }
-    sim.at(sim.nowMs + bt.rechokeMs * (0.5 + me.rng.next()), RECHOKE, p);
-  });
+    this.sim.at(this.sim.nowMs + this.bt.rechokeMs * (0.5 + me.rng.next()), this.rechokeEvent, p);
+  }
 
-  const CRASH = sim.on((host) => {
+  /** A crashed host's connections are cut; pieces in flight to its neighbours are asked for elsewhere. */
+  private crash(host: number): void {
     const p = host + 1;
-    const me = parts[p];
+    const me = this.parts[p];
     if (me.dead) return;
     me.dead = true;
-    sim.hostCrashed(host);
+    this.sim.hostCrashed(host);
     for (const n of me.neighbours) {
-      parts[n].neighbours.delete(p);
-      parts[n].unchoked.delete(p);
-      for (const i of me.have.toArray()) parts[n].availability[i]--;
+      const neighbour = this.parts[n];
+      neighbour.neighbours.delete(p);
+      neighbour.unchoked.delete(p);
+      for (const i of me.have.toArray()) neighbour.availability[i]--;
       for (const [up, down] of [[p, n], [n, p]]) {
-        const flight = inflight.get(key(up, down));
+        const flight = this.inflight.get(this.key(up, down));
         if (!flight) continue;
-        inflight.delete(key(up, down));
-        sim.network.cancelFlow(sim.nowMs, flight.flowId);
-        parts[down].fetching.delete(flight.piece);
-        counters.cutTransfers++;
-        if (down === n) for (const other of parts[n].neighbours) request(other, n);
+        this.inflight.delete(this.key(up, down));
+        this.sim.network.cancelFlow(this.sim.nowMs, flight.flowId);
+        this.parts[down].fetching.delete(flight.piece);
+        this.counters.cutTransfers++;
+        if (down === n) for (const other of neighbour.neighbours) this.request(other, n);
       }
     }
-  });
+  }
 
-  const STOP_SERVING = sim.on((host) => { parts[host + 1].serving = false; parts[host + 1].unchoked.clear(); });
-
-  sim.onFlowDone = (_flowId, _tag, src, dst, sizeBytes) => {
-    const up = partOf(src);
-    const down = partOf(dst);
-    const flight = inflight.get(key(up, down))!;
-    inflight.delete(key(up, down));
-    const d = parts[down];
+  /** A piece arrived over up -> down: a corrupt one gets the uploader dropped; a good one is announced. */
+  private pieceDone(up: number, down: number, sizeBytes: number): void {
+    const flight = this.inflight.get(this.key(up, down))!;
+    this.inflight.delete(this.key(up, down));
+    const d = this.parts[down];
     d.fetching.delete(flight.piece);
-    if (up > 0 && world.faults[up - 1].corrupt) {
-      counters.corruptPieces++;
+    if (up > 0 && this.world.faults[up - 1].corrupt) {
+      this.counters.corruptPieces++;
       d.neighbours.delete(up);
-      parts[up].neighbours.delete(down);
-      parts[up].unchoked.delete(down);
-      for (const i of parts[up].have.toArray()) d.availability[i]--;
-      for (const other of d.neighbours) request(other, down);
+      this.parts[up].neighbours.delete(down);
+      this.parts[up].unchoked.delete(down);
+      for (const i of this.parts[up].have.toArray()) d.availability[i]--;
+      for (const other of d.neighbours) this.request(other, down);
       return;
     }
     d.receivedFrom.set(up, (d.receivedFrom.get(up) ?? 0) + sizeBytes);
     d.have.add(flight.piece);
     for (const n of d.neighbours) {
-      const neighbour = parts[n];
+      const neighbour = this.parts[n];
       neighbour.availability[flight.piece]++;
       if (!neighbour.have.has(flight.piece)) {
-        offerSlot(down, n);
-        request(down, n);
+        this.offerSlot(down, n);
+        this.request(down, n);
       }
     }
-    if (d.have.full) sim.hostFinished(down - 1);
-    else request(up, down);
-  };
-
-  for (let h = 0; h < N; h++) {
-    parts.push(makeParticipant(h + 1));
-    sim.at(world.arrivalMs[h], ARRIVE, h);
-    const f = world.faults[h];
-    if (f.crashAtMs !== Infinity) sim.at(f.crashAtMs, CRASH, h);
-    if (f.deleteCacheAtMs !== Infinity) sim.at(f.deleteCacheAtMs, STOP_SERVING, h);
+    if (d.have.full) this.sim.hostFinished(down - 1);
+    else this.request(up, down);
   }
-  sim.at(bt.rechokeMs, RECHOKE, 0);
-  return { sim, counters };
+}
+
+export function runBittorrent(world: World, hooks: RunHooks): BittorrentSwarm {
+  return new BittorrentSwarm(world, hooks);
 }

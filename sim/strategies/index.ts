@@ -3,7 +3,7 @@ import { defaultTimeLimitMs, type RunHooks } from '../engine.ts';
 import { summarize, type StrategyResult } from '../result.ts';
 import type { World } from '../world.ts';
 import { runBittorrent } from './bittorrent.ts';
-import { runDragonfly } from './dragonfly.ts';
+import { runDragonfly } from './dragonfly/run.ts';
 import { runRegistry } from './registry.ts';
 
 export const STRATEGIES = ['registry', 'cdn-only', 'dragonfly', 'bittorrent'] as const;
@@ -14,10 +14,15 @@ export function isStrategy(name: string): name is StrategyName {
 }
 
 /**
- * Run one strategy to completion, or to the simulated-time limit (engine.ts defaultTimeLimitMs
- * unless given: a run that cannot finish stops long after any plausible end).
+ * When a run that cannot finish (every host failed to get the file and nobody noticed) is
+ * stopped unless told otherwise: engine.ts defaultTimeLimitMs (dfsim --time-limit sets another).
  */
-export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}, timeLimitMs = defaultTimeLimitMs(world)): StrategyResult {
+export function horizonMsOf(world: World): number {
+  return defaultTimeLimitMs(world);
+}
+
+/** Run one strategy to completion, or to the simulated-time limit. */
+export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}, timeLimitMs = horizonMsOf(world)): StrategyResult {
   const started = performance.now();
   const horizonMs = timeLimitMs;
   switch (name) {
@@ -28,14 +33,14 @@ export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = 
     }
     case 'cdn-only':
     case 'dragonfly': {
-      const { sim, counters } = runDragonfly(world, hooks, name === 'dragonfly' ? 'p2p' : 'cdn');
-      sim.run(horizonMs);
-      return summarize(name, sim, performance.now() - started, { ...counters });
+      const run = runDragonfly(world, hooks, name === 'dragonfly' ? 'p2p' : 'cdn');
+      run.sim.run(horizonMs);
+      return summarize(name, run.sim, performance.now() - started, { ...run.counters }, run.fault);
     }
     case 'bittorrent': {
-      const { sim, counters } = runBittorrent(world, hooks);
-      sim.run(horizonMs);
-      return summarize(name, sim, performance.now() - started, { ...counters });
+      const swarm = runBittorrent(world, hooks);
+      swarm.sim.run(horizonMs);
+      return summarize(name, swarm.sim, performance.now() - started, { ...swarm.counters });
     }
   }
 }

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { parseContentRange } from '../../transport/http-range.ts';
 
 const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/;
 
@@ -46,7 +47,7 @@ export async function startCountingProxy(upstreamUrl: string, ca?: Buffer): Prom
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       const fault = digest && (upRes.statusCode === 200 || upRes.statusCode === 206) ? faults.get(digest) : undefined;
       // Fault offsets are positions in the blob, so ranged fetches (a CDN fetching piece by piece) meet them too.
-      let relayedBytes = upRes.statusCode === 206 ? Number(/^bytes (\d+)-/.exec(String(upRes.headers['content-range']))?.[1] ?? 0) : 0;
+      let relayedBytes = upRes.statusCode === 206 ? parseContentRange(upRes.headers['content-range'])?.startByte ?? 0 : 0;
       let dropped = false;
       upRes.on('data', (chunk: Buffer) => {
         if (dropped) return;

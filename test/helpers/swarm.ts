@@ -1,20 +1,23 @@
 /**
  * A tiny in-memory swarm for core tests: one Supernode, N Peers with their Uploaders, virtual
- * time, a fixed latency and a fixed transfer time per piece. It drives the machines exactly as
- * the real drivers do (applyAndDrain / fireDue) and checks nothing itself; tests read `log`,
- * `done`, `written` and the machines.
+ * time, a fixed latency and a fixed transfer time per piece. Every machine runs in the driver
+ * runtime exactly as in the simulator and the real processes (core/runtime.ts MachineHost, with
+ * the simulator's timers: sim/strategies/dragonfly/machines.ts); a machine fault ends the run
+ * with an error naming the machine and its input. It checks nothing else itself; tests read
+ * `done`, `failed`, `written` and the machines.
  */
 import { configOrThrow, type CoreConfig } from '../../core/config.ts';
-import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import { Peer } from '../../core/peer.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import type { PeerId, SupernodeToPeer, TaskSpec } from '../../core/protocol.ts';
 import { SUPERNODE } from '../../core/protocol.ts';
 import type { Rng } from '../../core/rng.ts';
+import type { MachineHost } from '../../core/runtime.ts';
 import { Supernode } from '../../core/supernode.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
-import { Uploader } from '../../core/uploader.ts';
+import { Uploader, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
 import { supernodeUploaderConfig, uploaderConfigFor } from '../../core/settings.ts';
+import { SimMachines, type EventLoop } from '../../sim/strategies/dragonfly/machines.ts';
 
 export const SUPERNODE_ADDR = 'sn-0';
 
@@ -49,7 +52,7 @@ export interface SwarmOptions {
 
 type Event = { atMs: number; seq: number; run: () => void };
 
-export class Swarm {
+export class Swarm implements EventLoop {
   readonly cfg: CoreConfig;
   readonly supernode: Supernode;
   readonly peers: Peer[] = [];
@@ -63,50 +66,67 @@ export class Swarm {
   nowMs = 0;
   private events: Event[] = [];
   private seq = 0;
+  private stopped = false;
+  private readonly handlers: ((arg: number) => void)[] = [];
+  private readonly machines: SimMachines;
+  private readonly supernodeHost: MachineHost<SupernodeInput, SupernodeEffect>;
+  private readonly peerHosts: MachineHost<PeerInput, PeerEffect>[] = [];
+  /** Peer i's uploader in slot i; the supernode's uploader last. */
+  private readonly uploaderHosts: MachineHost<UploaderInput, UploaderEffect>[] = [];
+  /** What the uploader just asked answered the piece request (its effect, drained synchronously). */
+  private uploaderAnswer: 'serve' | 'missing' | 'busy' = 'missing';
   private readonly taskId = 'a'.repeat(64);
   private readonly spec: TaskSpec = { url: 'http://origin.test/file', headers: {} };
 
+  /** Machine slots: supernode 0, its uploader 1, peer i at 2 + i, peer i's uploader at 2 + N + i. */
   constructor(private readonly opts: SwarmOptions) {
     this.cfg = configOrThrow({ pieceSizeBytes: opts.pieceSizeBytes ?? 64 * 1024, ...opts.config });
+    this.machines = new SimMachines(this, 2 + 2 * opts.peers);
     this.supernode = new Supernode(this.cfg, testRng(opts.seed ?? 1));
+    this.supernodeHost = this.machines.host(0, 'supernode', this.supernode, (e) => this.onSupernodeEffect(e));
     this.supernodeUploader = new Uploader(supernodeUploaderConfig(this.cfg));
     for (let i = 0; i < opts.peers; i++) {
-      this.peers.push(new Peer({ backToSource: this.cfg.backToSource }, peerName(i)));
+      const peer = new Peer({ backToSource: this.cfg.backToSource }, peerName(i));
+      this.peers.push(peer);
+      this.peerHosts.push(this.machines.host(2 + i, `peer ${peerName(i)}`, peer, (e) => this.onPeerEffect(i, e)));
       // Configured from the supernode's settings when the peer receives them (onPeerEffect).
-      this.uploaders.push(new Uploader());
+      const uploader = new Uploader();
+      this.uploaders.push(uploader);
+      this.uploaderHosts.push(this.machines.host(2 + opts.peers + i, `uploader of ${peerName(i)}`, uploader, (e) => this.onUploaderEffect(e)));
       this.written.push(new Set());
     }
+    this.uploaderHosts.push(this.machines.host(1, 'uploader of the supernode', this.supernodeUploader, (e) => this.onUploaderEffect(e)));
   }
 
   get latencyMs(): number { return this.opts.latencyMs ?? 1; }
 
-  /** Run until every peer is done or failed, or until `limitMs` of virtual time. */
+  /** Run until every peer is done or failed, or until `limitMs` of virtual time; a machine fault throws. */
   run(limitMs = 10 * 60_000): void {
     for (let i = 0; i < this.peers.length; i++) {
-      this.at(this.opts.arrivalMs?.(i) ?? 0, () => this.toPeer(i, {
+      this.schedule(this.opts.arrivalMs?.(i) ?? 0, () => this.toPeer(i, {
         kind: 'start', taskId: this.taskId, task: this.spec, supernodes: [SUPERNODE_ADDR], uploadAddr: peerName(i),
       }));
     }
     let steps = 0;
-    while (this.events.length > 0 && this.done.size + this.failed.size < this.peers.length) {
+    while (!this.stopped && this.events.length > 0 && this.done.size + this.failed.size < this.peers.length) {
       const event = this.popEvent();
       if (event.atMs > limitMs) break;
       if (++steps > 5_000_000) throw new Error('swarm did not settle within 5,000,000 events');
       this.nowMs = event.atMs;
       event.run();
     }
+    const fault = this.machines.fault;
+    if (fault) throw new Error(`${fault.machine} ${fault.kind} on "${fault.input}" at ${fault.atMs} ms: ${fault.message}`);
   }
 
-  private toSupernode(input: SupernodeInput): void {
-    applyAndDrain(this.supernode, this.nowMs, input, (e) => this.onSupernodeEffect(e));
-    this.armTimer(this.supernode.nextDeadlineMs(), () => fireDue(this.supernode, this.nowMs, (e) => this.onSupernodeEffect(e)));
-  }
+  // The event loop the machines' timers run on (EventLoop).
+  on(handler: (arg: number) => void): number { return this.handlers.push(handler) - 1; }
+  at(timeMs: number, code: number, arg: number): void { this.schedule(timeMs, () => this.handlers[code](arg)); }
+  stop(): void { this.stopped = true; }
 
-  private toPeer(i: number, input: PeerInput): void {
-    const peer = this.peers[i];
-    applyAndDrain(peer, this.nowMs, input, (e) => this.onPeerEffect(i, e));
-    this.armTimer(peer.nextDeadlineMs(), () => fireDue(peer, this.nowMs, (e) => this.onPeerEffect(i, e)));
-  }
+  private toSupernode(input: SupernodeInput): void { this.supernodeHost.apply(input); }
+  private toPeer(i: number, input: PeerInput): void { this.peerHosts[i].apply(input); }
+  private toUploader(i: number, input: UploaderInput): void { this.uploaderHosts[i].apply(input); }
 
   private onSupernodeEffect(effect: SupernodeEffect): void {
     switch (effect.kind) {
@@ -119,12 +139,13 @@ export class Swarm {
       case 'cdn-fetch': {
         const pieceSizeBytes = this.cfg.pieceSizeBytes;
         const totalBytes = this.opts.pieceCount * pieceSizeBytes;
+        const supernodeUploader = this.peers.length;
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'cdn-length', taskId: effect.taskId, totalBytes }));
-        applyAndDrain(this.supernodeUploader, this.nowMs, { kind: 'list-task', taskId: effect.taskId, pieceCount: this.opts.pieceCount }, () => {});
+        this.toUploader(supernodeUploader, { kind: 'list-task', taskId: effect.taskId, pieceCount: this.opts.pieceCount });
         const stepMs = this.opts.cdnPieceMs ?? 1;
         for (let piece = 0; piece < this.opts.pieceCount; piece++) {
           this.after(this.latencyMs + (piece + 1) * stepMs, () => {
-            applyAndDrain(this.supernodeUploader, this.nowMs, { kind: 'have-piece', taskId: effect.taskId, piece }, () => {});
+            this.toUploader(supernodeUploader, { kind: 'have-piece', taskId: effect.taskId, piece });
             this.toSupernode({ kind: 'cdn-piece', taskId: effect.taskId, piece, digest: digestOf(piece) });
           });
         }
@@ -141,20 +162,20 @@ export class Swarm {
   private onPeerEffect(i: number, effect: PeerEffect): void {
     switch (effect.kind) {
       case 'settings':
-        applyAndDrain(this.uploaders[i], this.nowMs, { kind: 'configure', config: uploaderConfigFor(effect.settings, 0, 0) }, () => {});
+        this.toUploader(i, { kind: 'configure', config: uploaderConfigFor(effect.settings, 0, 0) });
         return;
       case 'send':
         this.after(this.latencyMs, () => this.toSupernode({ kind: 'peer-message', from: peerName(i), msg: effect.msg }));
         return;
       case 'plan':
-        applyAndDrain(this.uploaders[i], this.nowMs, { kind: 'list-task', taskId: effect.taskId, pieceCount: effect.pieceCount }, () => {});
+        this.toUploader(i, { kind: 'list-task', taskId: effect.taskId, pieceCount: effect.pieceCount });
         return;
       case 'fetch-piece':
         this.after(this.latencyMs, () => this.serve(i, effect));
         return;
       case 'write-piece':
         this.written[i].add(effect.piece);
-        applyAndDrain(this.uploaders[i], this.nowMs, { kind: 'have-piece', taskId: effect.taskId, piece: effect.piece }, () => {});
+        this.toUploader(i, { kind: 'have-piece', taskId: effect.taskId, piece: effect.piece });
         return;
       case 'done':
         this.done.set(i, effect);
@@ -167,41 +188,43 @@ export class Swarm {
     }
   }
 
+  private onUploaderEffect(effect: UploaderEffect): void {
+    if (effect.kind === 'serve') this.uploaderAnswer = 'serve';
+    else if (effect.kind === 'refuse') this.uploaderAnswer = effect.reason;
+  }
+
+  /** Uploader `uploader`'s answer to a piece request. */
+  private ask(uploader: number, request: Extract<UploaderInput, { kind: 'piece-request' }>): 'serve' | 'missing' | 'busy' {
+    this.uploaderAnswer = 'missing';
+    this.toUploader(uploader, request);
+    return this.uploaderAnswer;
+  }
+
   /** The source's uploader answers a piece request; bytes arrive after the transfer time. */
   private serve(requester: number, fetch: Extract<PeerEffect, { kind: 'fetch-piece' }>): void {
     const fromSupernode = fetch.source === SUPERNODE;
     const sourceIndex = fromSupernode ? -1 : peerIndex(fetch.source);
-    const uploader = fromSupernode ? this.supernodeUploader : this.uploaders[sourceIndex];
+    const uploader = fromSupernode ? this.peers.length : sourceIndex;
     const fault = fromSupernode ? undefined : this.opts.faulty?.get(sourceIndex);
     const requestId = this.seq++;
-    const decision: { answer: 'serve' | 'missing' | 'busy' } = { answer: 'missing' };
-    applyAndDrain(uploader, this.nowMs, { kind: 'piece-request', from: peerName(requester), requestId, taskId: fetch.taskId, piece: fetch.piece }, (e) => {
-      if (e.kind === 'serve') decision.answer = 'serve';
-      else if (e.kind === 'refuse') decision.answer = e.reason;
-    });
-    const answer = decision.answer;
+    const answer = this.ask(uploader, { kind: 'piece-request', from: peerName(requester), requestId, taskId: fetch.taskId, piece: fetch.piece });
     const reply = (digest: string | null, failure?: 'refused' | 'busy') =>
       this.toPeer(requester, { kind: 'piece-fetched', piece: fetch.piece, source: fetch.source, digest, ...(failure ? { failure } : {}) });
     if (answer !== 'serve' || fault === 'refuse') {
-      if (answer === 'serve') applyAndDrain(uploader, this.nowMs, { kind: 'upload-finished', from: peerName(requester), requestId }, () => {});
+      if (answer === 'serve') this.toUploader(uploader, { kind: 'upload-finished', from: peerName(requester), requestId });
       this.after(this.latencyMs, () => reply(null, answer === 'busy' ? 'busy' : 'refused'));
       return;
     }
     if (fromSupernode) this.supernodeUploads++; else this.peerUploads++;
     this.after(this.opts.pieceTransferMs ?? 10, () => {
-      applyAndDrain(uploader, this.nowMs, { kind: 'upload-finished', from: peerName(requester), requestId }, () => {});
+      this.toUploader(uploader, { kind: 'upload-finished', from: peerName(requester), requestId });
       reply(fault === 'corrupt' ? 'sha256:corrupt' : digestOf(fetch.piece));
     });
   }
 
-  private armTimer(deadlineMs: number | null, fire: () => void): void {
-    if (deadlineMs === null) return;
-    this.at(Math.max(deadlineMs, this.nowMs), fire);
-  }
+  private after(delayMs: number, run: () => void): void { this.schedule(this.nowMs + delayMs, run); }
 
-  private after(delayMs: number, run: () => void): void { this.at(this.nowMs + delayMs, run); }
-
-  private at(atMs: number, run: () => void): void {
+  private schedule(atMs: number, run: () => void): void {
     const event = { atMs, seq: this.seq++, run };
     // Binary insertion keeps (time, sequence) order; fine for the small swarms of unit tests.
     let lo = 0;

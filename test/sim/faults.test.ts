@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadScenario } from '../../sim/scenario.ts';
-import { violations } from '../../sim/checks.ts';
+import { failureReport } from '../../sim/checks.ts';
 import { run } from '../helpers/sim-run.ts';
 
 const SEEDS = Number(process.env.FAULT_SEEDS ?? 50);
@@ -13,14 +13,12 @@ test(`faults scenario (shrunk to 20 hosts x 32 MiB) over ${SEEDS} seeds: every s
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
     const scenario = { ...shipped, seed: String(seed), hostCount: 20, fileSizeBytes: 32 * 1024 * 1024 };
     const result = run(scenario, 'dragonfly');
-    const problems = violations(result);
-    if (result.counters.corruptFetches === 0 && seed === FIRST_SEED) problems.push('no corrupt piece was ever fetched: the fault did not bite');
-    if (problems.length > 0) {
-      failures.push(`seed ${seed}: ${problems.join('; ')}\n  rerun: FAULT_SEED=${seed} FAULT_SEEDS=1 node --import tsx test/sim/faults.test.ts` +
-        `  (or: node --import tsx sim/cli.ts run faults --seed ${seed} --hosts 20 --file-size 32MiB --strategy dragonfly)`);
-    }
+    const rerun = `FAULT_SEED=${seed} FAULT_SEEDS=1 node --import tsx test/sim/faults.test.ts` +
+      `  (or: node --import tsx sim/cli.ts run faults --seed ${seed} --hosts 20 --file-size 32MiB --strategy dragonfly)`;
+    failures.push(...failureReport(result, rerun));
+    if (result.counters.corruptFetches === 0 && seed === FIRST_SEED) failures.push(`seed ${seed}: no corrupt piece was ever fetched: the fault did not bite`);
   }
-  assert.ok(failures.length === 0, `${failures.length} of ${SEEDS} seeds failed:\n${failures.slice(0, 5).join('\n')}`);
+  assert.ok(failures.length === 0, `${failures.length} problems over ${SEEDS} seeds:\n${failures.slice(0, 5).join('\n')}`);
 });
 
 test.run();

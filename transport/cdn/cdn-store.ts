@@ -9,10 +9,21 @@
  * is the record of which pieces are good, and every piece is re-verified against it before it is
  * trusted again: fully after a restart, and before serving unless the file is provably the one
  * verified before (see `verified`).
+ *
+ * Bounded: the cache stays under its limit (`limit`, default: fill the filesystem to at most 90 %)
+ * by evicting whole tasks, least recently used first, through a DiskBudget. A task is pinned —
+ * never evicted — while one of its files is being written or read here, while someone holds a
+ * `pin()` on it, and while `isPinned(taskId)` says the supernode still needs it. Evicted tasks
+ * are reported to `onEvicted` as their removal starts, so the supernode unlists them first (a cache
+ * that silently lost a task would still be offered to peers). Piece writes reserve their bytes first, so the cache makes
+ * room before it writes (a rewritten `meta.json` is counted whole each time, so the count errs high
+ * until the next listing); a spool file (a source of unknown length) is counted at the next listing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
+import { DiskBudget, type DiskBudgetOptions, type PassResult } from '../disk-budget.ts';
 import { isTaskId } from '../task-id.ts';
 
 export interface PieceRecord { sizeBytes: number; digest: string }
@@ -41,8 +52,28 @@ export function sha256Hex(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+/** The listing's entry for writes in progress (not a taskId, so never evicted or reported). */
+const WRITING_KEY = 'writes in progress';
+
 /** Pieces whose verification is remembered; past this the memory is dropped and pieces re-hashed. */
 const VERIFIED_LIMIT = 1_000_000;
+
+export interface CdnStoreOptions extends Pick<DiskBudgetOptions, 'lowWatermarkRatio' | 'nowEpochMs' | 'filesystemStats' | 'log'> {
+  /** Size limit of the cache (`--cache-max`); default: fill the filesystem to at most 90 %. */
+  limit?: DiskLimit;
+  /**
+   * Tasks the supernode still needs whole: never evicted. The supernode should answer true while
+   * the core's task is fetching or revalidating, or has a registered peer that is not complete.
+   */
+  isPinned?: (taskId: string) => boolean;
+  /**
+   * A task being removed to stay under the limit. Called synchronously right after the pin
+   * check and before its files go, so the supernode forgets the task (core `cdn-evicted`, and
+   * the CDN's generation bumped as for `cdn-drop`) before any peer can register for it again;
+   * the next register fetches it anew.
+   */
+  onEvicted?: (taskIds: string[]) => void;
+}
 
 export class CdnStore {
   /**
@@ -54,8 +85,46 @@ export class CdnStore {
    */
   private readonly verified = new Map<string, Map<number, string>>();
   private verifiedCount = 0;
+  /** taskId -> reads, writes and holders using the task now. */
+  private readonly pins = new Map<string, number>();
+  /** taskId -> last read or write by this process (epoch ms); file times cover earlier runs. */
+  private readonly lastUsedMs = new Map<string, number>();
+  /** Bytes reserved by piece writes still in progress. */
+  private writingBytes = 0;
+  /**
+   * While a listing runs: the bytes of every write in progress at any moment of it. A listing may
+   * miss such a file (its directory read before the rename), so it counts them as one pinned
+   * entry; one it did see is then counted twice, erring high until the next listing.
+   */
+  private listingWrites: number | null = null;
+  /** Evictions in progress: a writer waits for them, so it never writes into a directory being removed. */
+  private readonly evicting = new Map<string, Promise<void>>();
+  readonly budget: DiskBudget;
 
-  constructor(readonly rootDir: string) {}
+  constructor(readonly rootDir: string, private readonly opts: CdnStoreOptions = {}) {
+    this.budget = new DiskBudget({ listEntries: () => this.listEntries(), removeEntry: (taskId) => this.evict(taskId) }, {
+      dir: rootDir, limit: opts.limit ?? DEFAULT_DISK_LIMIT, ...pick(opts),
+    });
+  }
+
+  /** Keep the task on disk until the returned release is called (e.g. while a peer downloads it). */
+  pin(taskId: string): () => void {
+    this.pins.set(taskId, (this.pins.get(taskId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.pins.get(taskId) ?? 1) - 1;
+      if (left > 0) this.pins.set(taskId, left);
+      else this.pins.delete(taskId);
+      this.lastUsedMs.set(taskId, this.now());
+    };
+  }
+
+  /** A full eviction pass now (at start-up, or after files were written around the store). */
+  enforceLimit(): Promise<PassResult> {
+    return this.budget.enforce();
+  }
 
   dirOf(taskId: string): string {
     if (!isTaskId(taskId)) throw new Error(`refusing a cache path for a malformed taskId ${JSON.stringify(taskId).slice(0, 80)}`);
@@ -86,21 +155,35 @@ export class CdnStore {
 
   async saveMeta(taskId: string, meta: CacheMeta): Promise<void> {
     const dir = this.dirOf(taskId);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, 'meta.json.tmp');
-    await writeFile(tmp, JSON.stringify(meta));
-    await rename(tmp, join(dir, 'meta.json'));
+    const text = JSON.stringify(meta);
+    await this.using(taskId, async () => {
+      await mkdir(dir, { recursive: true });
+      // Counted as written: its temporary copy sits beside the old meta until the rename.
+      await this.budget.reserve(Buffer.byteLength(text));
+      const tmp = join(dir, 'meta.json.tmp');
+      await writeFile(tmp, text);
+      await rename(tmp, join(dir, 'meta.json'));
+    });
   }
 
-  /** Store a piece and return what was recorded for it. */
+  /** Store a piece (making room under the limit first) and return what was recorded for it. */
   async writePiece(taskId: string, piece: number, bytes: Uint8Array): Promise<PieceRecord> {
     const path = this.piecePath(taskId, piece);
-    await mkdir(this.dirOf(taskId), { recursive: true });
-    await writeFile(`${path}.tmp`, bytes);
-    await rename(`${path}.tmp`, path);
-    const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
-    this.remember(taskId, piece, signature(await stat(path), record));
-    return record;
+    return this.using(taskId, async () => {
+      await mkdir(this.dirOf(taskId), { recursive: true });
+      await this.budget.reserve(bytes.length);
+      this.writingBytes += bytes.length;
+      if (this.listingWrites !== null) this.listingWrites += bytes.length;
+      try {
+        await writeFile(`${path}.tmp`, bytes);
+        await rename(`${path}.tmp`, path);
+      } finally {
+        this.writingBytes -= bytes.length;
+      }
+      const record = { sizeBytes: bytes.length, digest: sha256Hex(bytes) };
+      this.remember(taskId, piece, signature(await stat(path), record));
+      return record;
+    });
   }
 
   /** The piece's bytes if they still match the record; null when missing, short, long or corrupt. */
@@ -114,9 +197,14 @@ export class CdnStore {
    * false when the file is missing, of another size, or its digest differs.
    */
   async readVerifiedInto(taskId: string, piece: number, record: PieceRecord, target: Buffer): Promise<boolean> {
+    const path = this.piecePath(taskId, piece);
+    return this.using(taskId, () => this.readAndCheck(taskId, piece, path, record, target));
+  }
+
+  private async readAndCheck(taskId: string, piece: number, path: string, record: PieceRecord, target: Buffer): Promise<boolean> {
     let handle;
     try {
-      handle = await open(this.piecePath(taskId, piece), 'r');
+      handle = await open(path, 'r');
     } catch {
       return false;
     }
@@ -170,17 +258,20 @@ export class CdnStore {
 
   /** Read a piece file into `target` (exactly the piece's size), unverified. */
   async readPieceInto(taskId: string, piece: number, target: Buffer): Promise<void> {
-    const handle = await open(this.piecePath(taskId, piece), 'r');
-    try {
-      let done = 0;
-      while (done < target.length) {
-        const { bytesRead } = await handle.read(target, done, target.length - done, done);
-        if (bytesRead === 0) throw new Error(`cached piece ${piece} of task ${taskId} is shorter than recorded`);
-        done += bytesRead;
+    const path = this.piecePath(taskId, piece);
+    await this.using(taskId, async () => {
+      const handle = await open(path, 'r');
+      try {
+        let done = 0;
+        while (done < target.length) {
+          const { bytesRead } = await handle.read(target, done, target.length - done, done);
+          if (bytesRead === 0) throw new Error(`cached piece ${piece} of task ${taskId} is shorter than recorded`);
+          done += bytesRead;
+        }
+      } finally {
+        await handle.close();
       }
-    } finally {
-      await handle.close();
-    }
+    });
   }
 
   /** Read [startByte, endByte) of a spooled file (unknown-length sources are split after the fact). */
@@ -207,6 +298,81 @@ export class CdnStore {
   async remove(taskId: string): Promise<void> {
     this.verifiedCount -= this.verified.get(taskId)?.size ?? 0;
     this.verified.delete(taskId);
+    this.lastUsedMs.delete(taskId);
     await rm(this.dirOf(taskId), { recursive: true, force: true });
   }
+
+  // ---- eviction ----
+
+  private isPinned(taskId: string): boolean {
+    return this.pins.has(taskId) || (this.opts.isPinned?.(taskId) ?? false);
+  }
+
+  /** Run `work` with the task pinned, after any eviction of it has finished. */
+  private async using<T>(taskId: string, work: () => Promise<T>): Promise<T> {
+    for (let removal = this.evicting.get(taskId); removal; removal = this.evicting.get(taskId)) await removal;
+    const release = this.pin(taskId);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** Remove a task the plan chose, unless it was pinned since the listing (checked without yielding). */
+  private async evict(taskId: string): Promise<boolean> {
+    if (this.isPinned(taskId) || this.evicting.has(taskId)) return false;
+    this.opts.onEvicted?.([taskId]);
+    const removal = this.remove(taskId).finally(() => this.evicting.delete(taskId));
+    this.evicting.set(taskId, removal);
+    await removal;
+    return true;
+  }
+
+  /** One entry per task directory: total size, and last use from this process or the newest file. */
+  private async listEntries(): Promise<EvictionEntry[]> {
+    this.listingWrites = this.writingBytes;
+    try {
+      return await this.listTasks();
+    } finally {
+      this.listingWrites = null;
+    }
+  }
+
+  private async listTasks(): Promise<EvictionEntry[]> {
+    const names = await readdir(this.rootDir).catch(() => [] as string[]);
+    const entries: EvictionEntry[] = [];
+    for (const taskId of names.filter(isTaskId)) {
+      const dir = join(this.rootDir, taskId);
+      const files = await readdir(dir).catch(() => null);
+      if (files === null) continue;
+      let sizeBytes = 0;
+      let newestMs = 0;
+      for (const file of files) {
+        const stats = await stat(join(dir, file)).catch(() => null);
+        if (!stats?.isFile()) continue;
+        sizeBytes += stats.size;
+        newestMs = Math.max(newestMs, stats.mtimeMs);
+      }
+      entries.push({ key: taskId, sizeBytes, lastUsedMs: Math.max(newestMs, this.lastUsedMs.get(taskId) ?? 0), pinned: this.isPinned(taskId) });
+    }
+    const writes = this.listingWrites ?? 0;
+    if (writes > 0) entries.push({ key: WRITING_KEY, sizeBytes: writes, lastUsedMs: this.now(), pinned: true });
+    // Forget last-use times of tasks no longer on disk, so the map stays as small as the cache.
+    const onDisk = new Set(entries.map((e) => e.key));
+    for (const taskId of this.lastUsedMs.keys()) if (!onDisk.has(taskId) && !this.pins.has(taskId)) this.lastUsedMs.delete(taskId);
+    return entries;
+  }
+
+  private now(): number {
+    return (this.opts.nowEpochMs ?? Date.now)();
+  }
+}
+
+function pick(opts: CdnStoreOptions): Partial<DiskBudgetOptions> {
+  const { lowWatermarkRatio, nowEpochMs, filesystemStats, log } = opts;
+  return {
+    ...(lowWatermarkRatio !== undefined && { lowWatermarkRatio }), ...(nowEpochMs && { nowEpochMs }),
+    ...(filesystemStats && { filesystemStats }), ...(log && { log }),
+  };
 }

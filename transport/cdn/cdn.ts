@@ -18,15 +18,19 @@
  *   cdn-drop            -   (cache directory removed)                     -
  *   servePiece (data)   -   (piece re-verified against its record)        cdn-piece-lost if bad
  *
- * Every request has the client's idle timeout; retryable failures (cut connections, timeouts,
- * 5xx, short bodies) are retried `attempts` times with growing delays, then reported.
+ * Every request has the client's idle timeout. How the missing pieces are cut into ranged GETs,
+ * how many run at once and when a retryable failure (cut connection, timeout, 5xx, short body) is
+ * tried again are the core's decisions (core/source-fetch.ts), with the supernode's settings
+ * `sourceFetchConcurrency`, `sourceFetchAttempts` and `sourceRetryDelayMs`.
  */
+import type { CoreConfig } from '../../core/config.ts';
 import type { PeerId, TaskId, TaskSpec } from '../../core/protocol.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
 import type { BufferPool } from '../supernode/buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CdnStore } from './cdn-store.ts';
-import { CancelledError, statusError, type SourceClient } from './source-client.ts';
+import { CancelledError } from '../real-timer.ts';
+import { statusError, type SourceClient } from './source-client.ts';
 import { conditionalHeaders, PROBE, SourceFetcher, type Job, type TaskState } from './source-fetcher.ts';
 
 export type CdnEffect = Extract<SupernodeEffect, { kind: 'cdn-fetch' | 'cdn-refetch-piece' | 'cdn-revalidate' | 'cdn-drop' | 'check-auth' }>;
@@ -37,13 +41,10 @@ export interface CdnOptions {
   /** Deliver an input to the supernode machine (the driver applies and drains it). */
   feed: (input: SupernodeInput) => void;
   log: (level: LogLevel, message: string) => void;
-  /** Range requests in flight per task. */
-  concurrency: number;
+  /** The supernode's settings: how sources are fetched (runs at once, tries, retry delay). */
+  core: Pick<CoreConfig, 'sourceFetchConcurrency' | 'sourceFetchAttempts' | 'sourceRetryDelayMs'>;
   /** Piece-sized buffers, reused (shared with the data plane). */
   pool: BufferPool;
-  /** Tries per request for retryable failures. */
-  attempts: number;
-  retryDelayMs: number;
 }
 
 export class Cdn {
@@ -67,21 +68,25 @@ export class Cdn {
       case 'cdn-revalidate':
         this.enqueue(effect.taskId, (job) => this.revalidate(job, effect.task));
         return;
-      case 'cdn-drop': {
-        const state = this.stateOf(effect.taskId);
-        state.generation++;
-        state.abort.abort();
-        state.abort = new AbortController();
-        state.meta = null;
-        state.digest = null;
-        state.spec = null;
+      case 'cdn-drop':
+        forgetState(this.stateOf(effect.taskId));
         this.enqueue(effect.taskId, () => this.opts.store.remove(effect.taskId));
         return;
-      }
       case 'check-auth':
         void this.checkAuth(effect.taskId, effect.peerId, effect.task);
         return;
     }
+  }
+
+  /**
+   * The store is evicting the task's files (cdn-store.ts `onEvicted`): forget it as `cdn-drop`
+   * does, so no job of it reports again, with nothing left to remove.
+   */
+  forget(taskId: TaskId): void {
+    const state = this.tasks.get(taskId);
+    if (!state) return;
+    forgetState(state);
+    if (state.pending === 0) this.tasks.delete(taskId);
   }
 
   /** Abort every running fetch (shutdown); nothing more is reported. */
@@ -202,4 +207,14 @@ export class Cdn {
       this.opts.feed({ kind: 'auth-result', taskId, peerId, allowed, ...(reason ? { reason } : {}), ...(status !== undefined ? { status } : {}) });
     }
   }
+}
+
+/** A new generation with nothing known: jobs of the old one go quiet and their requests stop. */
+function forgetState(state: TaskState): void {
+  state.generation++;
+  state.abort.abort();
+  state.abort = new AbortController();
+  state.meta = null;
+  state.digest = null;
+  state.spec = null;
 }

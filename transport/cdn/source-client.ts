@@ -10,16 +10,17 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { performance } from 'node:perf_hooks';
 import type { TokenBucket } from '../../core/token-bucket.ts';
+import { CancelledError } from '../real-timer.ts';
+import { throttle } from '../throttle.ts';
+
+export { CancelledError } from '../real-timer.ts';
 
 export class SourceError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly status?: number) {
     super(message);
   }
 }
-
-export class CancelledError extends Error {}
 
 export interface SourceResponse {
   status: number;
@@ -62,7 +63,7 @@ export class SourceClient {
 
   async get(url: string, taskHeaders: Record<string, string>, extraHeaders: Record<string, string>,
     signal: AbortSignal): Promise<SourceResponse> {
-    if (signal.aborted) throw new CancelledError('cancelled');
+    if (signal.aborted) throw new CancelledError();
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };
     for (const [name, value] of Object.entries(taskHeaders)) {
       if (!OWN_HEADERS.has(name.toLowerCase())) headers[name] = value;
@@ -131,10 +132,8 @@ export class SourceClient {
     });
   }
 
-  private async pace(bytes: number, signal: AbortSignal): Promise<void> {
-    const waitMs = this.opts.limitIn.delayMs(performance.now(), bytes);
-    if (waitMs > 0) await sleep(waitMs, signal);
-    this.opts.limitIn.consume(performance.now(), bytes);
+  private pace(bytes: number, signal: AbortSignal): Promise<void> {
+    return throttle([this.opts.limitIn], bytes, signal);
   }
 }
 
@@ -172,33 +171,13 @@ class IdleAbort {
   }
 
   translate(err: unknown, what: string): Error {
-    if (this.outer.aborted) return new CancelledError('cancelled');
+    if (this.outer.aborted) return new CancelledError();
     if (this.timedOut) return new SourceError(`the source ${this.url} sent nothing for ${this.timeoutMs} ms; check that it is up, or raise --source-timeout`, true);
     if (err instanceof SourceError || err instanceof CancelledError) return err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return new SourceError(`a request header is invalid: ${(err as Error).message}`, false);
     return new SourceError(`${what} (${code ?? (err as Error).message})`, true);
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(new CancelledError('cancelled')); return; }
-    const onAbort = (): void => { clearTimeout(timer); reject(new CancelledError('cancelled')); };
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** `bytes START-END/TOTAL` → numbers; TOTAL may be `*` (unknown) → null. */
-export function parseContentRange(value: string | null): { startByte: number; endByte: number; totalBytes: number | null } | null {
-  const match = value ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value.trim()) : null;
-  if (!match) return null;
-  return {
-    startByte: Number(match[1]),
-    endByte: Number(match[2]) + 1,
-    totalBytes: match[3] === '*' ? null : Number(match[3]),
-  };
 }
 
 /** What a source's status means for the user, with what to do about it. */

@@ -4,7 +4,8 @@
  *
  * The probe is a GET of byte 0 (conditional when a cache is on disk). 304 → the cache is current:
  * announce its verified pieces and fetch only the missing ones. 206 → the source takes ranges:
- * one ranged GET (If-Range) per run of missing pieces, `concurrency` runs at a time, each cut
+ * one ranged GET (If-Range) per run of missing pieces, as the core plans them (`planSourceFetch`:
+ * runs split until there are `sourceFetchConcurrency` of them, that many at a time), each cut
  * into pieces as its bytes arrive. 200 → no ranges: the body itself is cut into pieces (spooled
  * first when it has no length, since the piece size depends on the length). Every pass is safe to
  * repeat: a retry resumes after the pieces already stored. A validator or digest that changes
@@ -12,16 +13,18 @@
  */
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type { CoreConfig } from '../../core/config.ts';
 import { pieceBytes, pieceRange, planPieces, type PiecePlan } from '../../core/pieces.ts';
 import type { TaskId, TaskSpec } from '../../core/protocol.ts';
+import { planSourceFetch, sourceRetryDelayMs, type PieceRun } from '../../core/source-fetch.ts';
 import type { SupernodeInput } from '../../core/supernode-io.ts';
+import { parseContentRange } from '../http-range.ts';
+import { CancelledError, sleep } from '../real-timer.ts';
 import type { BufferPool } from '../supernode/buffer-pool.ts';
 import type { LogLevel } from '../supernode/log.ts';
 import type { CacheMeta, CdnStore } from './cdn-store.ts';
 import { FileDigest } from './file-digest.ts';
-import {
-  CancelledError, parseContentRange, sleep, SourceError, statusError, type SourceClient, type SourceResponse,
-} from './source-client.ts';
+import { SourceError, statusError, type SourceClient, type SourceResponse } from './source-client.ts';
 
 export interface TaskState {
   generation: number;
@@ -49,11 +52,7 @@ export interface FetcherDeps {
   client: SourceClient;
   pool: BufferPool;
   log: (level: LogLevel, message: string) => void;
-  /** Ranged GETs in flight per task. */
-  concurrency: number;
-  /** Tries per request for retryable failures. */
-  attempts: number;
-  retryDelayMs: number;
+  core: Pick<CoreConfig, 'sourceFetchConcurrency' | 'sourceFetchAttempts' | 'sourceRetryDelayMs'>;
   counters: { piecesStored: number; fetchesCompleted: number };
 }
 
@@ -139,18 +138,18 @@ export class SourceFetcher {
     job.emit({ kind: 'cdn-length', taskId: job.taskId, totalBytes: meta.totalBytes });
     const intact = await this.deps.store.intactPieces(job.taskId, meta);
     this.digestOf(job, meta);
-    if (job.signal.aborted) throw new CancelledError('cancelled');
+    if (job.signal.aborted) throw new CancelledError();
     for (const piece of intact) job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: meta.pieces[piece]!.digest });
   }
 
   /**
-   * Fetch the missing pieces as runs of contiguous pieces, one ranged GET per run, cut into pieces
-   * as the bytes arrive (a request per piece cost more than the transfer on loopback). Runs are
-   * split until there are `concurrency` of them, so a fresh file arrives in parallel streams.
+   * Fetch the missing pieces as the core plans them: runs of contiguous pieces, one ranged GET per
+   * run, cut into pieces as the bytes arrive (a request per piece cost more than the transfer on
+   * loopback), so a fresh file arrives in parallel streams.
    */
   private async fetchMissingByRange(job: Job, spec: TaskSpec): Promise<void> {
     const meta = job.state.meta!;
-    const runs = splitRuns(missingRuns(meta), this.deps.concurrency);
+    const { runs, concurrency } = planSourceFetch(this.deps.core, meta.pieceCount, (piece) => meta.pieces[piece] !== null);
     let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
@@ -165,7 +164,7 @@ export class SourceFetcher {
       }
     };
     // allSettled: no worker may still be writing when the caller retries or gives up.
-    const results = await Promise.allSettled(Array.from({ length: Math.min(this.deps.concurrency, runs.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: runs.length === 0 ? 0 : concurrency }, worker));
     const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (rejected) throw rejected.reason;
   }
@@ -174,7 +173,7 @@ export class SourceFetcher {
    * One ranged GET for pieces [run.first, run.end). A retry resumes after the pieces already
    * stored; `refetch` stores pieces that are on record too (their digests must not change).
    */
-  private async fetchRun(job: Job, spec: TaskSpec, meta: CacheMeta, run: Run, refetch: boolean): Promise<void> {
+  private async fetchRun(job: Job, spec: TaskSpec, meta: CacheMeta, run: PieceRun, refetch: boolean): Promise<void> {
     let first = run.first;
     while (!refetch && first < run.end && meta.pieces[first]) first++;
     if (first >= run.end) return;
@@ -298,7 +297,7 @@ export class SourceFetcher {
   }
 
   private async storePiece(job: Job, meta: CacheMeta, piece: number, bytes: Buffer): Promise<void> {
-    if (job.signal.aborted) throw new CancelledError('cancelled');
+    if (job.signal.aborted) throw new CancelledError();
     const record = await this.deps.store.writePiece(job.taskId, piece, bytes);
     const previous = meta.pieces[piece];
     if (previous && previous.digest !== record.digest) {
@@ -351,11 +350,12 @@ export class SourceFetcher {
       try {
         return await attempt();
       } catch (err) {
-        if (err instanceof CancelledError || job.signal.aborted) throw new CancelledError('cancelled');
+        if (err instanceof CancelledError || job.signal.aborted) throw new CancelledError();
         const failure = asSourceError(err);
-        if (!failure.retryable || tried >= this.deps.attempts) throw failure;
-        this.deps.log('info', `retrying (${tried}/${this.deps.attempts - 1}) after: ${failure.message}`);
-        await sleep(this.deps.retryDelayMs * 2 ** (tried - 1), job.signal);
+        const delayMs = sourceRetryDelayMs(this.deps.core, tried, failure.retryable);
+        if (delayMs === null) throw failure;
+        this.deps.log('info', `retrying (${tried}/${this.deps.core.sourceFetchAttempts - 1}) in ${delayMs} ms after: ${failure.message}`);
+        await sleep(delayMs, job.signal);
       }
     }
   }
@@ -371,33 +371,6 @@ export class SourceFetcher {
     job.state.saving = save.catch(() => undefined);
     return save;
   }
-}
-
-/** Pieces [first, end). */
-interface Run { first: number; end: number }
-
-function missingRuns(meta: CacheMeta): Run[] {
-  const runs: Run[] = [];
-  for (let piece = 0; piece < meta.pieceCount; piece++) {
-    if (meta.pieces[piece]) continue;
-    const last = runs[runs.length - 1];
-    if (last && last.end === piece) last.end++; else runs.push({ first: piece, end: piece + 1 });
-  }
-  return runs;
-}
-
-/** Halve the longest run until there are `count` runs (or every run is one piece). */
-export function splitRuns(runs: Run[], count: number): Run[] {
-  const out = runs.map((run) => ({ ...run }));
-  while (out.length < count) {
-    let longest = 0;
-    for (let i = 1; i < out.length; i++) if (out[i].end - out[i].first > out[longest].end - out[longest].first) longest = i;
-    const run = out[longest];
-    if (!run || run.end - run.first < 2) break;
-    const middle = run.first + Math.floor((run.end - run.first) / 2);
-    out.splice(longest, 1, { first: run.first, end: middle }, { first: middle, end: run.end });
-  }
-  return out.sort((a, b) => a.first - b.first);
 }
 
 function planOf(meta: CacheMeta): PiecePlan {

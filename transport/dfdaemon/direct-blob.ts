@@ -6,6 +6,8 @@
  * to the client unchanged when nothing was sent yet (a 401 challenge must reach the client as is).
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { parseContentRange } from '../http-range.ts';
+import type { ByteSource } from './byte-sources.ts';
 import type { Upstream } from './upstream.ts';
 
 export class UpstreamStatusError extends Error {
@@ -21,7 +23,7 @@ export class UpstreamStatusError extends Error {
  */
 export async function* directBlob(
   upstream: Upstream, path: string, headers: OutgoingHttpHeaders, fromByte: number,
-): AsyncGenerator<number | Buffer> {
+): ByteSource {
   const requestHeaders: OutgoingHttpHeaders = { ...headers };
   delete requestHeaders['range'];
   delete requestHeaders['if-range'];
@@ -35,7 +37,7 @@ export async function* directBlob(
   if (res.statusCode !== expected) {
     throw new UpstreamStatusError(res, fromByte > 0 ? `206 for bytes ${fromByte}-` : '200');
   }
-  const totalBytes = fromByte > 0 ? rangeTotal(res) : Number(res.headers['content-length']);
+  const totalBytes = fromByte > 0 ? parseContentRange(res.headers['content-range'])?.totalBytes ?? NaN : Number(res.headers['content-length']);
   if (!Number.isSafeInteger(totalBytes) || totalBytes < fromByte) {
     res.destroy();
     throw new Error(`upstream gave no usable length for ${path} (content-length ${res.headers['content-length']}, content-range ${res.headers['content-range']})`);
@@ -47,9 +49,4 @@ export async function* directBlob(
     yield chunk;
   }
   if (received !== totalBytes) throw new Error(`upstream sent ${received} of ${totalBytes} bytes of ${path}`);
-}
-
-function rangeTotal(res: IncomingMessage): number {
-  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
-  return match ? Number(match[3]) : NaN;
 }

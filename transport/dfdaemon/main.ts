@@ -6,7 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { download } from '../dfget/download.ts';
+import { formatDiskLimit } from '../../core/eviction.ts';
+import { download, type DownloadRequest } from '../dfget/download.ts';
+import { homeLayout } from '../dfget/home.ts';
+import { downloadViaManager } from '../dfget/manager-download.ts';
+import { ManagerClient } from '../manager/client.ts';
 import { startUploader, UploaderBusyError, type UploaderHandle } from '../uploader/uploader-server.ts';
 import { openLog } from './log.ts';
 import { resolveConfig, type CliValues, type DfdaemonConfig } from './options.ts';
@@ -20,6 +24,11 @@ const program = new Command('dfdaemon')
   .option('--insecure', 'accept any TLS certificate from the upstream registry (testing only)')
   .option('--cacert <file>', 'PEM file of the CA that signed the upstream registry certificate')
   .option('--node <list>', 'supernodes host:port[,host:port...] (default 127.0.0.1:8002)')
+  .option('--manager <url,...>', 'managing node(s) that assign this host its supernodes (instead of --node), e.g. http://10.0.0.9:8004')
+  .option('--idc <name>', 'data centre of this host, told to the manager and the supernode (near sources first)')
+  .option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager and the supernode)')
+  .option('--repo-max <size|N%>', 'size limit of the local repo: least recently pulled blobs not being served go first (default 90% of its filesystem)')
+  .option('--data-max <size|N%>', 'size limit of <home>/data, where P2P downloads land and are served from (default 90% of its filesystem)')
   .option('--localrepo <dir>', 'where pulled blobs are kept (default <home>/dfdaemon/data)')
   .option('--home <dir>', 'small-dragonfly home: data, logs, meta (default ~/.small-dragonfly)')
   .option('--config <file>', 'YAML file with these settings and extra upstream registries (see README)')
@@ -45,9 +54,15 @@ try {
 }
 
 const { log, path: logPath, close: closeLog } = openLog(config.homeDir);
+// With a manager, each blob's supernodes follow the seed's steps: the cached answer first, the
+// manager asked once more when all of them fail.
+const manager = config.managers.length === 0 ? null : new ManagerClient({
+  managers: config.managers, idc: config.idc, location: config.location, metaDir: homeLayout(config.homeDir).metaDir, log,
+});
+const blobDownload = manager ? (req: DownloadRequest) => downloadViaManager(manager, req, download) : download;
 let mirror;
 try {
-  mirror = await startMirror({ config, download, log });
+  mirror = await startMirror({ config, download: blobDownload, log });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   if (e.syscall === 'listen') {
@@ -66,26 +81,30 @@ let uploader: UploaderHandle | null = null;
 try {
   uploader = await startUploader({
     homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
-    totalLimitBytesPerSec: config.totalLimitBytesPerSec,
+    totalLimitBytesPerSec: config.totalLimitBytesPerSec, dataLimit: config.dataLimit,
     log: (level, message) => log(level, `uploader: ${message}`),
+    // The fault is logged; a mirror whose uploader stopped would serve blobs but never seed them.
+    onFault: () => void shutdown('uploader fault', 1),
   });
 } catch (err) {
   if (!(err instanceof UploaderBusyError)) throw err;
   log('info', `the uploader of ${config.homeDir} already runs (${err.lock.addr}); downloads will list their pieces there`);
 }
 const upstreams = [config.defaultUpstream?.url, ...config.hostUpstreams.map((u) => `${u.key}=${u.url}`)].filter(Boolean).join(', ');
-log('info', `dfdaemon mirroring ${upstreams} on http://${mirror.addr}; supernodes ${config.supernodes.join(',')}; ` +
-  `localrepo ${config.localRepoDir}; uploader ${uploader?.addr ?? 'shared'}; log ${logPath}`);
+const supernodes = manager ? `from manager ${config.managers.join(',')} (idc "${config.idc}", location "${config.location}")` : config.supernodes.join(',');
+log('info', `dfdaemon mirroring ${upstreams} on http://${mirror.addr}; supernodes ${supernodes}; ` +
+  `localrepo ${config.localRepoDir} (limit ${formatDiskLimit(config.repoLimit)}); data dir limit ${formatDiskLimit(config.dataLimit)}; ` +
+  `uploader ${uploader?.addr ?? 'shared'}; log ${logPath}`);
 
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log('info', `${signal}: stopping; ${JSON.stringify(mirror!.stats())}`);
+  log(exitCode === 0 ? 'info' : 'error', `${reason}: stopping; ${JSON.stringify(mirror!.stats())}`);
   await mirror!.close();
   await uploader?.close();
   await closeLog();
-  process.exit(0);
+  process.exit(exitCode);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

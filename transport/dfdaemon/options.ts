@@ -5,7 +5,8 @@
  *
  *   registry: https://registry.example:5000     # default upstream (same as --registry)
  *   cacert: /etc/ssl/private-ca.pem
- *   node: [10.0.0.1:8002, 10.0.0.2:8002]
+ *   node: [10.0.0.1:8002, 10.0.0.2:8002]     # or manager: http://10.0.0.9:8004 (with idc:, location:)
+ *   repo-max: 20GiB                          # and data-max: sizes or a share of the disk (90%)
  *   registries:
  *     - host: ghcr.example:443                  # first path segment clients send
  *       url: https://ghcr.example
@@ -16,7 +17,10 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { DEFAULT_DISK_LIMIT, parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
+import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseManagerList } from '../manager/client.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 
 export const DEFAULT_DFDAEMON_PORT = 65001;
@@ -37,7 +41,15 @@ export interface DfdaemonConfig {
   port: number;
   homeDir: string;
   localRepoDir: string;
+  /** Supernodes to use; empty when they come from `managers`. */
   supernodes: string[];
+  /** Managing nodes that assign this host its supernodes (`--manager`); empty = `supernodes`. */
+  managers: string[];
+  idc: string;
+  location: string;
+  /** Size limit of the local repo (`--repo-max`) and of `<home>/data` (`--data-max`). */
+  repoLimit: DiskLimit;
+  dataLimit: DiskLimit;
   defaultUpstream: UpstreamConfig | null;
   /** Upstreams chosen by a first path segment naming the registry host. */
   hostUpstreams: UpstreamConfig[];
@@ -63,6 +75,11 @@ export interface CliValues {
   locallimit?: string;
   totallimit?: string;
   timeout?: string;
+  manager?: string;
+  idc?: string;
+  location?: string;
+  repoMax?: string;
+  dataMax?: string;
 }
 
 interface FileValues {
@@ -78,11 +95,16 @@ interface FileValues {
   locallimit?: string | number;
   totallimit?: string | number;
   timeout?: string | number;
+  manager?: string | string[];
+  idc?: string;
+  location?: string;
+  'repo-max'?: string | number;
+  'data-max'?: string | number;
   registries?: { host: string; url: string; insecure?: boolean; cacert?: string }[];
 }
 
 const FILE_KEYS = new Set(['port', 'host', 'registry', 'insecure', 'cacert', 'node', 'localrepo', 'home', 'fallback',
-  'locallimit', 'totallimit', 'timeout', 'registries']);
+  'locallimit', 'totallimit', 'timeout', 'registries', 'manager', 'idc', 'location', 'repo-max', 'data-max']);
 
 /** Merge flags over the YAML file's values (`fileText` is its content, `filePath` its name for errors). */
 export function resolveConfig(cli: CliValues, fileText?: string, filePath = '--config'): DfdaemonConfig {
@@ -92,7 +114,10 @@ export function resolveConfig(cli: CliValues, fileText?: string, filePath = '--c
   const port = portText === undefined ? DEFAULT_DFDAEMON_PORT : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got "${portText}"`);
   const nodeList = cli.node ?? (Array.isArray(file.node) ? file.node.join(',') : file.node);
-  const supernodes = (nodeList ?? `127.0.0.1:${DEFAULT_SUPERNODE_PORT}`).split(',').map((s) => s.trim()).filter(Boolean);
+  const managerList = cli.manager ?? (Array.isArray(file.manager) ? file.manager.join(',') : file.manager);
+  if (nodeList !== undefined && managerList !== undefined) throw new Error('give --node or --manager (node: or manager: in the file), not both');
+  const managers = managerList === undefined ? [] : flagValue('--manager', managerList, (v) => parseManagerList(String(v)));
+  const supernodes = managers.length > 0 ? [] : (nodeList ?? `127.0.0.1:${DEFAULT_SUPERNODE_PORT}`).split(',').map((s) => s.trim()).filter(Boolean);
   for (const addr of supernodes) {
     if (!/^[^\s/:]+:\d{1,5}$/.test(addr)) throw new Error(`--node takes host:port[,host:port...], got "${addr}"`);
   }
@@ -124,7 +149,26 @@ export function resolveConfig(cli: CliValues, fileText?: string, filePath = '--c
     localLimitBytesPerSec: flagValue('--locallimit', cli.locallimit ?? file.locallimit ?? 0, parseRate),
     totalLimitBytesPerSec: flagValue('--totallimit', cli.totallimit ?? file.totallimit ?? 0, parseRate),
     blobTimeoutMs: flagValue('--timeout', cli.timeout ?? file.timeout ?? '10min', parseDurationMs),
+    managers,
+    idc: flagValue('--idc', cli.idc ?? file.idc ?? '', (v) => checked(String(v), idcProblem)),
+    location: flagValue('--location', cli.location ?? file.location ?? '', (v) => checked(String(v), locationProblem)),
+    repoLimit: flagValue('--repo-max', cli.repoMax ?? file['repo-max'] ?? '', diskLimit),
+    dataLimit: flagValue('--data-max', cli.dataMax ?? file['data-max'] ?? '', diskLimit),
   };
+}
+
+function checked(value: string, problemOf: (v: string) => string | null): string {
+  const problem = problemOf(value);
+  if (problem) throw new Error(problem);
+  return value;
+}
+
+/** A size (`20GiB`) or a share of the filesystem (`90%`); empty = the default, 90 %. */
+function diskLimit(value: string | number): DiskLimit {
+  if (value === '') return DEFAULT_DISK_LIMIT;
+  const limit = parseDiskLimit(String(value), parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(limit.message);
+  return limit;
 }
 
 function upstream(key: string, url: string, where: string, insecure: boolean, caCertPath?: string): UpstreamConfig {

@@ -7,12 +7,16 @@
  */
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseDiskLimit } from '../../core/eviction.ts';
+import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { ManagerClient, parseManagerList } from '../manager/client.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 import { DownloadError, EXIT_CODES } from './download-error.ts';
-import { runDownload } from './download-session.ts';
-import type { DownloadPattern, DownloadRequest } from './download.ts';
-import { DEFAULT_HOME, homeLayout, readStoredSupernodes } from './home.ts';
+import type { DownloadPattern, DownloadRequest, DownloadResult } from './download-request.ts';
+import { DownloadSession, type SessionTuning } from './download-session.ts';
+import { DEFAULT_HOME, fileLogger, homeLayout, prepareHome, readStoredSupernodes } from './home.ts';
+import { downloadViaManager } from './manager-download.ts';
 import { ProgressBar } from './progress-bar.ts';
 
 const EXIT_HELP = `
@@ -20,7 +24,8 @@ Exit codes:
   ${EXIT_CODES.ok}    the file is at --output and verified
   ${EXIT_CODES.internal}    internal error (a bug: please report it with logs/dfclient.log)
   ${EXIT_CODES.usage}    bad command-line flags
-  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off
+  ${EXIT_CODES['supernode-unreachable']}    no supernode could be reached and back-to-source was off, or (--manager) no
+       manager answered and meta/ holds no supernode list
   ${EXIT_CODES['source-error']}    the source refused the file (404, 401/403 needs --header, ...)
   ${EXIT_CODES['digest-mismatch']}    the file does not match --digest
   ${EXIT_CODES.timeout}    --timeout passed before the download finished
@@ -28,8 +33,12 @@ Exit codes:
   ${EXIT_CODES.failed}    the download failed for another reason (see the message)
   ${EXIT_CODES.aborted}  interrupted (Ctrl-C); rerun the same command to resume
 
-Files (under --home): data/ downloads and .server backups, meta/ node info and supernode list,
-logs/dfclient.log. A rerun with the same --url and --output resumes from the verified pieces.`;
+Files (under --home): data/ downloads and .server backups (kept under --data-max by this home's
+uploader), meta/ node info and supernode list (manager.json: the managing node's answer),
+logs/dfclient.log. A rerun with the same --url and --output resumes from the verified pieces.
+
+With --manager, the supernodes are the manager's (cached in meta/manager.json and reused, the
+assigned one first); when every one of them fails, the manager is asked once more.`;
 
 function parseNodes(text: string): string[] {
   const nodes = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
@@ -82,8 +91,13 @@ interface CliOptions {
   url: string;
   output: string;
   node?: string[];
+  manager?: string[];
+  idc: string;
+  location: string;
+  dataMax: string;
   locallimit: number;
   totallimit: number;
+  uploadLimit: number;
   header: Record<string, string>;
   digest?: string;
   identifier?: string;
@@ -103,9 +117,18 @@ export function buildProgram(): Command {
     .requiredOption('-u, --url <url>', 'URL of the file', parseUrl)
     .requiredOption('-o, --output <path>', 'where to save the file')
     .option('--node <host:port,...>', `supernodes in the order to try (default: the list stored in meta/, else 127.0.0.1:${DEFAULT_SUPERNODE_PORT})`, parseNodes)
+    .option('--manager <url,...>', 'managing node(s) that assign this host its supernodes (instead of --node), e.g. http://10.0.0.9:8004',
+      asArgument(parseManagerList))
+    .addOption(new Option('--idc <name>', 'data centre of this host, told to the manager and the supernode (near sources first)').argParser(asArgument(checked(idcProblem))).default('', 'none'))
+    .addOption(new Option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager and the supernode)')
+      .argParser(asArgument(checked(locationProblem))).default('', 'none'))
+    .addOption(new Option('--data-max <size|N%>', 'size limit of <home>/data, kept by the uploader this run starts '
+      + '(least recently used backups not being served go first)').argParser(asArgument(diskLimitText)).default('90%', '90% of its filesystem'))
     .addOption(new Option('--locallimit <rate>', 'download limit of this task, e.g. 10M, 100Mbit; 0 = unlimited')
       .argParser(asArgument(parseRate)).default(parseRate('10M'), '10M'))
     .addOption(new Option('--totallimit <rate>', 'limit of this node for download and upload (TX and RX); 0 = unlimited')
+      .argParser(asArgument(parseRate)).default(0, '0'))
+    .addOption(new Option('--upload-limit <rate>', 'limit of this node\'s uploads only (TX), declared to the scheduler as its upload rate; for uplinks slower than downlinks; 0 = --totallimit alone')
       .argParser(asArgument(parseRate)).default(0, '0'))
     .addOption(new Option('--header <"Name: value">', 'header for the source, e.g. Authorization (repeatable)')
       .argParser(parseHeader).default({}, 'none'))
@@ -117,7 +140,7 @@ export function buildProgram(): Command {
       .choices(['p2p', 'cdn', 'source']).default('p2p'))
     .option('--no-back-source', 'fail instead of downloading from the source when no supernode can be reached')
     .option('--quiet', 'no progress bar', false)
-    .option('--json', 'print the result as JSON on stdout', false)
+    .option('--json', 'print the result as JSON on stdout, with the settings the supernode gave (settings.origin says whether it did)', false)
     .addOption(new Option('--uploader-idle-exit <duration>', 'idle time before the background uploader exits').default('5min').hideHelp())
     .addOption(new Option('--upload-host <host>', 'host other peers dial for this node\'s uploader').default('127.0.0.1').hideHelp())
     .addHelpText('after', EXIT_HELP)
@@ -134,8 +157,12 @@ export async function main(argv: string[]): Promise<number> {
     return code === 0 ? 0 : EXIT_CODES.usage;
   }
   const opts = program.opts<CliOptions>();
+  if (opts.node && opts.manager) {
+    process.stderr.write('dfget: give --node or --manager, not both\n');
+    return EXIT_CODES.usage;
+  }
   const home = resolve(opts.home);
-  const supernodes = opts.node ?? await storedOrDefault(home);
+  const supernodes = opts.node ?? (opts.manager ? [] : await storedOrDefault(home));
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -143,13 +170,15 @@ export async function main(argv: string[]): Promise<number> {
   const bar = !opts.quiet && process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
   const req: DownloadRequest = {
     url: opts.url, headers: opts.header, outputPath: resolve(opts.output), homeDir: home, supernodes,
-    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit,
+    localLimitBytesPerSec: opts.locallimit, totalLimitBytesPerSec: opts.totallimit, uploadLimitBytesPerSec: opts.uploadLimit,
     ...(opts.digest ? { digest: opts.digest } : {}), ...(opts.identifier ? { identifier: opts.identifier } : {}),
-    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal,
+    pattern: opts.pattern, backToSource: opts.backSource, timeoutMs: opts.timeout, signal: abort.signal, idc: opts.idc, location: opts.location,
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
   };
+  const tuning: SessionTuning = { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost, dataMax: opts.dataMax };
+  const once = async (r: DownloadRequest): Promise<DownloadResult> => (await DownloadSession.open(r, tuning)).run();
   try {
-    const result = await runDownload(req, { uploaderIdleExit: opts.uploaderIdleExit, uploadHost: opts.uploadHost });
+    const result = opts.manager ? await downloadViaManager(await managerClient(home, opts, opts.manager), req, once) : await once(req);
     bar?.update({ bytesDone: result.totalBytes, totalBytes: result.totalBytes, fromPeersBytes: result.fromPeersBytes, fromSupernodeBytes: result.fromSupernodeBytes }, true);
     bar?.finish();
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -166,7 +195,29 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The seed's managing-node steps for this home: the answer is cached in its meta dir, log lines go to its log. */
+async function managerClient(home: string, opts: CliOptions, managers: string[]): Promise<ManagerClient> {
+  const layout = homeLayout(home);
+  await prepareHome(layout).catch((err: Error) => { throw new DownloadError('io', err.message); });
+  return new ManagerClient({ managers, idc: opts.idc, location: opts.location, metaDir: layout.metaDir, log: fileLogger(layout.logFile, `dfget[${process.pid}]`) });
+}
+
 async function storedOrDefault(home: string): Promise<string[]> {
   const stored = await readStoredSupernodes(homeLayout(home));
   return stored.length > 0 ? stored : [`127.0.0.1:${DEFAULT_SUPERNODE_PORT}`];
+}
+
+function checked(problemOf: (text: string) => string | null): (text: string) => string {
+  return (text) => {
+    const problem = problemOf(text);
+    if (problem) throw new Error(problem);
+    return text;
+  };
+}
+
+/** `--data-max` as given, once it parses (the uploader it is passed to parses it again). */
+function diskLimitText(text: string): string {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(limit.message);
+  return text.trim();
 }

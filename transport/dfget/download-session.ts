@@ -1,44 +1,47 @@
 /**
- * One download, driven in real time: the thin driver around core `Peer`.
+ * One download, driven in real time: the thin driver around core `Peer`, hosted by `MachineHost`
+ * (one timer, every effect drained after every input, a fault ends the download loudly).
  *
- * Theory of operation. Every protocol decision is the core's; this file turns its effects into
- * I/O and I/O results back into inputs, always through `applyAndDrain` / `fireDue`:
+ * Theory of operation. Every protocol decision is the core's; the session turns its effects into
+ * work for its parts and their results back into inputs:
  *
- *   effect          what the driver does                          input it feeds back
- *   send            frame on the supernode's WebSocket            supernode-message / supernode-down
- *   plan            size the data file, list it in the uploader   -
- *   fetch-piece     data-plane request (within the rate limits),  piece-fetched {digest | failure}
- *                   SHA-256 of the bytes received
- *   cancel-fetch    abort that request; its answer is dropped     -
- *   write-piece     write the held bytes at their offset, record  write-failed (on I/O error)
- *                   the piece in the meta file and the uploader
- *   fetch-source    plain GET of the URL into the data file       source-fetched
- *   done / failed   finish: verify, back up, move, hand the task  -
- *                   to the uploader to seed / reject
+ *   effect          part (file)                                      input fed back
+ *   send            supernode links (supernode-link.ts)              supernode-message / supernode-down
+ *   settings        uploader link: reconfigure this home's uploader  -
+ *   plan            disk writer: size the data file; uploader: list  -
+ *   fetch-piece     piece fetcher (piece-fetcher.ts): rate limits,   piece-fetched {digest | failure}
+ *                   data-plane request, SHA-256 of the bytes
+ *   cancel-fetch    piece fetcher: abort; the answer is dropped      -
+ *   write-piece     disk writer (disk-writer.ts): write, record,     write-failed (on I/O error)
+ *                   hash the verified prefix, tell the uploader
+ *   fetch-source    back to source (back-to-source.ts)               source-fetched
+ *   done            completion (completion.ts): digest, backup,      -
+ *                   move, seed
+ *   failed          the user's error (download-error.ts)             -
  *
- * The core's deadline is re-armed after every input. Disk work is serialised on one queue, so
- * `done` (which the core emits right after the last `write-piece`) is acted on only once every
- * write has landed.
+ * The settings the supernode sent (or the defaults) are what the download reports it ran with.
  */
-import { hostname } from 'node:os';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { configOrThrow, uploadSlotsFor } from '../../core/config.ts';
-import { applyAndDrain, fireDue } from '../../core/drive.ts';
 import type { PeerEffect, PeerInput } from '../../core/peer-io.ts';
 import { Peer } from '../../core/peer.ts';
 import { pieceRange, type PiecePlan } from '../../core/pieces.ts';
-import { SUPERNODE, type TaskSpec } from '../../core/protocol.ts';
+import type { TaskSpec } from '../../core/protocol.ts';
+import type { MachineHost } from '../../core/runtime.ts';
 import { TokenBucket } from '../../core/token-bucket.ts';
+import { newPeerId } from '../peer-id.ts';
+import { describeFault, hostInRealTime, monotonicNowMs, sleep } from '../real-timer.ts';
 import { taskIdFor } from '../task-id.ts';
-import { monotonicNowMs, throttle } from '../uploader/throttle.ts';
-import { DownloadError } from './download-error.ts';
-import type { DownloadRequest, DownloadResult } from './download.ts';
+import { downloadFromSource } from './back-to-source.ts';
+import { completeDownload } from './completion.ts';
+import { DiskWriter } from './disk-writer.ts';
+import { DownloadError, failureError } from './download-error.ts';
+import { uploadRateOf, type DownloadRequest, type DownloadResult, type EffectiveSettings } from './download-request.ts';
 import { fileLogger, homeLayout, prepareHome, writeNodeMeta, type LogFn } from './home.ts';
-import { PieceClient } from './piece-client.ts';
-import { fetchFromSource, SourceError } from './source-fetch.ts';
+import { PieceFetcher } from './piece-fetcher.ts';
+import { SourceError, type SourceFetchResult } from './source-fetch.ts';
 import { SupernodeLinks } from './supernode-link.ts';
-import { pieceDigest, TaskStore } from './task-store.ts';
+import { TaskStore, type ResumeState } from './task-store.ts';
 import { UploaderLink } from './uploader-link.ts';
+import { WholeFileDigest } from './whole-file-digest.ts';
 
 /** Extra knobs for tests and benchmarks; the CLI exposes them as hidden flags. */
 export interface SessionTuning {
@@ -48,14 +51,29 @@ export interface SessionTuning {
   uploadHost?: string;
   /** Log destination override (default `<home>/logs/dfclient.log`). */
   log?: LogFn;
+  /** `--data-max` of a background uploader this run starts. */
+  dataMax?: string;
 }
 
-/** Longest a pull that claims pieces waits for a booting uploader before going out anyway. */
-const UPLOADER_WAIT_MS = 3000;
-
-function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** What is settled before the first input: what is fetched, by whom, into which files. */
+interface Setup {
+  req: DownloadRequest;
+  log: LogFn;
+  logFile: string;
+  taskId: string;
+  spec: TaskSpec;
+  peerId: string;
+  store: TaskStore;
+  resume: ResumeState | null;
+  uploader: UploaderLink;
+  uploadAddr: string;
+  startedMs: number;
 }
+
+type Effect<K extends PeerEffect['kind']> = Extract<PeerEffect, { kind: K }>;
+
+/** A resume record's size beyond its per-piece digests (80 bytes each), URL and output path. */
+const DATA_META_BYTES = 1024;
 
 /** Global per-node receive limits, shared by every download of this process (`--totallimit`). */
 const nodeBuckets = new Map<number, TokenBucket>();
@@ -65,365 +83,280 @@ function nodeBucket(rateBytesPerSec: number): TokenBucket {
   return bucket;
 }
 
-export async function runDownload(req: DownloadRequest, tuning: SessionTuning = {}): Promise<DownloadResult> {
-  const startedMs = monotonicNowMs();
-  const layout = homeLayout(req.homeDir);
-  await prepareHome(layout).catch((err: Error) => { throw new DownloadError('io', err.message); });
-  const log = tuning.log ?? fileLogger(layout.logFile, `dfget[${process.pid}]`);
-  await writeNodeMeta(layout, req.supernodes).catch((err: Error) => log('warn', `cannot write meta: ${err.message}`));
+export class DownloadSession {
+  private readonly peer: Peer;
+  private readonly host: MachineHost<PeerInput, PeerEffect>;
+  private readonly abort = new AbortController();
+  private readonly buckets: TokenBucket[];
+  private readonly links: SupernodeLinks;
+  private readonly fetcher: PieceFetcher;
+  private readonly digest: WholeFileDigest;
+  private readonly disk: DiskWriter;
+  private plan: PiecePlan | null = null;
+  private bytesDone = 0;
+  private fetchedPieces = 0;
+  private sourceResult: SourceFetchResult | null = null;
+  private sourceFailure: string | null = null;
+  private settings: EffectiveSettings;
+  private sendQueue: Promise<void> = Promise.resolve();
+  private settle!: { resolve(result: DownloadResult): void; reject(err: unknown): void };
+  private readonly outcome = new Promise<DownloadResult>((resolve, reject) => { this.settle = { resolve, reject }; });
+  private over = false;
 
-  const spec: TaskSpec = { url: req.url, headers: req.headers, ...(req.digest ? { digest: req.digest } : {}), ...(req.identifier ? { identifier: req.identifier } : {}) };
-  let taskId: string;
-  try {
-    taskId = taskIdFor(spec);
-  } catch (err) {
-    throw new DownloadError('usage', `cannot download ${req.url}: ${(err as Error).message}`);
+  private constructor(private readonly s: Setup) {
+    this.peer = new Peer({ backToSource: s.req.backToSource }, s.peerId);
+    this.settings = { origin: this.peer.settings.origin, ...this.peer.settings.settings };
+    this.host = hostInRealTime('peer', this.peer, (effect) => this.onEffect(effect), (fault) => {
+      this.fail(new DownloadError('internal', `internal error: ${describeFault(fault)}; please report it with ${s.logFile}`));
+    }, { keepAlive: true });
+    this.buckets = [new TokenBucket(s.req.localLimitBytesPerSec), nodeBucket(s.req.totalLimitBytesPerSec)];
+    this.links = new SupernodeLinks(s.peerId, {
+      onMessage: (addr, msg) => this.feed({ kind: 'supernode-message', from: addr, msg }),
+      onDown: (addr, reason) => {
+        s.log('warn', `supernode ${addr} down: ${reason}`);
+        this.feed({ kind: 'supernode-down', supernode: addr });
+      },
+      log: (message) => s.log('warn', message),
+    });
+    this.fetcher = new PieceFetcher(this.buckets, this.abort.signal, (input) => this.feed(input), s.log);
+    this.digest = new WholeFileDigest(s.store);
+    this.disk = new DiskWriter(s.store, this.digest, {
+      planApplied: (plan, kept) => this.planApplied(plan, kept),
+      pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
+      writeFailed: (piece, reason) => this.feed({ kind: 'write-failed', piece, reason }),
+      failed: (err) => this.fail(new DownloadError('io', err.message)),
+    });
   }
-  // The supernode accepts peer ids of A-Z a-z 0-9 . _ : - only.
-  const peerId = `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}-${process.pid}-${randomBytes(4).toString('hex')}`;
-  log('info', `start ${req.url} task ${taskId} peer ${peerId} pattern ${req.pattern} supernodes ${req.supernodes.join(',') || '-'}`);
 
-  const store = await TaskStore.open(layout.dataDir, taskId, req.url, req.outputPath)
-    .catch((err: Error) => { throw new DownloadError('io', `cannot open ${layout.dataDir}: ${err.message}`); });
-  const resume = await store.resumable();
-  if (resume) log('info', `resuming: ${resume.have.length}/${resume.plan.pieceCount} pieces verified on disk`);
-
-  const uploader = new UploaderLink({
-    homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: req.totalLimitBytesPerSec,
-    uploadLimit: uploadSlotsFor(configOrThrow(), req.totalLimitBytesPerSec), idleExit: tuning.uploaderIdleExit ?? '5min',
-  }, log);
-  let uploadAddr: string;
-  try {
-    uploadAddr = await uploader.start();
-  } catch (err) {
-    throw new DownloadError('io', `cannot start this node's uploader: ${(err as Error).message}`);
-  }
-
-  const cfg = configOrThrow({ backToSource: req.backToSource });
-  const peer = new Peer(cfg, peerId);
-  const buckets = [new TokenBucket(req.localLimitBytesPerSec), nodeBucket(req.totalLimitBytesPerSec)];
-  const pieces = new PieceClient();
-  const abort = new AbortController();
-  const fetches = new Map<number, AbortController>();
-  const received = new Map<number, { bytes: Buffer; digest: string }>();
-  let plan: PiecePlan | null = null;
-  let diskQueue: Promise<void> = Promise.resolve();
-  let sendQueue: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let fetchedPieces = 0;
-  let bytesDone = 0;
-  let fromPeersBytes = 0;
-  let fromSupernodeBytes = 0;
-  let sourcePlan: PiecePlan | null = null;
-  let sourceDigest: string | null = null;
-  let sourceFailure: string | null = null;
-  // The whole-file digest is computed as the verified prefix grows (pieces arrive nearly in
-  // order), so finishing a large file does not stall on hashing it all at the end. When the
-  // supernode's CDN already gave it and the user named no --digest, it is not computed again:
-  // every piece matched a digest from that same CDN pass, so the file's digest is the CDN's.
-  let fileHash: Hash = createHash('sha256');
-  let hashedPieces = 0;
-  let cdnFileDigest: string | null = null;
-  const hashVerifiedPrefix = async (justWritten?: { piece: number; bytes: Buffer }): Promise<void> => {
-    if (cdnFileDigest !== null) return;
-    while (plan && hashedPieces < plan.pieceCount && store.isVerified(hashedPieces)) {
-      fileHash.update(justWritten?.piece === hashedPieces ? justWritten.bytes : await store.readPiece(hashedPieces));
-      hashedPieces++;
-    }
-  };
-
-  let settle!: { resolve(r: DownloadResult): void; reject(e: unknown): void };
-  const finished = new Promise<DownloadResult>((resolve, reject) => { settle = { resolve, reject }; });
-  let over = false;
-  const fail = (err: unknown): void => {
-    if (over) return;
-    over = true;
-    abort.abort(err);
-    settle.reject(err);
-  };
-
-  const links = new SupernodeLinks(peerId, {
-    onMessage: (addr, msg) => feed({ kind: 'supernode-message', from: addr, msg }),
-    onDown: (addr, reason) => {
-      log('warn', `supernode ${addr} down: ${reason}`);
-      feed({ kind: 'supernode-down', supernode: addr });
-    },
-    log: (m) => log('warn', m),
-  });
-
-  const feed = (input: PeerInput): void => {
-    if (over) return;
+  /** Prepare the home, name the task and find (or start) this home's uploader. */
+  static async open(req: DownloadRequest, tuning: SessionTuning = {}): Promise<DownloadSession> {
+    const startedMs = monotonicNowMs();
+    const layout = homeLayout(req.homeDir);
+    await prepareHome(layout).catch((err: Error) => { throw new DownloadError('io', err.message); });
+    const log = tuning.log ?? fileLogger(layout.logFile, `dfget[${process.pid}]`);
+    await writeNodeMeta(layout, req.supernodes).catch((err: Error) => log('warn', `cannot write meta: ${err.message}`));
+    const spec: TaskSpec = {
+      url: req.url, headers: req.headers, ...(req.digest ? { digest: req.digest } : {}), ...(req.identifier ? { identifier: req.identifier } : {}),
+    };
+    let taskId: string;
     try {
-      applyAndDrain(peer, monotonicNowMs(), input, onEffect);
+      taskId = taskIdFor(spec);
     } catch (err) {
-      return fail(new DownloadError('internal', `internal error: ${(err as Error).message}`));
+      throw new DownloadError('usage', `cannot download ${req.url}: ${(err as Error).message}`);
     }
-    schedule();
-  };
-  const schedule = (): void => {
-    clearTimeout(timer);
-    const deadline = peer.nextDeadlineMs();
-    if (deadline === null || over) return;
-    timer = setTimeout(() => {
-      if (over) return;
-      fireDue(peer, monotonicNowMs(), onEffect);
-      schedule();
-    }, Math.max(0, deadline - monotonicNowMs()) + 1);
-  };
-  const onDisk = (work: () => Promise<void>): void => {
-    diskQueue = diskQueue.then(work).catch((err: Error) => fail(new DownloadError('io', `cannot write to ${store.dataPath}: ${err.message}`)));
-  };
+    const peerId = newPeerId(String(process.pid));
+    log('info', `start ${req.url} task ${taskId} peer ${peerId} pattern ${req.pattern} supernodes ${req.supernodes.join(',') || '-'}`);
+    const store = await TaskStore.open(layout.dataDir, taskId, req.url, req.outputPath)
+      .catch((err: Error) => { throw new DownloadError('io', `cannot open ${layout.dataDir}: ${err.message}`); });
+    const resume = await store.resumable();
+    if (resume) log('info', `resuming: ${resume.have.length}/${resume.plan.pieceCount} pieces verified on disk`);
+    const uploader = new UploaderLink({
+      homeDir: req.homeDir, host: tuning.uploadHost ?? '127.0.0.1', totalLimitBytesPerSec: uploadRateOf(req),
+      idleExit: tuning.uploaderIdleExit ?? '5min', ...(tuning.dataMax ? { dataMax: tuning.dataMax } : {}),
+    }, log);
+    let uploadAddr: string;
+    try {
+      uploadAddr = await uploader.start();
+    } catch (err) {
+      throw new DownloadError('io', `cannot start this node's uploader: ${(err as Error).message}`);
+    }
+    return new DownloadSession({ req, log, logFile: layout.logFile, taskId, spec, peerId, store, resume, uploader, uploadAddr, startedMs });
+  }
 
-  const onEffect = (effect: PeerEffect): void => {
+  /** Run the download to its end; rejects with a `DownloadError`. */
+  async run(): Promise<DownloadResult> {
+    const { req } = this.s;
+    const onAbort = (): void => this.fail(new DownloadError('aborted', 'download aborted'));
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    if (req.signal?.aborted) onAbort();
+    const deadline = req.timeoutMs > 0
+      ? setTimeout(() => this.fail(new DownloadError('timeout', `download did not finish within ${req.timeoutMs} ms; raise --timeout or check the supernode`)), req.timeoutMs)
+      : undefined;
+    const { resume } = this.s;
+    // --idc and --location, told to the manager, also go to the supernode at registration: its scheduler prefers near sources.
+    this.feed({
+      kind: 'start', taskId: this.s.taskId, task: this.s.spec, supernodes: req.supernodes, uploadAddr: this.s.uploadAddr, pattern: req.pattern,
+      ...(req.idc ? { idc: req.idc } : {}), ...(req.location ? { location: req.location } : {}),
+      // --totallimit / --upload-limit cap this node's uploads: the scheduler weighs sources by it.
+      ...(uploadRateOf(req) > 0 ? { uploadRateBytesPerSec: uploadRateOf(req) } : {}),
+      ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
+    });
+    try {
+      return await this.outcome;
+    } finally {
+      clearTimeout(deadline);
+      req.signal?.removeEventListener('abort', onAbort);
+      await this.shutdown();
+    }
+  }
+
+  private feed(input: PeerInput): void {
+    if (!this.over) this.host.apply(input);
+  }
+
+  private onEffect(effect: PeerEffect): void {
     switch (effect.kind) {
-      case 'send': {
-        // A message that reports pieces as held goes out only once those pieces are on disk and
-        // this node's uploader was told, so no peer is sent here for a piece we cannot serve yet.
-        // Waiting for a booting uploader is bounded well below the core's pull timeout, which
-        // started when the core emitted the message.
-        const { to, msg } = effect;
-        const claimsPieces = (msg.kind === 'pull' || msg.kind === 'report') && msg.results.some((r) => r.ok);
-        sendQueue = sendQueue.then(async () => {
-          if (claimsPieces) {
-            await diskQueue;
-            await Promise.race([uploader.connect().catch(() => {}), sleepMs(Math.min(UPLOADER_WAIT_MS, cfg.pullTimeoutMs / 4))]);
-          }
-          if (!over || msg.kind === 'report' || msg.kind === 'leave') links.send(to, msg);
-        });
-        break;
-      }
-      case 'plan': {
-        const next: PiecePlan = { totalBytes: effect.totalBytes, pieceSizeBytes: effect.pieceSizeBytes, pieceCount: effect.pieceCount };
-        plan = next;
-        cdnFileDigest = effect.fileDigest !== undefined && !req.digest ? effect.fileDigest : null;
-        const kept = effect.discardLocal ? [] : (resume?.have ?? []).filter((p) => p < next.pieceCount);
-        bytesDone = kept.reduce((sum, p) => sum + bytesOf(next, p), 0);
-        if (effect.discardLocal) log('info', 'the source changed since the interrupted run; discarding its pieces');
-        onDisk(async () => {
-          await store.applyPlan(next, effect.discardLocal);
-          fileHash = createHash('sha256');
-          hashedPieces = 0;
-          uploader.resetTask(taskId);
-          uploader.listTask({ taskId, fileName: store.fileName, ...next });
-          for (const p of kept) uploader.havePiece(taskId, p);
-          req.onPlan?.({ ...next, dataPath: store.dataPath });
-          for (const p of kept) {
-            const { startByte, endByte } = pieceRange(next, p);
-            req.onPieceWritten?.(p, startByte, endByte);
-          }
-          progress();
-        });
-        break;
-      }
-      case 'fetch-piece':
-        void fetchPiece(effect);
-        break;
-      case 'cancel-fetch':
-        fetches.get(effect.piece)?.abort();
-        fetches.delete(effect.piece);
-        break;
-      case 'write-piece': {
-        const held = received.get(effect.piece);
-        received.delete(effect.piece);
-        if (!held) return fail(new DownloadError('internal', `core asked to write piece ${effect.piece} that was never received`));
-        fetchedPieces++;
-        onDisk(async () => {
-          try {
-            await store.writePiece(effect.piece, effect.startByte, held.bytes, held.digest);
-          } catch (err) {
-            feed({ kind: 'write-failed', piece: effect.piece, reason: (err as Error).message });
-            return;
-          }
-          uploader.havePiece(taskId, effect.piece);
-          await hashVerifiedPrefix({ piece: effect.piece, bytes: held.bytes });
-          bytesDone += effect.endByte - effect.startByte;
-          req.onPieceWritten?.(effect.piece, effect.startByte, effect.endByte);
-          progress();
-        });
-        break;
-      }
+      case 'send': return this.send(effect);
+      case 'settings': return this.adoptSettings(effect);
+      case 'plan': return this.applyPlan(effect);
+      case 'fetch-piece': return this.fetcher.start(effect);
+      case 'cancel-fetch': return this.fetcher.cancel(effect.piece);
+      case 'write-piece': return this.writePiece(effect);
       case 'fetch-source':
-        log('info', `downloading ${req.url} from the source`);
-        void fromSource();
-        break;
+        void this.fromSource();
+        return;
       case 'done':
-        log('info', `all pieces verified (peers ${effect.fromPeersBytes} B, supernode ${effect.fromSupernodeBytes} B, source ${effect.fromSourceBytes} B)`);
-        void complete(effect);
-        break;
-      case 'failed':
-        fail(failureError(effect.reason, effect.status, req, links.downReasons, sourceFailure));
-        break;
-      case 'log':
-        log(effect.level, effect.message);
-        break;
+        void this.complete(effect);
+        return;
+      case 'failed': {
+        const { req } = this.s;
+        return this.fail(failureError(effect.reason, effect.status, req.supernodes, req.backToSource, this.links.downReasons, this.sourceFailure));
+      }
+      case 'log': return this.s.log(effect.level, effect.message);
     }
-  };
+  }
 
-  const progress = (): void => {
-    if (!plan) return;
-    req.onProgress?.({ bytesDone, totalBytes: plan.totalBytes, fromPeersBytes, fromSupernodeBytes });
-  };
+  /**
+   * A message that reports pieces as held goes out only once those pieces are on disk and this
+   * node's uploader was told, so no peer is sent here for a piece it cannot serve yet; the core
+   * bounds the wait for a booting uploader (`waitForUploaderMs`) well within its pull timeout.
+   */
+  private send({ to, msg, waitForUploaderMs }: Effect<'send'>): void {
+    this.sendQueue = this.sendQueue.then(async () => {
+      if (waitForUploaderMs !== undefined) {
+        await this.disk.idle();
+        await Promise.race([this.s.uploader.connect().catch(() => {}), sleep(waitForUploaderMs, undefined, false)]);
+      }
+      if (!this.over || msg.kind === 'report' || msg.kind === 'leave') this.links.send(to, msg);
+    });
+  }
 
-  const fetchPiece = async (effect: Extract<PeerEffect, { kind: 'fetch-piece' }>): Promise<void> => {
-    const control = new AbortController();
-    fetches.set(effect.piece, control);
-    const signal = AbortSignal.any([control.signal, abort.signal]);
-    const sizeBytes = effect.endByte - effect.startByte;
+  /** The supernode's settings (or the defaults): this home's uploader follows them too. */
+  private adoptSettings({ settings, origin }: Effect<'settings'>): void {
+    this.settings = { origin, ...settings };
+    this.s.uploader.configure(settings);
+    if (origin === 'supernode') this.s.log('info', `settings from supernode ${this.peer.currentSupernode}: ${JSON.stringify(settings)}`);
+  }
+
+  private applyPlan(effect: Effect<'plan'>): void {
+    const plan: PiecePlan = { totalBytes: effect.totalBytes, pieceSizeBytes: effect.pieceSizeBytes, pieceCount: effect.pieceCount };
+    this.plan = plan;
+    const kept = effect.discardLocal ? [] : (this.s.resume?.have ?? []).filter((piece) => piece < plan.pieceCount);
+    this.bytesDone = kept.reduce((sum, piece) => sum + bytesOf(plan, piece), 0);
+    if (effect.discardLocal) this.s.log('info', 'the source changed since the interrupted run; discarding its pieces');
+    const cdnDigest = effect.fileDigest !== undefined && !this.s.req.digest ? effect.fileDigest : null;
+    const { uploader, store, req } = this.s;
+    // The data file and its resume record, counted before a byte is written: the home's uploader
+    // keeps the data dir under --data-max with them.
+    const bytes = plan.totalBytes + DATA_META_BYTES + 80 * plan.pieceCount + req.url.length + req.outputPath.length;
+    const makeRoom = (): Promise<void> => uploader.makeRoom(store.fileName, bytes, this.settings.uploaderWaitMs);
+    this.disk.applyPlan(plan, effect.discardLocal, kept, cdnDigest, makeRoom);
+  }
+
+  private planApplied(plan: PiecePlan, kept: number[]): void {
+    const { uploader, taskId, store, req } = this.s;
+    uploader.resetTask(taskId);
+    uploader.listTask({ taskId, fileName: store.fileName, ...plan });
+    for (const piece of kept) uploader.havePiece(taskId, piece);
+    req.onPlan?.({ ...plan, dataPath: store.dataPath });
+    for (const piece of kept) {
+      const { startByte, endByte } = pieceRange(plan, piece);
+      req.onPieceWritten?.(piece, startByte, endByte);
+    }
+    this.progress();
+  }
+
+  private writePiece({ piece, startByte, endByte }: Effect<'write-piece'>): void {
+    const held = this.fetcher.take(piece);
+    if (!held) return this.fail(new DownloadError('internal', `internal error: the core asked to write piece ${piece}, which was never received`));
+    this.fetchedPieces++;
+    this.disk.writePiece(piece, startByte, endByte, held);
+  }
+
+  private pieceStored(piece: number, startByte: number, endByte: number): void {
+    this.s.uploader.havePiece(this.s.taskId, piece);
+    this.bytesDone += endByte - startByte;
+    this.s.req.onPieceWritten?.(piece, startByte, endByte);
+    this.progress();
+  }
+
+  private progress(): void {
+    if (!this.plan) return;
+    this.s.req.onProgress?.({
+      bytesDone: this.bytesDone, totalBytes: this.plan.totalBytes,
+      fromPeersBytes: this.fetcher.fromPeersBytes, fromSupernodeBytes: this.fetcher.fromSupernodeBytes,
+    });
+  }
+
+  private async fromSource(): Promise<void> {
+    const { req, store, log } = this.s;
+    log('info', `downloading ${req.url} from the source`);
+    this.fetcher.cancelAll();
+    await this.disk.idle();
     try {
-      await throttle(buckets, sizeBytes, signal);
-    } catch {
-      return;
-    }
-    const outcome = await pieces.fetch({ addr: effect.sourceAddr, taskId, piece: effect.piece, sizeBytes, timeoutMs: cfg.pieceTimeoutMs + 1000, signal });
-    if (fetches.get(effect.piece) === control) fetches.delete(effect.piece);
-    if (!outcome.ok) {
-      if (outcome.failure === 'cancelled') return;
-      log('warn', `piece ${effect.piece} from ${effect.source}: ${outcome.failure} (${outcome.detail})`);
-      feed({ kind: 'piece-fetched', piece: effect.piece, source: effect.source, digest: null, failure: outcome.failure });
-      return;
-    }
-    const digest = pieceDigest(outcome.bytes);
-    log('info', `piece ${effect.piece} received from ${effect.source} (${effect.sourceAddr})`);
-    received.set(effect.piece, { bytes: outcome.bytes, digest });
-    if (effect.source === SUPERNODE) fromSupernodeBytes += sizeBytes;
-    else fromPeersBytes += sizeBytes;
-    feed({ kind: 'piece-fetched', piece: effect.piece, source: effect.source, digest });
-    if (received.delete(effect.piece)) {
-      // Not written: the core rejected the bytes (wrong digest) or no longer wanted them.
-      if (effect.source === SUPERNODE) fromSupernodeBytes -= sizeBytes;
-      else fromPeersBytes -= sizeBytes;
-    }
-  };
-
-  const fromSource = async (): Promise<void> => {
-    for (const control of fetches.values()) control.abort();
-    fetches.clear();
-    await diskQueue;
-    try {
-      await store.closeWriter();
-      const result = await fetchFromSource({
-        url: req.url, headers: req.headers, dataPath: store.dataPath, buckets, signal: abort.signal,
-        onPlan: (p) => {
-          plan = p;
-          bytesDone = 0;
-          req.onPlan?.({ ...p, dataPath: store.dataPath });
-        },
-        onBytes: (endByte) => {
-          const p = plan;
-          if (!p) return;
-          const before = bytesDone;
-          bytesDone = endByte;
-          for (let piece = Math.floor(before / p.pieceSizeBytes); piece < p.pieceCount; piece++) {
-            const { startByte, endByte: pieceEnd } = pieceRange(p, piece);
-            if (pieceEnd > endByte) break;
-            if (pieceEnd > before) req.onPieceWritten?.(piece, startByte, pieceEnd);
-          }
-          progress();
-        },
+      this.sourceResult = await downloadFromSource(req, store, this.buckets, this.abort.signal, {
+        planned: (plan) => { this.plan = plan; this.bytesDone = 0; },
+        advanced: (bytesDone) => { this.bytesDone = bytesDone; this.progress(); },
       });
-      sourcePlan = result.plan;
-      sourceDigest = result.fileDigest;
-      await store.adoptSourceFile(result.plan);
-      feed({ kind: 'source-fetched', ok: true, sizeBytes: result.plan.totalBytes });
+      this.feed({ kind: 'source-fetched', ok: true, sizeBytes: this.sourceResult.plan.totalBytes });
     } catch (err) {
-      if (over) return;
-      if (err instanceof SourceError && err.status !== undefined) {
-        return fail(new DownloadError('source-error', err.message, err.status));
-      }
-      sourceFailure = (err as Error).message;
-      feed({ kind: 'source-fetched', ok: false, reason: sourceFailure });
+      if (this.over) return;
+      if (err instanceof SourceError && err.status !== undefined) return this.fail(new DownloadError('source-error', err.message, err.status));
+      this.sourceFailure = (err as Error).message;
+      this.feed({ kind: 'source-fetched', ok: false, reason: this.sourceFailure });
     }
-  };
+  }
 
-  const complete = async (done: Extract<PeerEffect, { kind: 'done' }>): Promise<void> => {
+  private async complete(done: Effect<'done'>): Promise<void> {
+    const { req, log, resume } = this.s;
+    log('info', `all pieces verified (peers ${done.fromPeersBytes} B, supernode ${done.fromSupernodeBytes} B, source ${done.fromSourceBytes} B)`);
     try {
-      await diskQueue;
-      await store.flush();
-      const finalPlan = plan ?? sourcePlan;
-      if (!finalPlan) throw new DownloadError('internal', 'download finished without a plan');
-      await hashVerifiedPrefix();
-      const fileDigest = sourceDigest ?? cdnFileDigest
-        ?? (hashedPieces === finalPlan.pieceCount ? `sha256:${fileHash.digest('hex')}` : await store.fileDigest());
-      if (req.digest && req.digest.toLowerCase() !== fileDigest) {
-        throw new DownloadError('digest-mismatch', `the downloaded file has digest ${fileDigest} but --digest says ${req.digest}; the source may have changed`);
-      }
-      await store.finalize(req.outputPath, () => {
-        uploader.listTask({ taskId, fileName: `${taskId}.server`, ...finalPlan });
-        if (sourcePlan) for (let p = 0; p < finalPlan.pieceCount; p++) uploader.havePiece(taskId, p);
+      await this.disk.idle();
+      const plan = this.sourceResult?.plan ?? this.plan;
+      if (!plan) throw new DownloadError('internal', 'internal error: the download finished without a plan');
+      const fileDigest = await completeDownload({
+        ...this.s, plan, sourceDigest: this.sourceResult?.fileDigest ?? null, digest: this.digest, uploaderWaitMs: this.settings.uploaderWaitMs,
       });
-      log('info', `saved ${req.outputPath} (${finalPlan.totalBytes} B, ${fileDigest})`);
-      if (req.pattern === 'p2p' && req.supernodes.length > 0) {
-        // This process's supernode connection ends with it: the uploader, which keeps serving
-        // the file, registers it under its own id so later peers are still sent here.
-        await Promise.race([uploader.connect().catch(() => {}), sleepMs(UPLOADER_WAIT_MS)]);
-        uploader.seedTask({
-          taskId, task: spec, supernodes: req.supernodes, fileDigest,
-          ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
-        });
-      }
-      if (over) return;
-      over = true;
-      settle.resolve({
-        taskId, outputPath: req.outputPath, totalBytes: finalPlan.totalBytes, fileDigest,
+      this.succeed({
+        taskId: this.s.taskId, outputPath: req.outputPath, totalBytes: plan.totalBytes, fileDigest,
         fromPeersBytes: done.fromPeersBytes, fromSupernodeBytes: done.fromSupernodeBytes, fromSourceBytes: done.fromSourceBytes,
-        resumedPieces: resume && !sourcePlan ? Math.min(resume.have.length, finalPlan.pieceCount) : 0,
-        fetchedPieces, elapsedMs: Math.round(monotonicNowMs() - startedMs),
+        resumedPieces: resume && !this.sourceResult ? Math.min(resume.have.length, plan.pieceCount) : 0,
+        fetchedPieces: this.fetchedPieces, elapsedMs: Math.round(monotonicNowMs() - this.s.startedMs), settings: this.settings,
       });
     } catch (err) {
-      fail(err instanceof DownloadError ? err : new DownloadError('io', `cannot save ${req.outputPath}: ${(err as Error).message}`));
+      this.fail(err instanceof DownloadError ? err : new DownloadError('io', `cannot save ${req.outputPath}: ${(err as Error).message}`));
     }
-  };
+  }
 
-  const onAbort = (): void => fail(new DownloadError('aborted', 'download aborted'));
-  req.signal?.addEventListener('abort', onAbort, { once: true });
-  if (req.signal?.aborted) onAbort();
-  const deadline = req.timeoutMs > 0
-    ? setTimeout(() => fail(new DownloadError('timeout', `download did not finish within ${req.timeoutMs} ms; raise --timeout or check the supernode`)), req.timeoutMs)
-    : undefined;
+  private succeed(result: DownloadResult): void {
+    if (this.over) return;
+    this.over = true;
+    this.settle.resolve(result);
+  }
 
-  feed({
-    kind: 'start', taskId, task: spec, supernodes: req.supernodes, uploadAddr, pattern: req.pattern,
-    // --totallimit caps this node's uploads: the scheduler weighs sources by it.
-    ...(req.totalLimitBytesPerSec > 0 ? { uploadRateBytesPerSec: req.totalLimitBytesPerSec } : {}),
-    ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),
-  });
+  private fail(err: DownloadError): void {
+    if (this.over) return;
+    this.over = true;
+    this.abort.abort(err);
+    this.settle.reject(err);
+  }
 
-  try {
-    return await finished;
-  } finally {
-    over = true;
-    clearTimeout(timer);
-    clearTimeout(deadline);
-    req.signal?.removeEventListener('abort', onAbort);
-    for (const control of fetches.values()) control.abort();
-    await sendQueue;
-    links.close();
-    pieces.close();
-    await diskQueue.catch(() => {});
-    await store.flush().catch(() => {});
-    await store.closeWriter().catch(() => {});
-    uploader.close();
+  /** Stop every part: cancel fetches, let queued frames and writes land, close the files. */
+  private async shutdown(): Promise<void> {
+    this.over = true;
+    this.host.close();
+    this.fetcher.cancelAll();
+    await this.sendQueue;
+    this.links.close();
+    this.fetcher.close();
+    await this.disk.idle();
+    await this.s.store.flush().catch(() => {});
+    await this.s.store.closeWriter().catch(() => {});
+    this.s.uploader.close();
   }
 }
 
 function bytesOf(plan: PiecePlan, piece: number): number {
   const { startByte, endByte } = pieceRange(plan, piece);
   return endByte - startByte;
-}
-
-function failureError(
-  reason: string, status: number | undefined, req: DownloadRequest, downReasons: ReadonlyMap<string, string>, sourceFailure: string | null,
-): DownloadError {
-  if (status !== undefined) return new DownloadError('source-error', `the source cannot be downloaded: ${reason} (HTTP ${status})`, status);
-  const allDown = downReasons.size > 0 && downReasons.size >= req.supernodes.length;
-  const list = req.supernodes.map((addr) => `${addr} (${downReasons.get(addr) ?? 'unknown'})`).join(', ');
-  const which = req.supernodes.length === 1 ? `supernode ${list}` : `any supernode: ${list}`;
-  if (sourceFailure !== null) {
-    const before = allDown ? `cannot reach ${which}, and ` : '';
-    return new DownloadError('source-error', `${before}the download from the source failed: ${sourceFailure}`);
-  }
-  if (allDown) {
-    return new DownloadError('supernode-unreachable', `cannot reach ${which}; is it running? set --node${req.backToSource ? '' : ', or drop --no-back-source'}`);
-  }
-  return new DownloadError('failed', `download failed: ${reason}`);
 }

@@ -3,7 +3,7 @@
  * the supernode. Redrawn at most every `intervalMs`; the caller only shows it on a TTY.
  */
 import { formatBytes } from '../../core/units.ts';
-import type { DownloadProgress } from './download.ts';
+import type { DownloadProgress } from './download-request.ts';
 
 const BAR_CELLS = 24;
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { TokenBucket } from '../../core/token-bucket.ts';
 import { planPieces, type PiecePlan } from '../../core/pieces.ts';
-import { throttle } from '../uploader/throttle.ts';
+import { throttle } from '../throttle.ts';
 
 export interface SourceFetchOptions {
   url: string;

@@ -2,8 +2,9 @@
  * dfget's side of "one uploader per home dir": find the live uploader from the lock file or start
  * one in the background (detached, so it outlives this dfget and serves until idle; the lock is
  * written for it at once, see uploader-lock.ts), then tell it over the loopback control channel
- * which data file holds which task, which pieces are verified and, once a download is complete,
- * to seed it (register it with the supernodes after this dfget exits). If the uploader goes away
+ * which data file holds which task, which pieces are verified, the fleet's settings the supernode
+ * sent (so upload slots and unlist time follow the supernode, not this process) and, once a
+ * download is complete, to seed it (register it with the supernodes after this dfget exits). If the uploader goes away
  * mid-download (it was killed, or went idle just as we connected), the link starts or finds a new
  * one and replays what it had told the old one.
  */
@@ -13,8 +14,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createServer } from 'node:net';
+import type { PeerSettings } from '../../core/settings.ts';
+import { CONTROL_PATH, type ControlMsg, type ControlReply, type ListTaskMsg, type SeedTaskMsg } from '../uploader/control-messages.ts';
 import { acquireLock, lockIsLive, newControlToken, readLock, waitUntilAnswering, type UploaderLock } from '../uploader/uploader-lock.ts';
-import { CONTROL_PATH, type ControlMsg, type ControlReply } from '../uploader/uploader-server.ts';
+import { sleep } from '../real-timer.ts';
 import type { LogFn } from './home.ts';
 
 const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', 'main.ts');
@@ -23,13 +26,15 @@ export interface UploaderSpawnOptions {
   homeDir: string;
   host: string;
   totalLimitBytesPerSec: number;
-  uploadLimit: number;
   /** Passed as `--idle-exit` (e.g. "5min"); tests shorten it. */
   idleExit: string;
+  /** Passed as `--data-max` (e.g. "20GiB" or "90%") to an uploader this link starts. */
+  dataMax?: string;
 }
 
-type ListTaskMsg = Extract<ControlMsg, { kind: 'list-task' }>;
-type SeedTaskMsg = Extract<ControlMsg, { kind: 'seed-task' }>;
+/** Longest a download waits for its uploader to make room in the data dir before it writes anyway. */
+const MAKE_ROOM_WAIT_MS = 10_000;
+
 interface ListedTask { msg: ListTaskMsg; pieces: Set<number>; seed?: SeedTaskMsg }
 
 export class UploaderLink {
@@ -38,6 +43,9 @@ export class UploaderLink {
   private readonly listed = new Map<string, ListedTask>();
   private closed = false;
   private lock: UploaderLock | null = null;
+  private settings: PeerSettings | null = null;
+  private nextRequestId = 1;
+  private readonly roomWaiters = new Map<number, () => void>();
 
   constructor(private readonly opts: UploaderSpawnOptions, private readonly log: LogFn) {}
 
@@ -76,6 +84,37 @@ export class UploaderLink {
     const entry = this.listed.get(msg.taskId);
     if (entry) entry.seed = full;
     this.send(full);
+  }
+
+  /** The supernode's settings for this host: the uploader's slots and unlist time follow them. */
+  configure(settings: PeerSettings): void {
+    this.settings = settings;
+    this.send({ kind: 'configure', settings });
+  }
+
+  /**
+   * Ask the uploader to make room in the data dir for `bytes` about to be written into
+   * `fileName` (`--data-max`); resolves once it did, or when the uploader cannot be reached or
+   * takes longer than it should (the download then goes on: a full disk fails it loudly anyway).
+   */
+  async makeRoom(fileName: string, bytes: number, connectWaitMs: number): Promise<void> {
+    await Promise.race([this.connect().catch(() => {}), sleep(connectWaitMs, undefined, false)]);
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const requestId = this.nextRequestId++;
+    await new Promise<void>((resolveRoom) => {
+      const timer = setTimeout(() => {
+        this.log('warn', `the uploader did not make room for ${fileName} within ${MAKE_ROOM_WAIT_MS} ms; writing anyway`);
+        done();
+      }, MAKE_ROOM_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.roomWaiters.delete(requestId);
+        resolveRoom();
+      };
+      this.roomWaiters.set(requestId, done);
+      ws.send(JSON.stringify({ kind: 'make-room', requestId, fileName, bytes } satisfies ControlMsg));
+    });
   }
 
   havePiece(taskId: string, piece: number): void {
@@ -122,14 +161,17 @@ export class UploaderLink {
       } catch {
         return;
       }
+      if (reply?.kind === 'room-made') return this.roomWaiters.get(reply.requestId)?.();
       const entry = reply?.kind === 'unknown-task' ? this.listed.get(reply.taskId) : undefined;
       if (entry) this.replay(ws, entry);
     });
     ws.on('close', () => {
       if (this.ws === ws) this.ws = null;
+      for (const done of [...this.roomWaiters.values()]) done();
       if (!this.closed) this.log('warn', 'uploader control channel closed; will reconnect on next update');
     });
     this.ws = ws;
+    if (this.settings) ws.send(JSON.stringify({ kind: 'configure', settings: this.settings } satisfies ControlMsg));
     for (const entry of this.listed.values()) this.replay(ws, entry);
     if (this.closed) ws.close();
   }
@@ -165,17 +207,23 @@ export class UploaderLink {
     const child = spawn(process.execPath, [
       '--import', import.meta.resolve('tsx'), UPLOADER_MAIN,
       '--home', this.opts.homeDir,
-      '--host', this.opts.host,
+      // dfget reaches its uploader's control channel on 127.0.0.1: an uploader that peers dial
+      // on another address listens on every interface and advertises that address.
+      ...(isLoopbackHost(this.opts.host) ? ['--host', this.opts.host] : ['--host', '0.0.0.0', '--advertise-host', this.opts.host]),
       '--port', String(port),
       '--totallimit', String(this.opts.totalLimitBytesPerSec),
-      '--upload-limit', String(this.opts.uploadLimit),
       '--idle-exit', this.opts.idleExit,
+      ...(this.opts.dataMax ? ['--data-max', this.opts.dataMax] : []),
     ], { detached: true, stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DFGET_UPLOADER_TOKEN: token } });
     closeSync(errFd);
     child.unref();
     if (child.pid === undefined) throw new Error('cannot spawn the uploader process');
     return child;
   }
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
 }
 
 function freePort(host: string): Promise<number> {

@@ -1,13 +1,16 @@
 /**
  * `supernode` entry point: parse settings, prepare the home directory, start the server, and shut
- * down cleanly on SIGINT/SIGTERM (peers see close code 1001 and migrate to their next supernode).
+ * down cleanly on SIGINT/SIGTERM (peers see close code 1001 and migrate to their next supernode),
+ * or with status 1 when a core machine faults (the fault is in the log at error level).
  */
 import { CommanderError } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatDiskLimit } from '../../core/eviction.ts';
 import { formatRate } from '../../core/units.ts';
 import { freshSeed } from '../../sim/seeded-rng.ts';
 import { fileLogger } from './log.ts';
+import { ManagerAnnouncer } from './manager-announcer.ts';
 import { parseOptions, UsageError, type SupernodeOptions } from './options.ts';
 import { SupernodeServer } from './server.ts';
 
@@ -50,13 +53,27 @@ export async function main(argv: string[]): Promise<number> {
     await logger.close();
     return EXIT_FAILURE;
   }
-  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}; scheduler ${JSON.stringify(opts.core)}`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}, CDN cache ${formatDiskLimit(opts.cacheLimit)}; `
+    + `scheduler ${JSON.stringify(opts.core)}`);
+  const announcer = opts.managers.length === 0 ? null : new ManagerAnnouncer({
+    managers: opts.managers, address: hostPort(opts.advertiseIp ?? opts.host, server.port), idc: opts.idc, location: opts.location, log,
+    load: () => server.peerCount,
+  });
+  announcer?.start();
+  const stop = await new Promise<NodeJS.Signals | 'fault'>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    void server.fault.then(() => resolve('fault'));
   });
-  log('info', `${signal}: shutting down`);
+  // A faulted machine was logged where it happened; exit non-zero so peers fail over.
+  if (stop !== 'fault') log('info', `${stop}: shutting down`);
+  // Leave the managers first, so no host is sent here while peers migrate away.
+  await announcer?.close();
   await server.close();
   await logger.close();
-  return EXIT_OK;
+  return stop === 'fault' ? EXIT_FAILURE : EXIT_OK;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -1,7 +1,9 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the supernode's counters and gauges. The numbers
- * come from the core's stats, the CDN and the data plane; this file only formats them.
+ * come from the core's stats, the CDN and the data plane; this file only names them.
  */
+import { renderPrometheus, type MetricTable } from '../prometheus.ts';
+
 export interface SupernodeMetrics {
   tasks: number;
   peers: number;
@@ -21,11 +23,11 @@ export interface SupernodeMetrics {
   framesRejected: number;
   peersGloballyBlacklisted: number;
   peersSelfIsolated: number;
+  cdnCacheBytes: number;
+  cdnTasksEvicted: number;
 }
 
-type Kind = 'gauge' | 'counter';
-
-const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: string]> = {
+const HELP: MetricTable<keyof SupernodeMetrics> = {
   tasks: ['supernode_tasks', 'gauge', 'Tasks the scheduler tracks.'],
   peers: ['supernode_peers', 'gauge', 'Peers registered for at least one task.'],
   controlConnections: ['supernode_control_connections', 'gauge', 'Open control-plane WebSocket connections.'],
@@ -44,13 +46,10 @@ const HELP: Record<keyof SupernodeMetrics, [name: string, kind: Kind, help: stri
   framesRejected: ['supernode_frames_rejected_total', 'counter', 'Malformed or unexpected frames from peers.'],
   peersGloballyBlacklisted: ['supernode_peers_globally_blacklisted', 'gauge', 'Peers no one is sent to any more (per task), self-isolated ones included.'],
   peersSelfIsolated: ['supernode_peers_self_isolated', 'gauge', 'Peers that download only from the supernode after repeated failures (per task).'],
+  cdnCacheBytes: ['supernode_cdn_cache_bytes', 'gauge', 'Bytes in the CDN cache as last counted (listing plus writes since).'],
+  cdnTasksEvicted: ['supernode_cdn_tasks_evicted_total', 'counter', 'Tasks evicted from the CDN cache to stay under --cache-max.'],
 };
 
 export function renderMetrics(metrics: SupernodeMetrics): string {
-  const lines: string[] = [];
-  for (const key of Object.keys(HELP) as (keyof SupernodeMetrics)[]) {
-    const [name, kind, help] = HELP[key];
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, `${name} ${metrics[key]}`);
-  }
-  return `${lines.join('\n')}\n`;
+  return renderPrometheus(HELP, metrics);
 }

@@ -10,6 +10,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { DEFAULT_DISK_LIMIT, parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
+import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { parseManagerList } from '../manager/client.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
 import type { LogLevel } from './log.ts';
@@ -23,11 +26,15 @@ export interface SupernodeOptions {
   limitInBytesPerSec: number;
   limitOutBytesPerSec: number;
   sourceTimeoutMs: number;
-  /** Range requests in flight per task when fetching a source. */
-  cdnConcurrency: number;
   seed: string | null;
   logLevel: LogLevel;
   core: CoreConfig;
+  /** Managing nodes to announce this supernode to (base URLs); empty = none. */
+  managers: string[];
+  idc: string;
+  location: string;
+  /** Size limit of the CDN cache (`--cache-max`). */
+  cacheLimit: DiskLimit;
 }
 
 /** Bad flags or config: the message says what and how to fix it. */
@@ -35,7 +42,8 @@ export class UsageError extends Error {}
 
 type Raw = Record<string, unknown>;
 
-const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel'];
+const TRANSPORT_KEYS = ['host', 'port', 'home', 'advertiseIp', 'limitIn', 'limitOut', 'sourceTimeout', 'cdnConcurrency', 'seed', 'logLevel',
+  'manager', 'idc', 'location', 'cacheMax'];
 const CORE_NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as (keyof CoreConfig)[]).filter((key) => typeof DEFAULT_CONFIG[key] === 'number');
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -57,10 +65,15 @@ export function buildCommand(): Command {
     .option('--limit-in <rate>', 'cap on bytes/s read from sources, e.g. 200MB (0 = unlimited)')
     .option('--limit-out <rate>', 'cap on bytes/s of pieces served, e.g. 200MB (0 = unlimited)')
     .option('--source-timeout <duration>', 'a source silent this long fails the request (default 30s)')
-    .option('--cdn-concurrency <n>', 'range requests in flight per task (default 2)')
+    .option('--cdn-concurrency <n>', 'same as --source-fetch-concurrency (kept for existing scripts)')
     .option('--config <file>', 'YAML file with any of these settings (flags win)')
     .option('--seed <seed>', 'seed for the scheduler\'s random choices (logged; replays tie-breaking)')
-    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`);
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--manager <url,...>', 'managing node(s) to announce this supernode to, e.g. http://10.0.0.9:8004 (needs --advertise-ip when --host is 0.0.0.0)')
+    .option('--idc <name>', 'data centre of this supernode, sent to the manager (hosts in the same IDC are sent here first)')
+    .option('--location <a|b|c>', 'location of this supernode, widest level first, e.g. cn|hangzhou|rack-7 (sent to the manager)')
+    .option('--cache-max <size|N%>', 'size limit of the CDN cache in <home>/cdn: a size (64GiB) or the highest use of its filesystem '
+      + '(90%); past it the least recently used tasks not being fetched or downloaded are evicted (default 90%)');
   for (const key of CORE_NUMBER_KEYS) {
     program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
   }
@@ -132,6 +145,7 @@ function resolve(raw: Raw): SupernodeOptions {
   }, fallback);
 
   const overrides: Partial<CoreConfig> = {};
+  aliasCdnConcurrency(raw);
   for (const key of CORE_NUMBER_KEYS) {
     const parse = key.endsWith('Ms') ? parseDurationMs : key.endsWith('Bytes') ? parseBytes : (s: string) => {
       const n = Number(s);
@@ -154,9 +168,47 @@ function resolve(raw: Raw): SupernodeOptions {
     limitInBytesPerSec: withUnits('limitIn', parseRate, 0),
     limitOutBytesPerSec: withUnits('limitOut', parseRate, 0),
     sourceTimeoutMs: withUnits('sourceTimeout', parseDurationMs, 30_000),
-    cdnConcurrency: whole('cdnConcurrency', 2, 1, 64),
     seed: text('seed') ?? null,
     logLevel,
     core,
+    cacheLimit: withUnits('cacheMax', diskLimit, DEFAULT_DISK_LIMIT),
+    ...managerSettings(text('manager'), text('idc') ?? '', text('location') ?? '', text('advertiseIp') ?? text('host') ?? '127.0.0.1'),
   };
+}
+
+function diskLimit(text: string): DiskLimit {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(limit.message);
+  return limit;
+}
+
+/** `--manager`, `--idc`, `--location`, checked as the manager will check them. */
+function managerSettings(managerList: string | undefined, idc: string, location: string, advertised: string): Pick<SupernodeOptions, 'managers' | 'idc' | 'location'> {
+  const problem = idcProblem(idc) ?? locationProblem(location);
+  if (problem) throw new UsageError(`--${problem.startsWith('idc') ? 'idc' : 'location'}: ${problem}`);
+  let managers: string[] = [];
+  try {
+    if (managerList !== undefined) managers = parseManagerList(managerList);
+  } catch (err) {
+    throw new UsageError(`--manager: ${(err as Error).message}`);
+  }
+  if (managers.length > 0 && (advertised === '0.0.0.0' || advertised === '::')) {
+    throw new UsageError(`--manager: peers cannot dial ${advertised}; set --advertise-ip to this host's address`);
+  }
+  return { managers, idc, location };
+}
+
+/**
+ * `--cdn-concurrency` (and `cdn-concurrency:` in YAML) predates the core setting
+ * `sourceFetchConcurrency`, which the simulated CDN follows too; it is the same setting.
+ */
+function aliasCdnConcurrency(raw: Raw): void {
+  const alias = raw.cdnConcurrency;
+  delete raw.cdnConcurrency;
+  if (alias === undefined || alias === null) return;
+  const setting = raw.sourceFetchConcurrency;
+  if (setting !== undefined && setting !== null && String(setting) !== String(alias)) {
+    throw new UsageError(`--cdn-concurrency ${String(alias)} and --source-fetch-concurrency ${String(setting)} disagree; they are the same setting, give one`);
+  }
+  raw.sourceFetchConcurrency = alias;
 }

@@ -1,16 +1,19 @@
 /**
  * The supernode process's driver: one HTTP server carrying the control plane (`/peer`), the data
- * plane (`/data`), `/healthz` and `/metrics`, around two core machines — the `Supernode`
- * (scheduling) and an `Uploader` (the CDN cache as a special peer) — and the CDN.
+ * plane (`/data`, cdn-piece-server.ts), `/healthz` and `/metrics`, around two core machines — the
+ * `Supernode` (scheduling) and an `Uploader` (the CDN cache as a special peer) — and the CDN.
  *
  * Theory of operation. Every frame from the network is decoded by core/decode.ts before a
  * machine sees it; a frame that does not decode closes its connection with 4400 and a reason
  * (the peer is broken or hostile, and nothing it says afterwards can be trusted), a well-formed
- * message naming a malformed task gets a `task-failed` / `piece-refused` answer. Machines are fed
- * only through `applyAndDrain` / `fireDue`, with one timer per machine armed at its
- * `nextDeadlineMs()`; effects become frames, CDN work or log lines. The driver decides nothing:
- * it moves bytes, checks identities and keeps every piece of disk access behind a validated
- * taskId.
+ * message naming a malformed task gets a `task-failed` / `piece-refused` answer. Each machine runs
+ * in a `MachineHost` (one timer at its deadline, effects drained after every input); effects
+ * become frames, CDN work or log lines. The driver decides nothing: it moves bytes, checks
+ * identities and keeps every piece of disk access behind a validated taskId.
+ *
+ * A machine that throws or leaves its deadline due is a bug that leaves state no one can vouch
+ * for: the fault is logged at error level and `fault` resolves, on which the process exits
+ * non-zero, so its peers fail over to their next supernode and a supervisor can restart it.
  *
  *   network / CDN event                    machine input
  *   /peer text frame (decoded)             Supernode peer-message
@@ -18,75 +21,81 @@
  *   CDN progress                           Supernode cdn-*, auth-result (+ Uploader list/have)
  *   /data piece-request (decoded)          Uploader piece-request
  *   piece frame flushed                    Uploader upload-finished
+ *   CDN store evicts a task                Supernode cdn-evicted (CDN and Uploader forget it first)
+ *   POST /preheat (preheat-service.ts)     PreheatJobs submit → Supernode preheat → preheat-update
+ *
+ * The CDN store stays under `--cache-max`, never evicting a task the machine says it needs
+ * (`cacheNeeded`: fetching, revalidating, or a registered peer still downloading).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { decodeDataPlane, decodeJson, decodePeerToSupernode } from '../../core/decode.ts';
-import { applyAndDrain, fireDue } from '../../core/drive.ts';
+import { decodeJson, decodePeerToSupernode } from '../../core/decode.ts';
 import { SUPERNODE, type PeerToSupernode, type SupernodeToPeer } from '../../core/protocol.ts';
+import type { MachineFault, MachineHost } from '../../core/runtime.ts';
 import { Supernode } from '../../core/supernode.ts';
 import type { SupernodeEffect, SupernodeInput } from '../../core/supernode-io.ts';
 import { TokenBucket } from '../../core/token-bucket.ts';
-import { Uploader, type UploaderEffect, type UploaderInput } from '../../core/uploader.ts';
 import { Cdn } from '../cdn/cdn.ts';
 import { CdnStore } from '../cdn/cdn-store.ts';
-import { sleep, SourceClient } from '../cdn/source-client.ts';
+import { SourceClient } from '../cdn/source-client.ts';
 import { childRng } from '../../sim/seeded-rng.ts';
+import { isPeerId, PEER_ID_RULE } from '../peer-id.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../prometheus.ts';
+import { describeFault, hostInRealTime } from '../real-timer.ts';
 import { isTaskId, taskIdFor } from '../task-id.ts';
-import {
-  CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, pieceFramePrefix,
-  sendJson,
-} from '../wire.ts';
-import type { LogLevel } from './log.ts';
+import { CLOSE_BAD_REQUEST, CLOSE_DUPLICATE_PEER, CLOSE_SHUTTING_DOWN, CONTROL_PATH, DATA_PATH, MAX_FRAME_BYTES, sendJson } from '../wire.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { CdnPieceServer } from './cdn-piece-server.ts';
+import type { LogLevel } from './log.ts';
 import { renderMetrics } from './metrics.ts';
 import type { SupernodeOptions } from './options.ts';
+import { PreheatService } from './preheat-service.ts';
 
-/** Peer ids are opaque but printable; '@' is reserved (SUPERNODE is '@supernode'). */
-const PEER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
-const CLOSE_INTERNAL_ERROR = 1011;
 const SHUTDOWN_GRACE_MS = 1000;
 
 type Log = (level: LogLevel, message: string) => void;
 
 export class SupernodeServer {
+  private readonly scheduler: MachineHost<SupernodeInput, SupernodeEffect>;
   private readonly machine: Supernode;
-  private readonly uploader: Uploader;
+  private readonly pieces: CdnPieceServer;
   private readonly cdn: Cdn;
   private readonly client: SourceClient;
-  private readonly limitOut: TokenBucket;
-  /** Frame buffers for pieces in flight; enough retained for every upload slot at 4 MiB pieces. */
-  private readonly pool: BufferPool;
+  private readonly store: CdnStore;
+  private readonly preheat: PreheatService;
+  private tasksEvicted = 0;
   private readonly peers = new Map<string, WebSocket>();
-  private readonly dataConns = new Map<string, WebSocket>();
-  /** The Supernode's timer; the Uploader needs none (nothing unlists or exits on a supernode). */
-  private timer: NodeJS.Timeout | undefined;
   private readonly control = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly data = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  private nextDataConn = 0;
-  private servedBytes = 0;
-  private piecesServed = 0;
-  private piecesRefused = 0;
   private framesRejected = 0;
   private closing = false;
   private dataAddr = '';
+  private reportFault!: (fault: MachineFault) => void;
+  /** Resolves with the first machine fault; the process then exits non-zero. */
+  readonly fault = new Promise<MachineFault>((resolve) => { this.reportFault = resolve; });
 
   private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string) {
+    const onFault = (fault: MachineFault): void => this.onFault(fault);
     this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
-    this.uploader = new Uploader({ uploadLimit: opts.core.supernodeUpLimit, unlistAfterMs: 0, idleExitMs: 0, maxTasks: opts.core.maxTasks, perRequesterLimit: opts.core.peerDownLimit });
+    this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
-    this.limitOut = new TokenBucket(opts.limitOutBytesPerSec);
-    this.pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
-    this.cdn = new Cdn({
-      store: new CdnStore(join(opts.home, 'cdn')), client: this.client, feed: (input) => this.fromCdn(input), log,
-      concurrency: opts.cdnConcurrency, pool: this.pool, attempts: 3, retryDelayMs: 250,
+    /** Frame buffers for pieces in flight; enough retained for every upload slot at 4 MiB pieces. */
+    const pool = new BufferPool(opts.core.supernodeUpLimit * 5 * 1024 * 1024);
+    this.store = new CdnStore(join(opts.home, 'cdn'), {
+      limit: opts.cacheLimit, isPinned: (taskId) => this.machine.cacheNeeded(taskId),
+      onEvicted: (taskIds) => this.evicted(taskIds), log: (level, message) => log(level, `CDN cache: ${message}`),
+    });
+    this.cdn = new Cdn({ store: this.store, client: this.client, feed: (input) => this.fromCdn(input), log, core: opts.core, pool });
+    this.preheat = new PreheatService({
+      startTask: (taskId, task) => this.apply({ kind: 'preheat', taskId, task }), log, onFault,
+    });
+    this.pieces = new CdnPieceServer({
+      core: opts.core, limitOutBytesPerSec: opts.limitOutBytesPerSec, cdn: this.cdn, pool, log, onFault,
     });
     this.control.on('connection', (ws: WebSocket, _req: IncomingMessage, peerId: string) => this.onControl(ws, peerId));
-    this.data.on('connection', (ws: WebSocket) => this.onData(ws));
   }
 
   static async start(opts: SupernodeOptions, log: Log, seed: string): Promise<SupernodeServer> {
@@ -103,16 +112,23 @@ export class SupernodeServer {
     const host = advertiseHost(opts);
     node.dataAddr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     log('info', `supernode listening on ${opts.host}:${port} (pieces advertised at ${node.dataAddr}), home ${opts.home}, seed ${seed}`);
+    // A cache left by an earlier run may be over a new limit; the core knows none of its tasks yet.
+    node.store.enforceLimit().catch((err: Error) => log('warn', `CDN cache: eviction pass at start-up failed: ${err.message}`));
     return node;
   }
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
 
+  /** Peers registered now: the load announced to the managing node. */
+  get peerCount(): number { return this.machine.stats().peers; }
+
   async close(): Promise<void> {
     this.closing = true;
-    clearTimeout(this.timer);
+    this.preheat.close();
+    this.scheduler.close();
+    this.pieces.close();
     this.cdn.close();
-    const sockets = [...this.peers.values(), ...this.dataConns.values()];
+    const sockets = [...this.peers.values(), ...this.pieces.sockets()];
     const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
     for (const ws of sockets) ws.close(CLOSE_SHUTTING_DOWN, 'supernode shutting down');
     this.server.closeAllConnections();
@@ -124,37 +140,13 @@ export class SupernodeServer {
 
   // ---- machines ----
 
-  private nowMs(): number { return performance.now(); }
-
   private apply(input: SupernodeInput): void {
-    if (this.closing) return;
-    try {
-      applyAndDrain(this.machine, this.nowMs(), input, (effect) => this.onEffect(effect));
-    } catch (err) {
-      this.log('error', `supernode machine failed on ${input.kind}: ${(err as Error).stack ?? err}`);
-      if (input.kind === 'peer-message') this.peers.get(input.from)?.close(CLOSE_INTERNAL_ERROR, 'internal error');
-    }
-    this.arm();
+    if (!this.closing) this.scheduler.apply(input);
   }
 
-  private fire(): void {
-    try {
-      fireDue(this.machine, this.nowMs(), (effect) => this.onEffect(effect));
-    } catch (err) {
-      this.log('error', `supernode machine failed on timeout: ${(err as Error).stack ?? err}`);
-    }
-    this.arm();
-  }
-
-  private applyUploader(input: UploaderInput): void {
-    applyAndDrain(this.uploader, this.nowMs(), input, (effect) => this.onUploaderEffect(effect));
-  }
-
-  /** One timer, always at the machine's earliest deadline. */
-  private arm(): void {
-    clearTimeout(this.timer);
-    const deadline = this.machine.nextDeadlineMs();
-    this.timer = deadline === null || this.closing ? undefined : setTimeout(() => this.fire(), Math.max(0, Math.ceil(deadline - this.nowMs())));
+  private onFault(fault: MachineFault): void {
+    this.log('error', `${describeFault(fault)}; the supernode stops so that its peers fail over`);
+    this.reportFault(fault);
   }
 
   private onEffect(effect: SupernodeEffect): void {
@@ -165,7 +157,7 @@ export class SupernodeServer {
         return;
       }
       case 'cdn-drop':
-        this.applyUploader({ kind: 'unlist-task', taskId: effect.taskId });
+        this.pieces.dropped(effect.taskId);
         this.cdn.handle(effect);
         return;
       case 'cdn-fetch':
@@ -173,6 +165,9 @@ export class SupernodeServer {
       case 'cdn-revalidate':
       case 'check-auth':
         this.cdn.handle(effect);
+        return;
+      case 'preheat-update':
+        this.preheat.update(effect);
         return;
       case 'assigned':
         return;
@@ -188,13 +183,20 @@ export class SupernodeServer {
     return { ...msg, pieces: msg.pieces.map((p) => (p.source === SUPERNODE && p.sourceAddr === '' ? { ...p, sourceAddr: this.dataAddr } : p)) };
   }
 
+  /** The store is removing these tasks' files: the CDN, the data plane and the scheduler forget them first. */
+  private evicted(taskIds: string[]): void {
+    for (const taskId of taskIds) {
+      this.tasksEvicted++;
+      this.cdn.forget(taskId);
+      this.pieces.dropped(taskId);
+      this.apply({ kind: 'cdn-evicted', taskId });
+    }
+  }
+
   private fromCdn(input: SupernodeInput): void {
     if (input.kind === 'cdn-piece') {
       const pieceCount = this.cdn.pieceCountOf(input.taskId);
-      if (pieceCount !== null) {
-        this.applyUploader({ kind: 'list-task', taskId: input.taskId, pieceCount });
-        this.applyUploader({ kind: 'have-piece', taskId: input.taskId, piece: input.piece });
-      }
+      if (pieceCount !== null) this.pieces.stored(input.taskId, pieceCount, input.piece);
     }
     this.apply(input);
   }
@@ -208,20 +210,26 @@ export class SupernodeServer {
       return;
     }
     if (req.method === 'GET' && path === '/metrics') {
-      const stats = this.machine.stats();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics({
-        tasks: stats.tasks, peers: stats.peers, controlConnections: this.peers.size, dataConnections: this.dataConns.size,
-        sourceBytes: this.client.bytesFromSource, sourceRequests: this.client.requests, servedBytes: this.servedBytes,
-        piecesServed: this.piecesServed, piecesRefused: this.piecesRefused,
-        piecesAssignedFromSupernode: stats.piecesAssignedFromSupernode, piecesAssignedFromPeers: stats.piecesAssignedFromPeers,
-        cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
-        cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.uploader.activeUploads,
-        framesRejected: this.framesRejected,
-        peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
-      }));
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(this.metrics());
       return;
     }
+    if (this.preheat.handles(req, res, path)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${path}; try /healthz, /metrics, or WebSocket ${CONTROL_PATH} and ${DATA_PATH}\n`);
+  }
+
+  private metrics(): string {
+    const stats = this.machine.stats();
+    return renderMetrics({
+      tasks: stats.tasks, peers: stats.peers, controlConnections: this.peers.size, dataConnections: this.pieces.connections,
+      sourceBytes: this.client.bytesFromSource, sourceRequests: this.client.requests, servedBytes: this.pieces.servedBytes,
+      piecesServed: this.pieces.piecesServed, piecesRefused: this.pieces.piecesRefused,
+      piecesAssignedFromSupernode: stats.piecesAssignedFromSupernode, piecesAssignedFromPeers: stats.piecesAssignedFromPeers,
+      cdnPiecesStored: this.cdn.counters.piecesStored, cdnPiecesLost: this.cdn.piecesLost,
+      cdnFetchesCompleted: this.cdn.counters.fetchesCompleted, activeUploads: this.pieces.activeUploads,
+      framesRejected: this.framesRejected + this.pieces.badFrames,
+      peersGloballyBlacklisted: stats.peersGloballyBlacklisted, peersSelfIsolated: stats.peersSelfIsolated,
+      cdnCacheBytes: this.store.budget.knownBytes, cdnTasksEvicted: this.tasksEvicted,
+    });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -233,12 +241,12 @@ export class SupernodeServer {
       return rejectUpgrade(socket, 400, 'malformed request URL');
     }
     if (url.pathname === DATA_PATH) {
-      this.data.handleUpgrade(req, socket, head, (ws) => this.data.emit('connection', ws, req));
+      this.data.handleUpgrade(req, socket, head, (ws) => this.pieces.accept(ws));
       return;
     }
     if (url.pathname !== CONTROL_PATH) return rejectUpgrade(socket, 404, `no WebSocket endpoint ${url.pathname}; use ${CONTROL_PATH} or ${DATA_PATH}`);
     const peerId = url.searchParams.get('peerId') ?? '';
-    if (!PEER_ID_PATTERN.test(peerId)) return rejectUpgrade(socket, 400, 'peerId must be 1-200 characters of A-Z a-z 0-9 . _ : -');
+    if (!isPeerId(peerId)) return rejectUpgrade(socket, 400, PEER_ID_RULE);
     this.control.handleUpgrade(req, socket, head, (ws) => this.control.emit('connection', ws, req, peerId));
   }
 
@@ -280,93 +288,6 @@ export class SupernodeServer {
     this.framesRejected++;
     // Close reasons are limited to 123 bytes.
     ws.close(CLOSE_BAD_REQUEST, Buffer.from(reason).subarray(0, 120).toString());
-  }
-
-  // ---- data plane ----
-
-  private onData(ws: WebSocket): void {
-    const connId = `data-${++this.nextDataConn}`;
-    this.dataConns.set(connId, ws);
-    // ws closes the connection itself after a protocol error (1009 too big, 1002, 1007) with the right code.
-    ws.on('error', (err) => this.log('debug', `connection error: ${err.message}`));
-    ws.on('close', () => this.dataConns.delete(connId));
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (isBinary) return this.reject(ws, 'piece requests are JSON text');
-      const decoded = decodeJson(data.toString(), decodeDataPlane);
-      if (!decoded.ok) return this.reject(ws, `bad message at ${decoded.error.path}: ${decoded.error.message}`);
-      const msg = decoded.msg;
-      if (msg.kind !== 'piece-request') return this.reject(ws, `expected piece-request, got ${msg.kind}`);
-      if (!isTaskId(msg.taskId)) {
-        this.piecesRefused++;
-        sendJson(ws, { kind: 'piece-refused', requestId: msg.requestId, reason: 'missing' });
-        return;
-      }
-      this.applyUploader({ kind: 'piece-request', from: connId, requestId: msg.requestId, taskId: msg.taskId, piece: msg.piece });
-    });
-  }
-
-  private onUploaderEffect(effect: UploaderEffect): void {
-    switch (effect.kind) {
-      case 'serve':
-        void this.serve(effect.to, effect.requestId, effect.taskId, effect.piece);
-        return;
-      case 'refuse': {
-        this.piecesRefused++;
-        const ws = this.dataConns.get(effect.to);
-        if (ws) sendJson(ws, { kind: 'piece-refused', requestId: effect.requestId, reason: effect.reason });
-        return;
-      }
-      case 'unlisted':
-      case 'exit':
-        return;
-    }
-  }
-
-  private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
-    let frame: Buffer | null = null;
-    let prefixBytes = 0;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      if (frame) this.pool.release(frame);
-      this.applyUploader({ kind: 'upload-finished', requestId, from: connId });
-    };
-    try {
-      // The piece is read straight into a reused frame buffer behind its header: no copy, no fresh memory.
-      const bytes = await this.cdn.servePiece(taskId, piece, (sizeBytes) => {
-        const prefix = pieceFramePrefix({ kind: 'piece-data', requestId, taskId, piece, sizeBytes });
-        prefixBytes = prefix.length;
-        frame = this.pool.acquire(prefixBytes + sizeBytes);
-        prefix.copy(frame, 0);
-        return frame.subarray(prefixBytes, prefixBytes + sizeBytes);
-      });
-      const ws = this.dataConns.get(connId);
-      if (!ws) return release();
-      if (!bytes || !frame) {
-        this.piecesRefused++;
-        sendJson(ws, { kind: 'piece-refused', requestId, reason: 'missing' });
-        return release();
-      }
-      const waitMs = this.limitOut.delayMs(this.nowMs(), bytes.length);
-      if (waitMs > 0) await sleep(waitMs);
-      this.limitOut.consume(this.nowMs(), bytes.length);
-      if (ws.readyState !== ws.OPEN) return release();
-      // A peer that stops reading would hold an upload slot forever: cut it off after the time a
-      // piece may take, which also frees the slot (the send then fails).
-      const stalled = setTimeout(() => ws.terminate(), this.opts.core.pieceTimeoutMs);
-      ws.send((frame as Buffer).subarray(0, prefixBytes + bytes.length), { binary: true }, (err) => {
-        clearTimeout(stalled);
-        if (!err) {
-          this.servedBytes += bytes.length;
-          this.piecesServed++;
-        }
-        release();
-      });
-    } catch (err) {
-      this.log('error', `serving piece ${piece} of task ${taskId.slice(0, 12)} failed: ${(err as Error).message}`);
-      release();
-    }
   }
 }
 

@@ -4,9 +4,12 @@
  * exits at once (status 0), so racing dfgets never leave two running.
  *
  *   node --import tsx transport/uploader/main.ts --home DIR [--host H] [--port N] [--advertise-host H]
- *     [--totallimit RATE] [--upload-limit N] [--idle-exit DURATION]
+ *     [--totallimit RATE] [--idle-exit DURATION] [--data-max SIZE|N%]
  *
- * Finished downloads it is told to seed are registered with their supernodes (seeder.ts).
+ * Only local limits are flags (`--data-max` bounds `<home>/data`, see data-keeper.ts): upload slots, the per-requester cap and the unlist time come from
+ * the supernodes' settings, which this home's downloads (and its seeded registrations) bring.
+ * Finished downloads it is told to seed are registered with their supernodes (seeder.ts). A fault
+ * in a core machine is logged and ends the process with status 1.
  *
  * A dfget that spawns it picks the port and writes the lock for it at once; it hands over the
  * lock's control token in DFGET_UPLOADER_TOKEN (not on the command line, where `ps` shows it).
@@ -17,8 +20,10 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { releaseLock } from './uploader-lock.ts';
+import type { UploaderLogLevel } from './piece-server.ts';
 import { startUploader, UploaderBusyError } from './uploader-server.ts';
 
 const program = new Command('dfget-uploader')
@@ -27,18 +32,15 @@ const program = new Command('dfget-uploader')
   .option('--port <n>', 'port to listen on (0 = any)', '0')
   .option('--advertise-host <host>', 'host other peers dial (default: --host)')
   .option('--totallimit <rate>', 'upload limit of this node, 0 = unlimited', '0')
-  .option('--upload-limit <n>', 'concurrent uploads (default: the slots the scheduler grants --totallimit)')
   .option('--idle-exit <duration>', 'exit after idle this long', '5min')
-  .option('--unlist-after <duration>', 'drop a task from the upload list after unused this long', '3min')
+  .option('--data-max <size|N%>', 'size limit of <home>/data (default 90% of its filesystem)', '90%')
   .parse();
 
-const opts = program.opts<{
-  home: string; host: string; port: string; advertiseHost?: string; totallimit: string; uploadLimit?: string; idleExit: string; unlistAfter: string;
-}>();
+const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string; dataMax: string }>();
 const logDir = join(opts.home, 'logs');
 mkdirSync(logDir, { recursive: true });
 const logFile = join(logDir, 'dfclient.log');
-const log = (level: 'info' | 'warn', message: string): void => {
+const log = (level: UploaderLogLevel, message: string): void => {
   appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${message}\n`);
 };
 
@@ -48,13 +50,13 @@ try {
     host: opts.host,
     port: Number(opts.port),
     advertiseHost: opts.advertiseHost,
-    ...(opts.uploadLimit !== undefined ? { uploadLimit: Number(opts.uploadLimit) } : {}),
     totalLimitBytesPerSec: parseRate(opts.totallimit),
     idleExitMs: parseDurationMs(opts.idleExit),
-    unlistAfterMs: parseDurationMs(opts.unlistAfter),
+    dataLimit: diskLimitOrThrow(opts.dataMax),
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
     log,
     onIdleExit: () => process.exit(0),
+    onFault: () => process.exit(1),
     ...(process.env.DFGET_UPLOADER_TOKEN ? { presetToken: process.env.DFGET_UPLOADER_TOKEN } : {}),
   });
   const stop = (): void => { void handle.close().then(() => process.exit(0)); };
@@ -62,8 +64,14 @@ try {
   process.on('SIGINT', stop);
 } catch (err) {
   if (err instanceof UploaderBusyError) process.exit(0);
-  log('warn', `cannot start: ${(err as Error).message}`);
+  log('error', `cannot start: ${(err as Error).message}`);
   const token = process.env.DFGET_UPLOADER_TOKEN;
   if (token) await releaseLock(opts.home, { pid: process.pid, port: Number(opts.port), addr: '', token, startedAtMs: 0 });
   process.exit(1);
+}
+
+function diskLimitOrThrow(text: string): DiskLimit {
+  const limit = parseDiskLimit(text, parseBytes);
+  if (limit.kind === 'disk-limit-error') throw new Error(`--data-max: ${limit.message}`);
+  return limit;
 }

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { sleep } from '../real-timer.ts';
 
 export interface UploaderLock {
   pid: number;
@@ -142,17 +143,6 @@ async function takeOver(homeDir: string, temp: string, stale: UploaderLock | nul
 }
 
 /** Remove the lock if it is still `mine` (never someone else's). */
-/** Ask the uploader that holds this home's lock to exit (SIGTERM); nothing if none or gone. */
-export async function stopUploaderOf(homeDir: string): Promise<void> {
-  const lock = await readLock(homeDir);
-  if (!lock) return;
-  try {
-    process.kill(lock.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-}
-
 export async function releaseLock(homeDir: string, mine: UploaderLock): Promise<void> {
   const current = await readLock(homeDir);
   if (current && current.pid === mine.pid && current.token === mine.token) await fs.rm(lockPath(homeDir), { force: true });
@@ -168,6 +158,3 @@ async function linkExclusive(from: string, to: string): Promise<boolean> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

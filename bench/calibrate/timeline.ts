@@ -1,0 +1,118 @@
+/**
+ * Where the time goes, live and simulated, for diagnosing a gap: when each host received each
+ * piece (and from whom), and how the origin's egress grew.
+ *
+ * Simulated: the run is watched after every event (`RunHooks.afterEvent`); a flow that finishes
+ * moves a host's received bytes and its source's sent bytes in the same event. Live: each dfget
+ * logs "piece N received from SOURCE" with a wall-clock time, and the origin process samples its
+ * byte count; both are taken relative to the host's start and to t = 0.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configOrThrow } from '../../core/config.ts';
+import { pieceBytes, planPieces } from '../../core/pieces.ts';
+import type { Simulation } from '../../sim/engine.ts';
+import type { StrategyResult } from '../../sim/result.ts';
+import { runStrategy } from '../../sim/strategies/index.ts';
+import type { LiveResult } from './live-run.ts';
+import type { TestbedPlan } from './plan.ts';
+
+export interface PieceArrival { atMs: number; bytes: number; fromSupernode: boolean }
+
+export interface RunTimeline {
+  /** Per host: piece arrivals, ms since the host's own start. */
+  hosts: PieceArrival[][];
+  /** [ms since t = 0, origin bytes sent so far]. */
+  origin: [number, number][];
+}
+
+export interface TimelineSummary {
+  /** When the origin had sent the whole file (the CDN's fetch done), ms since t = 0. */
+  originDoneMs: number;
+  /** Mean over hosts: first piece in, ms after the host's start. */
+  firstPieceMs: number;
+  /** Mean over hosts of the bytes after the first piece over the time they took. */
+  steadyBytesPerSec: number;
+  /** Mean over hosts of the longest wait between two pieces. */
+  longestGapMs: number;
+  piecesFromSupernode: number;
+  piecesFromPeers: number;
+}
+
+/** The simulator's run of the plan's world, watched for the timeline. */
+export function simulateWithTimeline(plan: TestbedPlan): { result: StrategyResult; timeline: RunTimeline } {
+  const timeline: RunTimeline = { hosts: plan.hosts.map(() => []), origin: [] };
+  let lastSent: number[] = [];
+  let lastReceived: number[] = [];
+  const afterEvent = (sim: Simulation): void => {
+    const { sentBytes, receivedBytes } = sim.network;
+    if (lastSent.length === 0) {
+      lastSent = sentBytes.map(() => 0);
+      lastReceived = receivedBytes.map(() => 0);
+    }
+    let source = -1;
+    for (let node = 0; node < sentBytes.length; node++) if (sentBytes[node] !== lastSent[node]) source = node;
+    if (source === sim.originNode) timeline.origin.push([sim.nowMs, sentBytes[source]]);
+    for (let h = 0; h < plan.hosts.length; h++) {
+      const node = sim.hostNode(h);
+      const bytes = receivedBytes[node] - lastReceived[node];
+      if (bytes > 0) timeline.hosts[h].push({ atMs: sim.nowMs - plan.hosts[h].arrivalMs, bytes, fromSupernode: sim.supernodeNodes.includes(source) });
+    }
+    lastSent = sentBytes.slice();
+    lastReceived = receivedBytes.slice();
+  };
+  return { result: runStrategy('dragonfly', plan.world, { afterEvent }), timeline };
+}
+
+const PIECE_LINE = /^(\S+) info dfget\[\d+\] piece (\d+) received from (\S+) /;
+
+/** The live run's timeline from the dfget logs in `logsDir` (h<i>-dfclient.log) and the origin's samples. */
+export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: string): RunTimeline {
+  const pieces = planPieces(plan.scenario.fileSizeBytes, configOrThrow(plan.scenario.core).pieceSizeBytes);
+  const hosts = plan.hosts.map((host, i): PieceArrival[] => {
+    let text = '';
+    try { text = readFileSync(join(logsDir, `${host.name}-dfclient.log`), 'utf8'); } catch { return []; }
+    return text.split('\n').flatMap((line) => {
+      const match = PIECE_LINE.exec(line);
+      if (!match) return [];
+      return [{ atMs: Date.parse(match[1]) - live.hosts[i].startedEpochMs, bytes: pieceBytes(pieces, Number(match[2])), fromSupernode: match[3] === '@supernode' }];
+    });
+  });
+  return { hosts, origin: live.origin.series.map(([epochMs, bytes]) => [epochMs - live.t0EpochMs, bytes]) };
+}
+
+export function summarizeTimeline(timeline: RunTimeline, fileSizeBytes: number): TimelineSummary {
+  const mean = (values: number[]): number => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
+  const withPieces = timeline.hosts.filter((arrivals) => arrivals.length > 0);
+  const steady = withPieces.filter((a) => a.length > 1).map((a) => {
+    const bytes = a.slice(1).reduce((sum, p) => sum + p.bytes, 0);
+    return bytes / Math.max(1e-3, (a[a.length - 1].atMs - a[0].atMs) / 1000);
+  });
+  const gaps = withPieces.map((a) => Math.max(0, ...a.slice(1).map((p, i) => p.atMs - a[i].atMs)));
+  const done = timeline.origin.find(([, bytes]) => bytes >= fileSizeBytes);
+  const all = timeline.hosts.flat();
+  return {
+    originDoneMs: done ? done[0] : NaN,
+    firstPieceMs: mean(withPieces.map((a) => a[0].atMs)),
+    steadyBytesPerSec: mean(steady),
+    longestGapMs: mean(gaps),
+    piecesFromSupernode: all.filter((p) => p.fromSupernode).length,
+    piecesFromPeers: all.filter((p) => !p.fromSupernode).length,
+  };
+}
+
+/** Mean share of the file the hosts hold, every `stepMs` after their own start, until all are done. */
+export function meanProgress(timeline: RunTimeline, fileSizeBytes: number, stepMs = 250): { x: number; y: number }[] {
+  const end = Math.max(0, ...timeline.hosts.flat().map((p) => p.atMs));
+  const points: { x: number; y: number }[] = [];
+  for (let t = 0; t <= end + stepMs; t += stepMs) {
+    const shares = timeline.hosts.map((a) => a.filter((p) => p.atMs <= t).reduce((sum, p) => sum + p.bytes, 0) / fileSizeBytes);
+    points.push({ x: t / 1000, y: (100 * shares.reduce((a, b) => a + b, 0)) / Math.max(1, shares.length) });
+  }
+  return points;
+}
+
+/** The origin's egress in % of the file over time since t = 0. */
+export function originProgress(timeline: RunTimeline, fileSizeBytes: number): { x: number; y: number }[] {
+  return [{ x: 0, y: 0 }, ...timeline.origin.map(([ms, bytes]) => ({ x: ms / 1000, y: (100 * bytes) / fileSizeBytes }))];
+}

@@ -1,0 +1,176 @@
+/**
+ * Piece data between hosts and their sources, and a host's back-to-source download.
+ *
+ * Theory of operation. A peer's `fetch-piece` becomes a `piece-request` that reaches the
+ * source's Uploader (a host's, or a supernode's) one latency later. The uploader decides: `serve`
+ * starts a flow from the source to the requester one latency later (the response's first byte);
+ * `refuse` travels back as a failed fetch (`busy` or `refused`). When the flow delivers its last
+ * byte, the uploader hears `upload-finished` and the requester's Peer gets `piece-fetched` with
+ * the digest of what it received — `pieceDigest(piece)`, or another string when the source is a
+ * corrupt uploader — and the Peer's own verification and the supernode's blacklists do the rest.
+ * A `cancel-fetch` cuts a running flow, or marks a fetch not yet flowing so its next step ends
+ * it. A `fetch-source` is one flow of the whole file from the origin after one round trip.
+ *
+ * A crash cuts every flow at the dead node (`cutFlowsAt`); the living end hears about it as a
+ * real connection would tell it: a requester gets `unreachable`, an uploader `upload-finished`.
+ */
+import type { PeerEffect } from '../../../core/peer-io.ts';
+import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
+import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
+import { hostId, hostOf } from './control.ts';
+import type { DragonflyRun } from './run.ts';
+import type { Transfer } from './transfers.ts';
+import { corruptDigest, pieceDigest, TASK_ID } from './task.ts';
+
+type FetchPiece = Extract<PeerEffect, { kind: 'fetch-piece' }>;
+
+export class DataPlane {
+  private readonly requestEvent: number;
+  private readonly startFlowEvent: number;
+
+  constructor(private readonly run: DragonflyRun) {
+    this.requestEvent = run.sim.on((id) => this.onRequest(id));
+    this.startFlowEvent = run.sim.on((id) => this.onStartFlow(id));
+  }
+
+  /** A peer's `fetch-piece`: the request reaches the source's uploader one latency later. */
+  fetchPiece(host: number, effect: FetchPiece): void {
+    const { sim, supernodes, transfers } = this.run;
+    const sourceNode = effect.source === SUPERNODE
+      ? sim.supernodeNodes[supernodes.indexOf(effect.sourceAddr)]
+      : sim.hostNode(hostOf(effect.sourceAddr));
+    const id = transfers.open({
+      kind: 'piece', owner: host, piece: effect.piece, source: effect.source, sourceNode,
+      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1,
+    });
+    sim.at(sim.nowMs + sim.latencyMs(sim.hostNode(host), sourceNode), this.requestEvent, id);
+  }
+
+  /** A peer's `cancel-fetch` (its piece timeout fired): stop the transfer. */
+  cancelFetch(host: number, piece: number): void {
+    const { sim, transfers } = this.run;
+    const id = transfers.fetchOfPiece(host, piece);
+    if (id < 0) return;
+    transfers.forgetFetch(host, piece);
+    const transfer = transfers.get(id);
+    if (transfer.flowId >= 0) {
+      sim.network.cancelFlow(sim.nowMs, transfer.flowId);
+      this.uploadFinished(transfer, id);
+      transfers.end(id);
+    } else transfer.cancelled = true;
+  }
+
+  /** A peer's `fetch-source`: the whole file from the origin, after one round trip. */
+  fetchSource(host: number): void {
+    const { sim, transfers, world } = this.run;
+    const id = transfers.open({
+      kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode,
+      sizeBytes: world.scenario.fileSizeBytes, flowId: -1, cancelled: false, runEnd: -1,
+    });
+    sim.at(sim.nowMs + 2 * sim.latencyMs(sim.hostNode(host), sim.originNode), this.startFlowEvent, id);
+  }
+
+  /** An uploader at `node` answered a piece request. */
+  onUploaderEffect(node: number, effect: UploaderEffect): void {
+    const { sim, transfers, counters } = this.run;
+    if (effect.kind === 'serve') {
+      const transfer = transfers.get(effect.requestId);
+      sim.at(sim.nowMs + sim.latencyMs(node, sim.hostNode(transfer.owner)), this.startFlowEvent, effect.requestId);
+    } else if (effect.kind === 'refuse') {
+      counters.refusedFetches++;
+      const transfer = transfers.get(effect.requestId);
+      if (transfer.cancelled) return transfers.end(effect.requestId);
+      this.failFetch(effect.requestId, effect.reason === 'busy' ? 'busy' : 'refused', sim.latencyMs(node, sim.hostNode(transfer.owner)));
+    }
+  }
+
+  /** A piece's last byte reached its requester. */
+  pieceDone(id: number): void {
+    const { world, sim, transfers, hosts, counters } = this.run;
+    const transfer = transfers.get(id);
+    transfer.flowId = -1;
+    const corrupt = transfer.source !== SUPERNODE && world.faults[sim.nodeHost(transfer.sourceNode)].corrupt;
+    if (corrupt) counters.corruptFetches++;
+    else hosts.markVerified(transfer.owner, transfer.piece);
+    this.uploadFinished(transfer, id);
+    transfers.end(id);
+    hosts.applyPeer(transfer.owner, {
+      kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
+    });
+  }
+
+  /** A back-to-source download's last byte arrived. */
+  sourceDone(id: number): void {
+    const { transfers, hosts } = this.run;
+    const transfer = transfers.get(id);
+    transfers.end(id);
+    hosts.applyPeer(transfer.owner, { kind: 'source-fetched', ok: true, sizeBytes: transfer.sizeBytes });
+  }
+
+  /** Cut every flow at a node that just died; the living ends hear about it. */
+  cutFlowsAt(node: number): void {
+    const { sim, transfers, cdn } = this.run;
+    for (const flowId of sim.network.flowsAt(node)) {
+      const id = sim.network.tag(flowId);
+      sim.network.cancelFlow(sim.nowMs, flowId);
+      const transfer = transfers.get(id);
+      transfer.flowId = -1;
+      if (transfer.kind === 'cdn') cdn.cut(id);
+      else if (transfer.kind === 'source') transfers.end(id);
+      else if (transfer.sourceNode === node) this.failFetch(id, 'unreachable', sim.latencyMs(node, sim.hostNode(transfer.owner)));
+      else {
+        this.uploadFinished(transfer, id);
+        transfers.end(id);
+      }
+    }
+  }
+
+  /** The request reaches the source's uploader (or finds the source dead). */
+  private onRequest(id: number): void {
+    const { sim, transfers, supernodes } = this.run;
+    const transfer = transfers.get(id);
+    if (transfer.cancelled) return transfers.end(id);
+    if (this.sourceDead(transfer)) return this.failFetch(id, 'unreachable', sim.latencyMs(transfer.sourceNode, sim.hostNode(transfer.owner)));
+    const input: UploaderInput = { kind: 'piece-request', from: hostId(transfer.owner), requestId: id, taskId: TASK_ID, piece: transfer.piece };
+    if (transfer.source === SUPERNODE) supernodes.applyUploader(supernodes.indexOfNode(transfer.sourceNode), input);
+    else this.run.hosts.applyUploader(sim.nodeHost(transfer.sourceNode), input);
+  }
+
+  /** The first byte of a served piece (or of the source's answer) reaches the requester. */
+  private onStartFlow(id: number): void {
+    const { sim, transfers } = this.run;
+    const transfer = transfers.get(id);
+    const sourceDead = transfer.kind === 'piece' && this.sourceDead(transfer);
+    if (transfer.cancelled || sim.crashed[transfer.owner]) {
+      if (transfer.kind === 'piece' && !sourceDead) this.uploadFinished(transfer, id);
+      return transfers.end(id);
+    }
+    if (sourceDead) return this.failFetch(id, 'unreachable', 0);
+    transfer.flowId = sim.network.startFlow(sim.nowMs, transfer.sourceNode, sim.hostNode(transfer.owner), transfer.sizeBytes, 0, id);
+  }
+
+  private sourceDead(transfer: Transfer): boolean {
+    const { sim, supernodes } = this.run;
+    return transfer.source === SUPERNODE
+      ? supernodes.isDead(supernodes.indexOfNode(transfer.sourceNode))
+      : sim.crashed[sim.nodeHost(transfer.sourceNode)] === 1;
+  }
+
+  /** The fetch failed: its requester hears so after `delayMs` (unless it gave up on it). */
+  private failFetch(id: number, failure: FailureKind, delayMs: number): void {
+    const { transfers, control } = this.run;
+    const transfer = transfers.get(id);
+    if (!transfer.cancelled) {
+      control.deliverToPeer(transfer.owner, delayMs, { kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: null, failure });
+    }
+    transfers.end(id);
+  }
+
+  /** The source's uploader frees the slot of this transfer. */
+  private uploadFinished(transfer: Transfer, id: number): void {
+    const { sim, supernodes, hosts } = this.run;
+    const input: UploaderInput = { kind: 'upload-finished', requestId: id, from: hostId(transfer.owner) };
+    if (transfer.source === SUPERNODE) supernodes.applyUploader(supernodes.indexOfNode(transfer.sourceNode), input);
+    else hosts.applyUploader(sim.nodeHost(transfer.sourceNode), input);
+  }
+}
