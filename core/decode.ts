@@ -29,6 +29,14 @@ export const DECODE_LIMITS = Object.freeze({
   /** Peer ids, identifiers and `host:port` addresses. */
   idChars: 1024,
   reasonChars: 8 * 1024,
+  /**
+   * A peer's declared IDC name, and its `|`-separated location path (topology.ts): room for any
+   * value dfget's `--idc`/`--location` accept (manager-api.ts MANAGER_LIMITS: 64-character IDC,
+   * 16 levels of at most 64 characters).
+   */
+  idcChars: 128,
+  locationChars: 16 * 65,
+  locationParts: 16,
   pieceSizeBytes: 2 ** 31,
   retryAfterMs: 86_400_000,
   /** Grant signatures and supernode keys (base64 of Ed25519 in transport). */
@@ -96,6 +104,7 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
           blacklist: list(input, 'blacklist', (item) => string(item.value, item.path, DECODE_LIMITS.idChars)),
           pattern: oneOf(input, 'pattern', ['p2p', 'cdn'] as const),
           ...optionalRate(input),
+          ...optionalPlacement(input),
         };
       case 'pull':
       case 'report':
@@ -230,6 +239,16 @@ function optionalHavePlan(input: Fields): { havePlan?: { totalBytes: number; pie
     return { totalBytes: int(plan, 'totalBytes', 0, Number.MAX_SAFE_INTEGER), pieceSizeBytes: int(plan, 'pieceSizeBytes', 1, DECODE_LIMITS.pieceSizeBytes) };
   });
   return havePlan === undefined ? {} : { havePlan };
+}
+
+function optionalPlacement(input: Fields): { idc?: string; location?: string } {
+  const idc = optional(input, 'idc', (value, path) => string(value, path, DECODE_LIMITS.idcChars, 0));
+  const location = optional(input, 'location', (value, path) => {
+    const text = string(value, path, DECODE_LIMITS.locationChars, 0);
+    if (text.split('|').length > DECODE_LIMITS.locationParts) fail(path, `expected at most ${DECODE_LIMITS.locationParts} "|"-separated parts`);
+    return text;
+  });
+  return { ...(idc ? { idc } : {}), ...(location ? { location } : {}) };
 }
 
 /** Every fleet setting present, within the bounds a supernode itself is held to (config.ts). */

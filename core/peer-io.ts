@@ -20,6 +20,9 @@ export type PeerInput =
       pattern?: 'p2p' | 'cdn' | 'source';
       /** This host's upload capacity or --totallimit, bytes/s (0 or absent = unknown). */
       uploadRateBytesPerSec?: number;
+      /** Where this host is (`--idc`, `--location a|b|c`), sent along at registration (protocol.ts RegisterMsg). */
+      idc?: string;
+      location?: string;
     }
   | { kind: 'supernode-message'; from: string; msg: SupernodeToPeer }
   /** The connection to this supernode failed or closed. */

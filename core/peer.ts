@@ -73,6 +73,7 @@ export class Peer {
   private uploadAddr = '';
   private pattern: 'p2p' | 'cdn' = 'p2p';
   private uploadRateBytesPerSec = 0;
+  private placement: { idc?: string; location?: string } = {};
   private plan: PiecePlan | null = null;
   private have: Bitset | null = null;
   private resumeHave: number[] = [];
@@ -153,6 +154,7 @@ export class Peer {
     this.uploadAddr = input.uploadAddr;
     this.pattern = input.pattern === 'cdn' ? 'cdn' : 'p2p';
     this.uploadRateBytesPerSec = Math.max(0, Math.floor(input.uploadRateBytesPerSec ?? 0));
+    this.placement = { ...(input.idc ? { idc: input.idc } : {}), ...(input.location ? { location: input.location } : {}) };
     this.resumeHave = input.have ?? [];
     this.resumePlan = input.resumePlan ?? null;
     if (input.pattern === 'source' || this.supernodes.length === 0) {
@@ -179,6 +181,7 @@ export class Peer {
         ...(held && held.have.length > 0 ? { havePlan: held.plan } : {}),
         blacklist: [...this.localBlacklist], pattern: this.pattern,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
+        ...this.placement,
       },
     });
   }

@@ -97,6 +97,14 @@ export interface RegisterMsg {
    * scheduler sends requesters to the source with the best expected rate per upload.
    */
   uploadRateBytesPerSec?: number;
+  /**
+   * Where this peer is (dfget/dfdaemon `--idc`, `--location`): its IDC, and a location path of
+   * `|`-separated parts from the widest to the narrowest (`region|zone|rack`). The scheduler
+   * prefers sources in the same IDC, then with the longest common location prefix (topology.ts).
+   * Absent or empty = unknown.
+   */
+  idc?: string;
+  location?: string;
 }
 export interface PullMsg {
   kind: 'pull';

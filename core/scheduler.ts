@@ -22,15 +22,19 @@
  *    `supernodeCopiesPerPiece` of them are of this piece, unless R may use nothing else). An isolated or
  *    `cdn`-pattern R only ever gets the supernode. A candidate with no source is skipped.
  *
- * Cost per pull is O(pieces) for the candidate pass plus, per tried candidate, at most
- * `sourceScanLimit` holders: holders are scanned from a rotating cursor (so load spreads over all
- * holders over time) and the best in that window wins.
- * No pull scans every holder of every piece, so 10,000 peers x 256 pieces stays cheap.
+ * Cost per pull: the candidate pass walks the pieces rarest first (rarity-order.ts keeps them in
+ * that order as copies land and flights start and end) and stops after the rarity level that
+ * gave it enough candidates; a requester missing few pieces has those visited from its bitmap.
+ * Per tried candidate, at most `sourceScanLimit` holders: holders are scanned from a rotating
+ * cursor (so load spreads over all holders over time) and the best in that window wins.
+ * No pull scores every piece or scans every holder, so 10,000 peers x 512 pieces stays cheap.
  * Gone holders are removed lazily when a scan meets them.
  */
 import { Bitset } from './bitset.ts';
 import { Blacklists } from './blacklist.ts';
 import { uploadSlotsFor, type CoreConfig } from './config.ts';
+import { RarityOrder } from './rarity-order.ts';
+import { Placements, type Placement } from './topology.ts';
 import type { Rng } from './rng.ts';
 import { randomInt } from './rng.ts';
 
@@ -48,17 +52,32 @@ export interface Scheduled {
   source: number;
 }
 
-/** Extra candidates tried beyond the wanted count when sources are busy; bounds a pull's work. */
-const EXTRA_TRIES = 16;
+/**
+ * Holders a pull may look at in all, in units of `sourceScanLimit`: bounds a pull's work when
+ * many candidates have only busy holders, while letting it reach past the rarest pieces.
+ */
+const SOURCE_CHECKS_PER_SCAN = 32;
+/** A requester missing at most this many pieces has its candidates found from its own bitmap. */
+const MISSING_SCAN_MAX = 64;
 
 export class TaskSwarm {
-  readonly cdnReady: Bitset;
+  /** Pieces the supernode's CDN holds (it may serve them as a special peer). */
+  private readonly cdnReady: Bitset;
   /**
    * Pieces whose digest the supernode's own CDN computed. Only these are scheduled: a peer
    * cannot verify a piece without it, and digests claimed by peers are never trusted (a
    * supernode taking over after a failover schedules a piece once its CDN has fetched it).
    */
-  readonly digestKnown: Bitset;
+  private readonly digestKnown: Bitset;
+  /** The pieces with a known digest, rarest first (rarity-order.ts). */
+  private readonly order: RarityOrder;
+  /**
+   * Pieces a pull found with no free source for anyone: every holder busy (all of them looked
+   * at) and the supernode unable to serve it. Cleared the moment that can change — a holder of
+   * the piece finishes an upload, a new holder appears, the supernode frees a slot — so later
+   * pulls skip these pieces without looking at their holders again.
+   */
+  private readonly noFreeSource: Uint32Array;
   readonly blacklists: Blacklists;
   /** Peers holding each piece (may contain gone peers until a scan removes them). */
   private readonly holders: number[][];
@@ -76,21 +95,33 @@ export class TaskSwarm {
   private readonly uploadRate: number[] = [];
   private readonly uploadSlots: number[] = [];
   private supernodeUploadsRunning = 0;
+  /** Highest upload rate any peer of the swarm declared (or was assumed to have). */
+  private fastestUploadRate = 0;
 
-  private readonly candidatePieces: Int32Array;
   private readonly candidateKeys: Float64Array;
+  /** The pull being answered (one object reused: a pull allocates no walk state). */
+  private lastScanAllBusy = false;
+  /** The best holder found so far by bestHolder, and its key (reused: choosing a source allocates nothing). */
+  private readonly pick = { holder: -1, share: -1, closeness: -1, rate: 0 };
+  /** What one download slot needs to keep a requester's link busy: the assumed rate / download slots. */
+  private readonly fairShareRate: number;
+  /** IDC and location of every peer (topology.ts). */
+  private readonly placements = new Placements();
+  private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0, freedSource: SUPERNODE_INDEX };
 
   constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
     this.cdnReady = new Bitset(pieceCount);
+    this.noFreeSource = new Uint32Array(Math.ceil(pieceCount / 32));
     this.digestKnown = new Bitset(pieceCount);
+    this.order = new RarityOrder(pieceCount);
     this.blacklists = new Blacklists(cfg);
     this.holders = Array.from({ length: pieceCount }, () => []);
     this.holderCursor = new Int32Array(pieceCount);
     this.copies = new Int32Array(pieceCount);
     this.inFlight = new Int32Array(pieceCount);
     this.fromSupernode = new Int32Array(pieceCount);
-    this.candidatePieces = new Int32Array(pieceCount);
     this.candidateKeys = new Float64Array(pieceCount);
+    this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
   }
 
   get peerCount(): number { return this.have.length; }
@@ -98,20 +129,46 @@ export class TaskSwarm {
 
   /**
    * Add a peer; returns its dense index. `cdnOnly`: takes from the supernode only, serves none.
-   * `uploadRateBytesPerSec` 0 = unknown (the configured assumption is used).
+   * `uploadRateBytesPerSec` 0 = unknown (the configured assumption is used). `placement`: the
+   * IDC and location it declared (topology.ts), used to prefer near sources.
    */
-  addPeer(cdnOnly: boolean, anchorPiece: number, uploadRateBytesPerSec = 0): number {
+  addPeer(cdnOnly: boolean, anchorPiece: number, uploadRateBytesPerSec = 0, placement: Placement = {}): number {
     const index = this.have.length;
+    this.placements.add(placement);
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
     this.uploads.push(0);
     this.gone.push(false);
     this.cdnOnly.push(cdnOnly);
-    this.uploadRate.push(uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec);
+    const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
+    this.uploadRate.push(rate);
+    if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
     this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
   }
+
+  /** The CDN computed the piece's digest: from now on it may be scheduled. */
+  markDigestKnown(piece: number): void {
+    if (piece < 0 || piece >= this.pieceCount || !this.digestKnown.add(piece)) return;
+    this.order.list(piece, this.rarityOf(piece));
+  }
+
+  isDigestKnown(piece: number): boolean { return this.digestKnown.has(piece); }
+
+  /** The CDN stored the piece: the supernode can serve it. */
+  markCdnReady(piece: number): boolean {
+    if (piece < 0 || piece >= this.pieceCount) return false;
+    clearBit(this.noFreeSource, piece);
+    return this.cdnReady.add(piece);
+  }
+
+  /** The CDN lost its copy (deleted on disk): the supernode cannot serve it until it is fetched again. */
+  dropCdnPiece(piece: number): boolean {
+    return piece >= 0 && piece < this.pieceCount && this.cdnReady.delete(piece);
+  }
+
+  isCdnReady(piece: number): boolean { return this.cdnReady.has(piece); }
 
   /** Record that a peer holds a verified piece (resume, migration, or a reported success). */
   addHolding(peer: number, piece: number): void {
@@ -119,6 +176,8 @@ export class TaskSwarm {
     if (!this.have[peer].add(piece)) return;
     this.holders[piece].push(peer);
     this.copies[piece]++;
+    clearBit(this.noFreeSource, piece);
+    this.reorder(piece);
   }
 
   hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
@@ -133,6 +192,53 @@ export class TaskSwarm {
   supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
   missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
 
+  /**
+   * Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now; of `piece` when given
+   * (the supernode serves at most `supernodeCopiesPerPiece` copies of one piece at a time).
+   */
+  freeUploadSlots(source: number, piece = -1): number {
+    if (source === SUPERNODE_INDEX) {
+      const free = this.cfg.supernodeUpLimit - this.supernodeUploadsRunning;
+      const cap = this.cfg.supernodeCopiesPerPiece;
+      return Math.max(0, piece >= 0 && cap > 0 ? Math.min(free, cap - this.fromSupernode[piece]) : free);
+    }
+    if (this.gone[source] || this.cdnOnly[source]) return 0;
+    return Math.max(0, this.uploadSlots[source] - this.uploads[source]);
+  }
+
+  /**
+   * Could `source` serve `requester` something it lacks and is not already fetching: `piece`, or
+   * (piece -1) any piece with a known digest? A cheap word-wise test used to pick whom to wake;
+   * the pull itself still decides by the full rules (rarest first, limits, blacklists).
+   */
+  offersTo(source: number, requester: number, piece = -1): boolean {
+    if (this.gone[requester]) return false;
+    const lacks = this.have[requester];
+    const running = this.running[requester];
+    if (piece >= 0) {
+      for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+    }
+    let holds: Uint32Array;
+    if (source === SUPERNODE_INDEX) {
+      if (piece >= 0) return this.cdnReady.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
+      holds = this.cdnReady.words;
+    } else {
+      if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
+      if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
+      if (piece >= 0) return this.have[source].has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
+      holds = this.have[source].words;
+    }
+    const known = this.digestKnown.words;
+    const missing = lacks.words;
+    for (let w = 0; w < holds.length; w++) {
+      let bits = holds[w] & known[w] & ~missing[w];
+      if (bits === 0) continue;
+      for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+      if (bits !== 0) return true;
+    }
+    return false;
+  }
+
   /** The peer left (connection closed, crashed): release its downloads and stop using it as a source. */
   removePeer(peer: number): void {
     if (this.gone[peer]) return;
@@ -141,7 +247,11 @@ export class TaskSwarm {
     this.gone[peer] = true;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
-    for (let piece = 0; piece < this.pieceCount; piece++) if (have.has(piece)) this.copies[piece]--;
+    for (let piece = 0; piece < this.pieceCount; piece++) {
+      if (!have.has(piece)) continue;
+      this.copies[piece]--;
+      this.reorder(piece);
+    }
   }
 
   /**
@@ -150,7 +260,8 @@ export class TaskSwarm {
    */
   settle(peer: number, piece: number, source: number, ok: boolean, blame: boolean): boolean {
     const list = this.running[peer];
-    const at = list.findIndex((run) => run.piece === piece && run.source === source);
+    let at = list.length - 1;
+    while (at >= 0 && (list[at].piece !== piece || list[at].source !== source)) at--;
     if (at < 0) return false;
     this.release(list[at]);
     list.splice(at, 1);
@@ -177,18 +288,69 @@ export class TaskSwarm {
     return false;
   }
 
-  /** Answer a pull: choose pieces and sources for `requester` and mark them running. */
-  schedule(requester: number, nowMs: number, rng: Rng): Scheduled[] {
+  /**
+   * Answer a pull: choose pieces and sources for `requester` and mark them running. Candidates
+   * are tried rarest first until `wanted` have a source, the candidates run out, or the pull
+   * has looked at `sourceChecksPerPull` holders: a requester whose rarest pieces are all busy
+   * (everyone wants the newest pieces) still gets older pieces from idle holders. `freedSource`
+   * is a peer known to have a free slot (the one whose capacity woke this requester): it is
+   * weighed for every candidate it holds, even when the holder scan would not reach it.
+   */
+  schedule(requester: number, nowMs: number, rng: Rng, freedSource = SUPERNODE_INDEX): Scheduled[] {
     const cfg = this.cfg;
     const mine = this.running[requester];
     const wanted = Math.min(cfg.piecesPerPull, cfg.peerDownLimit) - mine.length;
     if (wanted <= 0 || this.gone[requester]) return [];
-    const supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
-    const count = this.collectCandidates(requester, supernodeOnly, rng, wanted + EXTRA_TRIES);
+    const walk = this.walk;
+    walk.requester = requester;
+    walk.supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
+    walk.rotation = randomInt(rng, this.pieceCount);
+    walk.runningAtStart = mine.length;
+    walk.anchor = this.anchor[requester];
+    walk.checksLeft = SOURCE_CHECKS_PER_SCAN * cfg.sourceScanLimit;
+    walk.freedSource = freedSource;
     const out: Scheduled[] = [];
-    for (let i = 0; i < count && out.length < wanted; i++) {
-      const piece = this.candidatePieces[i];
-      const source = this.chooseSource(requester, piece, supernodeOnly);
+    if (this.pieceCount - this.have[requester].count <= MISSING_SCAN_MAX) {
+      const haveWords = this.have[requester].words;
+      const knownWords = this.digestKnown.words;
+      let count = 0;
+      for (let w = 0; w < haveWords.length; w++) {
+        let bits = ~haveWords[w] & knownWords[w];
+        while (bits !== 0) {
+          const low = bits & -bits;
+          bits ^= low;
+          count = this.consider((w << 5) + (31 - Math.clz32(low)), count);
+        }
+      }
+      this.tryCandidates(count, wanted, nowMs, out);
+    } else {
+      const order = this.order;
+      for (let i = 0; i < order.listed && out.length < wanted && walk.checksLeft > 0;) {
+        const end = order.levelEnd(i);
+        let count = 0;
+        for (; i < end; i++) count = this.consider(order.pieceAt(i), count);
+        this.tryCandidates(count, wanted, nowMs, out);
+      }
+    }
+    // Rarity changes are applied after the walk: the order is not reshuffled under it, and every
+    // candidate was ranked by the swarm as the pull found it.
+    for (const { piece } of out) this.reorder(piece);
+    if (out.length > 0) this.anchor[requester] = out[out.length - 1].piece;
+    return out;
+  }
+
+  /** Try the first `count` gathered candidates in key order until `wanted` are running. */
+  private tryCandidates(count: number, wanted: number, nowMs: number, out: Scheduled[]): void {
+    if (count === 0) return;
+    const n = this.pieceCount;
+    const walk = this.walk;
+    const keys = this.candidateKeys;
+    if (count <= 16) insertionSort(keys, count);
+    else keys.subarray(0, count).sort();
+    const mine = this.running[walk.requester];
+    for (let c = 0; c < count && out.length < wanted && walk.checksLeft > 0; c++) {
+      const piece = (keys[c] % n + walk.rotation) % n;
+      const source = this.chooseSource(walk.requester, piece, walk.supernodeOnly);
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
       this.inFlight[piece]++;
@@ -196,79 +358,81 @@ export class TaskSwarm {
         this.supernodeUploadsRunning++;
         this.fromSupernode[piece]++;
       } else this.uploads[source]++;
-      this.anchor[requester] = piece;
       out.push({ piece, source });
     }
-    return out;
   }
 
   /**
-   * Fill the candidate arrays with the best `limit` candidates in key order (insertion into a
-   * short sorted buffer: one pass over the pieces); returns how many.
-   * Key = (copies, distance, rotation), smaller first; keys are distinct (rotation is).
+   * Rank one piece for the walk's requester: append its key (rarity, distance, rotation; smaller
+   * first, distinct because the rotation is) when it is a candidate. Returns the new count.
    */
-  private collectCandidates(requester: number, supernodeOnly: boolean, rng: Rng, limit: number): number {
+  private consider(piece: number, count: number): number {
     const n = this.pieceCount;
-    const have = this.have[requester];
-    const mine = this.running[requester];
-    const rotation = randomInt(rng, n);
-    const haveWords = have.words;
-    const knownWords = this.digestKnown.words;
-    let count = 0;
-    for (let piece = 0; piece < n; piece++) {
-      // Whole words of pieces held, or not yet digested, are skipped at once: a peer missing a
-      // few pieces of 300,000 costs ~10,000 word reads per pull, not 300,000 piece checks.
-      const w = piece >>> 5;
-      if ((piece & 31) === 0 && (knownWords[w] & ~haveWords[w]) === 0) {
-        piece += 31;
-        continue;
-      }
-      if (have.has(piece) || !this.digestKnown.has(piece)) continue;
-      let runningHere = false;
-      for (const run of mine) if (run.piece === piece) { runningHere = true; break; }
-      if (runningHere) continue;
-      const ready = this.cdnReady.has(piece);
-      if (!ready && (supernodeOnly || this.copies[piece] <= 0)) continue;
-      let distance: number;
-      if (mine.length > 0) {
-        distance = n;
-        for (const run of mine) distance = Math.min(distance, Math.abs(piece - run.piece));
-      } else {
-        distance = Math.abs(piece - this.anchor[requester]);
-      }
-      const rarity = Math.max(0, this.copies[piece]) + this.inFlight[piece];
-      const key = (rarity * (n + 1) + distance) * n + ((piece - rotation + n) % n);
-      if (count === limit && key >= this.candidateKeys[count - 1]) continue;
-      let at = count < limit ? count++ : count - 1;
-      while (at > 0 && this.candidateKeys[at - 1] > key) {
-        this.candidateKeys[at] = this.candidateKeys[at - 1];
-        this.candidatePieces[at] = this.candidatePieces[at - 1];
-        at--;
-      }
-      this.candidateKeys[at] = key;
-      this.candidatePieces[at] = piece;
+    const walk = this.walk;
+    if (this.have[walk.requester].has(piece)) return count;
+    const mine = this.running[walk.requester];
+    for (let r = 0; r < mine.length; r++) if (mine[r].piece === piece) return count;
+    if (!this.cdnReady.has(piece) && (walk.supernodeOnly || this.copies[piece] <= 0)) return count;
+    let distance: number;
+    if (walk.runningAtStart > 0) {
+      distance = n;
+      for (let r = 0; r < walk.runningAtStart; r++) distance = Math.min(distance, Math.abs(piece - mine[r].piece));
+    } else {
+      distance = Math.abs(piece - walk.anchor);
     }
-    return count;
+    this.candidateKeys[count] = (this.rarityOf(piece) * (n + 1) + distance) * n + ((piece - walk.rotation + n) % n);
+    return count + 1;
+  }
+
+  /** Copies held plus copies in flight: what rarest-first orders by. */
+  private rarityOf(piece: number): number {
+    return Math.max(0, this.copies[piece]) + this.inFlight[piece];
+  }
+
+  /** Keep the piece's place in the rarest-first order after its copies or flights changed. */
+  private reorder(piece: number): void {
+    this.order.update(piece, this.rarityOf(piece));
   }
 
   private chooseSource(requester: number, piece: number, supernodeOnly: boolean): number | null {
+    if (!supernodeOnly && (this.noFreeSource[piece >>> 5] & (1 << (piece & 31))) !== 0) return null;
+    let everyHolderBusy = true;
     if (!supernodeOnly) {
       const peer = this.bestHolder(requester, piece);
       if (peer !== null) return peer;
+      everyHolderBusy = this.lastScanAllBusy;
     }
     const cap = this.cfg.supernodeCopiesPerPiece;
     if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit
       && (cap === 0 || supernodeOnly || this.fromSupernode[piece] < cap)) return SUPERNODE_INDEX;
+    if (!supernodeOnly && everyHolderBusy) this.noFreeSource[piece >>> 5] |= 1 << (piece & 31);
     return null;
   }
 
+  /**
+   * The best holder among up to `sourceScanLimit` from the piece's cursor, or null. Best, in
+   * order: (1) the share of a download slot it can fill — its expected rate for one more upload,
+   * declared upload rate / (uploads + 1), over the fleet's fair share per download slot,
+   * counted up to a full slot; (2) closeness to the requester (topology.ts: same IDC, then
+   * common location prefix); (3) the expected rate itself. So a slow uplink is used only when
+   * nothing faster is free, and among holders that can each fill a slot the nearest wins:
+   * topology costs nothing in rate, and nothing in rarity (the piece is already chosen).
+   * Sets `lastScanAllBusy` when it looked at every holder and each was refused for a reason that
+   * holds for any requester (full, or serving no one).
+   */
   private bestHolder(requester: number, piece: number): number | null {
     const list = this.holders[piece];
-    let best: number | null = null;
-    let bestRate = 0;
+    const pick = this.pick;
+    pick.holder = -1;
+    pick.share = -1;
+    pick.closeness = -1;
+    pick.rate = 0;
     let scanned = 0;
+    let allBusy = true;
+    const closest = this.placements.closest(requester);
+    const limit = Math.min(this.cfg.sourceScanLimit, this.walk.checksLeft);
     let i = list.length > 0 ? this.holderCursor[piece] % list.length : 0;
-    while (list.length > 0 && scanned < this.cfg.sourceScanLimit && scanned < list.length) {
+    while (list.length > 0 && scanned < limit && scanned < list.length) {
       const holder = list[i];
       if (this.gone[holder]) {
         list[i] = list[list.length - 1];
@@ -277,24 +441,71 @@ export class TaskSwarm {
         continue;
       }
       scanned++;
-      const load = this.uploads[holder];
-      const rate = this.uploadRate[holder] / (load + 1);
-      if (holder !== requester && !this.cdnOnly[holder] && load < this.uploadSlots[holder]
-        && this.blacklists.allows(requester, holder) && rate > bestRate) {
-        best = holder;
-        bestRate = rate;
-      }
       i = (i + 1) % list.length;
+      if (this.cdnOnly[holder] || this.uploads[holder] >= this.uploadSlots[holder]) continue;
+      allBusy = false;
+      if (holder === requester || !this.blacklists.allows(requester, holder)) continue;
+      // An idle holder as fast as the fastest peer of the swarm, as close as any can be: nothing beats it.
+      if (this.considerHolder(requester, holder) && pick.rate >= this.fastestUploadRate && pick.closeness >= closest) break;
     }
+    this.walk.checksLeft -= scanned;
     this.holderCursor[piece] = i;
-    return best;
+    this.lastScanAllBusy = allBusy && scanned >= list.length;
+    const freed = this.walk.freedSource;
+    if (freed !== SUPERNODE_INDEX && freed !== pick.holder && freed !== requester && this.have[freed].has(piece) && !this.gone[freed]
+      && !this.cdnOnly[freed] && this.uploads[freed] < this.uploadSlots[freed] && this.blacklists.allows(requester, freed)
+      && this.considerHolder(requester, freed)) {
+      this.lastScanAllBusy = false;
+    }
+    return pick.holder >= 0 ? pick.holder : null;
+  }
+
+  /** Make `holder` the pick if it beats the current one (see bestHolder); returns whether it did. */
+  private considerHolder(requester: number, holder: number): boolean {
+    const pick = this.pick;
+    const rate = this.uploadRate[holder] / (this.uploads[holder] + 1);
+    const share = Math.min(1, rate / this.fairShareRate);
+    if (share < pick.share) return false;
+    const closeness = this.placements.closeness(requester, holder);
+    if (share === pick.share && (closeness < pick.closeness || (closeness === pick.closeness && rate <= pick.rate))) return false;
+    pick.holder = holder;
+    pick.share = share;
+    pick.closeness = closeness;
+    pick.rate = rate;
+    return true;
   }
 
   private release(run: RunningPiece): void {
     this.inFlight[run.piece]--;
+    this.reorder(run.piece);
+    const hint = this.noFreeSource;
     if (run.source === SUPERNODE_INDEX) {
       this.supernodeUploadsRunning--;
       this.fromSupernode[run.piece]--;
-    } else this.uploads[run.source]--;
+      // The supernode may serve any piece it holds again.
+      hint.fill(0);
+    } else {
+      this.uploads[run.source]--;
+      // The source has a free slot again for every piece it holds.
+      const holds = this.have[run.source].words;
+      for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];
+    }
+  }
+}
+
+function clearBit(words: Uint32Array, i: number): void {
+  words[i >>> 5] &= ~(1 << (i & 31));
+}
+
+/** Sort keys[0, count) ascending in place (a pull's few candidates: no subarray, no call into the runtime). */
+function insertionSort(keys: Float64Array, count: number): void {
+  for (let i = 1; i < count; i++) {
+    const key = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = key;
   }
 }

@@ -78,3 +78,32 @@ export function heatmap(title: string, rowLabel: string, columnLabel: string, ce
   }
   return d3n.svgString();
 }
+
+/**
+ * Stacked bars: one bar per group (e.g. swarm size), split into the named parts (e.g. where the
+ * time went); parts are drawn bottom-up in the order given, with a legend.
+ */
+export function stackedBarChart(title: string, xLabel: string, yLabel: string, parts: string[],
+  bars: { name: string; values: number[] }[]): string {
+  const { d3n, d3, plot, w, h } = frame(title, xLabel, yLabel);
+  const x = d3.scaleBand().domain(bars.map((b) => b.name)).range([0, w]).padding(0.3);
+  const totals = bars.map((b) => b.values.reduce((a, v) => a + Math.max(0, v), 0));
+  const y = d3.scaleLinear().domain([0, Math.max(...totals, 1e-9)]).range([h, 0]).nice();
+  plot.append('g').attr('transform', `translate(0,${h})`).call(d3.axisBottom(x));
+  plot.append('g').call(d3.axisLeft(y).ticks(8));
+  bars.forEach((b, i) => {
+    let base = 0;
+    b.values.forEach((v, p) => {
+      const height = Math.max(0, v);
+      plot.append('rect').attr('x', x(b.name)).attr('y', y(base + height)).attr('width', x.bandwidth())
+        .attr('height', y(base) - y(base + height)).attr('fill', COLOURS[p % COLOURS.length]);
+      base += height;
+    });
+    plot.append('text').attr('x', x(b.name) + x.bandwidth() / 2).attr('y', y(totals[i]) - 4).attr('text-anchor', 'middle')
+      .text(totals[i].toPrecision(3));
+  });
+  parts.forEach((part, p) => {
+    plot.append('text').attr('x', w + 10).attr('y', 14 + p * 18).attr('fill', COLOURS[p % COLOURS.length]).text(part);
+  });
+  return d3n.svgString();
+}

@@ -9,8 +9,10 @@
  * the loop drops superseded ones (lazy invalidation) and hands the rest to the strategy's
  * `onFlowDone`. Every event that fires is folded into a 64-bit trace hash (time and payload),
  * so two runs of one seed can be compared event for event. The run ends when every surviving
- * host has finished or failed, when the queue empties, or at the time horizon; hosts left
- * unfinished are reported as such, never silently dropped.
+ * host has finished or failed, when the queue empties, or at the simulated-time limit (`dfsim
+ * --time-limit`; by default ten times the time every host would take to pull the file straight
+ * from the origin, plus an hour). Hosts left unfinished are reported as such, never silently
+ * dropped; at the limit the bytes of transfers still running count as far as they got.
  */
 import { EventQueue } from './event-queue.ts';
 import { Network } from './network.ts';
@@ -24,10 +26,28 @@ const MAX_ARGUMENT = 2 ** (31 - CODE_BITS) - 1;
 const FLOW_DONE = 0;
 
 export interface RunHooks {
+  /**
+   * Called before each event is handled, with its time: the state seen is the one that held
+   * since the previous event (measurements that integrate over time, e.g. sim/gap.ts).
+   */
+  beforeEvent?: (sim: Simulation, timeMs: number) => void;
   /** Called after every event (invariant checkers in tests). */
   afterEvent?: (sim: Simulation) => void;
-  /** Progress callback, at most about once per 2^16 events. */
+  /** Progress callback, once per 2^12 events (throttle by wall time in the callback). */
   progress?: (sim: Simulation) => void;
+}
+
+/**
+ * The simulated-time limit a run gets unless told otherwise: ten times what the slowest sane
+ * plan — every host pulling the whole file straight from the origin after the last arrival —
+ * would take, plus an hour. Every strategy should finish well inside it; a run that does not is
+ * stuck (every host failed and nobody noticed), and the limit stops it with a message.
+ */
+export function defaultTimeLimitMs(world: World): number {
+  const s = world.scenario;
+  const lastArrivalMs = world.arrivalMs.reduce((a, b) => Math.max(a, b), 0);
+  const everyoneFromOriginMs = lastArrivalMs + s.hostCount * s.fileSizeBytes / world.originUpBps * 1000;
+  return 10 * Math.max(world.lowerBoundMs, everyoneFromOriginMs) + 3_600_000;
 }
 
 export interface TimePoint { timeMs: number; hostsDone: number; originEgressBytes: number; supernodeEgressBytes: number }
@@ -41,6 +61,8 @@ export class Simulation {
   readonly hostBase: number;
   nowMs = 0;
   events = 0;
+  /** The limit the run stopped at, or null when it ended on its own (every host settled, or no events left). */
+  stoppedAtLimitMs: number | null = null;
   /** Absolute finish time per host; NaN while unfinished. */
   readonly completionMs: Float64Array;
   readonly failure: (string | null)[];
@@ -167,17 +189,24 @@ export class Simulation {
     return (this.hashHigh >>> 0).toString(16).padStart(8, '0') + (this.hashLow >>> 0).toString(16).padStart(8, '0');
   }
 
-  run(horizonMs: number): void {
+  /** Run until every host settles, the queue empties, or simulated time would pass `timeLimitMs`. */
+  run(timeLimitMs: number): void {
     const queue = this.queue;
     const network = this.network;
     while (!this.stopped && queue.size > 0) {
-      if (queue.peekTimeMs() > horizonMs) break;
+      if (queue.peekTimeMs() > timeLimitMs) {
+        this.stoppedAtLimitMs = timeLimitMs;
+        // What the transfers still running had delivered by the limit counts as sent and received.
+        network.cutAll(timeLimitMs);
+        break;
+      }
       const payload = queue.pop();
       const timeMs = queue.poppedTimeMs;
       const code = payload & CODE_MASK;
       const arg = payload >>> CODE_BITS;
       if (code === FLOW_DONE) {
         if (!network.isDue(arg, timeMs)) continue;
+        if (this.hooks.beforeEvent) this.hooks.beforeEvent(this, timeMs);
         this.advance(timeMs, payload);
         const tag = network.tag(arg);
         const src = network.flowSrc(arg);
@@ -186,11 +215,12 @@ export class Simulation {
         network.finishFlow(timeMs, arg);
         this.onFlowDone(arg, tag, src, dst, size);
       } else {
+        if (this.hooks.beforeEvent) this.hooks.beforeEvent(this, timeMs);
         this.advance(timeMs, payload);
         this.handlers[code](arg);
       }
       if (this.hooks.afterEvent) this.hooks.afterEvent(this);
-      if (this.hooks.progress && (this.events & 0xffff) === 0) this.hooks.progress(this);
+      if (this.hooks.progress && (this.events & 0xfff) === 0) this.hooks.progress(this);
     }
   }
 

@@ -21,8 +21,9 @@
  *   That is min(up_src/n_up(src), down_dst/n_down(dst)) with the slack of flows limited at the
  *   other end redistributed once. Allocations at a node never sum above its capacity, so no
  *   node is ever over capacity; some slack can stay unused (a flow limited at both ends by
- *   other flows' second-round gains). It depends only on flow counts one hop away, so a change
- *   at node X recomputes both sides of X and one side of each of X's neighbours: O(degree^2).
+ *   other flows' second-round gains). It depends only on flow counts one hop away, so a flow
+ *   starting or ending between S and D recomputes S's uplink and its receivers' downlinks, D's
+ *   downlink and its senders' uplinks (see recompute): O(degree^2).
  *   test/sim/network.test.ts measures its gap to max-min on small swarms and bounds it.
  *
  * Capacities are in bytes/s and must be finite and > 0 (a limit of "0 = unlimited" is resolved
@@ -71,9 +72,12 @@ export class Network {
   private touchedCount = 0;
   private scratchDemand = new Float64Array(64);
   private scratchSettled = new Uint8Array(64);
+  private scratchAlloc = new Float64Array(64);
 
-  /** Rate recomputations performed (a cost figure for benchmarks). */
+  /** Cost figures for benchmarks: flow changes re-rated, flows re-rated, and re-ratings that moved a rate. */
+  recomputes = 0;
   rateUpdates = 0;
+  rateChanges = 0;
 
   constructor(private readonly schedule: (timeMs: number, flowId: number) => void, readonly rule: SharingRule = 'local') {}
 
@@ -141,6 +145,8 @@ export class Network {
   }
 
   tag(flowId: number): number { return this.tags[flowId]; }
+  flowRateBps(flowId: number): number { return this.ratesBps[flowId]; }
+  flowCapBps(flowId: number): number { return this.capsBps[flowId]; }
   flowSrc(flowId: number): number { return this.src[flowId]; }
   flowDst(flowId: number): number { return this.dst[flowId]; }
   flowSizeBytes(flowId: number): number { return this.sizeBytes[flowId]; }
@@ -160,9 +166,56 @@ export class Network {
     return delivered;
   }
 
+  /**
+   * End every flow at `nowMs` (the run stopped at its time limit): the bytes each had delivered
+   * count as sent and received. Rates are not recomputed: nothing runs after this.
+   */
+  cutAll(nowMs: number): void {
+    for (let f = 0; f < this.capacity; f++) {
+      if (this.alive[f] !== 1) continue;
+      this.settle(nowMs, f);
+      const delivered = this.sizeBytes[f] - this.remainingBytes[f];
+      this.sentBytes[this.src[f]] += delivered;
+      this.receivedBytes[this.dst[f]] += delivered;
+      this.alive[f] = 0;
+    }
+    for (let n = 0; n < this.nodes; n++) {
+      this.outFlows[n].length = 0;
+      this.inFlows[n].length = 0;
+      this.outCount[n] = 0;
+      this.inCount[n] = 0;
+    }
+    this.flowCount = 0;
+  }
+
   /** Flow ids currently sending from / receiving at a node (a copy). */
   flowsAt(node: number): number[] {
     return [...this.outFlows[node], ...this.inFlows[node]];
+  }
+
+  /** Flows sending from / receiving at a node now. */
+  outFlowCount(node: number): number { return this.outCount[node]; }
+  inFlowCount(node: number): number { return this.inCount[node]; }
+
+  /** Bytes of the flows now arriving at a node, whole (delivered or not): what it has on its way. */
+  inFlightBytes(node: number): number {
+    let bytes = 0;
+    for (const f of this.inFlows[node]) bytes += this.sizeBytes[f];
+    return bytes;
+  }
+
+  /** Sum of the current rates into a node (what it receives now; for measurements). */
+  inRateBps(node: number): number {
+    let down = 0;
+    for (const f of this.inFlows[node]) down += this.ratesBps[f];
+    return down;
+  }
+
+  /** Sum of the current rates out of a node. */
+  outRateBps(node: number): number {
+    let up = 0;
+    for (const f of this.outFlows[node]) up += this.ratesBps[f];
+    return up;
   }
 
   /** Sum of current rates out of / into a node (for invariant checkers). */
@@ -200,6 +253,7 @@ export class Network {
   private setRate(nowMs: number, f: number, rateBps: number): void {
     this.rateUpdates++;
     if (rateBps === this.ratesBps[f] && this.etaMs[f] !== Infinity) return;
+    this.rateChanges++;
     this.settle(nowMs, f);
     this.ratesBps[f] = rateBps;
     const eta = rateBps > 0 ? nowMs + this.remainingBytes[f] * 1000 / rateBps : Infinity;
@@ -207,15 +261,29 @@ export class Network {
     if (eta !== Infinity) this.schedule(eta, f);
   }
 
-  private recompute(nowMs: number, a: number, b: number): void {
+  /**
+   * Re-rate what a change can affect. A flow from `src` to `dst` started or ended: src's
+   * outgoing flows share its uplink differently (refill up at src) and each of them now asks
+   * its receiver for another share (refill down at each receiver); likewise dst's incoming
+   * flows (refill down at dst, up at each sender). src's own downloads and dst's own uploads are
+   * untouched: their allocations depend on flow counts that did not change. A capacity change
+   * at a node (src === dst) refills both sides of it and every neighbour.
+   */
+  private recompute(nowMs: number, src: number, dst: number): void {
+    this.recomputes++;
     if (this.rule === 'max-min') {
       this.recomputeAll(nowMs);
       return;
     }
     const epoch = ++this.epoch;
     this.touchedCount = 0;
-    this.refillAround(a, epoch);
-    if (b !== a) this.refillAround(b, epoch);
+    if (src === dst) {
+      this.refillSenderSide(src, epoch);
+      this.refillReceiverSide(src, epoch);
+    } else {
+      this.refillSenderSide(src, epoch);
+      this.refillReceiverSide(dst, epoch);
+    }
     const touched = this.touchedFlows;
     for (let i = 0; i < this.touchedCount; i++) {
       const f = touched[i];
@@ -225,12 +293,16 @@ export class Network {
     }
   }
 
-  /** Both sides of x, and the far side of every flow at x (whose demand depends on x's flow count). */
-  private refillAround(x: number, epoch: number): void {
+  /** x's uplink, and the downlink of every receiver of x (each of x's flows asks it for a new share). */
+  private refillSenderSide(x: number, epoch: number): void {
     this.refillUp(x, epoch);
-    this.refillDown(x, epoch);
     const out = this.outFlows[x];
     for (let i = 0; i < out.length; i++) this.refillDown(this.dst[out[i]], epoch);
+  }
+
+  /** x's downlink, and the uplink of every sender to x. */
+  private refillReceiverSide(x: number, epoch: number): void {
+    this.refillDown(x, epoch);
     const inbound = this.inFlows[x];
     for (let i = 0; i < inbound.length; i++) this.refillUp(this.src[inbound[i]], epoch);
   }
@@ -240,13 +312,14 @@ export class Network {
     this.upStamp[node] = epoch;
     const flows = this.outFlows[node];
     const demand = this.demandScratch(flows.length);
+    let total = 0;
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const d = this.dst[f];
       const share = this.downBps[d] / this.inCount[d];
-      demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
+      total += demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
-    this.waterFill(this.upBps[node], flows, demand, this.upAlloc, epoch);
+    this.waterFill(this.upBps[node], flows, demand, total, this.upAlloc, epoch);
   }
 
   private refillDown(node: number, epoch: number): void {
@@ -254,19 +327,21 @@ export class Network {
     this.downStamp[node] = epoch;
     const flows = this.inFlows[node];
     const demand = this.demandScratch(flows.length);
+    let total = 0;
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       const s = this.src[f];
       const share = this.upBps[s] / this.outCount[s];
-      demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
+      total += demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
     }
-    this.waterFill(this.downBps[node], flows, demand, this.downAlloc, epoch);
+    this.waterFill(this.downBps[node], flows, demand, total, this.downAlloc, epoch);
   }
 
   private demandScratch(k: number): Float64Array {
     if (this.scratchDemand.length < k) {
       this.scratchDemand = new Float64Array(2 * k);
       this.scratchSettled = new Uint8Array(2 * k);
+      this.scratchAlloc = new Float64Array(2 * k);
     }
     return this.scratchDemand;
   }
@@ -274,33 +349,42 @@ export class Network {
   /**
    * Split capacityBps over flows, max-min at this one node: demands below the equal share are
    * met in full and their leftover is shared by the rest, round after round. Each round fixes
-   * at least one flow; in practice one to three rounds, without sorting.
+   * at least one flow; in practice one to three rounds, without sorting. When the demands fit
+   * (the common case at a node that is not the bottleneck) each flow simply gets its demand.
+   * Only flows whose allocation changed are handed to recompute for re-rating.
    */
-  private waterFill(capacityBps: number, flows: number[], demand: Float64Array, alloc: Float64Array, epoch: number): void {
+  private waterFill(capacityBps: number, flows: number[], demand: Float64Array, totalDemand: number, alloc: Float64Array, epoch: number): void {
     const k = flows.length;
-    const settled = this.scratchSettled;
-    settled.fill(0, 0, k);
-    let remaining = capacityBps;
-    let open = k;
-    while (open > 0) {
-      const share = remaining / open;
-      let fixedThisRound = 0;
-      for (let i = 0; i < k; i++) {
-        if (settled[i] === 0 && demand[i] <= share) {
-          settled[i] = 1;
-          alloc[flows[i]] = demand[i];
-          remaining -= demand[i];
-          fixedThisRound++;
+    const next = this.scratchAlloc;
+    if (totalDemand <= capacityBps) {
+      for (let i = 0; i < k; i++) next[i] = demand[i];
+    } else {
+      const settled = this.scratchSettled;
+      settled.fill(0, 0, k);
+      let remaining = capacityBps;
+      let open = k;
+      while (open > 0) {
+        const share = remaining / open;
+        let fixedThisRound = 0;
+        for (let i = 0; i < k; i++) {
+          if (settled[i] === 0 && demand[i] <= share) {
+            settled[i] = 1;
+            next[i] = demand[i];
+            remaining -= demand[i];
+            fixedThisRound++;
+          }
         }
-      }
-      open -= fixedThisRound;
-      if (fixedThisRound === 0) {
-        for (let i = 0; i < k; i++) if (settled[i] === 0) alloc[flows[i]] = share;
-        break;
+        open -= fixedThisRound;
+        if (fixedThisRound === 0) {
+          for (let i = 0; i < k; i++) if (settled[i] === 0) next[i] = share;
+          break;
+        }
       }
     }
     for (let i = 0; i < k; i++) {
       const f = flows[i];
+      if (alloc[f] === next[i] && this.ratesBps[f] > 0) continue;
+      alloc[f] = next[i];
       if (this.flowStamp[f] !== epoch) {
         this.flowStamp[f] = epoch;
         if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);

@@ -4,7 +4,8 @@
  */
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
 import { parseBytes, parseRate } from '../core/units.ts';
-import { ScenarioError, type Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import { ScenarioError } from './scenario-error.ts';
 
 export interface CommonOverrides {
   seed?: string;
@@ -17,6 +18,7 @@ export interface CommonOverrides {
   localLimit?: string;
   totalLimit?: string;
   sharing?: string;
+  declareTopology?: string;
 }
 
 /** `piecesPerPull` -> `pieces-per-pull`: the flag spelling of each core setting. */
@@ -47,6 +49,21 @@ export function coreValue(setting: keyof CoreConfig, text: string, flag: string)
   return n;
 }
 
+/**
+ * Refuse impossible core settings given as flags before any scenario is read or simulator code
+ * is loaded (`--piece-size-bytes 3`, `--peer-up-limit 0`): the flags alone over the defaults
+ * must make a valid config. Settings that clash with the scenario file's are caught by
+ * applyOverrides.
+ */
+export function checkCoreFlags(core: Partial<Record<keyof CoreConfig, string>>): void {
+  const values: Record<string, unknown> = {};
+  for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
+    if (text !== undefined) values[setting] = coreValue(setting, text, `--${flagOf(setting)}`);
+  }
+  const cfg = makeConfig(values as Partial<CoreConfig>);
+  if ('kind' in cfg) throw new ScenarioError(`--${flagOf(cfg.field)}: ${cfg.message}`);
+}
+
 export function applyOverrides(base: Scenario, common: CommonOverrides, core: Partial<Record<keyof CoreConfig, string>>): Scenario {
   const s: Scenario = { ...base, core: { ...base.core } };
   if (common.seed !== undefined) s.seed = common.seed;
@@ -70,6 +87,12 @@ export function applyOverrides(base: Scenario, common: CommonOverrides, core: Pa
   if (common.sharing !== undefined) {
     if (common.sharing !== 'local' && common.sharing !== 'max-min') throw new ScenarioError(`--sharing: expected local or max-min, got "${common.sharing}"`);
     s.sharing = common.sharing;
+  }
+  if (common.declareTopology !== undefined) {
+    if (common.declareTopology !== 'true' && common.declareTopology !== 'false') {
+      throw new ScenarioError(`--declare-topology: expected true or false, got "${common.declareTopology}"`);
+    }
+    s.topology = { ...s.topology, declared: common.declareTopology === 'true' };
   }
   for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
     if (text === undefined) continue;

@@ -13,7 +13,8 @@
  *     down: 1Gbit                 #   {choice: [{value: 1Gbit, weight: 3}, ...]} or {uniform: {min, max}}
  *   origin: { up: 1Gbit, down: 1Gbit, idc: 0 }         # the registry / HTTP source
  *   supernodes: { count: 1, up: 10Gbit, down: 10Gbit, idc: 0 }
- *   topology: { idcs: 1, racksPerIdc: 10, sameRackMs: 0.2, sameIdcMs: 0.5, crossIdcMs: 20 }
+ *   topology: { idcs: 1, racksPerIdc: 10, sameRackMs: 0.2, sameIdcMs: 0.5, crossIdcMs: 20, declared: true }
+ *                                                      # declared: hosts tell the supernode their IDC and rack
  *   arrival: { pattern: all-at-once }                  # or {pattern: staggered, intervalMs: 50}
  *                                                      # or {pattern: poisson, ratePerSec: 20}
  *   limits: { localLimit: 0, totalLimit: 0 }           # per-task download limit, per-host RX/TX limit
@@ -41,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
 import { parseBytes, parseRate } from '../core/units.ts';
+import { ScenarioError } from './scenario-error.ts';
 import { DEFAULT_TOPOLOGY, type TopologySpec } from './topology.ts';
 
 export type Distribution =
@@ -97,7 +99,7 @@ export interface Scenario {
   faults: Fault[];
 }
 
-export class ScenarioError extends Error {}
+export { ScenarioError };
 
 const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 
@@ -152,6 +154,7 @@ export function parseScenario(raw: unknown): Scenario {
     sameRackMs: nonNegative(topo.sameRackMs ?? DEFAULT_TOPOLOGY.sameRackMs, 'topology.sameRackMs'),
     sameIdcMs: nonNegative(topo.sameIdcMs ?? DEFAULT_TOPOLOGY.sameIdcMs, 'topology.sameIdcMs'),
     crossIdcMs: nonNegative(topo.crossIdcMs ?? DEFAULT_TOPOLOGY.crossIdcMs, 'topology.crossIdcMs'),
+    declared: flag(topo.declared ?? DEFAULT_TOPOLOGY.declared, 'topology.declared'),
   };
   const hostCount = wholeNumber(hosts.count, 'hosts.count', 1);
   const supernodeCount = wholeNumber(supernodes.count ?? 1, 'supernodes.count', 1);
@@ -235,6 +238,11 @@ function wholeNumber(value: unknown, field: string, min: number): number {
 
 function nonNegative(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(field, 'a number >= 0', value);
+  return value;
+}
+
+function flag(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') fail(field, 'true or false', value);
   return value;
 }
 

@@ -12,7 +12,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { CoreConfig } from '../core/config.ts';
 import { makeConfig } from '../core/config.ts';
 import { coreValue, CORE_SETTINGS } from './overrides.ts';
-import { ScenarioError, type Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import { ScenarioError } from './scenario-error.ts';
 import type { StrategyName } from './strategies/index.ts';
 
 /**
@@ -49,6 +50,8 @@ export interface SweepOptions {
   outDir?: string;
   workers?: number;
   log?: (line: string) => void;
+  /** Run only the grid points this accepts (e.g. equal upload and download slots). */
+  filter?: (settings: Record<string, string>) => boolean;
 }
 
 export function parseGrid(grid: string[]): { name: keyof CoreConfig; values: string[] }[] {
@@ -63,11 +66,16 @@ export function parseGrid(grid: string[]): { name: keyof CoreConfig; values: str
   });
 }
 
-/** Every point of the grid as core overrides, checked before any worker starts. */
-export function gridPoints(base: Scenario, grid: string[]): { settings: Record<string, string>; scenario: Scenario }[] {
+/** Every point of the grid as flag text (name -> value), without a scenario. */
+export function gridFlags(grid: string[]): Record<string, string>[] {
   let points: Record<string, string>[] = [{}];
   for (const axis of parseGrid(grid)) points = points.flatMap((p) => axis.values.map((v) => ({ ...p, [axis.name]: v })));
-  return points.map((settings) => {
+  return points;
+}
+
+/** Every point of the grid as core overrides, checked before any worker starts. */
+export function gridPoints(base: Scenario, grid: string[]): { settings: Record<string, string>; scenario: Scenario }[] {
+  return gridFlags(grid).map((settings) => {
     const core: Record<string, unknown> = { ...base.core };
     for (const [name, text] of Object.entries(settings)) core[name] = coreValue(name as keyof CoreConfig, text, `--grid ${name}`);
     const cfg = makeConfig(core as Partial<CoreConfig>);
@@ -77,7 +85,7 @@ export function gridPoints(base: Scenario, grid: string[]): { settings: Record<s
 }
 
 export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
-  const points = gridPoints(opts.scenario, opts.grid);
+  const points = gridPoints(opts.scenario, opts.grid).filter((p) => !opts.filter || opts.filter(p.settings));
   const workerCount = Math.max(1, Math.min(opts.workers ?? availableParallelism(), points.length));
   opts.log?.(`dfsim sweep: ${points.length} points of ${opts.strategy} on ${opts.scenario.name} (seed ${opts.scenario.seed}) over ${workerCount} workers`);
   const results: SweepPoint[] = new Array(points.length);

@@ -4,7 +4,8 @@
  * Defaults: same rack 0.2 ms, same IDC 0.5 ms, across IDCs 20 ms (typical intra-rack switch
  * hop, intra-datacentre fabric, and a regional WAN link). Hosts are dealt round-robin over all
  * racks, so rack r of IDC d holds hosts i with i mod (idcs * racksPerIdc) = d * racksPerIdc + r.
- * The origin and the supernodes each sit in a rack of their own in their IDC.
+ * The origin and the supernodes each sit in a rack of their own in their IDC. Unless the
+ * scenario says `declared: false`, each host declares its IDC and rack to its supernode.
  */
 export interface TopologySpec {
   idcs: number;
@@ -12,6 +13,11 @@ export interface TopologySpec {
   sameRackMs: number;
   sameIdcMs: number;
   crossIdcMs: number;
+  /**
+   * Hosts tell their supernode where they are (`idc<d>`, location `idc<d>|rack<r>`), as dfget's
+   * `--idc`/`--location` do, so the scheduler can prefer near sources (core/topology.ts).
+   */
+  declared: boolean;
 }
 
 export const DEFAULT_TOPOLOGY: Readonly<TopologySpec> = Object.freeze({
@@ -20,6 +26,7 @@ export const DEFAULT_TOPOLOGY: Readonly<TopologySpec> = Object.freeze({
   sameRackMs: 0.2,
   sameIdcMs: 0.5,
   crossIdcMs: 20,
+  declared: true,
 });
 
 export class Topology {
@@ -55,4 +62,11 @@ export class Topology {
   }
 
   idc(node: number): number { return this.idcOf[node]; }
+
+  /** What a host at `node` declares at registration (nothing when the scenario turns it off). */
+  placementOf(node: number): { idc?: string; location?: string } {
+    if (!this.spec.declared) return {};
+    const idc = `idc${this.idcOf[node]}`;
+    return { idc, location: `${idc}|rack${this.rackOf[node]}` };
+  }
 }

@@ -1,5 +1,5 @@
 /** The strategies `dfsim run --strategy` knows, each run on the same world (scenario + seed). */
-import type { RunHooks } from '../engine.ts';
+import { defaultTimeLimitMs, type RunHooks } from '../engine.ts';
 import { summarize, type StrategyResult } from '../result.ts';
 import type { World } from '../world.ts';
 import { runBittorrent } from './bittorrent.ts';
@@ -15,16 +15,16 @@ export function isStrategy(name: string): name is StrategyName {
 
 /**
  * When a run that cannot finish (every host failed to get the file and nobody noticed) is
- * stopped: long after any plausible end, 1,000 x T_min plus an hour.
+ * stopped unless told otherwise: engine.ts defaultTimeLimitMs (dfsim --time-limit sets another).
  */
 export function horizonMsOf(world: World): number {
-  return 1000 * world.lowerBoundMs + 3_600_000;
+  return defaultTimeLimitMs(world);
 }
 
-/** Run one strategy to completion (or to its horizon). */
-export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}): StrategyResult {
+/** Run one strategy to completion, or to the simulated-time limit. */
+export function runStrategy(name: StrategyName, world: World, hooks: RunHooks = {}, timeLimitMs = horizonMsOf(world)): StrategyResult {
   const started = performance.now();
-  const horizonMs = horizonMsOf(world);
+  const horizonMs = timeLimitMs;
   switch (name) {
     case 'registry': {
       const sim = runRegistry(world, hooks);

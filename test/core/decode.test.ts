@@ -46,7 +46,8 @@ const peerToSupernodeArb: fc.Arbitrary<PeerToSupernode> = fc.oneof(
   fc.record({
     kind: fc.constant('register' as const), taskId: idArb, task: taskSpecArb, uploadAddr: fc.string({ maxLength: 30 }),
     have: rangesArb, blacklist: fc.array(idArb, { maxLength: 5 }), pattern: fc.constantFrom('p2p', 'cdn' as const),
-  }, plain),
+    idc: idArb, location: fc.array(fc.string({ maxLength: 12 }).filter((part) => !part.includes('|')), { minLength: 1, maxLength: 16 }).map((parts) => parts.join('|')).filter((l) => l !== ''),
+  }, { requiredKeys: ['kind', 'taskId', 'task', 'uploadAddr', 'have', 'blacklist', 'pattern'], ...plain }),
   fc.record({ kind: fc.constantFrom('pull', 'report' as const), taskId: idArb, results: fc.array(resultArb, { maxLength: 10 }) }, plain),
   fc.record({ kind: fc.constant('leave' as const), taskId: idArb }, plain),
 );

@@ -6,7 +6,7 @@ import type { StrategyResult } from '../../sim/result.ts';
 function result(counters: Record<string, number>, overrides: Partial<StrategyResult> = {}): StrategyResult {
   return {
     strategy: 'dragonfly', scenario: 'default', seed: '9', hosts: 2, fileSizeBytes: 1024, coreSettings: {}, crashedHosts: 0, completedHosts: 2,
-    lowerBoundMs: 100, completionMs: { p50: 150, p95: 150, max: 150 }, hostResults: [], counters, fault: null, ...overrides,
+    lowerBoundMs: 100, completionMs: { p50: 150, p95: 150, max: 150 }, hostResults: [], counters, fault: null, stoppedAtLimitMs: null, ...overrides,
   } as unknown as StrategyResult;
 }
 
@@ -34,6 +34,7 @@ test('a machine fault is reported with the machine, its input, the time, the see
 test('beating the lower bound and unfinished hosts are violations', () => {
   assert.match(violations(result({}, { completionMs: { p50: 50, p95: 50, max: 50 } })).join(), /before the lower bound/);
   assert.match(violations(result({}, { completedHosts: 1 })).join(), /1 of 2 surviving hosts did not finish/);
+  assert.equal(violations(result({}, { completedHosts: 1, stoppedAtLimitMs: 5000 })), [], 'the CLI reports a run stopped at --time-limit itself');
 });
 
 test.run();

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,6 +47,43 @@ test('a bad flag or scenario field says which and exits non-zero; bound prints T
   assert.match(bound.stdout, /T_min = 8\.590 s/);
 });
 
+test('impossible settings are refused with exit 2 and the flag named, from flags, scenario files and sweep grids', () => {
+  const flag = dfsim('run', 'default', '--piece-size-bytes', '3');
+  assert.is(flag.status, 2);
+  assert.match(flag.stderr, /--piece-size-bytes: must be 0 \(the seed's rule\) or at least 65536 bytes/);
+  assert.is(flag.stdout, '');
+  const zero = dfsim('run', 'default', '--peer-up-limit', '0', '--strategy', 'dragonfly');
+  assert.is(zero.status, 2);
+  assert.match(zero.stderr, /--peer-up-limit: must be at least 1/);
+  const dir = mkdtempSync(join(tmpdir(), 'dfsim-bad-'));
+  try {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'fileSize: 1GiB\nhosts: { count: 3 }\ncore: { pieceSizeBytes: 3 }\n');
+    const scenario = dfsim('run', file);
+    assert.is(scenario.status, 2);
+    assert.match(scenario.stderr, /core\.pieceSizeBytes: must be 0/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const grid = dfsim('sweep', 'default', '--grid', 'pieceSizeBytes=2MiB,3');
+  assert.is(grid.status, 2);
+  assert.match(grid.stderr, /--grid \{"pieceSizeBytes":"3"\}: .*must be 0/);
+  const limit = dfsim('run', 'default', '--time-limit', 'soon');
+  assert.is(limit.status, 2);
+  assert.match(limit.stderr, /--time-limit: invalid duration "soon"/);
+});
+
+test('a run that reaches --time-limit stops, says so naming the flag, and counts the bytes sent so far', () => {
+  const r = dfsim('run', 'default', '--hosts', '40', '--file-size', '64MiB', '--strategy', 'registry', '--time-limit', '2s', '--json');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /registry stopped at the simulated-time limit of 2 s \(--time-limit\) with 40 of 40 hosts unfinished/);
+  const [registry] = JSON.parse(r.stdout).strategies;
+  assert.is(registry.stoppedAtLimitMs, 2000);
+  // The origin (1 Gbit/s) sent for 2 s, less the request round trip.
+  assert.ok(registry.originEgressBytes > 0.99 * 2 * 125e6 && registry.originEgressBytes <= 2 * 125e6, String(registry.originEgressBytes));
+  assert.not.match(r.stderr, /CHECK FAILED/);
+});
+
 test('sweep runs every grid point on worker threads and writes the CSV and heatmap', () => {
   const out = mkdtempSync(join(tmpdir(), 'dfsim-sweep-'));
   try {
@@ -62,6 +99,12 @@ test('sweep runs every grid point on worker threads and writes the CSV and heatm
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('the CLI knows the same strategies as the simulator', async () => {
+  const { STRATEGIES } = await import('../../sim/strategies/index.ts');
+  const { STRATEGY_NAMES } = await import('../../sim/strategy-names.ts');
+  assert.equal(STRATEGY_NAMES, [...STRATEGIES]);
 });
 
 test.run();

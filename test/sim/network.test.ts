@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { EventQueue } from '../../sim/event-queue.ts';
 import { maxMinRates } from '../../sim/max-min.ts';
+import { Network } from '../../sim/network.ts';
 import { runFlows, type FlowSpec, type NodeSpec } from '../helpers/sim-flows.ts';
 import { checkProperty } from '../helpers/fc-rerun.ts';
 
@@ -55,6 +57,67 @@ test('local rule: never over capacity, never beats the lone-flow bound, and its 
   }), { numRuns: 150 });
   ratios.sort((a, b) => a - b);
   console.log(`  local/max-min makespan ratio over ${ratios.length} swarms: median ${ratios[ratios.length >> 1].toFixed(3)}, worst ${ratios[ratios.length - 1].toFixed(3)}`);
+});
+
+/** The local rule computed from scratch over every live flow (the definition in network.ts). */
+function localRuleRates(network: Network, flowIds: number[]): Map<number, number> {
+  const outOf = new Map<number, number[]>();
+  const inOf = new Map<number, number[]>();
+  for (const f of flowIds) {
+    (outOf.get(network.flowSrc(f)) ?? outOf.set(network.flowSrc(f), []).get(network.flowSrc(f))!).push(f);
+    (inOf.get(network.flowDst(f)) ?? inOf.set(network.flowDst(f), []).get(network.flowDst(f))!).push(f);
+  }
+  const fill = (capacity: number, demands: number[]): number[] => {
+    const alloc = new Array<number>(demands.length).fill(NaN);
+    let remaining = capacity;
+    let open = demands.length;
+    while (open > 0) {
+      const share = remaining / open;
+      const fits = demands.map((d, i) => Number.isNaN(alloc[i]) && d <= share);
+      if (!fits.some(Boolean)) { alloc.forEach((a, i) => { if (Number.isNaN(a)) alloc[i] = share; }); break; }
+      fits.forEach((fit, i) => { if (fit) { alloc[i] = demands[i]; remaining -= demands[i]; open--; } });
+    }
+    return alloc;
+  };
+  const up = new Map<number, number>();
+  const down = new Map<number, number>();
+  for (const [node, flows] of outOf) {
+    const demands = flows.map((f) => Math.min(network.flowCapBps(f), network.nodeDownBps(network.flowDst(f)) / inOf.get(network.flowDst(f))!.length));
+    fill(network.nodeUpBps(node), demands).forEach((a, i) => up.set(flows[i], a));
+  }
+  for (const [node, flows] of inOf) {
+    const demands = flows.map((f) => Math.min(network.flowCapBps(f), network.nodeUpBps(network.flowSrc(f)) / outOf.get(network.flowSrc(f))!.length));
+    fill(network.nodeDownBps(node), demands).forEach((a, i) => down.set(flows[i], a));
+  }
+  return new Map(flowIds.map((f) => [f, Math.min(up.get(f)!, down.get(f)!)]));
+}
+
+test('local rule: re-rating only what a change can affect gives the same rates as computing every flow from scratch', () => {
+  checkProperty(import.meta.url, 'local-incremental', fc.property(swarm, ({ nodes, flows: raw }) => {
+    const flows = toFlows(raw, nodes.length);
+    const queue = new EventQueue();
+    const network = new Network((timeMs, flowId) => queue.push(timeMs, flowId * 2 + 1), 'local');
+    for (const n of nodes) network.addNode(n.upBps, n.downBps);
+    flows.forEach((f, i) => queue.push(f.startMs, i * 2));
+    const live = new Set<number>();
+    while (queue.size > 0) {
+      const payload = queue.pop();
+      const nowMs = queue.poppedTimeMs;
+      if ((payload & 1) === 0) {
+        const f = flows[payload >> 1];
+        live.add(network.startFlow(nowMs, f.src, f.dst, f.sizeBytes, f.capBps, payload >> 1));
+      } else {
+        const id = payload >> 1;
+        if (!network.isDue(id, nowMs)) continue;
+        network.finishFlow(nowMs, id);
+        live.delete(id);
+      }
+      const expected = localRuleRates(network, [...live]);
+      for (const [id, rate] of expected) {
+        assert.ok(Math.abs(network.flowRateBps(id) - rate) <= 1e-9 * rate, `flow ${id}: ${network.flowRateBps(id)} vs ${rate} from scratch at ${nowMs} ms`);
+      }
+    }
+  }), { numRuns: 150 });
 });
 
 test.run();

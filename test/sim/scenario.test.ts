@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadScenario, parseScenario, ScenarioError, shippedScenarios } from '../../sim/scenario.ts';
+import { Topology } from '../../sim/topology.ts';
 import { buildWorld } from '../../sim/world.ts';
 
 const base = { fileSize: '1GiB', hosts: { count: 10 } };
@@ -26,6 +27,18 @@ test('errors name the bad field and say what was expected', () => {
   assert.match(errorOf({ ...base, origin: { up: 0 } }), /^origin\.up: expected a rate above 0/);
   assert.match(errorOf({ ...base, hostz: 1 }), /^hostz: unknown field/);
   assert.match(errorOf({ hosts: { count: 1 } }), /^fileSize: expected a size like "1GiB"/);
+});
+
+test('hosts declare their IDC and rack unless topology.declared is false', () => {
+  const declared = parseScenario({ ...base, topology: { idcs: 2, racksPerIdc: 3 } });
+  assert.is(declared.topology.declared, true);
+  assert.is(parseScenario({ ...base, topology: { declared: false } }).topology.declared, false);
+  assert.match(errorOf({ ...base, topology: { declared: 'yes' } }), /^topology\.declared: expected true or false, got "yes"/);
+  const topology = new Topology(declared.topology);
+  for (let h = 0; h < 7; h++) topology.placeHost(h);
+  // Hosts are dealt round-robin over the 6 racks: host 4 sits in rack 4, the second rack of IDC 1.
+  assert.equal(topology.placementOf(4), { idc: 'idc1', location: 'idc1|rack4' });
+  assert.equal(new Topology({ ...declared.topology, declared: false }).placementOf(0), {});
 });
 
 test('every shipped scenario loads and builds a world with a positive lower bound', () => {

@@ -152,8 +152,8 @@ export function buildProgram(): Command {
     .option('--node <host:port,...>', `supernodes in the order to try (default: the list stored in meta/, else 127.0.0.1:${DEFAULT_SUPERNODE_PORT})`, parseNodes)
     .option('--manager <url,...>', 'managing node(s) that assign this host its supernodes (instead of --node), e.g. http://10.0.0.9:8004',
       asArgument(parseManagerList))
-    .addOption(new Option('--idc <name>', 'data centre of this host, told to the manager').argParser(asArgument(checked(idcProblem))).default('', 'none'))
-    .addOption(new Option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager)')
+    .addOption(new Option('--idc <name>', 'data centre of this host, told to the manager and the supernode (near sources first)').argParser(asArgument(checked(idcProblem))).default('', 'none'))
+    .addOption(new Option('--location <a|b|c>', 'location of this host, widest level first, e.g. cn|hangzhou|rack-7 (told to the manager and the supernode)')
       .argParser(asArgument(checked(locationProblem))).default('', 'none'))
     .addOption(new Option('--data-max <size|N%>', 'size limit of <home>/data, kept by the uploader this run starts '
       + '(least recently used backups not being served go first)').argParser(asArgument(diskLimitText)).default('90%', '90% of its filesystem'))

@@ -185,9 +185,10 @@ export class DownloadSession {
       ? setTimeout(() => this.fail(new DownloadError('timeout', `download did not finish within ${req.timeoutMs} ms; raise --timeout or check the supernode`)), req.timeoutMs)
       : undefined;
     const { resume } = this.s;
-    // req.idc and req.location are not in this input: the Peer's start input has no place for them yet.
+    // --idc and --location, told to the manager, also go to the supernode at registration: its scheduler prefers near sources.
     this.feed({
       kind: 'start', taskId: this.s.taskId, task: this.s.spec, supernodes: req.supernodes, uploadAddr: this.s.uploadAddr, pattern: req.pattern,
+      ...(req.idc ? { idc: req.idc } : {}), ...(req.location ? { location: req.location } : {}),
       // --totallimit / --upload-limit cap this node's uploads: the scheduler weighs sources by it.
       ...(uploadRateOf(req) > 0 ? { uploadRateBytesPerSec: uploadRateOf(req) } : {}),
       ...(resume ? { have: resume.have, resumePlan: { totalBytes: resume.plan.totalBytes, pieceSizeBytes: resume.plan.pieceSizeBytes } } : {}),

@@ -12,6 +12,8 @@
  * A peer's `trust` (its supernode's key, from task-info) is what its uploader accepts grants
  * signed by (grants.ts). A `lying-peer` host's pulls and reports are rewritten on the way out
  * (`lie`): the core peer itself is honest, the supernode hears lies.
+ * A host declares its IDC and rack at registration as dfget's `--idc`/`--location` do, unless
+ * the scenario says `topology.declared: false` (sim/topology.ts `placementOf`).
  *
  * `verifiedGood` records, per host, the pieces whose received bytes carried the right digest; a
  * `write-piece` for any other piece is counted as an unverified write (an oracle, sim/checks.ts).
@@ -95,7 +97,7 @@ export class Hosts {
       (effect) => dataPlane.onUploaderEffect(node, effect));
     this.applyPeer(host, {
       kind: 'start', taskId: TASK_ID, task: TASK, supernodes: this.run.supernodes.addrs, uploadAddr: id, pattern: this.pattern,
-      uploadRateBytesPerSec: world.hostUpBps[host],
+      uploadRateBytesPerSec: world.hostUpBps[host], ...sim.topology.placementOf(node),
     });
   }
 
