@@ -18,7 +18,11 @@
  * each measurement is printed and kept in the CSV. Linux only (CPU times come from /proc).
  *
  *   npm run bench:transport -- [--big 1GiB] [--rounds 3] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB]
- *     [--cases one,swarm] [--out out/bench]
+ *     [--cases one,swarm,shaped] [--out out/bench]
+ *
+ * 3. shaped (root only): 16 hosts on the calibration testbed's tc-shaped links behind an origin
+ *    capped at the host rate, against T_min and 16 direct pulls on the same links
+ *    (transport-shaped.ts; targets: within 1.2 x T_min, >= 10 x direct, origin <= 1.05 copies).
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +35,7 @@ import type { DownloadResult } from '../transport/dfget/download.ts';
 import { readLock } from '../transport/uploader/uploader-lock.ts';
 import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
+import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-shaped.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
 
@@ -79,7 +84,7 @@ const opts = new Command('bench:transport')
   .option('--swarm-file <size>', 'file for the swarm comparison', '256MiB')
   .option('--hosts <n>', 'hosts in the swarm comparison', '16')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
-  .option('--cases <list>', 'which comparisons to run: one, swarm', 'one,swarm')
+  .option('--cases <list>', 'which comparisons to run: one, swarm, shaped (netns testbed, needs root)', 'one,swarm,shaped')
   .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
   .parse()
   .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string }>();
@@ -269,9 +274,11 @@ function printSwarm(): void {
 }
 
 const cases = opts.cases.split(',');
+let shaped: ShapedResult | { skipped: string } | null = null;
 try {
   if (cases.includes('one')) await oneHost();
   if (cases.includes('swarm')) await swarm();
+  if (cases.includes('shaped')) shaped = await runShapedCase(opts.out, (line) => console.log(line));
 } finally {
   removeDir(root);
 }
@@ -285,4 +292,17 @@ if (swarmRows.length > 0) {
   printSwarm();
   writeFileSync(join(opts.out, 'transport-swarm.csv'), stringify(swarmRows, { header: true }));
   console.log(`wrote ${join(opts.out, 'transport-swarm.csv')}`);
+}
+if (shaped) printShaped(shaped);
+
+function printShaped(result: ShapedResult | { skipped: string }): void {
+  if ('skipped' in result) return void console.log(`\nshaped case skipped: ${result.skipped}`);
+  console.log(`\nshaped: ${result.hosts} hosts, ${formatBytes(result.fileBytes)}, tc-shaped links, origin capped at the host rate (scenario ${SHAPED_SCENARIO})`);
+  console.log('T_min s   dfget s   x T_min   direct s   speed-up   origin copies (dfget / direct)   simulated s');
+  console.log(`${result.lowerBoundSeconds.toFixed(2).padStart(7)}${result.swarmSeconds.toFixed(2).padStart(10)}${result.overLowerBound.toFixed(2).padStart(10)}`
+    + `${result.directSeconds.toFixed(1).padStart(11)}${result.speedup.toFixed(1).padStart(11)}`
+    + `${`${result.originCopies.toFixed(3)} / ${result.directOriginCopies.toFixed(3)}`.padStart(33)}${result.simulatedSeconds.toFixed(2).padStart(14)}`);
+  console.log('targets (issue 9): dfget within 1.2 x T_min, >= 10 x faster than direct pulls, origin <= 1.05 copies');
+  writeFileSync(join(opts.out, 'transport-shaped.csv'), stringify([result], { header: true }));
+  console.log(`wrote ${join(opts.out, 'transport-shaped.csv')}`);
 }
