@@ -72,22 +72,14 @@ export class Blacklists {
     if (requester === source) return;
     this.addLocal(requester, source);
     if (!this.isolatedSet.has(requester)) {
-      let failed = this.failedSources.get(requester);
-      if (!failed) this.failedSources.set(requester, failed = new Set());
-      failed.add(source);
-      let by = this.failedBy.get(source);
-      if (!by) this.failedBy.set(source, by = new Set());
-      by.add(requester);
+      addTo(this.failedSources, requester, source);
+      addTo(this.failedBy, source, requester);
       this.checkIsolation(requester);
     }
     if (this.globalSet.has(source) || this.gone.has(source)) return;
     if (!this.discredited.has(requester)) {
-      let set = this.accusers.get(source);
-      if (!set) this.accusers.set(source, set = new Set());
-      set.add(requester);
-      let mine = this.accused.get(requester);
-      if (!mine) this.accused.set(requester, mine = new Set());
-      mine.add(source);
+      addTo(this.accusers, source, requester);
+      addTo(this.accused, requester, source);
       this.consider(source);
     }
     if (!this.confirmedGood.has(source)) this.askProbe(source);
@@ -208,4 +200,11 @@ export class Blacklists {
     this.globalSet.add(requester);
     this.failedSources.delete(requester);
   }
+}
+
+/** Add `value` to the set kept under `key`, creating the set on first use. */
+function addTo(map: Map<number, Set<number>>, key: number, value: number): void {
+  let set = map.get(key);
+  if (!set) map.set(key, set = new Set());
+  set.add(value);
 }

@@ -64,7 +64,7 @@ export class ScriptControl {
   }
 }
 
-export type PieceAnswer = { kind: 'data'; bytes: Buffer } | { kind: 'refused'; reason: string } | { kind: 'closed' };
+export type PieceAnswer = { kind: 'data'; bytes: Buffer } | { kind: 'refused'; reason: string } | { kind: 'closed'; code: number };
 
 export class ScriptData {
   private nextRequestId = 1;
@@ -82,8 +82,8 @@ export class ScriptData {
         this.settle(msg.requestId, { kind: 'refused', reason: String(msg.reason) });
       } catch { /* not ours to judge */ }
     });
-    ws.on('close', () => {
-      for (const resolve of this.pending.values()) resolve({ kind: 'closed' });
+    ws.on('close', (code) => {
+      for (const resolve of this.pending.values()) resolve({ kind: 'closed', code });
       this.pending.clear();
     });
     ws.on('error', () => undefined);

@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { decodeJson, decodeSupernodeToPeer } from '../../core/decode.ts';
 import type { Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskInfoMsg, TaskSpec } from '../../core/protocol.ts';
+import { ScriptData as DataClient } from '../../bench/testbed/script-peer.ts';
 import { taskIdFor } from '../../transport/task-id.ts';
-import { controlUrl, dataUrl, decodePieceFrame, MAX_FRAME_BYTES, rawToBuffer } from '../../transport/wire.ts';
+import { controlUrl, MAX_FRAME_BYTES } from '../../transport/wire.ts';
 
 export interface Closed { code: number; reason: string }
 
@@ -77,56 +78,8 @@ export class ControlClient {
   }
 }
 
-export type PieceAnswer = { kind: 'data'; bytes: Buffer } | { kind: 'refused'; reason: string } | { kind: 'closed'; code: number };
-
-/** Data-plane connection to one uploader (or the supernode). */
-export class DataClient {
-  private nextRequestId = 1;
-  private readonly pending = new Map<number, (answer: PieceAnswer) => void>();
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        const frame = decodePieceFrame(rawToBuffer(data as Buffer));
-        if (!frame.ok) throw new Error(`bad piece frame: ${frame.error.message}`);
-        this.settle(frame.header.requestId, { kind: 'data', bytes: frame.bytes });
-      } else {
-        const msg = JSON.parse(data.toString()) as { kind: string; requestId: number; reason: string };
-        this.settle(msg.requestId, { kind: 'refused', reason: msg.reason });
-      }
-    });
-    ws.on('close', (code) => {
-      for (const resolve of this.pending.values()) resolve({ kind: 'closed', code });
-      this.pending.clear();
-    });
-  }
-
-  static async connect(addr: string): Promise<DataClient> {
-    const ws = new WebSocket(dataUrl(addr), { maxPayload: MAX_FRAME_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new DataClient(ws);
-  }
-
-  /** Ask for a piece, with `grant` (the requester's admission) when given. */
-  request(taskId: string, piece: number, grant?: Grant): Promise<PieceAnswer> {
-    const requestId = this.nextRequestId++;
-    return new Promise((resolve) => {
-      this.pending.set(requestId, resolve);
-      this.ws.send(JSON.stringify({ kind: 'piece-request', requestId, taskId, piece, ...(grant ? { grant } : {}) }));
-    });
-  }
-
-  close(): void { this.ws.close(); }
-
-  private settle(requestId: number, answer: PieceAnswer): void {
-    const resolve = this.pending.get(requestId);
-    this.pending.delete(requestId);
-    resolve?.(answer);
-  }
-}
+/** Data-plane connection to one uploader (or the supernode): the scripted peers' client, shared with bench/. */
+export { ScriptData as DataClient, type PieceAnswer } from '../../bench/testbed/script-peer.ts';
 
 export class TaskFailedError extends Error {
   constructor(readonly reason: string, readonly status: number | undefined) {
