@@ -5,47 +5,33 @@
  * and reports results in its next pull.
  */
 import { createHash } from 'node:crypto';
-import WebSocket from 'ws';
-import { decodeJson, decodeSupernodeToPeer } from '../../core/decode.ts';
+import type WebSocket from 'ws';
 import type { Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskInfoMsg, TaskSpec } from '../../core/protocol.ts';
-import { ScriptData as DataClient } from '../../bench/testbed/script-peer.ts';
+import { ScriptControl, ScriptData as DataClient, type Closed } from '../../bench/testbed/script-peer.ts';
 import { taskIdFor } from '../../transport/task-id.ts';
-import { controlUrl, MAX_FRAME_BYTES } from '../../transport/wire.ts';
 
-export interface Closed { code: number; reason: string }
+export type { Closed } from '../../bench/testbed/script-peer.ts';
 
-/** Control-plane connection that queues what the supernode sends. */
+/**
+ * Control-plane connection that queues what the supernode sends: bench/testbed's ScriptControl,
+ * with what tests want on top — `next` that rejects when nothing comes, `poll` that rejects once
+ * the connection has closed, and a promise of the close.
+ */
 export class ControlClient {
-  private readonly inbox: SupernodeToPeer[] = [];
-  private waiter: (() => void) | null = null;
-  closedWith: Closed | null = null;
   readonly closed: Promise<Closed>;
 
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      const decoded = isBinary ? null : decodeJson(data.toString(), decodeSupernodeToPeer);
-      if (!decoded?.ok) throw new Error(`supernode sent an undecodable frame: ${data.toString().slice(0, 200)}`);
-      this.inbox.push(decoded.msg);
-      this.wake();
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
-      this.closedWith = { code, reason: reason.toString() };
-      this.wake();
-      resolve(this.closedWith);
-    }));
+  private constructor(private readonly script: ScriptControl) {
+    this.closed = new Promise((resolve) => script.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
   static async connect(addr: string, peerId: string): Promise<ControlClient> {
-    const ws = new WebSocket(controlUrl(addr, peerId), { maxPayload: MAX_FRAME_BYTES });
-    const client = new ControlClient(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return client;
+    return new ControlClient(await ScriptControl.connect(addr, peerId));
   }
 
-  send(msg: PeerToSupernode): void { this.ws.send(JSON.stringify(msg)); }
+  get ws(): WebSocket { return this.script.ws; }
+  get closedWith(): Closed | null { return this.script.closedWith; }
+
+  send(msg: PeerToSupernode): void { this.script.send(msg); }
 
   /** The next message (in order); rejects when the connection closes or nothing comes in time. */
   async next(timeoutMs = 10_000): Promise<SupernodeToPeer> {
@@ -56,26 +42,13 @@ export class ControlClient {
 
   /** The next message, or null when nothing came within `timeoutMs`; rejects when the connection closes. */
   async poll(timeoutMs: number): Promise<SupernodeToPeer | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.inbox.length === 0) {
-      if (this.closedWith) throw new Error(`control connection closed (${this.closedWith.code} ${this.closedWith.reason})`);
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => { clearTimeout(timer); resolve(); };
-      });
-    }
-    return this.inbox.shift()!;
+    const msg = await this.script.poll(timeoutMs);
+    const closed = this.script.closedWith;
+    if (!msg && closed) throw new Error(`control connection closed (${closed.code} ${closed.reason})`);
+    return msg;
   }
 
-  close(): void { this.ws.close(); }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
+  close(): void { this.script.close(); }
 }
 
 /** Data-plane connection to one uploader (or the supernode): the scripted peers' client, shared with bench/. */
