@@ -4,6 +4,9 @@
  * step broke and why.
  */
 import { execFile } from 'node:child_process';
+import { pidAlive } from '../../transport/uploader/uploader-lock.ts';
+
+export { pidAlive };
 
 export class CommandError extends Error {
   constructor(readonly argv: string[], readonly code: number | string | null, readonly stderr: string) {
@@ -28,15 +31,6 @@ export async function succeeds(argv: string[]): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

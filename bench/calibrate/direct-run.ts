@@ -58,7 +58,7 @@ export async function runDirect(plan: TestbedPlan, opts: DirectOptions): Promise
     try {
       await run(launcher.argv(host, ['curl', '--silent', '--show-error', '--fail', '--output', output, ...limit, opts.url]), timeoutMs);
       hostsMs[host.index] = performance.now() - startedMs;
-      if (await digestOf(output) === opts.fileDigest) digestsOk++;
+      if (await fileDigestOf(output) === opts.fileDigest) digestsOk++;
       else errors.push(`${host.name}: the direct pull's file differs from the origin's`);
     } catch (err) {
       errors.push(`${host.name}: ${(err as Error).message}`);
@@ -72,8 +72,13 @@ export async function runDirect(plan: TestbedPlan, opts: DirectOptions): Promise
   return { hostsMs, completionMs, digestsOk, originEgressBytes: await opts.originBytesSent() - before, errors };
 }
 
-async function digestOf(path: string): Promise<string> {
+/** `sha256:<hex>` of a file, or 'missing' when it cannot be read. */
+export async function fileDigestOf(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch {
+    return 'missing';
+  }
   return `sha256:${hash.digest('hex')}`;
 }

@@ -11,7 +11,7 @@
  * shape each process's own token buckets carry the scenario's rates.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,7 @@ import { flagOf } from '../../sim/overrides.ts';
 import { freePort, type RunningProcess } from '../testbed/processes.ts';
 import { sleepMs } from './commands.ts';
 import { CpuSampler, type CpuSummary } from './cpu-sampler.ts';
-import { runDirect, type DirectResult } from './direct-run.ts';
+import { fileDigestOf, runDirect, type DirectResult } from './direct-run.ts';
 import { HostProcess, type StartMode } from './host-process.ts';
 import type { Launcher } from './launcher.ts';
 import type { TestbedNode, TestbedPlan } from './plan.ts';
@@ -287,15 +287,5 @@ async function writeRandomFile(path: string, sizeBytes: number): Promise<string>
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return `sha256:${hash.digest('hex')}`;
-}
-
-async function fileDigestOf(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  } catch {
-    return 'missing';
-  }
   return `sha256:${hash.digest('hex')}`;
 }

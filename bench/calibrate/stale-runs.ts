@@ -5,7 +5,8 @@
  * that dir on their command line. (In the netns shape they also sit in its namespaces, which
  * netns.ts removes.)
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { pidsMentioning } from '../testbed/proc-scan.ts';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killPids, pidAlive } from './commands.ts';
@@ -26,23 +27,10 @@ export async function removeStaleWorkDirs(log: (message: string) => void): Promi
   });
   for (const name of stale) {
     const dir = join(tmpdir(), name);
-    const pids = processesMentioning(dir);
+    const pids = pidsMentioning(dir);
     log(`removing ${dir}, left by a run that did not clean up${pids.length > 0 ? `, and stopping its ${pids.length} process(es)` : ''}`);
     await killPids(pids);
     rmSync(dir, { recursive: true, force: true });
   }
   return stale.length;
-}
-
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
 }

@@ -11,7 +11,7 @@ import { removeDir, tempDir } from '../testbed/processes.ts';
 import { runFuzz, type FuzzOutcome } from './fuzz-campaign.ts';
 import { runLiveRounds, type LiveRoundResult } from './live-campaign.ts';
 import { DEFAULT_LIARS } from './live-faults.ts';
-import { killPids, pidsMentioning } from './proc-scan.ts';
+import { killPids, pidsMentioning } from '../testbed/proc-scan.ts';
 import { figures, writeReport, type Campaign } from './report.ts';
 import { runSimSeed, type SimSeedOutcome } from './sim-seed.ts';
 import { unmountAll } from './tmpfs.ts';

@@ -17,7 +17,8 @@ import { stopUploaderOf } from '../testbed/stop-uploader.ts';
 import { readLock } from '../../transport/uploader/uploader-lock.ts';
 import { controlFrames, dataFrames, httpRequests } from './fuzz-inputs.ts';
 import { fuzzHttp, fuzzWebSocket, type FuzzTally } from './fuzz-drivers.ts';
-import { killPids, waitGone } from './proc-scan.ts';
+import { killPids, waitGone } from '../testbed/proc-scan.ts';
+import { pidAlive } from '../../transport/uploader/uploader-lock.ts';
 
 export interface PortResult extends FuzzTally { port: string; crashed: boolean; servesAfter: boolean; note: string }
 export interface FuzzOutcome { ports: PortResult[]; leaked: number }
@@ -58,8 +59,6 @@ async function blobServed(s: Setup): Promise<boolean> {
   }
 }
 
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
-
 export async function runFuzz(opts: { inputs: number; seed: number; workDir: string; log: (line: string) => void }): Promise<FuzzOutcome> {
   const dir = join(opts.workDir, 'fuzz');
   mkdirSync(dir, { recursive: true });
@@ -77,7 +76,7 @@ export async function runFuzz(opts: { inputs: number; seed: number; workDir: str
     const targets: [string, () => Promise<FuzzTally>, () => boolean][] = [
       ['supernode control (/peer)', () => fuzzWebSocket((n) => controlUrl(sn, `fuzz-${n}`), controlFrames(inputs, seed, s.origin.baseUrl, taskId)), () => !s.supernode.exit],
       ['supernode data (/data)', () => fuzzWebSocket(() => dataUrl(sn), dataFrames(inputs, seed + 1, taskId)), () => !s.supernode.exit],
-      ['uploader data (/data)', () => fuzzWebSocket(() => dataUrl(`127.0.0.1:${lock.port}`), dataFrames(inputs, seed + 2, taskId)), () => alive(lock.pid)],
+      ['uploader data (/data)', () => fuzzWebSocket(() => dataUrl(`127.0.0.1:${lock.port}`), dataFrames(inputs, seed + 2, taskId)), () => pidAlive(lock.pid)],
       ['dfdaemon HTTP', () => fuzzHttp(s.dfdaemon.port!, httpRequests(inputs, seed + 3, s.blobPath)), () => !s.dfdaemon.exit],
     ];
     for (const [port, fuzz, isAlive] of targets) {

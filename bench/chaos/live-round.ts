@@ -20,7 +20,7 @@ import { sleep } from '../../transport/real-timer.ts';
 import type { HttpOrigin } from '../testbed/http-origin.ts';
 import { freePort, removeDir, startBin, type RunningProcess } from '../testbed/processes.ts';
 import { stopUploaderOf } from '../testbed/stop-uploader.ts';
-import { killPids, waitGone } from './proc-scan.ts';
+import { killPids, waitGone } from '../testbed/proc-scan.ts';
 import { unmount } from './tmpfs.ts';
 
 export const FILE_BYTES = 8 * 1024 * 1024;

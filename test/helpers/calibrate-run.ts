@@ -3,7 +3,6 @@
  * that still name its work dir, testbed namespaces, links and qdiscs in the root namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { REPO_ROOT } from '../../bench/testbed/processes.ts';
 
 export interface CalibrateRun {
@@ -30,19 +29,8 @@ export function workDirOf(stderr: string): string {
   return match[1];
 }
 
-/** Pids of live processes whose command line mentions `text` (the test's own view, independent of the command's). */
-export function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
+/** Pids of live processes whose command line mentions `text` (zombies excluded). */
+export { pidsMentioning as processesMentioning } from '../../bench/testbed/proc-scan.ts';
 
 /** Wait until `predicate` holds on the run's stderr; throws with the stderr after `timeoutMs`. */
 export async function waitForStderr(run: CalibrateRun, predicate: RegExp, timeoutMs: number): Promise<void> {

@@ -16,6 +16,7 @@ import * as assert from 'uvu/assert';
 import { Swarm } from './harness.ts';
 import { smallScenario, runDragonflyOpen } from '../../helpers/sim-run.ts';
 import type { PeerSettings } from '../../../core/settings.ts';
+import { flagOf } from '../../../sim/overrides.ts';
 
 const PIECE_BYTES = 64 * 1024;
 const PIECES = 24;
@@ -35,7 +36,7 @@ interface Outcome {
 }
 
 function flagsOf(settings: Record<string, number>): string[] {
-  return Object.entries(settings).flatMap(([name, value]) => [`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value)]);
+  return Object.entries(settings).flatMap(([name, value]) => [`--${flagOf(name)}`, String(value)]);
 }
 
 function simulated(): Outcome {
