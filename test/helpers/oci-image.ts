@@ -83,6 +83,18 @@ export async function pushImage(image: OciImage, destRef: string, creds?: Creden
   await run('skopeo', args);
 }
 
+/** The registry tests' image: three layers (9 MiB spans three 4 MiB pieces, so a layer really is split and reassembled). */
+export const TEST_LAYER_SIZES = [9 * 1024 * 1024, 2 * 1024 * 1024, 200 * 1024];
+
+/** Build an image of `layerSizesBytes`, push it as `<registryHostPort>/test/app:v1`, and list its blobs and their total size. */
+export async function pushedTestImage(workDir: string, registryHostPort: string, layerSizesBytes = TEST_LAYER_SIZES):
+  Promise<{ image: OciImage; blobs: BlobInfo[]; imageBytes: number }> {
+  const image = await buildImage(workDir, layerSizesBytes);
+  await pushImage(image, `${registryHostPort}/test/app:v1`);
+  const blobs = imageBlobs(image);
+  return { image, blobs, imageBytes: blobs.reduce((sum, b) => sum + b.sizeBytes, 0) };
+}
+
 /**
  * A registries.conf that sends pulls of `registryHostPort` to the mirror first. `mirrorLocation`
  * may carry a path prefix (`127.0.0.1:65001/registry.example:5000`) for multi-registry mirrors.

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { containerdUnavailable, startContainerd, type RunningContainerd } from '../../helpers/containerd.ts';
 import { startCountingProxy, type CountingProxy } from '../../helpers/counting-proxy.ts';
 import { buildIndex, pushIndex } from '../../helpers/oci-index.ts';
-import { blobPath, buildImage, imageBlobs, pushImage, type BlobInfo } from '../../helpers/oci-image.ts';
+import { type BlobInfo, blobPath, pushedTestImage } from '../../helpers/oci-image.ts';
 import { ProcessGroup, removeDir, tempDir, type RunningProcess } from '../../../bench/testbed/processes.ts';
 import { missingRegistryTools, rawGet, skipMessage, startRegistry, type RunningRegistry } from '../../helpers/registry.ts';
 
@@ -92,9 +92,7 @@ if (unavailable) {
   test('containerd pulls a three-layer image and an OCI index through dfdaemon, layers P2P', async () => {
     const rig = await startRig();
     try {
-      const image = await buildImage(join(rig.work, 'image'), [9 * MiB, 2 * MiB, 200 * 1024]);
-      await pushImage(image, `${rig.registry.hostPort}/test/app:v1`);
-      const blobs = imageBlobs(image);
+      const { image, blobs } = await pushedTestImage(join(rig.work, 'image'), rig.registry.hostPort);
 
       // Host 0 first, then host 1: the registry should send each blob about once for both.
       for (const [i, engine] of rig.engines.entries()) {

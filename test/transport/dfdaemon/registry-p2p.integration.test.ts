@@ -10,12 +10,11 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCountingProxy } from '../../helpers/counting-proxy.ts';
-import { assertPulledBlobsMatch, buildImage, imageBlobs, pullThroughMirror, pushImage, writeRegistriesConf } from '../../helpers/oci-image.ts';
+import { assertPulledBlobsMatch, pullThroughMirror, pushedTestImage, writeRegistriesConf } from '../../helpers/oci-image.ts';
 import { removeDir, tempDir, withProcesses } from '../../../bench/testbed/processes.ts';
 import { missingRegistryTools, rawGet, run, skipMessage, startRegistry } from '../../helpers/registry.ts';
 
 const DEAD_REGISTRY = '127.0.0.1:1';
-const MiB = 1024 * 1024;
 const missing = await missingRegistryTools();
 
 if (missing.length > 0) {
@@ -26,11 +25,7 @@ if (missing.length > 0) {
     const registry = await startRegistry();
     const proxy = await startCountingProxy(registry.url);
     try {
-      // 9 MiB spans three 4 MiB pieces, so a layer really is split and reassembled.
-      const image = await buildImage(work, [9 * MiB, 2 * MiB, 200 * 1024]);
-      await pushImage(image, `${registry.hostPort}/test/app:v1`);
-      const blobs = imageBlobs(image);
-      const imageBytes = blobs.reduce((sum, b) => sum + b.sizeBytes, 0);
+      const { image, blobs, imageBytes } = await pushedTestImage(work, registry.hostPort);
 
       for (let i = 0; i < 3; i++) {
         await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${proxy.hostPort}/test/app:v1`, `dir:${join(work, `direct${i}`)}`]);

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { startCountingProxy } from '../../helpers/counting-proxy.ts';
 import { buildIndex, pushIndex } from '../../helpers/oci-index.ts';
-import { assertPulledBlobsMatch, buildImage, imageBlobs, pullThroughMirror, pushImage, writeRegistriesConf } from '../../helpers/oci-image.ts';
+import { assertPulledBlobsMatch, pullThroughMirror, pushedTestImage, writeRegistriesConf } from '../../helpers/oci-image.ts';
 import { REPO_ROOT, removeDir, tempDir, timeProcess, withProcesses } from '../../../bench/testbed/processes.ts';
 import { missingRegistryTools, skipMessage, startRegistry } from '../../helpers/registry.ts';
 import type { PreheatJobView } from '../../../core/preheat.ts';
@@ -32,10 +32,7 @@ if (missing.length > 0) {
     const registry = await startRegistry();
     const proxy = await startCountingProxy(registry.url);
     try {
-      const image = await buildImage(work, [9 * MiB, 2 * MiB, 200 * 1024]);
-      await pushImage(image, `${registry.hostPort}/test/app:v1`);
-      const blobs = imageBlobs(image);
-      const imageBytes = blobs.reduce((sum, b) => sum + b.sizeBytes, 0);
+      const { image, blobs, imageBytes } = await pushedTestImage(work, registry.hostPort);
       await withProcesses(async (procs) => {
         const supernode = await procs.start('supernode', ['--home', join(work, 'sn')], { portFlag: '--port' });
         const view = await preheat(supernode.addr, ['--image', `http://${proxy.hostPort}/test/app:v1`]);
