@@ -196,6 +196,29 @@ export function uploadSlotsFor(cfg: Pick<CoreConfig, 'peerUpLimit' | 'assumedUpl
   return Math.min(Math.max(scaled, 1), Math.max(cfg.peerUpLimit, MAX_UPLOAD_SLOTS));
 }
 
+/**
+ * A supernode upload should get at least this fraction of what one upload slot of the swarm's
+ * fastest peer gets (see supernodeSlotsFor).
+ */
+const SUPERNODE_UPLOAD_SHARE = 0.75;
+
+/**
+ * Concurrent uploads the supernode runs: `supernodeUpLimit` when its upload rate is unknown (0),
+ * else as many as keep each of its uploads at about three quarters of an upload from the swarm's
+ * fastest peer (its declared rate over its `uploadSlotsFor` slots), at least one and at most
+ * `supernodeUpLimit`. The supernode is the root of every piece's spread: a new piece it splits
+ * thirty ways reaches its first peers late, and their download slots sit on slow flows while
+ * faster peers could fill them. A 10 Gbit/s supernode over 1 Gbit/s peers keeps 32 uploads; a
+ * 100 Mbit/s one over 50 Mbit/s peers runs 3 (README, "How well the simulator predicts").
+ */
+export function supernodeSlotsFor(cfg: Pick<CoreConfig, 'supernodeUpLimit' | 'peerUpLimit' | 'assumedUploadBytesPerSec'>,
+  supernodeUploadBytesPerSec: number, fastestPeerUploadBytesPerSec: number): number {
+  if (!(supernodeUploadBytesPerSec > 0)) return cfg.supernodeUpLimit;
+  const peer = fastestPeerUploadBytesPerSec > 0 ? fastestPeerUploadBytesPerSec : cfg.assumedUploadBytesPerSec;
+  const peerSlotRate = peer / uploadSlotsFor(cfg, peer);
+  return Math.min(Math.max(Math.round(supernodeUploadBytesPerSec / (SUPERNODE_UPLOAD_SHARE * peerSlotRate)), 1), cfg.supernodeUpLimit);
+}
+
 /** Like makeConfig, for callers that treat a bad setting as a programming error. */
 export function configOrThrow(overrides: Partial<CoreConfig> = {}): CoreConfig {
   const cfg = makeConfig(overrides);

@@ -18,7 +18,8 @@
  *    upload rate), with the best expected rate for one more upload —
  *    its declared upload rate / (running uploads + 1), so among equal peers the least loaded
  *    wins and a slow uplink is used only when it is the best there is; otherwise the supernode
- *    (CDN has the piece, fewer than `supernodeUpLimit` uploads run, and fewer than
+ *    (CDN has the piece, fewer uploads run than `supernodeSlotsFor` allows — `supernodeUpLimit`, or
+ *    fewer when the supernode's rate is known and no faster than a few of the peers' — and fewer than
  *    `supernodeCopiesPerPiece` of them are of this piece, unless R may use nothing else). An isolated or
  *    `cdn`-pattern R only ever gets the supernode. A candidate with no source is skipped.
  *
@@ -32,7 +33,7 @@
  */
 import { Bitset } from './bitset.ts';
 import { Blacklists } from './blacklist.ts';
-import { uploadSlotsFor, type CoreConfig } from './config.ts';
+import { supernodeSlotsFor, uploadSlotsFor, type CoreConfig } from './config.ts';
 import { RarityOrder } from './rarity-order.ts';
 import { Placements, type Placement } from './topology.ts';
 import type { Rng } from './rng.ts';
@@ -94,6 +95,14 @@ export class TaskSwarm {
   private readonly anchor: number[] = [];
   private readonly uploadRate: number[] = [];
   private readonly uploadSlots: number[] = [];
+  /**
+   * Uploads the supernode runs at once for requesters that can also use peers (supernodeSlotsFor;
+   * follows the fastest peer that joins). A requester that may use nothing but the supernode
+   * (cdn pattern, self-isolated) may take it up to `supernodeUpLimit`.
+   */
+  private supernodeSlots: number;
+  /** Peers that joined in the cdn pattern (they wake on any supernode slot up to supernodeUpLimit). */
+  private cdnOnlyPeers = 0;
   private supernodeUploadsRunning = 0;
   /** Highest upload rate any peer of the swarm declared (or was assumed to have). */
   private fastestUploadRate = 0;
@@ -109,7 +118,8 @@ export class TaskSwarm {
   private readonly placements = new Placements();
   private readonly walk = { requester: 0, supernodeOnly: false, rotation: 0, runningAtStart: 0, anchor: 0, checksLeft: 0, freedSource: SUPERNODE_INDEX };
 
-  constructor(readonly pieceCount: number, private readonly cfg: CoreConfig) {
+  /** `supernodeUploadBytesPerSec`: the supernode's upload rate, 0 = unknown (supernodeSlotsFor). */
+  constructor(readonly pieceCount: number, private readonly cfg: CoreConfig, private readonly supernodeUploadBytesPerSec = 0) {
     this.cdnReady = new Bitset(pieceCount);
     this.noFreeSource = new Uint32Array(Math.ceil(pieceCount / 32));
     this.digestKnown = new Bitset(pieceCount);
@@ -122,6 +132,7 @@ export class TaskSwarm {
     this.fromSupernode = new Int32Array(pieceCount);
     this.candidateKeys = new Float64Array(pieceCount);
     this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
+    this.supernodeSlots = supernodeSlotsFor(cfg, supernodeUploadBytesPerSec, 0);
   }
 
   get peerCount(): number { return this.have.length; }
@@ -143,7 +154,9 @@ export class TaskSwarm {
     const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
     this.uploadRate.push(rate);
     if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
+    else this.cdnOnlyPeers++;
     this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
+    this.supernodeSlots = supernodeSlotsFor(this.cfg, this.supernodeUploadBytesPerSec, this.fastestUploadRate);
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
   }
@@ -198,7 +211,7 @@ export class TaskSwarm {
    */
   freeUploadSlots(source: number, piece = -1): number {
     if (source === SUPERNODE_INDEX) {
-      const free = this.cfg.supernodeUpLimit - this.supernodeUploadsRunning;
+      const free = (this.cdnOnlyPeers > 0 ? this.cfg.supernodeUpLimit : this.supernodeSlots) - this.supernodeUploadsRunning;
       const cap = this.cfg.supernodeCopiesPerPiece;
       return Math.max(0, piece >= 0 && cap > 0 ? Math.min(free, cap - this.fromSupernode[piece]) : free);
     }
@@ -403,7 +416,7 @@ export class TaskSwarm {
       everyHolderBusy = this.lastScanAllBusy;
     }
     const cap = this.cfg.supernodeCopiesPerPiece;
-    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < this.cfg.supernodeUpLimit
+    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < (supernodeOnly ? this.cfg.supernodeUpLimit : this.supernodeSlots)
       && (cap === 0 || supernodeOnly || this.fromSupernode[piece] < cap)) return SUPERNODE_INDEX;
     if (!supernodeOnly && everyHolderBusy) this.noFreeSource[piece >>> 5] |= 1 << (piece & 31);
     return null;

@@ -158,7 +158,11 @@ export class Supernode {
   private readonly freedScratch: number[] = [];
   private readonly gainedScratch: number[] = [];
 
-  constructor(private readonly cfg: CoreConfig, private readonly rng: Rng) {
+  /**
+   * `uploadBytesPerSec`: this supernode's upload rate as its operator or scenario states it
+   * (0 = unknown); bounds how many ways it splits its link between uploads (supernodeSlotsFor).
+   */
+  constructor(private readonly cfg: CoreConfig, private readonly rng: Rng, private readonly uploadBytesPerSec = 0) {
     this.peerSettings = peerSettingsOf(cfg);
   }
 
@@ -313,7 +317,7 @@ export class Supernode {
   private setPlan(nowMs: number, task: Task, totalBytes: number): void {
     if (task.plan) return;
     task.plan = planPieces(totalBytes, this.cfg.pieceSizeBytes);
-    task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg);
+    task.swarm = new TaskSwarm(task.plan.pieceCount, this.cfg, this.uploadBytesPerSec);
     task.digests = new Array<string>(task.plan.pieceCount).fill('');
     this.report(task);
     for (const slot of task.peers.values()) {

@@ -200,6 +200,8 @@ function supernodeArgs(plan: TestbedPlan, sn: TestbedNode, home: string, port: n
     if (typeof value === 'number') args.push(`--${flagOf(setting)}`, String(value));
   }
   if (app) args.push('--limit-out', String(sn.upBytesPerSec), '--limit-in', String(sn.downBytesPerSec));
+  // The supernode's link rate, as the simulated supernode knows it (how many uploads it runs at once).
+  args.push('--upload-rate', String(sn.upBytesPerSec));
   return args;
 }
 

@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     await logger.close();
     return EXIT_FAILURE;
   }
-  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}, CDN cache ${formatDiskLimit(opts.cacheLimit)}; `
+  log('info', `limits: in ${formatRate(opts.limitInBytesPerSec)}, out ${formatRate(opts.limitOutBytesPerSec)}, upload rate ${opts.uploadRateBytesPerSec > 0 ? formatRate(opts.uploadRateBytesPerSec) : 'unknown'}, CDN cache ${formatDiskLimit(opts.cacheLimit)}; `
     + `scheduler ${JSON.stringify(opts.core)}`);
   const announcer = opts.managers.length === 0 ? null : new ManagerAnnouncer({
     managers: opts.managers, address: hostPort(opts.advertiseIp ?? opts.host, server.port), idc: opts.idc, location: opts.location, log,

@@ -79,6 +79,8 @@ export class SupernodeServer {
   private framesRejected = 0;
   private readonly limits: ConnectionLimits;
   private closing = false;
+  /** Log every control message (--log-level debug): what a peer asked and what it was told, with times. */
+  private readonly debugging: boolean;
   private dataAddr = '';
   private reportFault!: (fault: MachineFault) => void;
   /** Resolves with the first machine fault; the process then exits non-zero. */
@@ -87,7 +89,8 @@ export class SupernodeServer {
   private constructor(private readonly opts: SupernodeOptions, private readonly server: Server, private readonly log: Log, seed: string,
     private readonly grantKey: GrantKey) {
     const onFault = (fault: MachineFault): void => this.onFault(fault);
-    this.machine = new Supernode(opts.core, childRng(seed, 'supernode'));
+    this.debugging = opts.logLevel === 'debug';
+    this.machine = new Supernode(opts.core, childRng(seed, 'supernode'), opts.uploadRateBytesPerSec);
     this.scheduler = hostInRealTime('supernode', this.machine, (effect) => this.onEffect(effect), onFault, { keepAlive: false });
     this.client = new SourceClient({ timeoutMs: opts.sourceTimeoutMs, limitIn: new TokenBucket(opts.limitInBytesPerSec) });
     /**
@@ -170,6 +173,7 @@ export class SupernodeServer {
       case 'send': {
         const ws = this.peers.get(effect.to);
         if (ws) sendJson(ws, this.signed(this.addressed(effect.msg)));
+        if (this.debugging) this.log('debug', `to ${effect.to}: ${effect.msg.kind}${effect.msg.kind === 'assign' ? ` ${effect.msg.pieces.map((p) => `${p.piece}<-${p.source}`).join(' ')}` : ''}`);
         return;
       }
       case 'probe-peer':
@@ -226,6 +230,7 @@ export class SupernodeServer {
     if (input.kind === 'cdn-piece') {
       const pieceCount = this.cdn.pieceCountOf(input.taskId);
       if (pieceCount !== null) this.pieces.stored(input.taskId, pieceCount, input.piece);
+      this.log('debug', `CDN stored piece ${input.piece} of task ${input.taskId.slice(0, 12)}`);
     }
     this.apply(input);
   }
@@ -310,6 +315,7 @@ export class SupernodeServer {
       sendJson(ws, { kind: 'task-failed', taskId: msg.taskId, reason: problem } satisfies SupernodeToPeer);
       return;
     }
+    if (this.debugging) this.log('debug', `from ${peerId}: ${msg.kind}${msg.kind === 'pull' || msg.kind === 'report' ? ` ${msg.results.map((r) => `${r.piece}${r.ok ? '+' : '-'}`).join(' ')}` : ''}`);
     this.apply({ kind: 'peer-message', from: peerId, msg });
   }
 

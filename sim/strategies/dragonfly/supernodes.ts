@@ -55,7 +55,7 @@ export class Supernodes {
       const addr = `sn${sn}`;
       const node = sim.supernodeNodes[sn];
       this.addrs.push(addr);
-      const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`));
+      const supernode = new Supernode(world.supernodeConfig, childRng(world.scenario.seed, `supernode/${sn}`), world.supernodeUpBps);
       this.supernodeMachines.push(supernode);
       this.ownKeys.push(new Set([supernodeKeyOf(sn)]));
       this.machines.push(machines.host(sn, `supernode ${addr}`, supernode, (effect) => this.onEffect(sn, effect)));
