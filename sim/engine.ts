@@ -85,7 +85,7 @@ export class Simulation {
     const s = world.scenario;
     this.network = new Network((timeMs, flowId) => this.push(timeMs, FLOW_DONE, flowId), s.sharing);
     this.topology = new Topology(s.topology);
-    this.network.addNode(world.originUpBps, s.originDownBps);
+    this.network.addNode(world.originUpBps, s.originDownBps * s.goodput);
     this.topology.placeServer(s.originIdc);
     for (let i = 0; i < s.supernodeCount; i++) {
       this.supernodeNodes.push(this.network.addNode(world.supernodeUpBps, world.supernodeDownBps));

@@ -20,6 +20,10 @@
  *   limits: { localLimit: 0, totalLimit: 0 }           # per-task download limit, per-host RX/TX limit
  *   core: { piecesPerPull: 4, peerUpLimit: 5, ... }    # CoreConfig settings by name (core/config.ts)
  *   sharing: local                                     # or max-min (exact, small swarms only)
+ *   # hosts: { ..., pieceOverheadMs: 0 }               # per piece a host spends besides moving bytes
+ *   goodput: 1                                         # share of every link's rate that carries file bytes:
+ *                                                      #   1 = rates are payload rates; 0.956 = rates are Ethernet
+ *                                                      #   wire rates and TCP/IP headers take the rest (1448 of 1514)
  *   bittorrent: { peersPerHost: 50, uploadSlots: 4, optimisticSlots: 1, rechokeMs: 10000, optimisticMs: 30000 }
  *   faults:                                            # hosts are picked by the seed unless listed
  *     - { kind: host-crash, count: 2, atMs: 3000 }     # or hosts: [3, 17]
@@ -95,6 +99,19 @@ export interface Scenario {
   totalLimitBps: number;
   core: Partial<CoreConfig>;
   sharing: 'local' | 'max-min';
+  /**
+   * Share of each link's rate (hosts, origin, supernodes) that carries file bytes; 1 when the
+   * rates are payload rates, 1448/1514 when they are Ethernet wire rates (TCP/IP headers). Limits
+   * (`localLimit`, `totalLimit`) count payload and are not scaled.
+   */
+  goodput: number;
+  /**
+   * What a host spends on each piece it downloads besides moving the bytes at its link's rate:
+   * the time from the piece's last byte to the result reaching its core (verifying, writing,
+   * telling its uploader, and the request's own round trips and TCP warm-up folded in). 0 = ideal
+   * hosts; `npm run calibrate` measures it on real processes (its report's "per-piece overhead").
+   */
+  pieceOverheadMs: number;
   bittorrent: BittorrentSpec;
   faults: Fault[];
 }
@@ -134,9 +151,9 @@ export function loadScenario(nameOrPath: string): Scenario {
 export function parseScenario(raw: unknown): Scenario {
   const doc = object(raw, '(scenario)');
   known(doc, '', ['name', 'description', 'seed', 'fileSize', 'hosts', 'origin', 'supernodes', 'topology', 'arrival',
-    'limits', 'core', 'sharing', 'bittorrent', 'faults']);
+    'limits', 'core', 'sharing', 'goodput', 'bittorrent', 'faults']);
   const hosts = object(doc.hosts, 'hosts');
-  known(hosts, 'hosts.', ['count', 'up', 'down']);
+  known(hosts, 'hosts.', ['count', 'up', 'down', 'pieceOverheadMs']);
   const origin = optionalObject(doc.origin, 'origin');
   known(origin, 'origin.', ['up', 'down', 'idc']);
   const supernodes = optionalObject(doc.supernodes, 'supernodes');
@@ -178,6 +195,8 @@ export function parseScenario(raw: unknown): Scenario {
     totalLimitBps: limit(limits.totalLimit ?? 0, 'limits.totalLimit'),
     core: coreSettings(doc.core),
     sharing: sharing(doc.sharing),
+    goodput: goodput(doc.goodput),
+    pieceOverheadMs: nonNegative(hosts.pieceOverheadMs ?? 0, 'hosts.pieceOverheadMs'),
     bittorrent: {
       peersPerHost: wholeNumber(bt.peersPerHost ?? 50, 'bittorrent.peersPerHost', 1),
       uploadSlots: wholeNumber(bt.uploadSlots ?? 4, 'bittorrent.uploadSlots', 1),
@@ -323,6 +342,12 @@ function arrival(value: unknown): Arrival {
 function sharing(value: unknown): 'local' | 'max-min' {
   if (value === undefined) return 'local';
   if (value !== 'local' && value !== 'max-min') fail('sharing', 'local or max-min', value);
+  return value;
+}
+
+function goodput(value: unknown): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) fail('goodput', 'a number in (0, 1], e.g. 0.956 for Ethernet wire rates', value);
   return value;
 }
 

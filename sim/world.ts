@@ -60,9 +60,11 @@ export function buildWorld(scenario: Scenario): World {
   const cap = (bps: number, ...limits: number[]) => limits.reduce((v, l) => (l > 0 ? Math.min(v, l) : v), bps);
   const hostUpBps: number[] = [];
   const hostDownBps: number[] = [];
+  // Links carry file bytes at `goodput` of their rate; limits are token buckets on file bytes already.
+  const g = scenario.goodput;
   for (let i = 0; i < n; i++) {
-    hostUpBps.push(cap(sample(scenario.hostUp, capRng), scenario.totalLimitBps));
-    hostDownBps.push(cap(sample(scenario.hostDown, capRng), scenario.totalLimitBps, scenario.localLimitBps));
+    hostUpBps.push(cap(sample(scenario.hostUp, capRng) * g, scenario.totalLimitBps));
+    hostDownBps.push(cap(sample(scenario.hostDown, capRng) * g, scenario.totalLimitBps, scenario.localLimitBps));
   }
   const arrivalMs = arrivals(scenario, childRng(scenario.seed, 'arrival'));
   const faults: HostFaults[] = Array.from({ length: n }, () => ({ crashAtMs: Infinity, deleteCacheAtMs: Infinity, corrupt: false, lying: false, liar: false, slow: null }));
@@ -91,8 +93,8 @@ export function buildWorld(scenario: Scenario): World {
   const supernodeConfig = coreConfigOf(scenario);
   const world: World = {
     scenario, supernodeConfig, hostLocal: { backToSource: supernodeConfig.backToSource }, hostUpBps, hostDownBps, arrivalMs, faults, supernodeCrashAtMs,
-    supernodeUpBps: scenario.supernodeUpBps, supernodeDownBps: scenario.supernodeDownBps,
-    originUpBps: scenario.originUpBps, lowerBoundMs: 0,
+    supernodeUpBps: scenario.supernodeUpBps * g, supernodeDownBps: scenario.supernodeDownBps * g,
+    originUpBps: scenario.originUpBps * g, lowerBoundMs: 0,
   };
   world.lowerBoundMs = lowerBoundMs(world);
   return world;

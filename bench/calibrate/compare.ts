@@ -134,7 +134,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     machine: { ...live.cpu, delayMode: setup.delayMode, delayHub: setup.delayHub, processCpuSeconds: live.processCpuSeconds },
     links: setup.links,
     timeline: {
-      sim: summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes),
+      sim: { ...summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes), pieceOverheadMs: plan.scenario.pieceOverheadMs },
       live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),
     },
     variants: [],

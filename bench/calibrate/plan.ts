@@ -64,14 +64,17 @@ export function calibrationScenario(nameOrPath: string, overrides: Pick<CommonOv
 /** Lay the scenario's world out as testbed nodes; `loopback` puts every node on 127.0.0.1 (app shape). */
 export function planTestbed(scenario: Scenario, loopback: boolean): TestbedPlan {
   const world = buildWorld(scenario);
+  // netns shapes wire bytes (TCP/IP headers come out of the rate, as the scenario's goodput says);
+  // the app shape's token buckets count file bytes, so they get the payload rates the simulator uses.
+  const rates = loopback ? world : buildWorld({ ...scenario, goodput: 1 });
   const at = (address: string): string => (loopback ? '127.0.0.1' : address);
   const origin: TestbedNode = {
-    role: 'origin', index: 0, name: 'origin', idc: scenario.originIdc, upBytesPerSec: world.originUpBps,
-    downBytesPerSec: scenario.originDownBps, address: at(`${SUBNET_PREFIX}.0.2`), arrivalMs: 0,
+    role: 'origin', index: 0, name: 'origin', idc: scenario.originIdc, upBytesPerSec: rates.originUpBps,
+    downBytesPerSec: scenario.originDownBps * (loopback ? scenario.goodput : 1), address: at(`${SUBNET_PREFIX}.0.2`), arrivalMs: 0,
   };
   const supernodes = Array.from({ length: scenario.supernodeCount }, (_, i): TestbedNode => ({
-    role: 'supernode', index: i, name: `sn${i}`, idc: scenario.supernodeIdc, upBytesPerSec: world.supernodeUpBps,
-    downBytesPerSec: world.supernodeDownBps, address: at(`${SUBNET_PREFIX}.0.${10 + i}`), arrivalMs: 0,
+    role: 'supernode', index: i, name: `sn${i}`, idc: scenario.supernodeIdc, upBytesPerSec: rates.supernodeUpBps,
+    downBytesPerSec: rates.supernodeDownBps, address: at(`${SUBNET_PREFIX}.0.${10 + i}`), arrivalMs: 0,
   }));
   if (supernodes.length > 200) throw new ScenarioError(`scenario "${scenario.name}" has ${supernodes.length} supernodes; the testbed runs at most 200`);
   const racks = scenario.topology.idcs * scenario.topology.racksPerIdc;
@@ -79,7 +82,7 @@ export function planTestbed(scenario: Scenario, loopback: boolean): TestbedPlan 
     role: 'host', index: i, name: `h${i}`,
     // The simulator deals hosts round-robin over all racks (sim/topology.ts): same IDC here.
     idc: Math.floor((i % racks) / scenario.topology.racksPerIdc),
-    upBytesPerSec: world.hostUpBps[i], downBytesPerSec: world.hostDownBps[i],
+    upBytesPerSec: rates.hostUpBps[i], downBytesPerSec: rates.hostDownBps[i],
     address: at(`${SUBNET_PREFIX}.${1 + Math.floor(i / HOSTS_PER_OCTET)}.${1 + (i % HOSTS_PER_OCTET)}`),
     arrivalMs: world.arrivalMs[i],
   }));

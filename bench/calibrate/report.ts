@@ -93,6 +93,8 @@ function timelineTable(c: Calibration): string {
     row('rate after the first piece (mean over hosts)', (t) => formatRate(t.steadyBytesPerSec)),
     row('longest wait between two pieces (mean over hosts)', (t) => `${seconds(t.longestGapMs)} s`),
     row('pieces from the supernode / from peers', (t) => `${t.piecesFromSupernode} / ${t.piecesFromPeers}`),
+    `| per-piece overhead: a piece fetched alone, beyond its bytes at the link's payload rate (median) | ${c.timeline.sim.pieceOverheadMs.toFixed(0)} ms (hosts.pieceOverheadMs) | `
+      + `${Number.isNaN(c.timeline.live.pieceOverheadMs) ? '-' : `${c.timeline.live.pieceOverheadMs.toFixed(0)} ms`} |`,
   ].join('\n');
 }
 

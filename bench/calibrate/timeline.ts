@@ -22,6 +22,12 @@ export interface PieceArrival { atMs: number; bytes: number; fromSupernode: bool
 export interface RunTimeline {
   /** Per host: piece arrivals, ms since the host's own start. */
   hosts: PieceArrival[][];
+  /**
+   * Per piece fetched alone (the requester had nothing else in flight from its start to its
+   * end), the time beyond moving its bytes at the link's payload rate: request, response, TCP
+   * warm-up, hashing. Live only (the simulator's is the scenario's `hosts.pieceOverheadMs`).
+   */
+  pieceOverheadsMs: number[];
   /** [ms since t = 0, origin bytes sent so far]. */
   origin: [number, number][];
 }
@@ -37,11 +43,13 @@ export interface TimelineSummary {
   longestGapMs: number;
   piecesFromSupernode: number;
   piecesFromPeers: number;
+  /** Median per-piece overhead (RunTimeline.pieceOverheadsMs); NaN when none was measured. */
+  pieceOverheadMs: number;
 }
 
 /** The simulator's run of the plan's world, watched for the timeline. */
 export function simulateWithTimeline(plan: TestbedPlan): { result: StrategyResult; timeline: RunTimeline } {
-  const timeline: RunTimeline = { hosts: plan.hosts.map(() => []), origin: [] };
+  const timeline: RunTimeline = { hosts: plan.hosts.map(() => []), origin: [], pieceOverheadsMs: [] };
   let lastSent: number[] = [];
   let lastReceived: number[] = [];
   const afterEvent = (sim: Simulation): void => {
@@ -65,20 +73,38 @@ export function simulateWithTimeline(plan: TestbedPlan): { result: StrategyResul
 }
 
 const PIECE_LINE = /^(\S+) info dfget\[\d+\] piece (\d+) received from (\S+) /;
+const FETCH_LINE = /^(\S+) info dfget\[\d+\] fetching piece (\d+) from (\S+) at (\S+):\d+ \((\d+) in flight\)/;
 
 /** The live run's timeline from the dfget logs in `logsDir` (h<i>-dfclient.log) and the origin's samples. */
 export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: string): RunTimeline {
   const pieces = planPieces(plan.scenario.fileSizeBytes, configOrThrow(plan.scenario.core).pieceSizeBytes);
+  const upRateByAddress = new Map([...plan.supernodes, ...plan.hosts].map((node) => [node.address, node.upBytesPerSec]));
+  const pieceOverheadsMs: number[] = [];
   const hosts = plan.hosts.map((host, i): PieceArrival[] => {
     let text = '';
     try { text = readFileSync(join(logsDir, `${host.name}-dfclient.log`), 'utf8'); } catch { return []; }
-    return text.split('\n').flatMap((line) => {
+    const arrivals: PieceArrival[] = [];
+    /** The fetch running alone on this host: piece, start, link payload rate; null when none or not alone. */
+    let alone: { piece: number; startMs: number; bytesPerSec: number } | null = null;
+    for (const line of text.split('\n')) {
+      const fetch = FETCH_LINE.exec(line);
+      if (fetch) {
+        const sourceUp = upRateByAddress.get(fetch[4]) ?? 0;
+        const bytesPerSec = plan.scenario.goodput * Math.min(sourceUp || Infinity, host.downBytesPerSec);
+        alone = fetch[5] === '1' && sourceUp > 0 ? { piece: Number(fetch[2]), startMs: Date.parse(fetch[1]), bytesPerSec } : null;
+        continue;
+      }
       const match = PIECE_LINE.exec(line);
-      if (!match) return [];
-      return [{ atMs: Date.parse(match[1]) - live.hosts[i].startedEpochMs, bytes: pieceBytes(pieces, Number(match[2])), fromSupernode: match[3] === '@supernode' }];
-    });
+      if (!match) continue;
+      const piece = Number(match[2]);
+      const bytes = pieceBytes(pieces, piece);
+      if (alone && alone.piece === piece) pieceOverheadsMs.push(Date.parse(match[1]) - alone.startMs - (1000 * bytes) / alone.bytesPerSec);
+      alone = null;
+      arrivals.push({ atMs: Date.parse(match[1]) - live.hosts[i].startedEpochMs, bytes, fromSupernode: match[3] === '@supernode' });
+    }
+    return arrivals;
   });
-  return { hosts, origin: live.origin.series.map(([epochMs, bytes]) => [epochMs - live.t0EpochMs, bytes]) };
+  return { hosts, origin: live.origin.series.map(([epochMs, bytes]) => [epochMs - live.t0EpochMs, bytes]), pieceOverheadsMs };
 }
 
 export function summarizeTimeline(timeline: RunTimeline, fileSizeBytes: number): TimelineSummary {
@@ -98,7 +124,14 @@ export function summarizeTimeline(timeline: RunTimeline, fileSizeBytes: number):
     longestGapMs: mean(gaps),
     piecesFromSupernode: all.filter((p) => p.fromSupernode).length,
     piecesFromPeers: all.filter((p) => !p.fromSupernode).length,
+    pieceOverheadMs: median(timeline.pieceOverheadsMs),
   };
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Mean share of the file the hosts hold, every `stepMs` after their own start, until all are done. */

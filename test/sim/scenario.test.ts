@@ -29,6 +29,25 @@ test('errors name the bad field and say what was expected', () => {
   assert.match(errorOf({ hosts: { count: 1 } }), /^fileSize: expected a size like "1GiB"/);
 });
 
+test('goodput scales every link (not the limits) and T_min with it; pieceOverheadMs is a host setting', () => {
+  const doc = { ...base, hosts: { count: 4, up: '100Mbit', down: '100Mbit' }, origin: { up: '100Mbit' }, supernodes: { up: '1Gbit' }, limits: { localLimit: '5MB' } };
+  const ideal = buildWorld(parseScenario(doc));
+  const wire = buildWorld(parseScenario({ ...doc, goodput: 0.5 }));
+  assert.is(wire.hostUpBps[0], ideal.hostUpBps[0] / 2);
+  assert.is(wire.originUpBps, ideal.originUpBps / 2);
+  assert.is(wire.supernodeUpBps, ideal.supernodeUpBps / 2);
+  assert.is(wire.hostDownBps[0], 5_000_000, 'the 5 MB/s local limit counts file bytes: unscaled');
+  assert.is(wire.lowerBoundMs, ideal.lowerBoundMs, 'the file-byte limit binds both');
+  const unlimited = { ...doc, limits: {} };
+  assert.is(buildWorld(parseScenario({ ...unlimited, goodput: 0.5 })).lowerBoundMs, buildWorld(parseScenario(unlimited)).lowerBoundMs * 2);
+  assert.is(parseScenario(doc).goodput, 1);
+  assert.match(errorOf({ ...doc, goodput: 1.5 }), /^goodput: expected a number in \(0, 1\]/);
+  assert.match(errorOf({ ...doc, goodput: 0 }), /^goodput: expected a number in \(0, 1\]/);
+  assert.is(parseScenario({ ...doc, hosts: { count: 4, pieceOverheadMs: 80 } }).pieceOverheadMs, 80);
+  assert.is(parseScenario(doc).pieceOverheadMs, 0);
+  assert.match(errorOf({ ...doc, hosts: { count: 4, pieceOverheadMs: -1 } }), /^hosts\.pieceOverheadMs: /);
+});
+
 test('hosts declare their IDC and rack unless topology.declared is false', () => {
   const declared = parseScenario({ ...base, topology: { idcs: 2, racksPerIdc: 3 } });
   assert.is(declared.topology.declared, true);

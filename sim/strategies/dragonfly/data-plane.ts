@@ -15,7 +15,7 @@
  * A crash cuts every flow at the dead node (`cutFlowsAt`); the living end hears about it as a
  * real connection would tell it: a requester gets `unreachable`, an uploader `upload-finished`.
  */
-import type { ByteRange, PeerEffect } from '../../../core/peer-io.ts';
+import type { ByteRange, PeerEffect, PeerInput } from '../../../core/peer-io.ts';
 import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
 import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
 import { hostId, hostOf } from './control.ts';
@@ -102,9 +102,13 @@ export class DataPlane {
     else hosts.markVerified(transfer.owner, transfer.piece);
     this.uploadFinished(transfer, id);
     transfers.end(id);
-    hosts.applyPeer(transfer.owner, {
+    const fetched: PeerInput = {
       kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt || lied ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
-    });
+    };
+    // A real host's per-piece work (verify, write, tell its uploader) before its core hears of it.
+    const overheadMs = world.scenario.pieceOverheadMs;
+    if (overheadMs > 0) this.run.control.deliverToPeer(transfer.owner, overheadMs, fetched);
+    else hosts.applyPeer(transfer.owner, fetched);
   }
 
   /** A back-to-source download's last byte arrived. */
