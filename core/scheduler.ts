@@ -103,6 +103,8 @@ export class TaskSwarm {
   private supernodeSlots: number;
   /** Peers that joined in the cdn pattern (they wake on any supernode slot up to supernodeUpLimit). */
   private cdnOnlyPeers = 0;
+  /** Peers present that may relay pieces (not cdn pattern, not gone): with fewer than two, no one relays. */
+  private relayPeers = 0;
   private supernodeUploadsRunning = 0;
   /** Highest upload rate any peer of the swarm declared (or was assumed to have). */
   private fastestUploadRate = 0;
@@ -153,8 +155,10 @@ export class TaskSwarm {
     this.cdnOnly.push(cdnOnly);
     const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
     this.uploadRate.push(rate);
-    if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
-    else this.cdnOnlyPeers++;
+    if (!cdnOnly) {
+      this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
+      this.relayPeers++;
+    } else this.cdnOnlyPeers++;
     this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
     this.supernodeSlots = supernodeSlotsFor(this.cfg, this.supernodeUploadBytesPerSec, this.fastestUploadRate);
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
@@ -211,7 +215,7 @@ export class TaskSwarm {
    */
   freeUploadSlots(source: number, piece = -1): number {
     if (source === SUPERNODE_INDEX) {
-      const free = (this.cdnOnlyPeers > 0 ? this.cfg.supernodeUpLimit : this.supernodeSlots) - this.supernodeUploadsRunning;
+      const free = (this.cdnOnlyPeers > 0 ? this.cfg.supernodeUpLimit : this.supernodeSlotsNow()) - this.supernodeUploadsRunning;
       const cap = this.cfg.supernodeCopiesPerPiece;
       return Math.max(0, piece >= 0 && cap > 0 ? Math.min(free, cap - this.fromSupernode[piece]) : free);
     }
@@ -258,6 +262,7 @@ export class TaskSwarm {
     for (const run of this.running[peer]) this.release(run);
     this.running[peer] = [];
     this.gone[peer] = true;
+    if (!this.cdnOnly[peer]) this.relayPeers--;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
     for (let piece = 0; piece < this.pieceCount; piece++) {
@@ -397,6 +402,11 @@ export class TaskSwarm {
     return count + 1;
   }
 
+  /** Supernode uploads allowed now: the rate-derived slots while peers can relay, else `supernodeUpLimit`. */
+  private supernodeSlotsNow(): number {
+    return this.relayPeers >= 2 ? this.supernodeSlots : this.cfg.supernodeUpLimit;
+  }
+
   /** Copies held plus copies in flight: what rarest-first orders by. */
   private rarityOf(piece: number): number {
     return Math.max(0, this.copies[piece]) + this.inFlight[piece];
@@ -416,7 +426,7 @@ export class TaskSwarm {
       everyHolderBusy = this.lastScanAllBusy;
     }
     const cap = this.cfg.supernodeCopiesPerPiece;
-    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < (supernodeOnly ? this.cfg.supernodeUpLimit : this.supernodeSlots)
+    if (this.cdnReady.has(piece) && this.supernodeUploadsRunning < (supernodeOnly ? this.cfg.supernodeUpLimit : this.supernodeSlotsNow())
       && (cap === 0 || supernodeOnly || this.fromSupernode[piece] < cap)) return SUPERNODE_INDEX;
     if (!supernodeOnly && everyHolderBusy) this.noFreeSource[piece >>> 5] |= 1 << (piece & 31);
     return null;

@@ -45,6 +45,16 @@ test('scheduler: a 100 Mbit/s supernode before 50 Mbit/s peers runs 3 uploads, n
   assert.is(swarm.freeUploadSlots(SUPERNODE_INDEX), 1);
 });
 
+test('scheduler: a lone peer (no one to relay) gets the supernode up to supernodeUpLimit; a second one brings the rate rule back', () => {
+  const { cfg, swarm, indices } = cdnOnlySupply(100 * MBIT, [{ rate: 50 * MBIT }]);
+  const rng = testRng(1);
+  assert.is(swarm.schedule(indices[0], 0, rng).length, Math.min(cfg.piecesPerPull, cfg.peerDownLimit));
+  const second = swarm.addPeer(false, 0, 50 * MBIT);
+  assert.is(swarm.schedule(second, 0, rng).length, 0, 'the supernode already runs more than its 3 slots');
+  swarm.removePeer(indices[0]);
+  assert.is(swarm.schedule(second, 0, rng).length, Math.min(cfg.piecesPerPull, cfg.peerDownLimit), 'alone again');
+});
+
 test('scheduler: with no supernode rate the supernode runs supernodeUpLimit uploads, as before', () => {
   const { cfg, swarm, indices } = cdnOnlySupply(0, Array.from({ length: 12 }, () => ({ rate: 50 * MBIT })));
   const rng = testRng(1);

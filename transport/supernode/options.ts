@@ -25,7 +25,7 @@ export interface SupernodeOptions {
   advertiseIp: string | null;
   limitInBytesPerSec: number;
   limitOutBytesPerSec: number;
-  /** The upload rate of this supernode's link as the operator states it (`--upload-rate`, else --limit-out; 0 = unknown). */
+  /** The upload rate of this supernode's link as the operator states it (`--upload-rate`; 0 = unknown). */
   uploadRateBytesPerSec: number;
   sourceTimeoutMs: number;
   seed: string | null;
@@ -73,8 +73,8 @@ export function buildCommand(): Command {
     .option('--advertise-ip <addr>', 'address peers use to fetch pieces from this supernode (default: --host)')
     .option('--limit-in <rate>', 'cap on bytes/s read from sources, e.g. 200MB (0 = unlimited)')
     .option('--limit-out <rate>', 'cap on bytes/s of pieces served, e.g. 200MB (0 = unlimited)')
-    .option('--upload-rate <rate>', 'upload rate of this supernode\'s link, e.g. 1Gbit; the scheduler splits it between fewer uploads '
-      + 'when peers are nearly as fast (so new pieces leave quickly) (default: --limit-out; 0 = unknown: --supernode-up-limit uploads)')
+    .option('--upload-rate <rate>', 'upload rate of this supernode\'s link, e.g. 1Gbit; while peers can relay, the scheduler splits it '
+      + 'between fewer uploads when they are nearly as fast, so new pieces leave quickly (default 0 = unknown: --supernode-up-limit uploads)')
     .option('--source-timeout <duration>', 'a source silent this long fails the request (default 30s)')
     .option('--cdn-concurrency <n>', 'same as --source-fetch-concurrency (kept for existing scripts)')
     .option('--config <file>', 'YAML file with any of these settings (flags win)')
@@ -182,7 +182,7 @@ function resolve(raw: Raw): SupernodeOptions {
     advertiseIp: text('advertiseIp') ?? null,
     limitInBytesPerSec: withUnits('limitIn', parseRate, 0),
     limitOutBytesPerSec: withUnits('limitOut', parseRate, 0),
-    uploadRateBytesPerSec: withUnits('uploadRate', parseRate, withUnits('limitOut', parseRate, 0)),
+    uploadRateBytesPerSec: withUnits('uploadRate', parseRate, 0),
     sourceTimeoutMs: withUnits('sourceTimeout', parseDurationMs, 30_000),
     seed: text('seed') ?? null,
     logLevel,

@@ -29,9 +29,9 @@ test('defaults: port 8002 on 127.0.0.1, unlimited, the core defaults', () => {
   assert.equal(opts.core, { ...DEFAULT_CONFIG });
 });
 
-test('upload rate: --upload-rate, else --limit-out, else unknown (0); the config file spells it upload-rate', () => {
+test('upload rate: --upload-rate, else unknown (0) — a --limit-out cap does not declare it; the config file spells it upload-rate', () => {
   assert.is(parseOptions(argv()).uploadRateBytesPerSec, 0);
-  assert.is(parseOptions(argv('--limit-out', '100MB')).uploadRateBytesPerSec, 100_000_000);
+  assert.is(parseOptions(argv('--limit-out', '100MB')).uploadRateBytesPerSec, 0);
   assert.is(parseOptions(argv('--limit-out', '100MB', '--upload-rate', '1Gbit')).uploadRateBytesPerSec, 125_000_000);
   withConfig('upload-rate: 10Gbit\n', (path) => assert.is(parseOptions(argv('--config', path)).uploadRateBytesPerSec, 1_250_000_000));
   assert.throws(() => parseOptions(argv('--upload-rate', 'fast')), (err: Error) => err instanceof UsageError && /--upload-rate/.test(err.message));
