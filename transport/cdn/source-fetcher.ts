@@ -369,6 +369,7 @@ export class SourceFetcher {
     state.saving = save;
     return save;
   }
+
   /**
    * Write the meta file within META_SAVE_INTERVAL_MS (a failed write is logged; the next write,
    * at the latest the one that completes the file, writes the whole state again).
