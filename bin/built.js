@@ -2,9 +2,11 @@
  * The commands run the compiled JavaScript in dist/, which `npm install` builds (the `prepare`
  * script; `npm run build` rebuilds it). TypeScript under tsx is for development and tests only.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const DIST = new URL('../dist/', import.meta.url);
+/** The widest help the commands print (transport/cli-help.ts, HELP_WIDTH_COLUMNS). */
+const HELP_WIDTH_COLUMNS = 80;
 
 /** Import `dist/<path>`; a missing build is named with the command that makes it. */
 export async function loadBuilt(path) {
@@ -14,4 +16,25 @@ export async function loadBuilt(path) {
     process.exit(1);
   }
   return import(url.href);
+}
+
+/**
+ * For a bare `<name> --help` or `-h`: print dist/help/<name>.txt, the help commander prints for
+ * the command, written by `npm run build` from the same definition (transport/write-help.ts),
+ * and return true — without loading commander or the program. False (the caller runs the
+ * program, whose commander answers) for any other arguments, a terminal narrower than the help,
+ * or a build without the file.
+ */
+export function printBuiltHelp(name) {
+  const args = process.argv.slice(2);
+  if (args.length !== 1 || (args[0] !== '--help' && args[0] !== '-h')) return false;
+  if (process.stdout.isTTY && !(process.stdout.columns >= HELP_WIDTH_COLUMNS)) return false;
+  let text;
+  try {
+    text = readFileSync(new URL(`help/${name}.txt`, DIST), 'utf8');
+  } catch {
+    return false;
+  }
+  process.stdout.write(text);
+  return true;
 }

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { loadBuilt } from './built.js';
+import { loadBuilt, printBuiltHelp } from './built.js';
 
-await loadBuilt('transport/dfdaemon/main.js');
+if (!printBuiltHelp('dfdaemon')) await loadBuilt('transport/dfdaemon/main.js');

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { loadBuilt } from './built.js';
+import { loadBuilt, printBuiltHelp } from './built.js';
 
-const { main } = await loadBuilt('transport/dfget/cli.js');
-process.exit(await main(process.argv));
+if (!printBuiltHelp('dfget')) {
+  const { main } = await loadBuilt('transport/dfget/cli.js');
+  process.exit(await main(process.argv));
+}

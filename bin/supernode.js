@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { loadBuilt } from './built.js';
+import { loadBuilt, printBuiltHelp } from './built.js';
 
-const { main } = await loadBuilt('transport/supernode/main.js');
-process.exitCode = await main(process.argv);
+if (!printBuiltHelp('supernode')) {
+  const { main } = await loadBuilt('transport/supernode/main.js');
+  process.exitCode = await main(process.argv);
+}

@@ -95,6 +95,11 @@ export class CdnStore {
    * entry; one it did see is then counted twice, erring high until the next listing.
    */
   private listingWrites: number | null = null;
+  /**
+   * Task directories made (or found) by this process: a piece write makes its directory once, not
+   * per piece. One removed behind the store's back is made again when a write into it fails.
+   */
+  private readonly madeDirs = new Set<string>();
   /** Evictions in progress: a writer waits for them, so it never writes into a directory being removed. */
   private readonly evicting = new Map<string, Promise<void>>();
   readonly budget: DiskBudget;
@@ -170,14 +175,14 @@ export class CdnStore {
   async writePiece(taskId: string, piece: number, bytes: Uint8Array): Promise<PieceRecord> {
     const path = this.piecePath(taskId, piece);
     return this.using(taskId, async () => {
-      await mkdir(this.dirOf(taskId), { recursive: true });
+      await this.makeDir(taskId);
       await this.budget.reserve(bytes.length);
       this.writingBytes += bytes.length;
       if (this.listingWrites !== null) this.listingWrites += bytes.length;
       let digest: string;
       try {
         // The digest is computed (on the hash worker, for shared memory) while the bytes are written.
-        [digest] = await Promise.all([sha256Of(bytes), writeFile(`${path}.tmp`, bytes)]);
+        [digest] = await Promise.all([sha256Of(bytes), this.writeInDir(taskId, `${path}.tmp`, bytes)]);
         await rename(`${path}.tmp`, path);
       } finally {
         this.writingBytes -= bytes.length;
@@ -186,6 +191,24 @@ export class CdnStore {
       this.remember(taskId, piece, signature(await stat(path), record));
       return record;
     });
+  }
+
+  private async makeDir(taskId: string): Promise<void> {
+    if (this.madeDirs.has(taskId)) return;
+    await mkdir(this.dirOf(taskId), { recursive: true });
+    this.madeDirs.add(taskId);
+  }
+
+  /** Write a new file in the task's directory, making the directory again if it was removed. */
+  private async writeInDir(taskId: string, path: string, bytes: Uint8Array): Promise<void> {
+    try {
+      await writeFile(path, bytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.madeDirs.delete(taskId);
+      await this.makeDir(taskId);
+      await writeFile(path, bytes);
+    }
   }
 
   /** The piece's bytes if they still match the record; null when missing, short, long or corrupt. */
@@ -303,6 +326,7 @@ export class CdnStore {
     this.verifiedCount -= this.verified.get(taskId)?.size ?? 0;
     this.verified.delete(taskId);
     this.lastUsedMs.delete(taskId);
+    this.madeDirs.delete(taskId);
     await rm(this.dirOf(taskId), { recursive: true, force: true });
   }
 

@@ -164,7 +164,7 @@ export class Cdn {
     if (!state) {
       state = {
         generation: 0, abort: new AbortController(), spec: null, meta: null, digest: null, chain: Promise.resolve(), pending: 0,
-        saving: Promise.resolve(), saveQueued: false,
+        saving: Promise.resolve(), saveQueued: false, saveTimer: null,
       };
       this.tasks.set(taskId, state);
     }

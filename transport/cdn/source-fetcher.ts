@@ -41,7 +41,16 @@ export interface TaskState {
   /** The latest meta write (it may reject: its caller hears of it), and whether one is queued. */
   saving: Promise<void>;
   saveQueued: boolean;
+  /** A meta write of stored pieces, due within META_SAVE_INTERVAL_MS. */
+  saveTimer: NodeJS.Timeout | null;
 }
+
+/**
+ * Longest a stored piece waits to be recorded in meta.json. Each write serializes the whole meta
+ * (every piece's record) and renames it into place; once per piece, it held up the next piece
+ * of the source. A crash refetches at most the pieces stored in this window.
+ */
+export const META_SAVE_INTERVAL_MS = 250;
 
 /** One job's view: its generation's signal and an emitter that goes quiet once the task is dropped. */
 export interface Job {
@@ -278,13 +287,12 @@ export class SourceFetcher {
     }
     meta.pieces[piece] = record;
     this.deps.counters.piecesStored++;
-    // Announced before the meta file records it: a crash in between costs a refetch, never a
-    // piece served without a record in memory.
+    // Announced before the meta file records it (within META_SAVE_INTERVAL_MS; finishing the
+    // file writes it at once): a crash in between costs a refetch, never a piece served without a
+    // record in memory.
     job.emit({ kind: 'cdn-piece', taskId: job.taskId, piece, digest: record.digest });
-    await Promise.all([
-      job.state.digest?.meta === meta ? job.state.digest.stored(piece, bytes) : undefined,
-      this.persist(job, meta),
-    ]);
+    this.persistSoon(job, meta);
+    if (job.state.digest?.meta === meta) await job.state.digest.stored(piece, bytes);
   }
 
   private async finalize(job: Job, spec: TaskSpec): Promise<void> {
@@ -350,6 +358,8 @@ export class SourceFetcher {
    */
   private persist(job: Job, meta: CacheMeta): Promise<void> {
     const state = job.state;
+    if (state.saveTimer) clearTimeout(state.saveTimer);
+    state.saveTimer = null;
     if (state.saveQueued) return state.saving;
     state.saveQueued = true;
     const save = state.saving.catch(() => undefined).then(() => {
@@ -358,6 +368,20 @@ export class SourceFetcher {
     });
     state.saving = save;
     return save;
+  }
+
+  /**
+   * Write the meta file within META_SAVE_INTERVAL_MS (a failed write is logged; the next write,
+   * at the latest the one that completes the file, writes the whole state again).
+   */
+  private persistSoon(job: Job, meta: CacheMeta): void {
+    const state = job.state;
+    if (state.saveTimer || state.saveQueued) return;
+    state.saveTimer = setTimeout(() => {
+      // The task's meta when the timer fires (a source that changed meanwhile has a new one).
+      this.persist(job, state.meta ?? meta).catch((err: Error) => this.deps.log('warn', `cannot record stored pieces of task ${job.taskId}: ${err.message}`));
+    }, META_SAVE_INTERVAL_MS);
+    state.saveTimer.unref();
   }
 }
 

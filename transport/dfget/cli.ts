@@ -6,7 +6,8 @@
  * Flags are checked before anything starts; a bad one exits with status 2 and says which. This
  * module loads only what checking flags and printing `--help` need (commander and a few small
  * modules); the download itself (cli-run.ts and everything it pulls in) is imported once the
- * flags are good, so `dfget --help` answers at about the speed of node itself.
+ * flags are good. A bare `dfget --help` does not load even this module: bin/dfget.js prints the
+ * help `npm run build` wrote from buildProgram (transport/cli-help.ts).
  *
  * Dragonfly's dfget spellings work as aliases: `--notbs` (= --no-back-source), `-s/--showbar`,
  * `--md5 <hex>`, `--callsystem <name>` (accepted, ignored), `--verbose`; a bare `--timeout` is
@@ -16,6 +17,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDiskLimit } from '../../core/eviction.ts';
 import { idcProblem, locationProblem } from '../../core/host-place.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
+import { withHelpWidth } from '../cli-help.ts';
 import { parseManagerList } from '../manager/manager-list.ts';
 import { EXIT_CODES } from './download-error.ts';
 import type { DownloadPattern } from './download-request.ts';
@@ -145,7 +147,7 @@ export interface CliOptions {
 }
 
 export function buildProgram(): Command {
-  return new Command('dfget')
+  return withHelpWidth(new Command('dfget')
     .description('Download a file through the small-dragonfly P2P network (supernode + peers).')
     .requiredOption('-u, --url <url>', 'URL of the file', parseUrl)
     .requiredOption('-o, --output <path>', 'where to save the file')
@@ -183,7 +185,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--upload-host <host>', 'host other peers dial for this node\'s uploader').default('127.0.0.1').hideHelp())
     .addHelpText('after', EXIT_HELP)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`dfget: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({ outputError: (text, write) => write(`dfget: ${text.replace(/^error: /, '')}`) }));
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,10 +2,12 @@
  * The disk side of a download. A new plan (sizing the data file) is a barrier: it runs alone, in
  * the order the core asked for it. Pieces are written in place in the data file with positioned
  * writes, several at once (each on libuv's thread pool, so the page-cache copies of consecutive
- * pieces overlap), and each piece's buffer goes back to the pool once it is written and the
- * whole-file digest has read it. `done` (which the core emits right after the last `write-piece`)
- * is acted on only once every write has landed (`idle()`). A write error of a piece goes back to
- * the core (`write-failed`); any other disk error ends the download.
+ * pieces overlap). A piece counts as stored (`pieceStored`: the uploader may serve it) as soon as
+ * its bytes are in the data file; its buffer goes back to the pool once the whole-file digest has
+ * read it too. A message claiming pieces waits for those pieces only (`stored()`), not for every
+ * write behind them. `done` (which the core emits right after the last `write-piece`) is acted on
+ * only once every write and digest step has landed (`idle()`). A write error of a piece goes back
+ * to the core (`write-failed`); any other disk error ends the download.
  */
 import type { PiecePlan } from '../../core/pieces.ts';
 import type { Received } from './piece-fetcher.ts';
@@ -26,6 +28,8 @@ export class DiskWriter {
   /** Plans, in order; every write starts after the plan before it. */
   private planned: Promise<void> = Promise.resolve();
   private readonly writing = new Set<Promise<void>>();
+  /** Pieces whose bytes are not in the data file yet, by piece: settles once written (or failed). */
+  private readonly landing = new Map<number, Promise<void>>();
 
   constructor(private readonly store: TaskStore, private readonly digest: WholeFileDigest, private readonly events: DiskEvents) {}
 
@@ -41,6 +45,9 @@ export class DiskWriter {
   }
 
   writePiece(piece: number, startByte: number, endByte: number, held: Received): void {
+    let landed!: () => void;
+    const landing = new Promise<void>((resolve) => { landed = resolve; });
+    this.landing.set(piece, landing);
     const write = this.guard(this.planned.then(async () => {
       try {
         await this.store.writePiece(piece, startByte, held.bytes, held.digest);
@@ -49,15 +56,32 @@ export class DiskWriter {
         this.events.writeFailed(piece, err as Error);
         return;
       }
+      this.events.pieceStored(piece, startByte, endByte);
+      landed();
       try {
         await this.digest.advance({ piece, bytes: held.bytes });
       } finally {
         held.release();
       }
-      this.events.pieceStored(piece, startByte, endByte);
+    }).finally(() => {
+      landed();
+      if (this.landing.get(piece) === landing) this.landing.delete(piece);
     }));
     this.writing.add(write);
     void write.then(() => this.writing.delete(write));
+  }
+
+  /**
+   * Resolves once each of `pieces` queued here is in the data file and its uploader was told
+   * (or its write failed), after any plan before them; other writes are not waited for.
+   */
+  async stored(pieces: Iterable<number>): Promise<void> {
+    const waits: Promise<void>[] = [this.planned];
+    for (const piece of pieces) {
+      const landing = this.landing.get(piece);
+      if (landing) waits.push(landing);
+    }
+    await Promise.all(waits);
   }
 
   /** Resolves once every queued change has landed (or failed). */

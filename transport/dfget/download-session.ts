@@ -235,6 +235,7 @@ export class DownloadSession {
    * A message that reports pieces as held goes out only once those pieces are on disk and this
    * node's uploader was told, so no peer is sent here for a piece it cannot serve yet; the core
    * bounds the wait for a booting uploader (`waitForUploaderMs`) well within its pull timeout.
+   * It waits for the pieces it claims only, not for other writes or the whole-file digest.
    */
   private send({ to, msg, waitForUploaderMs }: Effect<'send'>): void {
     if (msg.kind === 'register') {
@@ -243,7 +244,7 @@ export class DownloadSession {
     }
     this.sendQueue = this.sendQueue.then(async () => {
       if (waitForUploaderMs !== undefined) {
-        await this.disk.idle();
+        await this.disk.stored(claimedPieces(msg));
         await Promise.race([this.s.uploader.connect().catch(() => {}), sleep(waitForUploaderMs, undefined, false)]);
       }
       if (!this.over || msg.kind === 'report' || msg.kind === 'leave') this.links.send(to, msg);
@@ -393,6 +394,11 @@ export class DownloadSession {
     await this.s.store.closeWriter().catch(() => {});
     this.s.uploader.close();
   }
+}
+
+/** The pieces a pull or report says this peer now holds. */
+function claimedPieces(msg: Effect<'send'>['msg']): number[] {
+  return msg.kind === 'pull' || msg.kind === 'report' ? msg.results.filter((r) => r.ok).map((r) => r.piece) : [];
 }
 
 function bytesOf(plan: PiecePlan, piece: number): number {

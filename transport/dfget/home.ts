@@ -3,7 +3,7 @@
  * downloads and `.server` backups, `meta/` for node info and the supernode list (so the next run
  * knows them), `logs/dfclient.log`.
  */
-import { appendFileSync, promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs, writeSync } from 'node:fs';
 import { hostname, homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
@@ -53,13 +53,45 @@ export async function readStoredSupernodes(layout: HomeLayout): Promise<string[]
 
 export type LogFn = (level: 'info' | 'warn', message: string) => void;
 
-/** Append-only log lines; a log that cannot be written never fails a download. */
+/** Open log files of this process, by path (dfget has one; in-process tests open a few). */
+const logFds = new Map<string, number>();
+const MAX_OPEN_LOGS = 16;
+
+/**
+ * Lines appended to `logFile` through one descriptor opened in append mode (other processes of
+ * the home, its uploader, append to the same file): each line is one write, no open and close
+ * per line as a download logs a few lines per piece. A log that cannot be written never fails a
+ * download.
+ */
 export function fileLogger(logFile: string, tag: string): LogFn {
   return (level, message) => {
+    const line = `${new Date().toISOString()} ${level} ${tag} ${redactCredentials(message)}\n`;
     try {
-      appendFileSync(logFile, `${new Date().toISOString()} ${level} ${tag} ${redactCredentials(message)}\n`);
+      writeSync(logFdOf(logFile), line);
     } catch {
-      // logging is best effort
+      // logging is best effort; a descriptor that failed is reopened by the next line
+      closeLog(logFile);
     }
   };
+}
+
+function logFdOf(logFile: string): number {
+  const open = logFds.get(logFile);
+  if (open !== undefined) return open;
+  if (logFds.size >= MAX_OPEN_LOGS) closeLog(logFds.keys().next().value!);
+  const fd = openSync(logFile, 'a');
+  logFds.set(logFile, fd);
+  return fd;
+}
+
+function closeLog(logFile: string): void {
+  const fd = logFds.get(logFile);
+  logFds.delete(logFile);
+  if (fd !== undefined) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
 }

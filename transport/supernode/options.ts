@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
 import { DEFAULT_DISK_LIMIT, parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { idcProblem, locationProblem } from '../../core/manager-api.ts';
+import { withHelpWidth } from '../cli-help.ts';
 import { parseManagerList } from '../manager/client.ts';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
 import { DEFAULT_SUPERNODE_PORT } from '../wire.ts';
@@ -93,7 +94,7 @@ export function buildCommand(): Command {
     program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
   }
   program.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) });
-  return program;
+  return withHelpWidth(program);
 }
 
 /** Parse argv (as given to node: [node, script, ...flags]); throws UsageError. */

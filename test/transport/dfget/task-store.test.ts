@@ -1,0 +1,88 @@
+/**
+ * The resume record of a download (task-store.ts) is saved in batches, not per piece: what is
+ * flushed is what a rerun resumes from, the record on disk never lists a piece before its bytes
+ * were written, and a finished or discarded download leaves no record behind, even with a save
+ * still due.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pieceRange, type PiecePlan } from '../../../core/pieces.ts';
+import { sleep } from '../../../transport/real-timer.ts';
+import { META_SAVE_INTERVAL_MS, pieceDigest, TaskStore } from '../../../transport/dfget/task-store.ts';
+import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
+
+const TASK_ID = 'a'.repeat(64);
+const PLAN: PiecePlan = { totalBytes: 10_000, pieceSizeBytes: 4096, pieceCount: 3 };
+const CONTENT = Buffer.from(Array.from({ length: PLAN.totalBytes }, (_, i) => (i * 7) % 251));
+
+function pieceOf(piece: number): Buffer {
+  const { startByte, endByte } = pieceRange(PLAN, piece);
+  return CONTENT.subarray(startByte, endByte);
+}
+
+async function openStore(dir: string): Promise<TaskStore> {
+  return TaskStore.open(join(dir, 'data'), TASK_ID, 'http://origin.test/file', join(dir, 'out.bin'));
+}
+
+async function writePieces(store: TaskStore, pieces: number[]): Promise<void> {
+  for (const piece of pieces) await store.writePiece(piece, pieceRange(PLAN, piece).startByte, pieceOf(piece), pieceDigest(pieceOf(piece)));
+}
+
+function recordedPieces(store: TaskStore): number[] {
+  if (!existsSync(store.metaPath)) return [];
+  const meta = JSON.parse(readFileSync(store.metaPath, 'utf8')) as { digests: (string | null)[] };
+  return meta.digests.flatMap((digest, piece) => (digest ? [piece] : []));
+}
+
+test('flushed pieces are what a rerun resumes; the record never lists an unwritten piece', async () => {
+  const dir = tempDir('task-store');
+  try {
+    const store = await openStore(dir);
+    await store.applyPlan(PLAN, false);
+    await writePieces(store, [0, 2]);
+    assert.ok(recordedPieces(store).every((piece) => piece === 0 || piece === 2), 'only written pieces are recorded');
+    await store.flush();
+    assert.equal(recordedPieces(store), [0, 2]);
+    await store.closeWriter();
+    const rerun = await openStore(dir);
+    assert.equal(await rerun.resumable(), { plan: PLAN, have: [0, 2] });
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a finished download leaves no resume record, even with a save still due', async () => {
+  const dir = tempDir('task-store');
+  try {
+    const store = await openStore(dir);
+    await store.applyPlan(PLAN, false);
+    await writePieces(store, [0, 1, 2]);
+    assert.ok(await store.finalize(join(dir, 'out.bin'), () => {}));
+    assert.ok(!existsSync(store.metaPath));
+    // A save left due would write the record again once its interval passed.
+    await sleep(2 * META_SAVE_INTERVAL_MS);
+    assert.ok(!existsSync(store.metaPath), 'no record written after the download finished');
+    assert.equal(readFileSync(join(dir, 'out.bin')), CONTENT);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a discarded download leaves no resume record, even with a save still due', async () => {
+  const dir = tempDir('task-store');
+  try {
+    const store = await openStore(dir);
+    await store.applyPlan(PLAN, false);
+    await writePieces(store, [1]);
+    await store.discard();
+    await sleep(2 * META_SAVE_INTERVAL_MS);
+    assert.ok(!existsSync(store.metaPath));
+    assert.ok(!existsSync(store.dataPath));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test.run();
