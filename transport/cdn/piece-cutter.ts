@@ -2,9 +2,11 @@
  * Cutting a source's response body into pieces as it arrives, for the CDN (source-fetcher.ts).
  *
  * The body is read into pool buffers one piece at a time; a full piece is handed to `store` and,
- * while it is stored (written, hashed on the hash worker), the next piece is already being read:
- * at most one store runs behind the reader, so the source is not left waiting on the disk and
- * memory stays at two pieces per stream. When the client reads the body straight into the
+ * while it is stored (written, hashed on the hash worker), the next pieces are already being read:
+ * stores run one after another, and up to STORE_AHEAD_BYTES of full pieces (at least one) may wait
+ * behind the reader, so a busy event loop or disk does not stall the source's TCP stream for a
+ * piece time (it slowed the live CDN below its origin link with 256 KiB pieces), and memory stays
+ * bounded per stream. When the client reads the body straight into the
  * buffers (`pipeTo`, raw-http.ts), no copy is made; otherwise its chunks are copied in.
  */
 import { pieceBytes, type PiecePlan } from '../../core/pieces.ts';
@@ -40,18 +42,28 @@ export async function cutIntoPieces(body: BodyReader, pool: BufferPool, opts: Cu
   }
 }
 
-/** The piece being filled, and the one store that may run behind it. */
+/** Full pieces that may wait behind the reader for their store, in bytes (at least one piece). */
+export const STORE_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** The piece being filled, and the stores queued behind it. */
 class StorePipe {
   piece: number;
   size: number;
   filled = 0;
   buffer: Buffer;
+  /** The last store queued (stores run in order, each after the one before). */
   private storing: Promise<void> | null = null;
+  /** Stores queued and not settled, oldest first. */
+  private readonly queued: Promise<void>[] = [];
+  private readonly aheadLimit: number;
+  /** The first store that failed: the reader stops at its next full piece. */
+  private failed: unknown = null;
 
   constructor(private readonly pool: BufferPool, private readonly opts: CutOptions) {
     this.piece = opts.first;
     this.size = this.sizeOf(this.piece);
     this.buffer = pool.acquire(opts.plan.pieceSizeBytes);
+    this.aheadLimit = Math.max(1, Math.floor(STORE_AHEAD_BYTES / Math.max(1, opts.plan.pieceSizeBytes)));
   }
 
   get done(): boolean { return this.piece >= this.opts.end; }
@@ -61,7 +73,7 @@ class StorePipe {
 
   /**
    * `bytes` more of the current piece were filled; store it when full. Returns a promise only
-   * when the reader must wait (a full piece, and the store before it still running).
+   * when the reader must wait (a full piece, and more than the allowed stores queued behind it).
    */
   filledBy(bytes: number): Promise<void> | undefined {
     this.filled += bytes;
@@ -74,16 +86,22 @@ class StorePipe {
     this.filled = 0;
     if (!wanted) return undefined;
     this.buffer = this.pool.acquire(this.opts.plan.pieceSizeBytes);
-    // One store behind the reader: the previous one must end before this one is handed over.
+    // Stores run in order; the reader waits only when more than aheadLimit are queued.
     const previous = this.storing;
     const storing = (previous ?? Promise.resolve()).then(() => this.opts.store(piece, full.subarray(0, size)))
-      .finally(() => this.pool.release(full));
-    storing.catch(() => {});
+      .finally(() => {
+        this.pool.release(full);
+        this.queued.shift();
+      });
+    storing.catch((err: unknown) => { this.failed ??= err; });
     this.storing = storing;
-    return previous ?? undefined;
+    this.queued.push(storing);
+    if (this.failed !== null) return Promise.reject(this.failed);
+    // The oldest queued store: a failure there (or before it: each store runs after the one before) stops the reader.
+    return this.queued.length > this.aheadLimit ? this.queued[0] : undefined;
   }
 
-  /** Wait for the store running behind the reader; its failure is the fetch's. */
+  /** Wait for the stores queued behind the reader; a failure among them is the fetch's. */
   async drain(): Promise<void> {
     const storing = this.storing;
     this.storing = null;
