@@ -161,6 +161,8 @@ export class Blacklists {
 
   /** Source `source` may serve requester `requester`. */
   allows(requester: number, source: number): boolean {
+    // No lists at all (a swarm without failures, the common case): nothing to look up.
+    if (this.globalSet.size === 0 && this.suspended.size === 0 && this.local.size === 0) return true;
     return !this.globalSet.has(source) && !this.suspended.has(source) && !(this.local.get(requester)?.has(source) ?? false);
   }
 

@@ -89,12 +89,16 @@ export class TaskSwarm {
 
   private readonly have: Bitset[] = [];
   private readonly running: RunningPiece[][] = [];
-  private readonly uploads: number[] = [];
-  private readonly gone: boolean[] = [];
-  private readonly cdnOnly: boolean[] = [];
+  /**
+   * Per-peer flags and counters the holder scans read for every holder they look at, as typed
+   * arrays (dense, one cache line covers many peers) grown by doubling in addPeer.
+   */
+  private uploads = new Int32Array(16);
+  private gone = new Uint8Array(16);
+  private cdnOnly = new Uint8Array(16);
   private readonly anchor: number[] = [];
-  private readonly uploadRate: number[] = [];
-  private readonly uploadSlots: number[] = [];
+  private uploadRate = new Float64Array(16);
+  private uploadSlots = new Float64Array(16);
   /**
    * Uploads the supernode runs at once for requesters that can also use peers (supernodeSlotsFor;
    * follows the fastest peer that joins). A requester that may use nothing but the supernode
@@ -148,14 +152,15 @@ export class TaskSwarm {
     this.placements.add(placement);
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
-    this.uploads.push(0);
-    this.gone.push(false);
-    this.cdnOnly.push(cdnOnly);
+    if (index === this.gone.length) this.growPeers(2 * index);
+    this.uploads[index] = 0;
+    this.gone[index] = 0;
+    this.cdnOnly[index] = cdnOnly ? 1 : 0;
     const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
-    this.uploadRate.push(rate);
+    this.uploadRate[index] = rate;
     if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
     else this.cdnOnlyPeers++;
-    this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
+    this.uploadSlots[index] = uploadSlotsFor(this.cfg, uploadRateBytesPerSec);
     this.supernodeSlots = supernodeSlotsFor(this.cfg, this.supernodeUploadBytesPerSec, this.fastestUploadRate);
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
@@ -195,8 +200,8 @@ export class TaskSwarm {
 
   hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
   isComplete(peer: number): boolean { return this.have[peer].full; }
-  isGone(peer: number): boolean { return this.gone[peer]; }
-  isCdnOnly(peer: number): boolean { return this.cdnOnly[peer]; }
+  isGone(peer: number): boolean { return this.gone[peer] === 1; }
+  isCdnOnly(peer: number): boolean { return this.cdnOnly[peer] === 1; }
   runningOf(peer: number): readonly RunningPiece[] { return this.running[peer]; }
   uploadsOf(peer: number): number { return this.uploads[peer]; }
   uploadSlotsOf(peer: number): number { return this.uploadSlots[peer]; }
@@ -257,7 +262,7 @@ export class TaskSwarm {
     if (this.gone[peer]) return;
     for (const run of this.running[peer]) this.release(run);
     this.running[peer] = [];
-    this.gone[peer] = true;
+    this.gone[peer] = 1;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
     for (let piece = 0; piece < this.pieceCount; piece++) {
@@ -316,7 +321,7 @@ export class TaskSwarm {
     if (wanted <= 0 || this.gone[requester]) return [];
     const walk = this.walk;
     walk.requester = requester;
-    walk.supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
+    walk.supernodeOnly = this.cdnOnly[requester] === 1 || this.blacklists.isIsolated(requester);
     walk.rotation = randomInt(rng, this.pieceCount);
     walk.runningAtStart = mine.length;
     walk.anchor = this.anchor[requester];
@@ -486,6 +491,15 @@ export class TaskSwarm {
     pick.closeness = closeness;
     pick.rate = rate;
     return true;
+  }
+
+  private growPeers(capacity: number): void {
+    const grow = <T extends Int32Array | Uint8Array | Float64Array>(old: T, next: T): T => { next.set(old); return next; };
+    this.uploads = grow(this.uploads, new Int32Array(capacity));
+    this.gone = grow(this.gone, new Uint8Array(capacity));
+    this.cdnOnly = grow(this.cdnOnly, new Uint8Array(capacity));
+    this.uploadRate = grow(this.uploadRate, new Float64Array(capacity));
+    this.uploadSlots = grow(this.uploadSlots, new Float64Array(capacity));
   }
 
   private release(run: RunningPiece): void {
