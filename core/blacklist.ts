@@ -99,6 +99,7 @@ export class Blacklists {
   /** Sources to probe since the last call; the caller answers each with probeFailed / Served / Inconclusive. */
   takeProbes(): number[] {
     const probes = this.probeQueue;
+    if (probes.length === 0) return probes; // nothing asked (almost every report): no new list
     this.probeQueue = [];
     return probes;
   }

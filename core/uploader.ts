@@ -78,6 +78,12 @@ export const DEFAULT_UPLOADER: Readonly<UploaderConfig> = Object.freeze({
 
 interface ListedTask { pieces: Bitset; lastUsedMs: number }
 
+/**
+ * Requesters whose (empty) list of running uploads stays listed: deleting and re-adding a map entry
+ * per upload cost more than the upload's whole bookkeeping. Beyond this many, emptied lists go.
+ */
+const RUNNING_KEEP = 64;
+
 export class Uploader {
   private readonly clock = new Clock();
   private readonly out = new Outbox<UploaderEffect>();
@@ -159,7 +165,7 @@ export class Uploader {
         if (ids === undefined || at < 0) break;
         ids[at] = ids[ids.length - 1];
         ids.pop();
-        if (ids.length === 0) this.running.delete(input.from);
+        if (ids.length === 0 && this.running.size > RUNNING_KEEP) this.running.delete(input.from);
         this.runningCount--;
         break;
       }
