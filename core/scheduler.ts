@@ -459,7 +459,7 @@ export class TaskSwarm {
         continue;
       }
       scanned++;
-      i = (i + 1) % list.length;
+      if (++i === list.length) i = 0;
       if (this.cdnOnly[holder] || this.uploads[holder] >= this.uploadSlots[holder]) continue;
       allBusy = false;
       if (holder === requester || !this.blacklists.allows(requester, holder)) continue;
