@@ -60,6 +60,10 @@ export interface Scheduled {
 const SOURCE_CHECKS_PER_SCAN = 32;
 /** A requester missing at most this many pieces has its candidates found from its own bitmap. */
 const MISSING_SCAN_MAX = 64;
+/** Fields of a peer's record (TaskSwarm `records`): running downloads, pieces held, then the bitmap. */
+const RECORD_RUNNING = 0;
+const RECORD_HELD = 1;
+const RECORD_WORDS = 2;
 
 export class TaskSwarm {
   /** Pieces the supernode's CDN holds (it may serve them as a special peer). */
@@ -98,6 +102,14 @@ export class TaskSwarm {
   private cdnOnly = new Uint8Array(16);
   private readonly anchor: number[] = [];
   private uploadRate = new Float64Array(16);
+  /**
+   * One record per peer, `recordStride` ints: [running downloads, pieces held, held-piece bitmap
+   * words...], mirroring `running[peer].length` and `have[peer]`. Waking walks many waiters and
+   * asks each "short of work? could this source serve you?": one record read per waiter instead
+   * of a Bitset, its word array and a running list scattered over the heap.
+   */
+  private records = new Int32Array(0);
+  private readonly recordStride: number;
   private uploadSlots = new Float64Array(16);
   /**
    * Uploads the supernode runs at once for requesters that can also use peers (supernodeSlotsFor;
@@ -137,6 +149,8 @@ export class TaskSwarm {
     this.candidateKeys = new Float64Array(pieceCount);
     this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
     this.supernodeSlots = supernodeSlotsFor(cfg, supernodeUploadBytesPerSec, 0);
+    this.recordStride = RECORD_WORDS + Math.ceil(pieceCount / 32);
+    this.records = new Int32Array(16 * this.recordStride);
   }
 
   get peerCount(): number { return this.have.length; }
@@ -153,6 +167,7 @@ export class TaskSwarm {
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
     if (index === this.gone.length) this.growPeers(2 * index);
+    this.records.fill(0, index * this.recordStride, (index + 1) * this.recordStride);
     this.uploads[index] = 0;
     this.gone[index] = 0;
     this.cdnOnly[index] = cdnOnly ? 1 : 0;
@@ -192,6 +207,9 @@ export class TaskSwarm {
   addHolding(peer: number, piece: number): void {
     if (this.gone[peer] || piece < 0 || piece >= this.pieceCount) return;
     if (!this.have[peer].add(piece)) return;
+    const at = peer * this.recordStride;
+    this.records[at + RECORD_WORDS + (piece >>> 5)] |= 1 << (piece & 31);
+    this.records[at + RECORD_HELD]++;
     this.holders[piece].push(peer);
     this.copies[piece]++;
     clearBit(this.noFreeSource, piece);
@@ -208,7 +226,9 @@ export class TaskSwarm {
   copiesOf(piece: number): number { return this.copies[piece]; }
   inFlightOf(piece: number): number { return this.inFlight[piece]; }
   supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
-  missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
+  missingCount(peer: number): number { return this.pieceCount - this.records[peer * this.recordStride + RECORD_HELD]; }
+  /** Pieces the peer is downloading now (runningOf(peer).length). */
+  runningCount(peer: number): number { return this.records[peer * this.recordStride + RECORD_RUNNING]; }
 
   /**
    * Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now; of `piece` when given
@@ -230,28 +250,50 @@ export class TaskSwarm {
    * the pull itself still decides by the full rules (rarest first, limits, blacklists).
    */
   offersTo(source: number, requester: number, piece = -1): boolean {
+    // Every test below is a pure read and the answer is their conjunction: they run cheapest
+    // and likeliest-to-fail first, reading the peers' records (see `records`).
     if (this.gone[requester]) return false;
-    const lacks = this.have[requester];
-    const running = this.running[requester];
+    if (piece >= 0 && !(Number.isInteger(piece) && piece < this.pieceCount)) return false;
+    const records = this.records;
+    const stride = this.recordStride;
+    const lacksAt = requester * stride + RECORD_WORDS;
+    const runningCount = records[requester * stride + RECORD_RUNNING];
     if (piece >= 0) {
-      for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+      const word = piece >>> 5;
+      const mask = 1 << (piece & 31);
+      if ((records[lacksAt + word] & mask) !== 0) return false;
+      if (source === SUPERNODE_INDEX) {
+        if (!this.cdnReady.has(piece) || !this.digestKnown.has(piece)) return false;
+      } else {
+        if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
+        if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
+        if ((records[source * stride + RECORD_WORDS + word] & mask) === 0 || !this.digestKnown.has(piece)) return false;
+      }
+      if (runningCount > 0) {
+        const running = this.running[requester];
+        for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+      }
+      return true;
     }
-    let holds: Uint32Array;
+    const known = this.digestKnown.words;
+    const words = known.length;
+    let holds: Uint32Array | Int32Array;
+    let holdsAt = 0;
     if (source === SUPERNODE_INDEX) {
-      if (piece >= 0) return this.cdnReady.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
       holds = this.cdnReady.words;
     } else {
       if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
       if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
-      if (piece >= 0) return this.have[source].has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
-      holds = this.have[source].words;
+      holds = records;
+      holdsAt = source * stride + RECORD_WORDS;
     }
-    const known = this.digestKnown.words;
-    const missing = lacks.words;
-    for (let w = 0; w < holds.length; w++) {
-      let bits = holds[w] & known[w] & ~missing[w];
+    for (let w = 0; w < words; w++) {
+      let bits = holds[holdsAt + w] & known[w] & ~records[lacksAt + w];
       if (bits === 0) continue;
-      for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+      if (runningCount > 0) {
+        const running = this.running[requester];
+        for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+      }
       if (bits !== 0) return true;
     }
     return false;
@@ -262,6 +304,7 @@ export class TaskSwarm {
     if (this.gone[peer]) return;
     for (const run of this.running[peer]) this.release(run);
     this.running[peer] = [];
+    this.records[peer * this.recordStride + RECORD_RUNNING] = 0;
     this.gone[peer] = 1;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
@@ -283,6 +326,7 @@ export class TaskSwarm {
     if (at < 0) return false;
     this.release(list[at]);
     list.splice(at, 1);
+    this.records[peer * this.recordStride + RECORD_RUNNING]--;
     if (ok) {
       this.addHolding(peer, piece);
       if (source !== SUPERNODE_INDEX) this.blacklists.recordSuccess(peer, source);
@@ -371,6 +415,7 @@ export class TaskSwarm {
       const source = this.chooseSource(walk.requester, piece, walk.supernodeOnly);
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
+      this.records[walk.requester * this.recordStride + RECORD_RUNNING]++;
       this.inFlight[piece]++;
       if (source === SUPERNODE_INDEX) {
         this.supernodeUploadsRunning++;
@@ -500,6 +545,7 @@ export class TaskSwarm {
     this.cdnOnly = grow(this.cdnOnly, new Uint8Array(capacity));
     this.uploadRate = grow(this.uploadRate, new Float64Array(capacity));
     this.uploadSlots = grow(this.uploadSlots, new Float64Array(capacity));
+    this.records = grow(this.records, new Int32Array(capacity * this.recordStride));
   }
 
   private release(run: RunningPiece): void {

@@ -560,7 +560,7 @@ export class Supernode {
 
   /** The peer could run more pieces than it has running, and has pieces left to start. */
   private isShort(swarm: TaskSwarm, peer: number): boolean {
-    const running = swarm.runningOf(peer).length;
+    const running = swarm.runningCount(peer);
     return running < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit) && swarm.missingCount(peer) > running;
   }
 
