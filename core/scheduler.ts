@@ -64,6 +64,8 @@ const MISSING_SCAN_MAX = 64;
 const RECORD_RUNNING = 0;
 const RECORD_HELD = 1;
 const RECORD_WORDS = 2;
+/** Records list the running pieces when a peer may run at most this many (the seed's limit is 4). */
+const RECORD_MAX_RUNNING = 16;
 
 export class TaskSwarm {
   /** Pieces the supernode's CDN holds (it may serve them as a special peer). */
@@ -110,6 +112,12 @@ export class TaskSwarm {
    */
   private records = new Int32Array(0);
   private readonly recordStride: number;
+  /**
+   * Where a record lists the pieces running (after the bitmap; as many slots as a peer may run,
+   * min(piecesPerPull, peerDownLimit)), or -1 when that limit is over RECORD_MAX_RUNNING and
+   * the running lists are read instead.
+   */
+  private readonly recordPiecesAt: number;
   private uploadSlots = new Float64Array(16);
   /**
    * Uploads the supernode runs at once for requesters that can also use peers (supernodeSlotsFor;
@@ -149,7 +157,10 @@ export class TaskSwarm {
     this.candidateKeys = new Float64Array(pieceCount);
     this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
     this.supernodeSlots = supernodeSlotsFor(cfg, supernodeUploadBytesPerSec, 0);
-    this.recordStride = RECORD_WORDS + Math.ceil(pieceCount / 32);
+    const runLimit = Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
+    const listed = runLimit <= RECORD_MAX_RUNNING ? Math.max(0, runLimit) : 0;
+    this.recordPiecesAt = listed > 0 ? RECORD_WORDS + Math.ceil(pieceCount / 32) : -1;
+    this.recordStride = RECORD_WORDS + Math.ceil(pieceCount / 32) + listed;
     this.records = new Int32Array(16 * this.recordStride);
   }
 
@@ -270,8 +281,13 @@ export class TaskSwarm {
         if ((records[source * stride + RECORD_WORDS + word] & mask) === 0 || !this.digestKnown.has(piece)) return false;
       }
       if (runningCount > 0) {
-        const running = this.running[requester];
-        for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+        if (this.recordPiecesAt >= 0) {
+          const list = requester * stride + this.recordPiecesAt;
+          for (let r = 0; r < runningCount; r++) if (records[list + r] === piece) return false;
+        } else {
+          const running = this.running[requester];
+          for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+        }
       }
       return true;
     }
@@ -291,8 +307,16 @@ export class TaskSwarm {
       let bits = holds[holdsAt + w] & known[w] & ~records[lacksAt + w];
       if (bits === 0) continue;
       if (runningCount > 0) {
-        const running = this.running[requester];
-        for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+        if (this.recordPiecesAt >= 0) {
+          const list = requester * stride + this.recordPiecesAt;
+          for (let r = 0; r < runningCount; r++) {
+            const running = records[list + r];
+            if (running >>> 5 === w) bits &= ~(1 << (running & 31));
+          }
+        } else {
+          const running = this.running[requester];
+          for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+        }
       }
       if (bits !== 0) return true;
     }
@@ -326,7 +350,7 @@ export class TaskSwarm {
     if (at < 0) return false;
     this.release(list[at]);
     list.splice(at, 1);
-    this.records[peer * this.recordStride + RECORD_RUNNING]--;
+    this.unlistRunning(peer, piece);
     if (ok) {
       this.addHolding(peer, piece);
       if (source !== SUPERNODE_INDEX) this.blacklists.recordSuccess(peer, source);
@@ -415,7 +439,7 @@ export class TaskSwarm {
       const source = this.chooseSource(walk.requester, piece, walk.supernodeOnly);
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
-      this.records[walk.requester * this.recordStride + RECORD_RUNNING]++;
+      this.listRunning(walk.requester, piece);
       this.inFlight[piece]++;
       if (source === SUPERNODE_INDEX) {
         this.supernodeUploadsRunning++;
@@ -536,6 +560,27 @@ export class TaskSwarm {
     pick.closeness = closeness;
     pick.rate = rate;
     return true;
+  }
+
+  /** The record's side of `running[peer].push` (see `records`). */
+  private listRunning(peer: number, piece: number): void {
+    const at = peer * this.recordStride;
+    const count = this.records[at + RECORD_RUNNING]++;
+    if (this.recordPiecesAt >= 0) this.records[at + this.recordPiecesAt + count] = piece;
+  }
+
+  /** The record's side of taking `piece` out of `running[peer]` (a peer runs a piece once). */
+  private unlistRunning(peer: number, piece: number): void {
+    const at = peer * this.recordStride;
+    const count = --this.records[at + RECORD_RUNNING];
+    if (this.recordPiecesAt < 0) return;
+    const list = at + this.recordPiecesAt;
+    for (let r = 0; r <= count; r++) {
+      if (this.records[list + r] === piece) {
+        this.records[list + r] = this.records[list + count];
+        return;
+      }
+    }
   }
 
   private growPeers(capacity: number): void {
