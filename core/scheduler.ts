@@ -102,6 +102,8 @@ export class TaskSwarm {
   private uploads = new Int32Array(16);
   private gone = new Uint8Array(16);
   private cdnOnly = new Uint8Array(16);
+  /** 1 when the peer serves no one now: cdn-only, or every upload slot taken (what a holder scan tests first). */
+  private full = new Uint8Array(16);
   private readonly anchor: number[] = [];
   private uploadRate = new Float64Array(16);
   /**
@@ -187,6 +189,7 @@ export class TaskSwarm {
     if (!cdnOnly) this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
     else this.cdnOnlyPeers++;
     this.uploadSlots[index] = uploadSlotsFor(this.cfg, uploadRateBytesPerSec);
+    this.refreshFull(index);
     this.supernodeSlots = supernodeSlotsFor(this.cfg, this.supernodeUploadBytesPerSec, this.fastestUploadRate);
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
@@ -444,7 +447,10 @@ export class TaskSwarm {
       if (source === SUPERNODE_INDEX) {
         this.supernodeUploadsRunning++;
         this.fromSupernode[piece]++;
-      } else this.uploads[source]++;
+      } else {
+        this.uploads[source]++;
+        this.refreshFull(source);
+      }
       out.push({ piece, source });
     }
   }
@@ -529,7 +535,7 @@ export class TaskSwarm {
       }
       scanned++;
       if (++i === list.length) i = 0;
-      if (this.cdnOnly[holder] || this.uploads[holder] >= this.uploadSlots[holder]) continue;
+      if (this.full[holder] === 1) continue;
       allBusy = false;
       if (holder === requester || !this.blacklists.allows(requester, holder)) continue;
       // An idle holder as fast as the fastest peer of the swarm, as close as any can be: nothing beats it.
@@ -562,6 +568,10 @@ export class TaskSwarm {
     return true;
   }
 
+  private refreshFull(peer: number): void {
+    this.full[peer] = this.cdnOnly[peer] === 1 || this.uploads[peer] >= this.uploadSlots[peer] ? 1 : 0;
+  }
+
   /** The record's side of `running[peer].push` (see `records`). */
   private listRunning(peer: number, piece: number): void {
     const at = peer * this.recordStride;
@@ -588,6 +598,7 @@ export class TaskSwarm {
     this.uploads = grow(this.uploads, new Int32Array(capacity));
     this.gone = grow(this.gone, new Uint8Array(capacity));
     this.cdnOnly = grow(this.cdnOnly, new Uint8Array(capacity));
+    this.full = grow(this.full, new Uint8Array(capacity));
     this.uploadRate = grow(this.uploadRate, new Float64Array(capacity));
     this.uploadSlots = grow(this.uploadSlots, new Float64Array(capacity));
     this.records = grow(this.records, new Int32Array(capacity * this.recordStride));
@@ -604,6 +615,7 @@ export class TaskSwarm {
       hint.fill(0);
     } else {
       this.uploads[run.source]--;
+      this.refreshFull(run.source);
       // The source has a free slot again for every piece it holds.
       const holds = this.have[run.source].words;
       for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];
