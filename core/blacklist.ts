@@ -99,6 +99,7 @@ export class Blacklists {
   /** Sources to probe since the last call; the caller answers each with probeFailed / Served / Inconclusive. */
   takeProbes(): number[] {
     const probes = this.probeQueue;
+    if (probes.length === 0) return probes; // nothing asked (almost every report): no new list
     this.probeQueue = [];
     return probes;
   }
@@ -161,6 +162,8 @@ export class Blacklists {
 
   /** Source `source` may serve requester `requester`. */
   allows(requester: number, source: number): boolean {
+    // No lists at all (a swarm without failures, the common case): nothing to look up.
+    if (this.globalSet.size === 0 && this.suspended.size === 0 && this.local.size === 0) return true;
     return !this.globalSet.has(source) && !this.suspended.has(source) && !(this.local.get(requester)?.has(source) ?? false);
   }
 

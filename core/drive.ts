@@ -40,17 +40,27 @@ export class Clock {
 
 /** FIFO of effects with a bound, so a runaway machine fails loudly instead of eating memory. */
 export class Outbox<E> {
-  private items: E[] = [];
+  /** items[head, tail) are queued; the array is kept and reused (no new list per drain). */
+  private readonly items: (E | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   constructor(private readonly limit = 1_000_000) {}
   push(effect: E): void {
-    if (this.items.length - this.head >= this.limit) throw new Error(`effect queue over its limit of ${this.limit}`);
-    this.items.push(effect);
+    if (this.tail - this.head >= this.limit) throw new Error(`effect queue over its limit of ${this.limit}`);
+    if (this.tail === this.items.length) this.items.push(effect);
+    else this.items[this.tail] = effect;
+    this.tail++;
   }
   poll(): E | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const effect = this.items[this.head++];
-    if (this.head === this.items.length) { this.items = []; this.head = 0; }
+    if (this.head === this.tail) return undefined;
+    const effect = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.tail) {
+      this.head = 0;
+      this.tail = 0;
+      // A burst (an answer to every peer at once) does not keep its long list for good.
+      if (this.items.length > 1024) this.items.length = 0;
+    }
     return effect;
   }
 }

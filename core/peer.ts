@@ -282,11 +282,13 @@ export class Peer {
     const { startByte, endByte } = pieceRange(plan, piece);
     const sourceAddr = source === SUPERNODE ? this.currentSupernode! : assignment.sourceAddr;
     this.running.set(piece, { source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
-    this.out.push({
+    const effect: Extract<PeerEffect, { kind: 'fetch-piece' }> = {
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
       expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
-      ...(this.grant ? { grant: this.grant } : {}),
-    });
+    };
+    // Set after the literal rather than spread into it: one object per fetch, not three.
+    if (this.grant) effect.grant = this.grant;
+    this.out.push(effect);
   }
 
   private onFetched(nowMs: number, piece: number, source: PeerId, digest: string | null, failure?: FailureKind): void {
@@ -348,7 +350,9 @@ export class Peer {
   private sendResults(msg: Extract<PeerToSupernode, { kind: 'pull' | 'report' }>): void {
     const claims = msg.results.some((result) => result.ok);
     const waitForUploaderMs = claims ? Math.min(this.cfg.uploaderWaitMs, Math.floor(this.cfg.pullTimeoutMs / 4)) : 0;
-    this.out.push({ kind: 'send', to: this.currentSupernode!, msg, ...(waitForUploaderMs > 0 ? { waitForUploaderMs } : {}) });
+    const effect: Extract<PeerEffect, { kind: 'send' }> = { kind: 'send', to: this.currentSupernode!, msg };
+    if (waitForUploaderMs > 0) effect.waitForUploaderMs = waitForUploaderMs;
+    this.out.push(effect);
   }
 
   private migrate(nowMs: number): void {

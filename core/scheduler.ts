@@ -60,6 +60,12 @@ export interface Scheduled {
 const SOURCE_CHECKS_PER_SCAN = 32;
 /** A requester missing at most this many pieces has its candidates found from its own bitmap. */
 const MISSING_SCAN_MAX = 64;
+/** Fields of a peer's record (TaskSwarm `records`): running downloads, pieces held, then the bitmap. */
+const RECORD_RUNNING = 0;
+const RECORD_HELD = 1;
+const RECORD_WORDS = 2;
+/** Records list the running pieces when a peer may run at most this many (the seed's limit is 4). */
+const RECORD_MAX_RUNNING = 16;
 
 export class TaskSwarm {
   /** Pieces the supernode's CDN holds (it may serve them as a special peer). */
@@ -89,12 +95,32 @@ export class TaskSwarm {
 
   private readonly have: Bitset[] = [];
   private readonly running: RunningPiece[][] = [];
-  private readonly uploads: number[] = [];
-  private readonly gone: boolean[] = [];
-  private readonly cdnOnly: boolean[] = [];
+  /**
+   * Per-peer flags and counters the holder scans read for every holder they look at, as typed
+   * arrays (dense, one cache line covers many peers) grown by doubling in addPeer.
+   */
+  private uploads = new Int32Array(16);
+  private gone = new Uint8Array(16);
+  private cdnOnly = new Uint8Array(16);
+  /** 1 when the peer serves no one now: cdn-only, or every upload slot taken (what a holder scan tests first). */
+  private full = new Uint8Array(16);
   private readonly anchor: number[] = [];
-  private readonly uploadRate: number[] = [];
-  private readonly uploadSlots: number[] = [];
+  private uploadRate = new Float64Array(16);
+  /**
+   * One record per peer, `recordStride` ints: [running downloads, pieces held, held-piece bitmap
+   * words...], mirroring `running[peer].length` and `have[peer]`. Waking walks many waiters and
+   * asks each "short of work? could this source serve you?": one record read per waiter instead
+   * of a Bitset, its word array and a running list scattered over the heap.
+   */
+  private records = new Int32Array(0);
+  private readonly recordStride: number;
+  /**
+   * Where a record lists the pieces running (after the bitmap; as many slots as a peer may run,
+   * min(piecesPerPull, peerDownLimit)), or -1 when that limit is over RECORD_MAX_RUNNING and
+   * the running lists are read instead.
+   */
+  private readonly recordPiecesAt: number;
+  private uploadSlots = new Float64Array(16);
   /**
    * Uploads the supernode runs at once for requesters that can also use peers (supernodeSlotsFor;
    * follows the fastest peer that joins). A requester that may use nothing but the supernode
@@ -135,6 +161,11 @@ export class TaskSwarm {
     this.candidateKeys = new Float64Array(pieceCount);
     this.fairShareRate = cfg.assumedUploadBytesPerSec / Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
     this.supernodeSlots = supernodeSlotsFor(cfg, supernodeUploadBytesPerSec, 0);
+    const runLimit = Math.min(cfg.piecesPerPull, cfg.peerDownLimit);
+    const listed = runLimit <= RECORD_MAX_RUNNING ? Math.max(0, runLimit) : 0;
+    this.recordPiecesAt = listed > 0 ? RECORD_WORDS + Math.ceil(pieceCount / 32) : -1;
+    this.recordStride = RECORD_WORDS + Math.ceil(pieceCount / 32) + listed;
+    this.records = new Int32Array(16 * this.recordStride);
   }
 
   get peerCount(): number { return this.have.length; }
@@ -150,16 +181,19 @@ export class TaskSwarm {
     this.placements.add(placement);
     this.have.push(new Bitset(this.pieceCount));
     this.running.push([]);
-    this.uploads.push(0);
-    this.gone.push(false);
-    this.cdnOnly.push(cdnOnly);
+    if (index === this.gone.length) this.growPeers(2 * index);
+    this.records.fill(0, index * this.recordStride, (index + 1) * this.recordStride);
+    this.uploads[index] = 0;
+    this.gone[index] = 0;
+    this.cdnOnly[index] = cdnOnly ? 1 : 0;
     const rate = uploadRateBytesPerSec > 0 ? uploadRateBytesPerSec : this.cfg.assumedUploadBytesPerSec;
-    this.uploadRate.push(rate);
+    this.uploadRate[index] = rate;
     if (!cdnOnly) {
       this.fastestUploadRate = Math.max(this.fastestUploadRate, rate);
       this.relayPeers++;
     } else this.cdnOnlyPeers++;
-    this.uploadSlots.push(uploadSlotsFor(this.cfg, uploadRateBytesPerSec));
+    this.uploadSlots[index] = uploadSlotsFor(this.cfg, uploadRateBytesPerSec);
+    this.refreshFull(index);
     this.supernodeSlots = supernodeSlotsFor(this.cfg, this.supernodeUploadBytesPerSec, this.fastestUploadRate);
     this.anchor.push(Math.min(Math.max(anchorPiece, 0), Math.max(this.pieceCount - 1, 0)));
     return index;
@@ -191,6 +225,9 @@ export class TaskSwarm {
   addHolding(peer: number, piece: number): void {
     if (this.gone[peer] || piece < 0 || piece >= this.pieceCount) return;
     if (!this.have[peer].add(piece)) return;
+    const at = peer * this.recordStride;
+    this.records[at + RECORD_WORDS + (piece >>> 5)] |= 1 << (piece & 31);
+    this.records[at + RECORD_HELD]++;
     this.holders[piece].push(peer);
     this.copies[piece]++;
     clearBit(this.noFreeSource, piece);
@@ -199,15 +236,17 @@ export class TaskSwarm {
 
   hasPiece(peer: number, piece: number): boolean { return this.have[peer].has(piece); }
   isComplete(peer: number): boolean { return this.have[peer].full; }
-  isGone(peer: number): boolean { return this.gone[peer]; }
-  isCdnOnly(peer: number): boolean { return this.cdnOnly[peer]; }
+  isGone(peer: number): boolean { return this.gone[peer] === 1; }
+  isCdnOnly(peer: number): boolean { return this.cdnOnly[peer] === 1; }
   runningOf(peer: number): readonly RunningPiece[] { return this.running[peer]; }
   uploadsOf(peer: number): number { return this.uploads[peer]; }
   uploadSlotsOf(peer: number): number { return this.uploadSlots[peer]; }
   copiesOf(piece: number): number { return this.copies[piece]; }
   inFlightOf(piece: number): number { return this.inFlight[piece]; }
   supernodeCopiesOf(piece: number): number { return this.fromSupernode[piece]; }
-  missingCount(peer: number): number { return this.pieceCount - this.have[peer].count; }
+  missingCount(peer: number): number { return this.pieceCount - this.records[peer * this.recordStride + RECORD_HELD]; }
+  /** Pieces the peer is downloading now (runningOf(peer).length). */
+  runningCount(peer: number): number { return this.records[peer * this.recordStride + RECORD_RUNNING]; }
 
   /**
    * Uploads `source` (a peer, or SUPERNODE_INDEX) could still take on now; of `piece` when given
@@ -229,28 +268,63 @@ export class TaskSwarm {
    * the pull itself still decides by the full rules (rarest first, limits, blacklists).
    */
   offersTo(source: number, requester: number, piece = -1): boolean {
+    // Every test below is a pure read and the answer is their conjunction: they run cheapest
+    // and likeliest-to-fail first, reading the peers' records (see `records`).
     if (this.gone[requester]) return false;
-    const lacks = this.have[requester];
-    const running = this.running[requester];
+    if (piece >= 0 && !(Number.isInteger(piece) && piece < this.pieceCount)) return false;
+    const records = this.records;
+    const stride = this.recordStride;
+    const lacksAt = requester * stride + RECORD_WORDS;
+    const runningCount = records[requester * stride + RECORD_RUNNING];
     if (piece >= 0) {
-      for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+      const word = piece >>> 5;
+      const mask = 1 << (piece & 31);
+      if ((records[lacksAt + word] & mask) !== 0) return false;
+      if (source === SUPERNODE_INDEX) {
+        if (!this.cdnReady.has(piece) || !this.digestKnown.has(piece)) return false;
+      } else {
+        if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
+        if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
+        if ((records[source * stride + RECORD_WORDS + word] & mask) === 0 || !this.digestKnown.has(piece)) return false;
+      }
+      if (runningCount > 0) {
+        if (this.recordPiecesAt >= 0) {
+          const list = requester * stride + this.recordPiecesAt;
+          for (let r = 0; r < runningCount; r++) if (records[list + r] === piece) return false;
+        } else {
+          const running = this.running[requester];
+          for (let r = 0; r < running.length; r++) if (running[r].piece === piece) return false;
+        }
+      }
+      return true;
     }
-    let holds: Uint32Array;
+    const known = this.digestKnown.words;
+    const words = known.length;
+    let holds: Uint32Array | Int32Array;
+    let holdsAt = 0;
     if (source === SUPERNODE_INDEX) {
-      if (piece >= 0) return this.cdnReady.has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
       holds = this.cdnReady.words;
     } else {
       if (source === requester || this.gone[source] || this.cdnOnly[source]) return false;
       if (this.cdnOnly[requester] || this.blacklists.isIsolated(requester) || !this.blacklists.allows(requester, source)) return false;
-      if (piece >= 0) return this.have[source].has(piece) && this.digestKnown.has(piece) && !lacks.has(piece);
-      holds = this.have[source].words;
+      holds = records;
+      holdsAt = source * stride + RECORD_WORDS;
     }
-    const known = this.digestKnown.words;
-    const missing = lacks.words;
-    for (let w = 0; w < holds.length; w++) {
-      let bits = holds[w] & known[w] & ~missing[w];
+    for (let w = 0; w < words; w++) {
+      let bits = holds[holdsAt + w] & known[w] & ~records[lacksAt + w];
       if (bits === 0) continue;
-      for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+      if (runningCount > 0) {
+        if (this.recordPiecesAt >= 0) {
+          const list = requester * stride + this.recordPiecesAt;
+          for (let r = 0; r < runningCount; r++) {
+            const running = records[list + r];
+            if (running >>> 5 === w) bits &= ~(1 << (running & 31));
+          }
+        } else {
+          const running = this.running[requester];
+          for (let r = 0; r < running.length; r++) if (running[r].piece >>> 5 === w) bits &= ~(1 << (running[r].piece & 31));
+        }
+      }
       if (bits !== 0) return true;
     }
     return false;
@@ -261,7 +335,8 @@ export class TaskSwarm {
     if (this.gone[peer]) return;
     for (const run of this.running[peer]) this.release(run);
     this.running[peer] = [];
-    this.gone[peer] = true;
+    this.records[peer * this.recordStride + RECORD_RUNNING] = 0;
+    this.gone[peer] = 1;
     if (!this.cdnOnly[peer]) this.relayPeers--;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
@@ -283,6 +358,7 @@ export class TaskSwarm {
     if (at < 0) return false;
     this.release(list[at]);
     list.splice(at, 1);
+    this.unlistRunning(peer, piece);
     if (ok) {
       this.addHolding(peer, piece);
       if (source !== SUPERNODE_INDEX) this.blacklists.recordSuccess(peer, source);
@@ -321,7 +397,7 @@ export class TaskSwarm {
     if (wanted <= 0 || this.gone[requester]) return [];
     const walk = this.walk;
     walk.requester = requester;
-    walk.supernodeOnly = this.cdnOnly[requester] || this.blacklists.isIsolated(requester);
+    walk.supernodeOnly = this.cdnOnly[requester] === 1 || this.blacklists.isIsolated(requester);
     walk.rotation = randomInt(rng, this.pieceCount);
     walk.runningAtStart = mine.length;
     walk.anchor = this.anchor[requester];
@@ -371,11 +447,15 @@ export class TaskSwarm {
       const source = this.chooseSource(walk.requester, piece, walk.supernodeOnly);
       if (source === null) continue;
       mine.push({ piece, source, startedMs: nowMs });
+      this.listRunning(walk.requester, piece);
       this.inFlight[piece]++;
       if (source === SUPERNODE_INDEX) {
         this.supernodeUploadsRunning++;
         this.fromSupernode[piece]++;
-      } else this.uploads[source]++;
+      } else {
+        this.uploads[source]++;
+        this.refreshFull(source);
+      }
       out.push({ piece, source });
     }
   }
@@ -464,8 +544,8 @@ export class TaskSwarm {
         continue;
       }
       scanned++;
-      i = (i + 1) % list.length;
-      if (this.cdnOnly[holder] || this.uploads[holder] >= this.uploadSlots[holder]) continue;
+      if (++i === list.length) i = 0;
+      if (this.full[holder] === 1) continue;
       allBusy = false;
       if (holder === requester || !this.blacklists.allows(requester, holder)) continue;
       // An idle holder as fast as the fastest peer of the swarm, as close as any can be: nothing beats it.
@@ -498,6 +578,42 @@ export class TaskSwarm {
     return true;
   }
 
+  private refreshFull(peer: number): void {
+    this.full[peer] = this.cdnOnly[peer] === 1 || this.uploads[peer] >= this.uploadSlots[peer] ? 1 : 0;
+  }
+
+  /** The record's side of `running[peer].push` (see `records`). */
+  private listRunning(peer: number, piece: number): void {
+    const at = peer * this.recordStride;
+    const count = this.records[at + RECORD_RUNNING]++;
+    if (this.recordPiecesAt >= 0) this.records[at + this.recordPiecesAt + count] = piece;
+  }
+
+  /** The record's side of taking `piece` out of `running[peer]` (a peer runs a piece once). */
+  private unlistRunning(peer: number, piece: number): void {
+    const at = peer * this.recordStride;
+    const count = --this.records[at + RECORD_RUNNING];
+    if (this.recordPiecesAt < 0) return;
+    const list = at + this.recordPiecesAt;
+    for (let r = 0; r <= count; r++) {
+      if (this.records[list + r] === piece) {
+        this.records[list + r] = this.records[list + count];
+        return;
+      }
+    }
+  }
+
+  private growPeers(capacity: number): void {
+    const grow = <T extends Int32Array | Uint8Array | Float64Array>(old: T, next: T): T => { next.set(old); return next; };
+    this.uploads = grow(this.uploads, new Int32Array(capacity));
+    this.gone = grow(this.gone, new Uint8Array(capacity));
+    this.cdnOnly = grow(this.cdnOnly, new Uint8Array(capacity));
+    this.full = grow(this.full, new Uint8Array(capacity));
+    this.uploadRate = grow(this.uploadRate, new Float64Array(capacity));
+    this.uploadSlots = grow(this.uploadSlots, new Float64Array(capacity));
+    this.records = grow(this.records, new Int32Array(capacity * this.recordStride));
+  }
+
   private release(run: RunningPiece): void {
     this.inFlight[run.piece]--;
     this.reorder(run.piece);
@@ -509,6 +625,7 @@ export class TaskSwarm {
       hint.fill(0);
     } else {
       this.uploads[run.source]--;
+      this.refreshFull(run.source);
       // The source has a free slot again for every piece it holds.
       const holds = this.have[run.source].words;
       for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];

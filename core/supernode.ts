@@ -365,7 +365,9 @@ export class Supernode {
   /** An assign, with a fresh grant when the peer's is past half its life or an uploader refused it. */
   private sendAssign(nowMs: number, task: Task, slot: PeerSlot, pieces: Assignment[], retryAfterMs: number): void {
     const renew = slot.grantRefused || nowMs >= slot.grantExpiresAtMs - this.cfg.grantTtlMs / 2;
-    this.send(slot.id, { kind: 'assign', taskId: task.taskId, pieces, retryAfterMs, ...(renew ? { grant: this.issueGrant(nowMs, task, slot) } : {}) });
+    const msg: Extract<SupernodeToPeer, { kind: 'assign' }> = { kind: 'assign', taskId: task.taskId, pieces, retryAfterMs };
+    if (renew) msg.grant = this.issueGrant(nowMs, task, slot);
+    this.send(slot.id, msg);
   }
 
   private onCdnPiece(nowMs: number, taskId: TaskId, piece: number, digest: string): void {
@@ -558,7 +560,7 @@ export class Supernode {
 
   /** The peer could run more pieces than it has running, and has pieces left to start. */
   private isShort(swarm: TaskSwarm, peer: number): boolean {
-    const running = swarm.runningOf(peer).length;
+    const running = swarm.runningCount(peer);
     return running < Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit) && swarm.missingCount(peer) > running;
   }
 

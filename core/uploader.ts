@@ -78,12 +78,19 @@ export const DEFAULT_UPLOADER: Readonly<UploaderConfig> = Object.freeze({
 
 interface ListedTask { pieces: Bitset; lastUsedMs: number }
 
+/**
+ * Requesters whose (empty) list of running uploads stays listed: deleting and re-adding a map entry
+ * per upload cost more than the upload's whole bookkeeping. Beyond this many, emptied lists go.
+ */
+const RUNNING_KEEP = 64;
+
 export class Uploader {
   private readonly clock = new Clock();
   private readonly out = new Outbox<UploaderEffect>();
   private readonly tasks = new Map<TaskId, ListedTask>();
-  private readonly running = new Set<string>();
-  private readonly runningPerRequester = new Map<PeerId, number>();
+  /** Request ids of the uploads running, per requester (numbers: no key string per upload). */
+  private readonly running = new Map<PeerId, number[]>();
+  private runningCount = 0;
   private idleSinceMs = 0;
   private exited = false;
 
@@ -93,7 +100,7 @@ export class Uploader {
     this.cfg = { ...cfg };
   }
 
-  get activeUploads(): number { return this.running.size; }
+  get activeUploads(): number { return this.runningCount; }
   get config(): Readonly<UploaderConfig> { return this.cfg; }
   get listedTasks(): number { return this.tasks.size; }
   holds(taskId: TaskId, piece: number): boolean { return this.tasks.get(taskId)?.pieces.has(piece) ?? false; }
@@ -138,23 +145,28 @@ export class Uploader {
           break;
         }
         task.lastUsedMs = nowMs;
-        const key = uploadKey(input.from, input.requestId);
-        const mine = this.runningPerRequester.get(input.from) ?? 0;
+        const ids = this.running.get(input.from);
+        const mine = ids === undefined ? 0 : ids.length;
         const perRequester = this.cfg.perRequesterLimit ?? 0;
-        if (this.running.size >= this.cfg.uploadLimit || this.running.has(key) || (perRequester > 0 && mine >= perRequester)) {
+        if (this.runningCount >= this.cfg.uploadLimit || (ids !== undefined && ids.includes(input.requestId))
+          || (perRequester > 0 && mine >= perRequester)) {
           this.out.push({ kind: 'refuse', to: input.from, requestId: input.requestId, reason: 'busy' });
           break;
         }
-        this.running.add(key);
-        this.runningPerRequester.set(input.from, mine + 1);
+        if (ids === undefined) this.running.set(input.from, [input.requestId]);
+        else ids.push(input.requestId);
+        this.runningCount++;
         this.out.push({ kind: 'serve', to: input.from, requestId: input.requestId, taskId: input.taskId, piece: input.piece });
         break;
       }
       case 'upload-finished': {
-        if (!this.running.delete(uploadKey(input.from, input.requestId))) break;
-        const left = (this.runningPerRequester.get(input.from) ?? 1) - 1;
-        if (left > 0) this.runningPerRequester.set(input.from, left);
-        else this.runningPerRequester.delete(input.from);
+        const ids = this.running.get(input.from);
+        const at = ids === undefined ? -1 : ids.indexOf(input.requestId);
+        if (ids === undefined || at < 0) break;
+        ids[at] = ids[ids.length - 1];
+        ids.pop();
+        if (ids.length === 0 && this.running.size > RUNNING_KEEP) this.running.delete(input.from);
+        this.runningCount--;
         break;
       }
       case 'timeout':
@@ -163,7 +175,7 @@ export class Uploader {
     }
   }
 
-  private busy(): boolean { return this.running.size > 0 || this.tasks.size > 0; }
+  private busy(): boolean { return this.runningCount > 0 || this.tasks.size > 0; }
 
   poll(): UploaderEffect | undefined { return this.out.poll(); }
 
@@ -176,7 +188,7 @@ export class Uploader {
         if (next === null || at < next) next = at;
       }
     }
-    if (this.cfg.idleExitMs > 0 && this.running.size === 0 && this.tasks.size === 0) {
+    if (this.cfg.idleExitMs > 0 && this.runningCount === 0 && this.tasks.size === 0) {
       const at = this.idleSinceMs + this.cfg.idleExitMs;
       if (next === null || at < next) next = at;
     }
@@ -192,7 +204,7 @@ export class Uploader {
         }
       }
     }
-    if (this.cfg.idleExitMs > 0 && !this.exited && this.running.size === 0 && this.tasks.size === 0
+    if (this.cfg.idleExitMs > 0 && !this.exited && this.runningCount === 0 && this.tasks.size === 0
       && nowMs >= this.idleSinceMs + this.cfg.idleExitMs) {
       this.exited = true;
       this.out.push({ kind: 'exit' });
@@ -208,8 +220,4 @@ export class Uploader {
       this.out.push({ kind: 'unlisted', taskId: oldest });
     }
   }
-}
-
-function uploadKey(from: PeerId, requestId: number): string {
-  return `${from}#${requestId}`;
 }

@@ -297,27 +297,39 @@ export class Network {
   private refillSenderSide(x: number, epoch: number): void {
     this.refillUp(x, epoch);
     const out = this.outFlows[x];
-    for (let i = 0; i < out.length; i++) this.refillDown(this.dst[out[i]], epoch);
+    const dst = this.dst;
+    for (let i = 0; i < out.length; i++) this.refillDown(dst[out[i]], epoch);
   }
 
   /** x's downlink, and the uplink of every sender to x. */
   private refillReceiverSide(x: number, epoch: number): void {
     this.refillDown(x, epoch);
     const inbound = this.inFlows[x];
-    for (let i = 0; i < inbound.length; i++) this.refillUp(this.src[inbound[i]], epoch);
+    const src = this.src;
+    for (let i = 0; i < inbound.length; i++) this.refillUp(src[inbound[i]], epoch);
   }
 
+  // refillUp and refillDown read the arrays into locals once: these two loops run for every flow
+  // next to every change, and a field load per element cost more than the arithmetic.
   private refillUp(node: number, epoch: number): void {
     if (this.upStamp[node] === epoch) return;
     this.upStamp[node] = epoch;
     const flows = this.outFlows[node];
-    const demand = this.demandScratch(flows.length);
+    const k = flows.length;
+    const demand = this.demandScratch(k);
+    const dst = this.dst;
+    const downBps = this.downBps;
+    const inCount = this.inCount;
+    const caps = this.capsBps;
     let total = 0;
-    for (let i = 0; i < flows.length; i++) {
+    for (let i = 0; i < k; i++) {
       const f = flows[i];
-      const d = this.dst[f];
-      const share = this.downBps[d] / this.inCount[d];
-      total += demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
+      const d = dst[f];
+      const share = downBps[d] / inCount[d];
+      const cap = caps[f];
+      const wanted = share < cap ? share : cap;
+      demand[i] = wanted;
+      total += wanted;
     }
     this.waterFill(this.upBps[node], flows, demand, total, this.upAlloc, epoch);
   }
@@ -326,13 +338,21 @@ export class Network {
     if (this.downStamp[node] === epoch) return;
     this.downStamp[node] = epoch;
     const flows = this.inFlows[node];
-    const demand = this.demandScratch(flows.length);
+    const k = flows.length;
+    const demand = this.demandScratch(k);
+    const src = this.src;
+    const upBps = this.upBps;
+    const outCount = this.outCount;
+    const caps = this.capsBps;
     let total = 0;
-    for (let i = 0; i < flows.length; i++) {
+    for (let i = 0; i < k; i++) {
       const f = flows[i];
-      const s = this.src[f];
-      const share = this.upBps[s] / this.outCount[s];
-      total += demand[i] = share < this.capsBps[f] ? share : this.capsBps[f];
+      const s = src[f];
+      const share = upBps[s] / outCount[s];
+      const cap = caps[f];
+      const wanted = share < cap ? share : cap;
+      demand[i] = wanted;
+      total += wanted;
     }
     this.waterFill(this.downBps[node], flows, demand, total, this.downAlloc, epoch);
   }
@@ -355,12 +375,10 @@ export class Network {
    */
   private waterFill(capacityBps: number, flows: number[], demand: Float64Array, totalDemand: number, alloc: Float64Array, epoch: number): void {
     const k = flows.length;
-    const next = this.scratchAlloc;
-    if (totalDemand <= capacityBps) {
-      for (let i = 0; i < k; i++) next[i] = demand[i];
-    } else {
+    const next = totalDemand <= capacityBps ? demand : this.scratchAlloc;
+    if (next !== demand) {
       const settled = this.scratchSettled;
-      settled.fill(0, 0, k);
+      for (let i = 0; i < k; i++) settled[i] = 0;
       let remaining = capacityBps;
       let open = k;
       while (open > 0) {
@@ -381,12 +399,15 @@ export class Network {
         }
       }
     }
+    const rates = this.ratesBps;
+    const stamp = this.flowStamp;
     for (let i = 0; i < k; i++) {
       const f = flows[i];
-      if (alloc[f] === next[i] && this.ratesBps[f] > 0) continue;
-      alloc[f] = next[i];
-      if (this.flowStamp[f] !== epoch) {
-        this.flowStamp[f] = epoch;
+      const value = next[i];
+      if (alloc[f] === value && rates[f] > 0) continue;
+      alloc[f] = value;
+      if (stamp[f] !== epoch) {
+        stamp[f] = epoch;
         if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);
         this.touchedFlows[this.touchedCount++] = f;
       }

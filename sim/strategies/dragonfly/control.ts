@@ -19,7 +19,21 @@ import type { DragonflyRun } from './run.ts';
 export const MAX_HOSTS = (1 << 20) - 1;
 export const MAX_SUPERNODES = (1 << 10) - 1;
 
-export function hostId(host: number): PeerId { return `h${host}`; }
+/**
+ * Host ids are made once and kept: the same string object every time, so the core's maps keyed
+ * by PeerId hash it once and compare it by reference (a fresh `h${host}` per message cost a
+ * string build and a hash at every lookup).
+ */
+const hostIds: PeerId[] = [];
+export function hostId(host: number): PeerId {
+  if (!(Number.isInteger(host) && host >= 0 && host <= MAX_HOSTS)) return `h${host}`;
+  let id = hostIds[host];
+  if (id === undefined) {
+    for (let h = hostIds.length; h <= host; h++) hostIds.push(`h${h}`);
+    id = hostIds[host];
+  }
+  return id;
+}
 export function hostOf(id: PeerId): number { return Number(id.slice(1)); }
 
 export class ControlPlane {

@@ -41,10 +41,12 @@ export class DataPlane {
     const sourceNode = effect.source === SUPERNODE
       ? sim.supernodeNodes[supernodes.indexOf(effect.sourceAddr)]
       : sim.hostNode(hostOf(effect.sourceAddr));
-    const id = transfers.open({
+    const transfer: Transfer = {
       kind: 'piece', owner: host, piece: effect.piece, source: effect.source, sourceNode,
-      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1, ...(effect.grant ? { grant: effect.grant } : {}),
-    });
+      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1,
+    };
+    if (effect.grant) transfer.grant = effect.grant;
+    const id = transfers.open(transfer);
     sim.at(sim.nowMs + sim.latencyMs(sim.hostNode(host), sourceNode), this.requestEvent, id);
   }
 

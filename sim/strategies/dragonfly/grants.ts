@@ -23,7 +23,18 @@ export function signGrant(key: string, grant: Grant): Grant {
 /** The grant as the core Uploader sees it: null unless signed by one of `trusted`. */
 export function verifyGrant(trusted: ReadonlySet<string>, grant: Grant | undefined): VerifiedGrant | null {
   if (!grant) return null;
-  const key = grant.signature.slice(0, grant.signature.indexOf('|'));
-  if (!trusted.has(key) || grant.signature !== tokenOf(key, grant)) return null;
-  return { taskId: grant.taskId, expiresAtMs: grant.expiresAtMs };
+  let checked = checkedGrants.get(grant);
+  if (checked === undefined || checked.signature !== grant.signature || checked.taskId !== grant.taskId
+    || checked.peer !== grant.peer || checked.expiresAtMs !== grant.expiresAtMs) {
+    // A peer sends one grant object with every request until it is renewed: its token is built once.
+    const key = grant.signature.slice(0, grant.signature.indexOf('|'));
+    const verified = grant.signature === tokenOf(key, grant) ? { taskId: grant.taskId, expiresAtMs: grant.expiresAtMs } : null;
+    checked = { signature: grant.signature, taskId: grant.taskId, peer: grant.peer, expiresAtMs: grant.expiresAtMs, key, verified };
+    checkedGrants.set(grant, checked);
+  }
+  return checked.verified !== null && trusted.has(checked.key) ? checked.verified : null;
 }
+
+/** What verifyGrant found of a grant object, with the fields it was found for. */
+interface CheckedGrant { signature: string; taskId: string; peer: string; expiresAtMs: number; key: string; verified: VerifiedGrant | null }
+const checkedGrants = new WeakMap<Grant, CheckedGrant>();
