@@ -127,7 +127,7 @@ export class TaskSwarm {
    * (cdn pattern, self-isolated) may take it up to `supernodeUpLimit`.
    */
   private supernodeSlots: number;
-  /** Peers that joined in the cdn pattern (they wake on any supernode slot up to supernodeUpLimit). */
+  /** cdn-pattern peers present (they may take the supernode up to supernodeUpLimit, so waking counts to it). */
   private cdnOnlyPeers = 0;
   /** Peers present that may relay pieces (not cdn pattern, not gone): with fewer than two, no one relays. */
   private relayPeers = 0;
@@ -337,7 +337,8 @@ export class TaskSwarm {
     this.running[peer] = [];
     this.records[peer * this.recordStride + RECORD_RUNNING] = 0;
     this.gone[peer] = 1;
-    if (!this.cdnOnly[peer]) this.relayPeers--;
+    if (this.cdnOnly[peer]) this.cdnOnlyPeers--;
+    else this.relayPeers--;
     this.blacklists.markGone(peer);
     const have = this.have[peer];
     for (let piece = 0; piece < this.pieceCount; piece++) {

@@ -89,9 +89,10 @@ export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: strin
     for (const line of text.split('\n')) {
       const fetch = FETCH_LINE.exec(line);
       if (fetch) {
-        const sourceUp = upRateByAddress.get(fetch[4]) ?? 0;
-        const bytesPerSec = plan.scenario.goodput * Math.min(sourceUp || Infinity, host.downBytesPerSec);
-        alone = fetch[5] === '1' && sourceUp > 0 ? { piece: Number(fetch[2]), startMs: Date.parse(fetch[1]), bytesPerSec } : null;
+        const sourceUp = upRateByAddress.get(fetch[4]);
+        alone = fetch[5] === '1' && sourceUp !== undefined
+          ? { piece: Number(fetch[2]), startMs: Date.parse(fetch[1]), bytesPerSec: plan.scenario.goodput * Math.min(sourceUp, host.downBytesPerSec) }
+          : null;
         continue;
       }
       const match = PIECE_LINE.exec(line);

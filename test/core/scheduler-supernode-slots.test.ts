@@ -74,6 +74,10 @@ test('scheduler: a requester that may use only the supernode (cdn pattern) still
   for (const peer of indices.slice(3)) cdnOnlyGot += swarm.schedule(peer, 0, rng).length;
   assert.is(cdnOnlyGot, 4 * Math.min(cfg.piecesPerPull, cfg.peerDownLimit));
   assert.ok(swarm.supernodeUploads <= cfg.supernodeUpLimit);
+  assert.is(swarm.freeUploadSlots(SUPERNODE_INDEX), cfg.supernodeUpLimit - swarm.supernodeUploads, 'waking counts to supernodeUpLimit for them');
+  for (const peer of indices.slice(3)) swarm.removePeer(peer);
+  assert.is(swarm.supernodeUploads, 3);
+  assert.is(swarm.freeUploadSlots(SUPERNODE_INDEX), 0, 'once they left, the rate-derived 3 slots again');
 });
 
 test.run();
