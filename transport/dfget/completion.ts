@@ -40,13 +40,17 @@ export async function completeDownload(c: Completion): Promise<string> {
   if (c.req.md5 && c.req.md5.toLowerCase() !== digests.md5) {
     throw new DownloadError('digest-mismatch', `the downloaded file has MD5 ${digests.md5} but --md5 says ${c.req.md5}; the source may have changed`);
   }
-  const backedUp = await c.store.finalize(c.req.outputPath, () => {
-    c.uploader.listTask({ taskId: c.taskId, fileName: `${c.taskId}.server`, ...c.plan });
+  const noBackup = await c.store.finalize(c.req.outputPath, (outputStamp) => {
+    c.uploader.listTask({ taskId: c.taskId, fileName: `${c.taskId}.server`, ...c.plan, ...(outputStamp ? { outputStamp } : {}) });
     if (c.sourceDigests !== null) for (let piece = 0; piece < c.plan.pieceCount; piece++) c.uploader.havePiece(c.taskId, piece);
   });
   c.log('info', `saved ${c.req.outputPath} (${c.plan.totalBytes} B, ${fileDigest})`);
-  if (!backedUp) c.log('warn', `no space on the disk of --home for the seeding copy of ${c.taskId}; this host will not seed it`);
-  if (backedUp && c.req.pattern === 'p2p' && c.req.supernodes.length > 0) {
+  if (noBackup) {
+    c.log('warn', noBackup.why === 'disk-full'
+      ? `no space on the disk of --home for the seeding copy of ${c.taskId}; this host will not seed it`
+      : `${c.req.outputPath} changed while it was moved into place; this host will not seed ${c.taskId}`);
+  }
+  if (!noBackup && c.req.pattern === 'p2p' && c.req.supernodes.length > 0) {
     // This process's supernode connection ends with it: the uploader, which keeps serving the
     // file, registers it under its own id so later peers are still sent here.
     await Promise.race([c.uploader.connect().catch(() => {}), sleep(c.uploaderWaitMs, undefined, false)]);

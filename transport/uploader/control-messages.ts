@@ -3,7 +3,8 @@
  * the token is in the home's lock file, so only local processes of the home's owner reach it).
  *
  *   dfget -> uploader
- *   list-task    the data file holding a task and its layout (again after it moved to `.server`)
+ *   list-task    the data file holding a task and its layout (again after it moved to `.server`;
+ *                with `outputStamp` when `.server` is a second name of the user's output)
  *   have-piece   a verified piece of a listed task
  *   seed-task    the download finished: register it with its supernodes (seeder)
  *   configure    the fleet's settings a download got from its supernode: upload slots,
@@ -31,7 +32,14 @@ export const DATA_FILE_NAME = /^[0-9a-f]{64}(?:-[0-9a-f]{16})?(?:\.server)?$/;
 
 export interface TaskLayout { totalBytes: number; pieceSizeBytes: number; pieceCount: number }
 
-export type ListTaskMsg = { kind: 'list-task'; taskId: string; fileName: string } & TaskLayout;
+/**
+ * Size and modification time (ns, decimal) of a `.server` backup that is a hard link to the
+ * user's output: the uploader serves it only while both are unchanged, so a user who edits the
+ * output stops this host seeding it instead of making it serve bytes other hosts reject.
+ */
+export interface OutputStamp { sizeBytes: number; mtimeNs: string }
+
+export type ListTaskMsg = { kind: 'list-task'; taskId: string; fileName: string; outputStamp?: OutputStamp } & TaskLayout;
 export type SeedTaskMsg = {
   kind: 'seed-task'; taskId: string; task: TaskSpec; supernodes: string[]; uploadRateBytesPerSec?: number; fileDigest?: string;
 };
@@ -84,7 +92,14 @@ function checkListTask(msg: Record<string, unknown>): ListTaskMsg | string {
   if (!isTaskId(msg.taskId) || typeof msg.fileName !== 'string' || !DATA_FILE_NAME.test(msg.fileName) || !validLayout(layout)) {
     return `invalid list-task for ${String(msg.taskId).slice(0, 80)}`;
   }
-  return { kind: 'list-task', taskId: msg.taskId, fileName: msg.fileName, ...layout };
+  if (msg.outputStamp === undefined) return { kind: 'list-task', taskId: msg.taskId, fileName: msg.fileName, ...layout };
+  const stamp = msg.outputStamp as Record<string, unknown> | null;
+  if (typeof stamp !== 'object' || stamp === null || !Number.isSafeInteger(stamp.sizeBytes) || (stamp.sizeBytes as number) < 0
+    || typeof stamp.mtimeNs !== 'string' || !/^\d{1,30}$/.test(stamp.mtimeNs) || !msg.fileName.endsWith('.server')) {
+    return `invalid list-task for ${msg.taskId}: a bad outputStamp`;
+  }
+  const outputStamp: OutputStamp = { sizeBytes: stamp.sizeBytes as number, mtimeNs: stamp.mtimeNs };
+  return { kind: 'list-task', taskId: msg.taskId, fileName: msg.fileName, outputStamp, ...layout };
 }
 
 /** The seed-task fields, checked: the task spec must decode and hash to the taskId. */

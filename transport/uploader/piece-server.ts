@@ -24,7 +24,7 @@ import { UploaderDataPlane } from '../data-plane.ts';
 import { GrantVerifier } from '../grants.ts';
 import { throttle } from '../throttle.ts';
 import { pieceFramePrefix } from '../wire.ts';
-import type { ListTaskMsg, TaskLayout } from './control-messages.ts';
+import type { ListTaskMsg, OutputStamp, TaskLayout } from './control-messages.ts';
 
 /** Tasks with trusted keys remembered, and keys per task (a task seen by several supernodes has one each). */
 const MAX_TRUSTED_TASKS = 10_000;
@@ -54,7 +54,7 @@ export interface PieceServerStats {
   badFrames: number;
 }
 
-type ServedTask = { fileName: string; handle: Promise<fs.FileHandle | null> | null } & TaskLayout;
+type ServedTask = { fileName: string; handle: Promise<fs.FileHandle | null> | null; outputStamp?: OutputStamp } & TaskLayout;
 
 /** Frame buffers retained for reuse: a few uploads of the largest pieces. */
 const FRAME_POOL_BYTES = 128 * 1024 * 1024;
@@ -102,6 +102,7 @@ export class PieceServer {
     this.forget(msg.taskId);
     this.tasks.set(msg.taskId, {
       fileName: msg.fileName, handle: null, totalBytes: msg.totalBytes, pieceSizeBytes: msg.pieceSizeBytes, pieceCount: msg.pieceCount,
+      ...(msg.outputStamp ? { outputStamp: msg.outputStamp } : {}),
     });
     this.lastUsedMs.set(msg.taskId, Date.now());
     this.plane.apply({ kind: 'list-task', taskId: msg.taskId, pieceCount: msg.pieceCount });
@@ -196,7 +197,13 @@ export class PieceServer {
       frame = this.pool.acquire(prefix.length + sizeBytes);
       prefix.copy(frame, 0);
       const bytes = frame.subarray(prefix.length, prefix.length + sizeBytes);
-      if (!await this.readPiece(taskId, task, startByte, bytes)) {
+      const read = await this.readPiece(taskId, task, startByte, bytes);
+      if (read === 'edited') {
+        this.opts.log('warn', `${task.fileName} is a link to its download's output, and the output was edited: no longer seeding ${taskId}`);
+        this.unlistEdited(taskId, task);
+        return this.plane.refuse(connId, requestId, 'missing');
+      }
+      if (read === 'unreadable') {
         this.opts.log('warn', `piece ${piece} of ${taskId} is listed but ${task.fileName} cannot be read; refusing`);
         return this.plane.refuse(connId, requestId, 'missing');
       }
@@ -224,20 +231,44 @@ export class PieceServer {
   /**
    * Fill `into` from the task's file at `startByte`. A finished download moves its data file
    * right after listing the `.server` backup; a handle opened before the move follows the file,
-   * and one opened after it finds the backup instead.
+   * and one opened after it finds the backup instead. A backup that is a link to the user's
+   * output is read only while the output's size and modification time are those it was listed
+   * with ('edited' otherwise: one fstat per piece).
    */
-  private async readPiece(taskId: string, task: ServedTask, startByte: number, into: Buffer): Promise<boolean> {
+  private async readPiece(taskId: string, task: ServedTask, startByte: number, into: Buffer): Promise<'read' | 'unreadable' | 'edited'> {
     task.handle ??= fs.open(join(this.opts.dataDir, task.fileName), 'r')
       .catch(() => fs.open(join(this.opts.dataDir, `${taskId}.server`), 'r'))
       .catch(() => null);
     const handle = await task.handle;
-    if (handle && await readFully(handle, startByte, into)) return true;
+    if (handle && task.outputStamp && !await unchanged(handle, task.outputStamp)) return 'edited';
+    if (handle && await readFully(handle, startByte, into)) return 'read';
     // Unreadable now: the next request opens the file again.
     if (this.tasks.get(taskId) === task && task.handle) {
       const stale = task.handle;
       task.handle = null;
       void stale.then((h) => h?.close()).catch(() => {});
     }
+    return 'unreadable';
+  }
+
+  /**
+   * The output behind a linked backup was edited: stop offering the task (here, to the seeder and
+   * to the supernodes) and drop the backup's name — the user's output keeps its own.
+   */
+  private unlistEdited(taskId: string, task: ServedTask): void {
+    if (this.tasks.get(taskId) !== task) return;
+    this.plane.apply({ kind: 'unlist-task', taskId });
+    this.forget(taskId);
+    this.opts.onUnlisted(taskId);
+    void fs.rm(join(this.opts.dataDir, task.fileName), { force: true }).catch(() => {});
+  }
+}
+
+async function unchanged(handle: fs.FileHandle, stamp: OutputStamp): Promise<boolean> {
+  try {
+    const st = await handle.stat({ bigint: true });
+    return Number(st.size) === stamp.sizeBytes && st.mtimeNs.toString() === stamp.mtimeNs;
+  } catch {
     return false;
   }
 }

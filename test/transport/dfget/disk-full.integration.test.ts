@@ -3,7 +3,7 @@
  * disk is full, and removes its partial data file, so it does not leave the disk 100 % full. The
  * home is a 6 MiB tmpfs the test mounts (root only; skipped with the reason otherwise).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -49,19 +49,22 @@ for (const pattern of ['p2p', 'source'] as const) {
   });
 }
 
-test('room for the download but not for the seeding copy: the user gets the file, the host does not seed it', async () => {
+test('room for the download only: the seeding backup is a link to the output, costs no space, and the host seeds it', async () => {
   await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/big.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
     await onSmallHome(swarm, 'fits-once', async (home) => {
-      // The output on the same small disk: moving it there frees nothing, so the copy cannot fit.
-      // (An output on another filesystem gets a copy, and the data file itself becomes the backup.)
+      // The output on the same small disk: a copy of it could not fit beside it.
       const run = await swarm.dfget(home, url, [supernode.addr], ['--output', join(home, 'out.bin'), '--locallimit', '0',
         '--uploader-idle-exit', '5s']);
       const { taskId } = await run.result;
       assert.is(await swarm.fileDigest(join(home, 'out.bin')), swarm.contentDigest);
-      assert.match(swarm.logOf(home), `no space on the disk of --home for the seeding copy of ${taskId}`);
-      assert.equal(readdirSync(join(home, 'data')).filter((name) => name.startsWith(taskId)), [], 'no partial copy left behind');
+      assert.not.match(swarm.logOf(home), 'no space', swarm.logOf(home));
+      assert.is(statSync(join(home, 'data', `${taskId}.server`)).ino, statSync(join(home, 'out.bin')).ino, 'the backup is the output under a second name');
+      const other = await swarm.dfget(swarm.newHome('other'), url, [supernode.addr], ['--locallimit', '0']);
+      const result = await other.result;
+      assert.is(await swarm.fileDigest(other.output), swarm.contentDigest);
+      assert.ok(result.fromPeersBytes > 0, 'the other host took pieces from the small home');
     }, FILE_BYTES + FILE_BYTES / 2);
   });
 });

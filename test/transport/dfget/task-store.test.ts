@@ -59,7 +59,7 @@ test('a finished download leaves no resume record, even with a save still due', 
     const store = await openStore(dir);
     await store.applyPlan(PLAN, false);
     await writePieces(store, [0, 1, 2]);
-    assert.ok(await store.finalize(join(dir, 'out.bin'), () => {}));
+    assert.is(await store.finalize(join(dir, 'out.bin'), () => {}), null);
     assert.ok(!existsSync(store.metaPath));
     // A save left due would write the record again once its interval passed.
     await sleep(2 * META_SAVE_INTERVAL_MS);

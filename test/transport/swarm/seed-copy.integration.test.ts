@@ -1,17 +1,18 @@
 /**
- * The `.server` copy a finished host seeds from is its own, not a second name of the user's
- * `--output`: a user who edits the output in place changes nothing other hosts receive, so an
- * honest host is never served up as a corrupt one (and blacklisted) for its user's edits.
+ * The `.server` backup a finished host seeds from is a second name (hard link) of the user's
+ * `--output` — no byte is copied — and the uploader serves it only while the output is as it was
+ * downloaded: a user who edits the output in place stops the host seeding it, so an honest host
+ * is never served up as a corrupt one (and blacklisted) for its user's edits.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Swarm, sha256 } from './harness.ts';
+import { Swarm } from './harness.ts';
 
 const FILE_BYTES = 8 * 1024 * 1024;
 
-test('editing the output in place does not change what the host seeds', async () => {
+test('the backup is a link to the output; editing the output stops the host seeding it, and no edited byte is served', async () => {
   await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/edited.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
@@ -19,19 +20,23 @@ test('editing the output in place does not change what the host seeds', async ()
     const first = await swarm.dfget(homeA, url, [supernode.addr], ['--locallimit', '0']);
     const { taskId } = await first.result;
     const serverPath = join(homeA, 'data', `${taskId}.server`);
-    const output = await fs.open(first.output, 'r+');
+    const [server, output] = await Promise.all([fs.stat(serverPath), fs.stat(first.output)]);
+    assert.is(server.ino, output.ino, 'the backup is the output under a second name');
+
+    const handle = await fs.open(first.output, 'r+');
     try {
-      for (let at = 0; at < FILE_BYTES; at += 1024 * 1024) await output.write(Buffer.alloc(4096, 0x55), 0, 4096, at);
+      for (let at = 0; at < FILE_BYTES; at += 1024 * 1024) await handle.write(Buffer.alloc(4096, 0x55), 0, 4096, at);
     } finally {
-      await output.close();
+      await handle.close();
     }
-    assert.is(sha256(await fs.readFile(serverPath)), swarm.contentDigest, 'the .server copy still holds the downloaded bytes');
 
     const second = await swarm.dfget(swarm.newHome('hostB'), url, [supernode.addr], ['--locallimit', '0']);
-    const result = await second.result;
+    await second.result;
     assert.is(await swarm.fileDigest(second.output), swarm.contentDigest);
-    assert.ok(result.fromPeersBytes > 0, 'B took pieces from A');
-    assert.not.match(swarm.logOf(second.home), 'failed verification', 'A served no bad piece');
+    assert.not.match(swarm.logOf(second.home), 'failed verification', 'A served no edited piece');
+    assert.match(swarm.logOf(homeA), `the output was edited: no longer seeding ${taskId}`, 'A noticed the edit when B asked');
+    assert.is(await fs.stat(serverPath).then(() => 'present', () => 'gone'), 'gone', 'the backup name is gone');
+    assert.is((await fs.stat(first.output)).size, FILE_BYTES, 'the user\'s output is untouched by it');
   });
 });
 
