@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { makeDirsSync } from '../make-dirs.ts';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
@@ -22,11 +22,14 @@ import { sleep } from '../real-timer.ts';
 import type { LogFn } from './home.ts';
 
 /**
- * The uploader runs in the form this module runs in: the compiled file under plain node (what the
- * shipped `dfget` is), the TypeScript file under tsx (development and in-process tests).
+ * The uploader runs in the form this module runs in: its bundle beside this bundle (what the
+ * shipped `dfget` and `dfdaemon` are: dist/bundle/transport/…/*.mjs, transport/write-bundles.ts),
+ * the compiled module under plain node, the TypeScript file under tsx (development and tests).
+ * Bundled or not, the entry sits at transport/uploader/main.* relative to transport/dfget/.
  */
-const COMPILED = !import.meta.url.endsWith('.ts');
-const UPLOADER_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'uploader', COMPILED ? 'main.js' : 'main.ts');
+const HERE = fileURLToPath(import.meta.url);
+const COMPILED = !HERE.endsWith('.ts');
+const UPLOADER_MAIN = resolve(dirname(HERE), '..', 'uploader', `main${extname(HERE)}`);
 const UPLOADER_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 export interface UploaderSpawnOptions {

@@ -14,7 +14,8 @@ import { Swarm, type Launch } from './harness.ts';
 const FILE_BYTES = 3 * 1024 * 1024;
 
 function faulty(fault: string): Launch {
-  return { nodeArgs: ['--import', 'tsx', '--import', join(REPO_ROOT, 'test', 'transport', 'fixtures', 'faulty-machines.ts')], env: { SDF_FAULT: fault } };
+  // The fixture patches the modules in dist/: the process runs them rather than the bundles.
+  return { nodeArgs: ['--import', 'tsx', '--import', join(REPO_ROOT, 'test', 'transport', 'fixtures', 'faulty-machines.ts')], env: { SDF_FAULT: fault, SMALL_DRAGONFLY_UNBUNDLED: '1' } };
 }
 
 test('a dfget whose Peer throws exits 1 with an internal error naming the machine and the input', async () => {
