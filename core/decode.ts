@@ -103,6 +103,7 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
           ...optionalHavePlan(input),
           blacklist: list(input, 'blacklist', (item) => string(item.value, item.path, DECODE_LIMITS.idChars)),
           pattern: oneOf(input, 'pattern', ['p2p', 'cdn'] as const),
+          ...(optional(input, 'lateDigest', () => bool(input, 'lateDigest')) === true && { lateDigest: true }),
           ...optionalRate(input),
           ...optionalPlacement(input),
         };
@@ -117,7 +118,7 @@ export function decodePeerToSupernode(value: unknown): Decoded<PeerToSupernode> 
 
 export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> {
   return guarded(value, (input): SupernodeToPeer => {
-    const kind = oneOf(input, 'kind', ['task-info', 'assign', 'wait', 'task-failed'] as const);
+    const kind = oneOf(input, 'kind', ['task-info', 'assign', 'wait', 'task-failed', 'file-digest'] as const);
     const taskId = str(input, 'taskId', DECODE_LIMITS.taskIdChars);
     switch (kind) {
       case 'task-info': {
@@ -152,6 +153,8 @@ export function decodeSupernodeToPeer(value: unknown): Decoded<SupernodeToPeer> 
           retryAfterMs: num(input, 'retryAfterMs', 0, DECODE_LIMITS.retryAfterMs),
           reason: str(input, 'reason', DECODE_LIMITS.reasonChars, 0),
         };
+      case 'file-digest':
+        return { kind, taskId, fileDigest: digest(field(input, 'fileDigest'), `${input.path}.fileDigest`) };
       case 'task-failed': {
         const status = optional(input, 'status', (v, path) => integer(v, path, 100, 599));
         return { kind, taskId, reason: str(input, 'reason', DECODE_LIMITS.reasonChars, 0), ...(status !== undefined && { status }) };

@@ -69,6 +69,12 @@ export type PeerEffect =
     }
   /** The supernode signs grants for this task with `supernodeKey`: this host's uploader trusts it for the task. */
   | { kind: 'trust'; taskId: TaskId; supernodeKey: string }
+  /**
+   * The whole file's `sha256:<hex>` from the supernode's CDN, learned after the plan (the CDN
+   * finished later): every piece is verified against digests of that same CDN pass, so the file
+   * hashes to it; a driver that deferred hashing the whole file need not do it.
+   */
+  | { kind: 'file-digest'; taskId: TaskId; fileDigest: string }
   /** Abandon a running fetch (it timed out); late bytes for it are ignored. */
   | { kind: 'cancel-fetch'; taskId: TaskId; piece: number; source: PeerId }
   /** The bytes just received for `piece` are verified: write them at startByte. */

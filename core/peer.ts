@@ -75,6 +75,8 @@ export class Peer {
   private uploadRateBytesPerSec = 0;
   private placement: { idc?: string; location?: string } = {};
   private plan: PiecePlan | null = null;
+  /** The whole file's digest was handed out (with the plan, or by `file-digest` later). */
+  private fileDigestKnown = false;
   private have: Bitset | null = null;
   private resumeHave: number[] = [];
   private resumePlan: { totalBytes: number; pieceSizeBytes: number } | null = null;
@@ -111,7 +113,12 @@ export class Peer {
 
   handle(nowMs: number, input: PeerInput): void {
     this.clock.advance(nowMs);
-    if (this.phase === 'done' || this.phase === 'failed') return;
+    if (this.phase === 'failed') return;
+    if (this.phase === 'done') {
+      // Finished, the driver may still be closing the file: the CDN's digest is still news to it.
+      if (input.kind === 'supernode-message' && input.msg.kind === 'file-digest' && input.msg.taskId === this.taskId) this.learnFileDigest(input.msg.fileDigest);
+      return;
+    }
     switch (input.kind) {
       case 'start': this.onStart(nowMs, input); break;
       case 'supernode-message':
@@ -179,7 +186,7 @@ export class Peer {
         kind: 'register', taskId: this.taskId, task: this.task, uploadAddr: this.uploadAddr,
         have: held?.have ?? [],
         ...(held && held.have.length > 0 ? { havePlan: held.plan } : {}),
-        blacklist: [...this.localBlacklist], pattern: this.pattern,
+        blacklist: [...this.localBlacklist], pattern: this.pattern, lateDigest: true,
         ...(this.uploadRateBytesPerSec > 0 ? { uploadRateBytesPerSec: this.uploadRateBytesPerSec } : {}),
         ...this.placement,
       },
@@ -208,6 +215,7 @@ export class Peer {
         this.grant = msg.grant ?? null;
         if (msg.supernodeKey) this.out.push({ kind: 'trust', taskId: this.taskId, supernodeKey: msg.supernodeKey });
         if (!this.plan) this.adoptPlan(msg);
+        else if (msg.fileDigest) this.learnFileDigest(msg.fileDigest);
         if (this.have!.full) return this.finish(0);
         this.phase = 'downloading';
         return this.pull(nowMs);
@@ -229,7 +237,17 @@ export class Peer {
       case 'task-failed':
         this.fail(msg.reason, msg.status);
         return;
+      case 'file-digest':
+        if (this.plan) this.learnFileDigest(msg.fileDigest);
+        return;
     }
+  }
+
+  /** The CDN's whole-file digest, handed to the driver once (it need not hash the file itself). */
+  private learnFileDigest(fileDigest: string): void {
+    if (this.fileDigestKnown) return;
+    this.fileDigestKnown = true;
+    this.out.push({ kind: 'file-digest', taskId: this.taskId, fileDigest });
   }
 
   private adoptSettings(settings: PeerSettings | undefined): void {
@@ -257,6 +275,7 @@ export class Peer {
       pieceCount: info.pieceCount, ...(info.fileDigest ? { fileDigest: info.fileDigest } : {}),
       discardLocal: this.resumeHave.length > 0 && !resumable,
     });
+    this.fileDigestKnown = info.fileDigest !== undefined;
     this.resumeHave = [];
   }
 

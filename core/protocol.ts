@@ -90,6 +90,12 @@ export interface RegisterMsg {
   havePlan?: { totalBytes: number; pieceSizeBytes: number };
   /** Sources this peer refuses (migration carries the local blacklist along). */
   blacklist: PeerId[];
+  /**
+   * This peer takes a `file-digest` message: registered before the CDN had the whole file, it is
+   * told the file's digest when the CDN finishes, and need not hash the file itself. Absent (an
+   * older peer): never sent one.
+   */
+  lateDigest?: boolean;
   /** 'cdn': take every piece from the supernode and serve none (dfget --pattern cdn). */
   pattern: 'p2p' | 'cdn';
   /**
@@ -165,7 +171,16 @@ export interface TaskFailedMsg {
   /** Source HTTP status when the failure came from the source (404, 401, ...). */
   status?: number;
 }
-export type SupernodeToPeer = TaskInfoMsg | AssignMsg | WaitMsg | TaskFailedMsg;
+/**
+ * The CDN finished the file after this peer's `task-info`: its whole-file `sha256:<hex>`, from the
+ * same pass that cut the piece digests the peer verifies against (sent only to `lateDigest` peers).
+ */
+export interface FileDigestMsg {
+  kind: 'file-digest';
+  taskId: TaskId;
+  fileDigest: string;
+}
+export type SupernodeToPeer = TaskInfoMsg | AssignMsg | WaitMsg | TaskFailedMsg | FileDigestMsg;
 
 // ---- peer <-> peer (data plane) ----
 export interface PieceRequestMsg {

@@ -101,6 +101,8 @@ interface PeerSlot {
   /** When its current grant expires (0 = none issued yet), and whether an uploader refused it. */
   grantExpiresAtMs: number;
   grantRefused: boolean;
+  /** Takes a `file-digest` message (register.lateDigest). */
+  lateDigest: boolean;
 }
 
 interface Task {
@@ -222,7 +224,9 @@ export class Supernode {
       case 'cdn-done': {
         const task = this.tasks.get(input.taskId);
         if (!task) return;
+        const newDigest = task.fileDigest !== input.fileDigest;
         task.fileDigest = input.fileDigest;
+        if (newDigest) this.tellFileDigest(task);
         if (!task.plan) this.setPlan(nowMs, task, input.totalBytes);
         if (task.phase === 'fetching') task.phase = 'ready';
         task.validatedAtMs = nowMs;
@@ -283,7 +287,7 @@ export class Supernode {
       pendingHave: msg.have, pendingHavePlan: msg.havePlan ?? null, pendingBlacklist: msg.blacklist.slice(0, this.cfg.maxLocalBlacklist),
       authorized: creating || !task.needsAuth || this.recentlyAllowed(nowMs, task, credentialKey(msg.task)),
       credentials: credentialKey(msg.task), informed: false, waitStreak: 0, waiting: false, prevWaiter: null, nextWaiter: null, left: false,
-      grantExpiresAtMs: 0, grantRefused: false,
+      grantExpiresAtMs: 0, grantRefused: false, lateDigest: msg.lateDigest === true,
     };
     if (creating && hasCredentials(msg.task)) {
       task.needsAuth = true;
@@ -343,6 +347,17 @@ export class Supernode {
     slot.pendingHave = [];
     slot.pendingHavePlan = null;
     slot.pendingBlacklist = [];
+  }
+
+  /**
+   * The CDN has the whole file: peers told the plan before that learn its digest now, so none of
+   * them hashes the file again (each verified every piece against digests of this same CDN pass).
+   */
+  private tellFileDigest(task: Task): void {
+    const fileDigest = task.fileDigest!;
+    for (const slot of task.peers.values()) {
+      if (slot.informed && !slot.left && slot.lateDigest) this.send(slot.id, { kind: 'file-digest', taskId: task.taskId, fileDigest });
+    }
   }
 
   /** Admit the peer: the plan, the fleet's settings and its grant (signed by the driver on the way out). */

@@ -28,6 +28,7 @@ export async function lie(addr: string, spec: TaskSpec, peerId: string, pulls: n
     for (let pull = 0; pull < pulls; pull++) {
       const msg = await control.poll(2000);
       if (!msg || msg.kind === 'task-failed') break;
+      if (msg.kind === 'file-digest') continue;
       if (msg.kind === 'task-info' || msg.kind === 'wait') { control.send({ kind: 'pull', taskId, results: [] }); continue; }
       // Sent only to the supernode: isolated, nothing left to lie about.
       if (msg.pieces.length > 0 && msg.pieces.every((a) => a.source === SUPERNODE)) break;

@@ -40,7 +40,7 @@ function machine(settings: Partial<PeerSettings> = {}, start: Partial<Extract<Pe
 
 test('registers with the first supernode, then pulls once the plan arrives', () => {
   const { started, info } = machine();
-  assert.equal(started, [{ kind: 'send', to: 'sn-a', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p' } }]);
+  assert.equal(started, [{ kind: 'send', to: 'sn-a', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p', lateDigest: true } }]);
   assert.equal(info(1), [
     { kind: 'plan', taskId: T, totalBytes: 2999, pieceSizeBytes: PIECE, pieceCount: 3, discardLocal: false },
     { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [] } },
@@ -89,7 +89,7 @@ test('a silent supernode is left for the next one, carrying pieces and blacklist
   feed(3, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' });
   feed(4, { kind: 'piece-fetched', piece: 1, source: 'p2', digest: null, failure: 'unreachable' });
   assert.equal(timeouts(3 + 100), [
-    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 1]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: ['p2'], pattern: 'p2p' } },
+    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 1]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: ['p2'], pattern: 'p2p', lateDigest: true } },
   ]);
   assert.equal(fromSn(104, { kind: 'wait', taskId: T, retryAfterMs: 10, reason: '' }, 'sn-a'), [], 'messages from the old supernode are ignored');
   assert.equal(feed(105, { kind: 'supernode-down', supernode: 'sn-b' }), [
@@ -123,7 +123,7 @@ test('resume: verified pieces on disk are registered as ranges of their plan, re
   const same = machine({}, { have: [2, 0, 1, 2, 7], resumePlan: { totalBytes: 2999, pieceSizeBytes: PIECE } });
   assert.equal(same.started[0], {
     kind: 'send', to: 'sn-a',
-    msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 3]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: [], pattern: 'p2p' },
+    msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [[0, 3]], havePlan: { totalBytes: 2999, pieceSizeBytes: PIECE }, blacklist: [], pattern: 'p2p', lateDigest: true },
   });
   const out = same.info(1);
   assert.equal(out[0], { kind: 'plan', taskId: T, totalBytes: 2999, pieceSizeBytes: PIECE, pieceCount: 3, discardLocal: false });
@@ -159,7 +159,7 @@ test('migration cancels every running fetch, so the next supernode and the peer 
   assert.equal(feed(3, { kind: 'supernode-down', supernode: 'sn-a' }), [
     { kind: 'cancel-fetch', taskId: T, piece: 1, source: 'p1' },
     { kind: 'cancel-fetch', taskId: T, piece: 2, source: SUPERNODE },
-    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p' } },
+    { kind: 'send', to: 'sn-b', msg: { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'me:1', have: [], blacklist: [], pattern: 'p2p', lateDigest: true } },
   ]);
   assert.equal(feed(4, { kind: 'piece-fetched', piece: 1, source: 'p1', digest: 'sha256:b' }), [], 'late bytes of a cancelled fetch are ignored');
 });

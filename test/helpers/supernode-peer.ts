@@ -98,6 +98,7 @@ export async function downloadThroughSupernode(supernodeAddr: string, spec: Task
         if (info.pieceCount > 0) pull([]);
         continue;
       }
+      if (msg.kind === 'file-digest') continue;
       if (msg.kind === 'wait') {
         retryAfterMs = msg.retryAfterMs;
         continue;

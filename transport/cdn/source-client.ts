@@ -106,8 +106,9 @@ export class SourceClient {
       status: res.status,
       headers: res.headers,
       pipeTo: async (sink) => {
+        let bodyLeft = res.contentLength!;
         try {
-          return await res.pipeTo({ room: () => sink.room(), filled: (bytes) => this.received(bytes, idle, signal, sink) });
+          return await res.pipeTo({ room: () => sink.room(), filled: (bytes) => this.received(bytes, idle, signal, sink, (bodyLeft -= bytes) <= 0) });
         } catch (err) {
           throw idle.translate(err, `the source ${url} broke off the transfer`);
         } finally {
@@ -121,8 +122,13 @@ export class SourceClient {
     };
   }
 
-  /** Body bytes arrived: keep the idle timer fresh, count them, pace by the input limit. */
-  private received(bytes: number, idle: IdleAbort, signal: AbortSignal, sink: BodySink): Promise<void> | void {
+  /**
+   * Body bytes arrived: keep the idle timer fresh, count them, pace by the input limit. The last
+   * bytes of a body are charged but not waited for: the next request pays the debt, and this
+   * response (its pieces, the CDN's end of the file) is not held back by a pause after its end
+   * (up to a read's worth at the limit: 0.5 s at 4 MB/s).
+   */
+  private received(bytes: number, idle: IdleAbort, signal: AbortSignal, sink: BodySink, last: boolean): Promise<void> | void {
     idle.touch();
     this.bytesFromSource += bytes;
     const limit = this.opts.limitIn;
@@ -130,7 +136,7 @@ export class SourceClient {
     if (!limit.unlimited) {
       const nowMs = monotonicNowMs();
       limit.consume(nowMs, bytes);
-      waitMs = limit.delayMs(nowMs, 0);
+      if (!last) waitMs = limit.delayMs(nowMs, 0);
     }
     const next = sink.filled(bytes);
     if (waitMs <= 0) return next;

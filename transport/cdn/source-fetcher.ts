@@ -306,9 +306,12 @@ export class SourceFetcher {
     }
     meta.fileDigest = fileDigest;
     meta.complete = true;
-    await this.persist(job, meta);
     this.deps.counters.fetchesCompleted++;
+    // Announced before the meta file records it, like each piece: the supernode tells the peers
+    // downloading now the file's digest, and they are finishing as this CDN stores the last piece.
+    // A crash before the record lands costs a refetch of what is not recorded, never a bad piece.
     job.emit({ kind: 'cdn-done', taskId: job.taskId, totalBytes: meta.totalBytes, fileDigest });
+    await this.persist(job, meta).catch((err: Error) => this.deps.log('warn', `cannot record the finished task ${job.taskId}: ${err.message}`));
   }
 
   async refetchPiece(job: Job, piece: number): Promise<void> {

@@ -44,7 +44,8 @@ export async function completeDownload(c: Completion): Promise<string> {
     c.uploader.listTask({ taskId: c.taskId, fileName: `${c.taskId}.server`, ...c.plan, ...(outputStamp ? { outputStamp } : {}) });
     if (c.sourceDigests !== null) for (let piece = 0; piece < c.plan.pieceCount; piece++) c.uploader.havePiece(c.taskId, piece);
   });
-  c.log('info', `saved ${c.req.outputPath} (${c.plan.totalBytes} B, ${fileDigest})`);
+  const how = c.sourceDigests ? 'hashed as it came from the source' : c.digest.fromCdn ? "the supernode CDN's" : 'hashed here';
+  c.log('info', `saved ${c.req.outputPath} (${c.plan.totalBytes} B, ${fileDigest}, ${how})`);
   if (noBackup) {
     c.log('warn', noBackup.why === 'disk-full'
       ? `no space on the disk of --home for the seeding copy of ${c.taskId}; this host will not seed it`

@@ -44,6 +44,11 @@ export class DiskWriter {
     }));
   }
 
+  /** The CDN's file digest for the plan in force, learned after it (after any plan queued before). */
+  learnDigest(fileDigest: string): void {
+    this.planned = this.guard(this.planned.then(() => this.digest.learn(fileDigest)));
+  }
+
   writePiece(piece: number, startByte: number, endByte: number, held: Received): void {
     let landed!: () => void;
     const landing = new Promise<void>((resolve) => { landed = resolve; });

@@ -128,7 +128,7 @@ export class DownloadSession {
       log: (message) => s.log('warn', message),
     });
     this.fetcher = new PieceFetcher(this.buckets, this.abort.signal, (input) => this.feed(input), s.log);
-    this.digest = new WholeFileDigest(s.store, s.req.md5 !== undefined);
+    this.digest = new WholeFileDigest(s.store, s.req.md5 !== undefined, !s.req.digest);
     this.disk = new DiskWriter(s.store, this.digest, {
       planApplied: (plan, kept) => this.planApplied(plan, kept),
       pieceStored: (piece, startByte, endByte) => this.pieceStored(piece, startByte, endByte),
@@ -212,6 +212,7 @@ export class DownloadSession {
       case 'send': return this.send(effect);
       case 'settings': return this.adoptSettings(effect);
       case 'trust': return this.s.uploader.trustKey(effect.taskId, effect.supernodeKey);
+      case 'file-digest': return this.learnFileDigest(effect.fileDigest);
       case 'plan': return this.applyPlan(effect);
       case 'fetch-piece': return this.fetcher.start(effect);
       case 'cancel-fetch': return this.fetcher.cancel(effect.piece);
@@ -256,6 +257,13 @@ export class DownloadSession {
     this.settings = { origin, ...settings };
     this.s.uploader.configure(settings);
     if (origin === 'supernode') this.s.log('info', `settings from supernode ${this.peer.currentSupernode}: ${JSON.stringify(settings)}`);
+  }
+
+  /** The CDN finished after the plan came: its file digest (no need to hash the file here). */
+  private learnFileDigest(fileDigest: string): void {
+    this.knownDigest ??= fileDigest;
+    if (!this.s.req.digest) this.disk.learnDigest(fileDigest);
+    this.s.log('info', `file digest from the supernode's CDN: ${fileDigest}`);
   }
 
   private applyPlan(effect: Effect<'plan'>): void {

@@ -232,6 +232,7 @@ export class SupernodeServer {
       if (pieceCount !== null) this.pieces.stored(input.taskId, pieceCount, input.piece);
       this.log('debug', `CDN stored piece ${input.piece} of task ${input.taskId.slice(0, 12)}`);
     }
+    if (input.kind === 'cdn-done') this.log('debug', `CDN has all of task ${input.taskId.slice(0, 12)} (${input.fileDigest})`);
     this.apply(input);
   }
 

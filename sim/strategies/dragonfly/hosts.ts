@@ -127,6 +127,9 @@ export class Hosts {
       case 'trust':
         (this.trusted[host] ??= new Set()).add(effect.supernodeKey);
         return;
+      case 'file-digest':
+        // A real dfget stops needing to hash the whole file; the model charges no CPU for it.
+        return;
       case 'settings':
         if (effect.origin === 'default') counters.peersOnDefaultSettings++;
         return this.applyUploader(host, { kind: 'configure', config: uploaderConfigFor(effect.settings, world.hostUpBps[host], 0) });

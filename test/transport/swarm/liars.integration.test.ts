@@ -30,6 +30,7 @@ async function lie(addr: string, spec: TaskSpec, id: string, credible: boolean):
     if (msg === null) { client.send({ kind: 'pull', taskId, results: [] }); round++; continue; }
     if (msg.kind === 'task-failed') break;
     if (msg.kind === 'task-info') { client.send({ kind: 'pull', taskId, results: [] }); continue; }
+    if (msg.kind === 'file-digest') continue;
     if (msg.kind === 'wait') { await new Promise((r) => setTimeout(r, Math.min(msg.retryAfterMs, 200))); client.send({ kind: 'pull', taskId, results: [] }); round++; continue; }
     const results: PieceResult[] = msg.pieces.map((a) => {
       if (a.source === SUPERNODE) return { piece: a.piece, source: a.source, ok: false, failure: 'busy' };
