@@ -78,6 +78,15 @@ export class Network {
   // field array was its own cache miss per flow (a flow record is one cache line).
   private upBps = new Float64Array(64);
   private downBps = new Float64Array(64);
+  /**
+   * Per node, the water level of its last uplink / downlink fill when that fill was short of
+   * capacity (every flow not below the level got exactly the level), else NaN. See `refillUnneeded`.
+   */
+  private upLevel = new Float64Array(64).fill(NaN);
+  private downLevel = new Float64Array(64).fill(NaN);
+  /** Per node, capacity minus the demands at its last uplink / downlink fill when they fitted, else NaN. */
+  private upSlack = new Float64Array(64).fill(NaN);
+  private downSlack = new Float64Array(64).fill(NaN);
   /** Per node: outCount, inCount, upStamp, downStamp, then where its out and in lists sit in `lists` and their room. */
   private nodeRec = new Int32Array(64 * NODE_STRIDE);
   /**
@@ -123,6 +132,10 @@ export class Network {
     if (this.nodes === this.upBps.length) {
       this.upBps = growFloat(this.upBps, 2 * this.nodes);
       this.downBps = growFloat(this.downBps, 2 * this.nodes);
+      this.upLevel = growFloat(this.upLevel, 2 * this.nodes).fill(NaN, this.nodes);
+      this.downLevel = growFloat(this.downLevel, 2 * this.nodes).fill(NaN, this.nodes);
+      this.upSlack = growFloat(this.upSlack, 2 * this.nodes).fill(NaN, this.nodes);
+      this.downSlack = growFloat(this.downSlack, 2 * this.nodes).fill(NaN, this.nodes);
       this.nodeRec = growInt(this.nodeRec, 2 * this.nodes * NODE_STRIDE);
     }
     const node = this.nodes;
@@ -412,6 +425,7 @@ export class Network {
     const at = node * NODE_STRIDE;
     if (nodeRec[at + N_UP_STAMP] === epoch) return;
     nodeRec[at + N_UP_STAMP] = epoch;
+    if (node !== this.changedSrc && this.changedSrc !== this.changedDst && this.refillUnneeded(node, node, this.changedDst, false, epoch)) return;
     const from = nodeRec[at + N_OUT_AT];
     const k = nodeRec[at + N_OUT_COUNT];
     const demand = this.demandScratch(k);
@@ -432,7 +446,8 @@ export class Network {
       demand[i] = wanted;
       total += wanted;
     }
-    this.waterFill(this.upBps[node], from, k, demand, total, F_UP, epoch);
+    this.upSlack[node] = total <= this.upBps[node] ? this.upBps[node] - total : NaN;
+    this.upLevel[node] = this.waterFill(this.upBps[node], from, k, demand, total, F_UP, epoch);
   }
 
   private refillDown(node: number, epoch: number): void {
@@ -440,6 +455,7 @@ export class Network {
     const at = node * NODE_STRIDE;
     if (nodeRec[at + N_DOWN_STAMP] === epoch) return;
     nodeRec[at + N_DOWN_STAMP] = epoch;
+    if (node !== this.changedDst && this.changedSrc !== this.changedDst && this.refillUnneeded(node, this.changedSrc, node, true, epoch)) return;
     const from = nodeRec[at + N_IN_AT];
     const k = nodeRec[at + N_IN_COUNT];
     const demand = this.demandScratch(k);
@@ -460,7 +476,86 @@ export class Network {
       demand[i] = wanted;
       total += wanted;
     }
-    this.waterFill(this.downBps[node], from, k, demand, total, F_DOWN, epoch);
+    this.downSlack[node] = total <= this.downBps[node] ? this.downBps[node] - total : NaN;
+    this.downLevel[node] = this.waterFill(this.downBps[node], from, k, demand, total, F_DOWN, epoch);
+  }
+
+  /**
+   * A refill a flow change does not need (or needs for one flow only). The change moved the
+   * demands of the flows between `src` and `dst` only (one end is the changed node, the other
+   * `node`, the one being refilled: dst's downlink when `down`, else src's uplink); its flow set
+   * and capacity did not change. Two cases are decided here, each exactly as the full refill
+   * would decide it, and true is returned with the new demands recorded:
+   *
+   * - its last fill was short of capacity, with water level L, and those flows asked for more
+   *   than L both before and after: the fill is the same one, operation for operation (in every
+   *   round of waterFill those flows stay above the share, as shares never pass L, so the same
+   *   other flows settle in the same order and the same share is left) and every allocation
+   *   comes out bit for bit as it was: nothing to re-rate;
+   * - its last fill had room (demands summed below capacity, allocation = demand) and still has
+   *   with the one flow's new demand: that flow's allocation becomes its demand and no other
+   *   moves — what the full fill gives, and the flow is queued for re-rating as it would queue it.
+   *
+   * Margins of 1e-6 of the level or capacity keep float rounding (of the running slack, or of a
+   * sum taken in another order) from ever deciding either case. Anything else is refilled.
+   */
+  private refillUnneeded(node: number, src: number, dst: number, down: boolean, epoch: number): boolean {
+    const level = down ? this.downLevel[node] : this.upLevel[node];
+    const slack = down ? this.downSlack[node] : this.upSlack[node];
+    if (!(level > 0) && !(slack >= 0)) return false;
+    const rec = this.flowRec;
+    const lists = this.lists;
+    const nodeRec = this.nodeRec;
+    // The flows between src and dst, from the changed node's list (short, and just read).
+    const listAt = down ? src * NODE_STRIDE + N_OUT_AT : dst * NODE_STRIDE + N_IN_AT;
+    const countAt = down ? src * NODE_STRIDE + N_OUT_COUNT : dst * NODE_STRIDE + N_IN_COUNT;
+    const from = nodeRec[listAt];
+    const end = from + nodeRec[countAt];
+    const otherSlot = down ? F_DST : F_SRC;
+    const demandSlot = down ? F_DEMAND_DOWN : F_DEMAND_UP;
+    const share = down ? this.upBps[src] / nodeRec[src * NODE_STRIDE + N_OUT_COUNT] : this.downBps[dst] / nodeRec[dst * NODE_STRIDE + N_IN_COUNT];
+    if (level > 0) {
+      const above = level * (1 + 1e-6);
+      for (let i = from; i < end; i++) {
+        const f = lists[i];
+        if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        const wanted = share < cap ? share : cap;
+        if (!(rec[f * FLOW_STRIDE + demandSlot] > above && wanted > above)) return false;
+      }
+      for (let i = from; i < end; i++) {
+        const f = lists[i];
+        if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        rec[f * FLOW_STRIDE + demandSlot] = share < cap ? share : cap;
+      }
+      return true;
+    }
+    let flow = -1;
+    for (let i = from; i < end; i++) {
+      const f = lists[i];
+      if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+      if (flow >= 0) return false;
+      flow = f;
+    }
+    if (flow < 0) return false;
+    const at = flow * FLOW_STRIDE;
+    const cap = this.flowProg[flow * PROG_STRIDE + P_CAP];
+    const wanted = share < cap ? share : cap;
+    const left = slack - (wanted - rec[at + demandSlot]);
+    if (!(left > 1e-6 * (down ? this.downBps[node] : this.upBps[node]))) return false;
+    rec[at + demandSlot] = wanted;
+    if (down) this.downSlack[node] = left;
+    else this.upSlack[node] = left;
+    const allocSlot = down ? F_DOWN : F_UP;
+    if (rec[at + allocSlot] === wanted && rec[at + F_RATE] > 0) return true;
+    rec[at + allocSlot] = wanted;
+    if (rec[at + F_STAMP] !== epoch) {
+      rec[at + F_STAMP] = epoch;
+      if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);
+      this.touchedFlows[this.touchedCount++] = flow;
+    }
+    return true;
   }
 
   private demandScratch(k: number): Float64Array {
@@ -478,10 +573,12 @@ export class Network {
    * round. Each round fixes at least one flow; in practice one to three rounds, without sorting.
    * When the demands fit (the common case at a node that is not the bottleneck) each flow simply
    * gets its demand. The allocation lands in each flow record's slot `allocSlot` (F_UP or F_DOWN);
-   * only flows whose allocation changed are handed to recompute for re-rating.
+   * only flows whose allocation changed are handed to recompute for re-rating. Returns the water
+   * level when the demands did not fit and some flows got the level, else NaN (see refillUnneeded).
    */
-  private waterFill(capacityBps: number, from: number, k: number, demand: Float64Array, totalDemand: number, allocSlot: number, epoch: number): void {
+  private waterFill(capacityBps: number, from: number, k: number, demand: Float64Array, totalDemand: number, allocSlot: number, epoch: number): number {
     const next = totalDemand <= capacityBps ? demand : this.scratchAlloc;
+    let level = NaN;
     if (next !== demand) {
       const settled = this.scratchSettled;
       for (let i = 0; i < k; i++) settled[i] = 0;
@@ -501,6 +598,7 @@ export class Network {
         open -= fixedThisRound;
         if (fixedThisRound === 0) {
           for (let i = 0; i < k; i++) if (settled[i] === 0) next[i] = share;
+          level = share;
           break;
         }
       }
@@ -519,6 +617,7 @@ export class Network {
         this.touchedFlows[this.touchedCount++] = f;
       }
     }
+    return level;
   }
 
   private recomputeAll(nowMs: number): void {
