@@ -119,6 +119,8 @@ export class Network {
   private scratchSettled = new Uint8Array(64);
   private scratchAlloc = new Float64Array(64);
 
+  /** False: every fill a change reaches is run in full (tests compare the two, event for event). */
+  skipUnneededRefills = true;
   /** Cost figures for benchmarks: flow changes re-rated, flows re-rated, and re-ratings that moved a rate. */
   recomputes = 0;
   rateUpdates = 0;
@@ -502,7 +504,7 @@ export class Network {
   private refillUnneeded(node: number, src: number, dst: number, down: boolean, epoch: number): boolean {
     const level = down ? this.downLevel[node] : this.upLevel[node];
     const slack = down ? this.downSlack[node] : this.upSlack[node];
-    if (!(level > 0) && !(slack >= 0)) return false;
+    if (!this.skipUnneededRefills || (!(level > 0) && !(slack >= 0))) return false;
     const rec = this.flowRec;
     const lists = this.lists;
     const nodeRec = this.nodeRec;
