@@ -3,8 +3,8 @@
  * 1 Gbit/s hosts and origin) at 1,000 and 10,000 hosts with the seed's defaults, at 10,000 with
  * the tuned settings the scale notebook found, and at 100,000 with the seed's defaults. Each run
  * is a child process so its peak memory is its own. Prints a table (events, events per second of
- * wall and of CPU time, wall and CPU time, peak RSS and heap, efficiency) and writes
- * out/bench/sim-scale.csv.
+ * wall and of CPU time, wall and CPU time, peak RSS and heap, efficiency, trace hash)
+ * and writes out/bench/sim-scale.csv.
  *
  *   npm run bench:sim                                     all four runs
  *   npm run bench:sim -- 1000:1GiB 5000:256MiB:tuned      chosen runs (hosts:fileSize[:defaults|tuned])
@@ -42,6 +42,8 @@ interface Measurement {
   efficiency: number;
   completedHosts: number;
   originCopies: number;
+  /** The run's trace hash (sim/engine.ts): equal before and after a change that must not change results. */
+  traceHash: string;
 }
 
 const MEMORY_LIMIT_BYTES = 8 * 1024 ** 3;
@@ -81,6 +83,7 @@ async function child(hosts: number, fileSizeBytes: number, settings: Preset): Pr
     eventsPerSec: result.events / (result.wallMs / 1000), eventsPerCpuSec: result.events / (cpuMs / 1000),
     peakRssBytes: process.resourceUsage().maxRSS * 1024, peakHeapBytes,
     efficiency: result.efficiency, completedHosts: result.completedHosts, originCopies: result.originEgressBytes / fileSizeBytes,
+    traceHash: result.traceHash,
   };
   console.log(JSON.stringify(m));
 }
@@ -108,11 +111,11 @@ function parent(runs: string[]): void {
     process.stderr.write(`${(m.wallMs / 1000).toFixed(1)} s wall, ${(m.cpuMs / 1000).toFixed(1)} s CPU\n`);
     rows.push(m);
   }
-  const header = ['hosts', 'file', 'settings', 'events', 'events/s', 'events/CPU s', 'wall s', 'cpu s', 'target', 'peak RSS', 'peak heap', 'efficiency', 'done'];
+  const header = ['hosts', 'file', 'settings', 'events', 'events/s', 'events/CPU s', 'wall s', 'cpu s', 'target', 'peak RSS', 'peak heap', 'efficiency', 'done', 'trace'];
   const table = rows.map((m) => [
     String(m.hosts), formatBytes(m.fileSizeBytes), m.settings, String(m.events), Math.round(m.eventsPerSec).toString(),
     Math.round(m.eventsPerCpuSec).toString(), (m.wallMs / 1000).toFixed(2), (m.cpuMs / 1000).toFixed(2), target(m),
-    formatBytes(m.peakRssBytes), formatBytes(m.peakHeapBytes), m.efficiency.toFixed(3), `${m.completedHosts}/${m.hosts}`,
+    formatBytes(m.peakRssBytes), formatBytes(m.peakHeapBytes), m.efficiency.toFixed(3), `${m.completedHosts}/${m.hosts}`, m.traceHash,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');

@@ -35,45 +35,92 @@ export type SharingRule = 'local' | 'max-min';
 
 const NO_CAP = Infinity;
 
+/**
+ * Per-flow record (`flowRec`, Float64Array, FLOW_STRIDE slots a flow): what re-rating reads for
+ * every flow next to a change, in one cache line. DEMAND_UP / DEMAND_DOWN keep what the flow last
+ * asked of its sender's uplink (min(cap, its receiver's downlink / flows in)) and of its
+ * receiver's downlink (min(cap, its sender's uplink / flows out)): a change at S -> D moves only
+ * the demands of flows into D and out of S, so re-rating computes those afresh and reads the
+ * rest from here (the same numbers, not reread from two more nodes' records per flow).
+ */
+const F_SRC = 0;
+const F_DST = 1;
+const F_DEMAND_UP = 2;
+const F_DEMAND_DOWN = 3;
+const F_UP = 4;
+const F_DOWN = 5;
+const F_RATE = 6;
+const F_STAMP = 7;
+const FLOW_STRIDE = 8;
+/** The rest of a flow (`flowProg`, Float64Array, PROG_STRIDE slots a flow): its cap, completion time and progress. */
+const P_CAP = 0;
+const P_ETA = 1;
+const P_REMAINING = 2;
+const P_SETTLED_AT = 3;
+const P_SIZE = 4;
+const PROG_STRIDE = 8;
+/** Per-node record (`nodeRec`, Int32Array, NODE_STRIDE slots a node): flow counts, stamps, list segments. */
+const N_OUT_COUNT = 0;
+const N_IN_COUNT = 1;
+const N_UP_STAMP = 2;
+const N_DOWN_STAMP = 3;
+const N_OUT_AT = 4;
+const N_OUT_CAP = 5;
+const N_IN_AT = 6;
+const N_IN_CAP = 7;
+const NODE_STRIDE = 8;
+/** Slots a node's flow list gets at first (lists double, moving to the end of the pool). */
+const FIRST_LIST_CAP = 4;
+
 export class Network {
+  // State is kept in a few flat typed arrays, a record per flow and per node, rather than an
+  // array per field: re-rating visits every flow next to a change, and at 10,000 hosts each
+  // field array was its own cache miss per flow (a flow record is one cache line).
   private upBps = new Float64Array(64);
   private downBps = new Float64Array(64);
-  /** Flow counts per node, kept beside the lists so a neighbour's count costs no list access. */
-  private outCount = new Int32Array(64);
-  private inCount = new Int32Array(64);
+  /**
+   * Per node, the water level of its last uplink / downlink fill when that fill was short of
+   * capacity (every flow not below the level got exactly the level), else NaN. See `refillUnneeded`.
+   */
+  private upLevel = new Float64Array(64).fill(NaN);
+  private downLevel = new Float64Array(64).fill(NaN);
+  /** Per node, capacity minus the demands at its last uplink / downlink fill when they fitted, else NaN. */
+  private upSlack = new Float64Array(64).fill(NaN);
+  private downSlack = new Float64Array(64).fill(NaN);
+  /** Per node: outCount, inCount, upStamp, downStamp, then where its out and in lists sit in `lists` and their room. */
+  private nodeRec = new Int32Array(64 * NODE_STRIDE);
+  /**
+   * Every node's outgoing and incoming flow ids, each list a segment of this pool: appended at
+   * the end, removed by moving the last one into its place (so the order is that of a plain
+   * array used the same way). A full list moves to a segment twice as long at the pool's end.
+   */
+  private lists = new Int32Array(1024);
+  private listsUsed = 0;
   private nodes = 0;
-  private outFlows: number[][] = [];
-  private inFlows: number[][] = [];
   /** Bytes each node has sent / received over finished or cancelled flows. */
   sentBytes: number[] = [];
   receivedBytes: number[] = [];
 
   private capacity = 0;
-  private src = new Int32Array(0);
-  private dst = new Int32Array(0);
+  private flowRec = new Float64Array(0);
+  private flowProg = new Float64Array(0);
   private tags = new Int32Array(0);
   private alive = new Uint8Array(0);
-  private sizeBytes = new Float64Array(0);
-  private remainingBytes = new Float64Array(0);
-  private ratesBps = new Float64Array(0);
-  private capsBps = new Float64Array(0);
-  private settledAtMs = new Float64Array(0);
-  private etaMs = new Float64Array(0);
-  private upAlloc = new Float64Array(0);
-  private downAlloc = new Float64Array(0);
-  private flowStamp = new Int32Array(0);
   private freeIds: number[] = [];
   private flowCount = 0;
 
-  private upStamp: number[] = [];
-  private downStamp: number[] = [];
   private epoch = 0;
+  /** The nodes whose flow counts (or capacities) the change being re-rated moved: demands toward them are computed afresh. */
+  private changedSrc = -1;
+  private changedDst = -1;
   private touchedFlows = new Int32Array(64);
   private touchedCount = 0;
   private scratchDemand = new Float64Array(64);
   private scratchSettled = new Uint8Array(64);
   private scratchAlloc = new Float64Array(64);
 
+  /** False: every fill a change reaches is run in full (tests compare the two, event for event). */
+  skipUnneededRefills = true;
   /** Cost figures for benchmarks: flow changes re-rated, flows re-rated, and re-ratings that moved a rate. */
   recomputes = 0;
   rateUpdates = 0;
@@ -87,17 +134,22 @@ export class Network {
     if (this.nodes === this.upBps.length) {
       this.upBps = growFloat(this.upBps, 2 * this.nodes);
       this.downBps = growFloat(this.downBps, 2 * this.nodes);
-      this.outCount = growInt(this.outCount, 2 * this.nodes);
-      this.inCount = growInt(this.inCount, 2 * this.nodes);
+      this.upLevel = growFloat(this.upLevel, 2 * this.nodes).fill(NaN, this.nodes);
+      this.downLevel = growFloat(this.downLevel, 2 * this.nodes).fill(NaN, this.nodes);
+      this.upSlack = growFloat(this.upSlack, 2 * this.nodes).fill(NaN, this.nodes);
+      this.downSlack = growFloat(this.downSlack, 2 * this.nodes).fill(NaN, this.nodes);
+      this.nodeRec = growInt(this.nodeRec, 2 * this.nodes * NODE_STRIDE);
     }
-    this.upBps[this.nodes] = upBps;
-    this.downBps[this.nodes] = downBps;
-    this.outFlows.push([]);
-    this.inFlows.push([]);
+    const node = this.nodes;
+    this.upBps[node] = upBps;
+    this.downBps[node] = downBps;
+    const at = node * NODE_STRIDE;
+    this.nodeRec[at + N_OUT_AT] = this.reserve(FIRST_LIST_CAP);
+    this.nodeRec[at + N_OUT_CAP] = FIRST_LIST_CAP;
+    this.nodeRec[at + N_IN_AT] = this.reserve(FIRST_LIST_CAP);
+    this.nodeRec[at + N_IN_CAP] = FIRST_LIST_CAP;
     this.sentBytes.push(0);
     this.receivedBytes.push(0);
-    this.upStamp.push(0);
-    this.downStamp.push(0);
     return this.nodes++;
   }
 
@@ -120,20 +172,22 @@ export class Network {
     if (src === dst) throw new Error(`flow from node ${src} to itself`);
     if (!(sizeBytes > 0)) throw new Error(`flow size must be > 0 bytes, got ${sizeBytes}`);
     const id = this.allocate();
-    this.src[id] = src;
-    this.dst[id] = dst;
+    const rec = this.flowRec;
+    const at = id * FLOW_STRIDE;
+    rec[at + F_SRC] = src;
+    rec[at + F_DST] = dst;
+    rec[at + F_RATE] = 0;
+    const prog = this.flowProg;
+    const pat = id * PROG_STRIDE;
+    prog[pat + P_CAP] = capBps > 0 ? capBps : NO_CAP;
+    prog[pat + P_ETA] = Infinity;
+    prog[pat + P_SIZE] = sizeBytes;
+    prog[pat + P_REMAINING] = sizeBytes;
+    prog[pat + P_SETTLED_AT] = nowMs;
     this.tags[id] = tag;
     this.alive[id] = 1;
-    this.sizeBytes[id] = sizeBytes;
-    this.remainingBytes[id] = sizeBytes;
-    this.ratesBps[id] = 0;
-    this.capsBps[id] = capBps > 0 ? capBps : NO_CAP;
-    this.settledAtMs[id] = nowMs;
-    this.etaMs[id] = Infinity;
-    this.outFlows[src].push(id);
-    this.inFlows[dst].push(id);
-    this.outCount[src]++;
-    this.inCount[dst]++;
+    this.append(src, N_OUT_COUNT, N_OUT_AT, N_OUT_CAP, id);
+    this.append(dst, N_IN_COUNT, N_IN_AT, N_IN_CAP, id);
     this.flowCount++;
     this.recompute(nowMs, src, dst);
     return id;
@@ -141,27 +195,28 @@ export class Network {
 
   /** True when a popped completion event for flowId at timeMs is current (not superseded). */
   isDue(flowId: number, timeMs: number): boolean {
-    return this.alive[flowId] === 1 && this.etaMs[flowId] === timeMs;
+    return this.alive[flowId] === 1 && this.flowProg[flowId * PROG_STRIDE + P_ETA] === timeMs;
   }
 
   tag(flowId: number): number { return this.tags[flowId]; }
-  flowRateBps(flowId: number): number { return this.ratesBps[flowId]; }
-  flowCapBps(flowId: number): number { return this.capsBps[flowId]; }
-  flowSrc(flowId: number): number { return this.src[flowId]; }
-  flowDst(flowId: number): number { return this.dst[flowId]; }
-  flowSizeBytes(flowId: number): number { return this.sizeBytes[flowId]; }
+  flowRateBps(flowId: number): number { return this.flowRec[flowId * FLOW_STRIDE + F_RATE]; }
+  flowCapBps(flowId: number): number { return this.flowProg[flowId * PROG_STRIDE + P_CAP]; }
+  flowSrc(flowId: number): number { return this.flowRec[flowId * FLOW_STRIDE + F_SRC]; }
+  flowDst(flowId: number): number { return this.flowRec[flowId * FLOW_STRIDE + F_DST]; }
+  flowSizeBytes(flowId: number): number { return this.flowProg[flowId * PROG_STRIDE + P_SIZE]; }
   isAlive(flowId: number): boolean { return this.alive[flowId] === 1; }
 
   /** The flow delivered all its bytes: remove it and re-rate its neighbours. */
   finishFlow(nowMs: number, flowId: number): void {
-    this.remove(nowMs, flowId, this.sizeBytes[flowId]);
+    this.remove(nowMs, flowId, this.flowProg[flowId * PROG_STRIDE + P_SIZE]);
   }
 
   /** Abort a flow (a crash, a cancelled fetch); returns the bytes it had delivered. */
   cancelFlow(nowMs: number, flowId: number): number {
     if (this.alive[flowId] !== 1) return 0;
     this.settle(nowMs, flowId);
-    const delivered = this.sizeBytes[flowId] - this.remainingBytes[flowId];
+    const pat = flowId * PROG_STRIDE;
+    const delivered = this.flowProg[pat + P_SIZE] - this.flowProg[pat + P_REMAINING];
     this.remove(nowMs, flowId, delivered);
     return delivered;
   }
@@ -174,47 +229,46 @@ export class Network {
     for (let f = 0; f < this.capacity; f++) {
       if (this.alive[f] !== 1) continue;
       this.settle(nowMs, f);
-      const delivered = this.sizeBytes[f] - this.remainingBytes[f];
-      this.sentBytes[this.src[f]] += delivered;
-      this.receivedBytes[this.dst[f]] += delivered;
+      const pat = f * PROG_STRIDE;
+      const delivered = this.flowProg[pat + P_SIZE] - this.flowProg[pat + P_REMAINING];
+      this.sentBytes[this.flowSrc(f)] += delivered;
+      this.receivedBytes[this.flowDst(f)] += delivered;
       this.alive[f] = 0;
     }
     for (let n = 0; n < this.nodes; n++) {
-      this.outFlows[n].length = 0;
-      this.inFlows[n].length = 0;
-      this.outCount[n] = 0;
-      this.inCount[n] = 0;
+      this.nodeRec[n * NODE_STRIDE + N_OUT_COUNT] = 0;
+      this.nodeRec[n * NODE_STRIDE + N_IN_COUNT] = 0;
     }
     this.flowCount = 0;
   }
 
   /** Flow ids currently sending from / receiving at a node (a copy). */
   flowsAt(node: number): number[] {
-    return [...this.outFlows[node], ...this.inFlows[node]];
+    return [...this.outList(node), ...this.inList(node)];
   }
 
   /** Flows sending from / receiving at a node now. */
-  outFlowCount(node: number): number { return this.outCount[node]; }
-  inFlowCount(node: number): number { return this.inCount[node]; }
+  outFlowCount(node: number): number { return this.nodeRec[node * NODE_STRIDE + N_OUT_COUNT]; }
+  inFlowCount(node: number): number { return this.nodeRec[node * NODE_STRIDE + N_IN_COUNT]; }
 
   /** Bytes of the flows now arriving at a node, whole (delivered or not): what it has on its way. */
   inFlightBytes(node: number): number {
     let bytes = 0;
-    for (const f of this.inFlows[node]) bytes += this.sizeBytes[f];
+    for (const f of this.inList(node)) bytes += this.flowProg[f * PROG_STRIDE + P_SIZE];
     return bytes;
   }
 
   /** Sum of the current rates into a node (what it receives now; for measurements). */
   inRateBps(node: number): number {
     let down = 0;
-    for (const f of this.inFlows[node]) down += this.ratesBps[f];
+    for (const f of this.inList(node)) down += this.flowRateBps(f);
     return down;
   }
 
   /** Sum of the current rates out of a node. */
   outRateBps(node: number): number {
     let up = 0;
-    for (const f of this.outFlows[node]) up += this.ratesBps[f];
+    for (const f of this.outList(node)) up += this.flowRateBps(f);
     return up;
   }
 
@@ -222,42 +276,94 @@ export class Network {
   loadBps(node: number): { upBps: number; downBps: number } {
     let up = 0;
     let down = 0;
-    for (const f of this.outFlows[node]) up += this.ratesBps[f];
-    for (const f of this.inFlows[node]) down += this.ratesBps[f];
+    for (const f of this.outList(node)) up += this.flowRateBps(f);
+    for (const f of this.inList(node)) down += this.flowRateBps(f);
     return { upBps: up, downBps: down };
   }
 
+  private outList(node: number): Int32Array {
+    const at = node * NODE_STRIDE;
+    return this.lists.subarray(this.nodeRec[at + N_OUT_AT], this.nodeRec[at + N_OUT_AT] + this.nodeRec[at + N_OUT_COUNT]);
+  }
+
+  private inList(node: number): Int32Array {
+    const at = node * NODE_STRIDE;
+    return this.lists.subarray(this.nodeRec[at + N_IN_AT], this.nodeRec[at + N_IN_AT] + this.nodeRec[at + N_IN_COUNT]);
+  }
+
+  /** Room for `size` ids at the end of the pool; returns where. */
+  private reserve(size: number): number {
+    if (this.listsUsed + size > this.lists.length) this.lists = growInt(this.lists, Math.max(2 * this.lists.length, this.listsUsed + size));
+    const at = this.listsUsed;
+    this.listsUsed += size;
+    return at;
+  }
+
+  /** Append flow `id` to one of node's lists (count/at/cap: the list's slots in its record). */
+  private append(node: number, countSlot: number, atSlot: number, capSlot: number, id: number): void {
+    const rec = node * NODE_STRIDE;
+    const count = this.nodeRec[rec + countSlot];
+    if (count === this.nodeRec[rec + capSlot]) {
+      const size = 2 * count;
+      const moved = this.reserve(size);
+      const from = this.nodeRec[rec + atSlot];
+      this.lists.copyWithin(moved, from, from + count);
+      this.nodeRec[rec + atSlot] = moved;
+      this.nodeRec[rec + capSlot] = size;
+    }
+    this.lists[this.nodeRec[rec + atSlot] + count] = id;
+    this.nodeRec[rec + countSlot] = count + 1;
+  }
+
+  /** Take flow `id` out of one of node's lists: the last one takes its place. */
+  private unlist(node: number, countSlot: number, atSlot: number, id: number): void {
+    const rec = node * NODE_STRIDE;
+    const lists = this.lists;
+    const from = this.nodeRec[rec + atSlot];
+    const last = from + this.nodeRec[rec + countSlot] - 1;
+    for (let i = from; i <= last; i++) {
+      if (lists[i] !== id) continue;
+      lists[i] = lists[last];
+      this.nodeRec[rec + countSlot]--;
+      return;
+    }
+  }
+
   private remove(nowMs: number, flowId: number, deliveredBytes: number): void {
-    const s = this.src[flowId];
-    const d = this.dst[flowId];
+    const s = this.flowSrc(flowId);
+    const d = this.flowDst(flowId);
     this.sentBytes[s] += deliveredBytes;
     this.receivedBytes[d] += deliveredBytes;
     this.alive[flowId] = 0;
-    removeValue(this.outFlows[s], flowId);
-    removeValue(this.inFlows[d], flowId);
-    this.outCount[s]--;
-    this.inCount[d]--;
+    this.unlist(s, N_OUT_COUNT, N_OUT_AT, flowId);
+    this.unlist(d, N_IN_COUNT, N_IN_AT, flowId);
     this.freeIds.push(flowId);
     this.flowCount--;
     this.recompute(nowMs, s, d);
   }
 
   private settle(nowMs: number, f: number): void {
-    const elapsedMs = nowMs - this.settledAtMs[f];
+    const prog = this.flowProg;
+    const pat = f * PROG_STRIDE;
+    const elapsedMs = nowMs - prog[pat + P_SETTLED_AT];
     if (elapsedMs > 0) {
-      this.remainingBytes[f] = Math.max(0, this.remainingBytes[f] - this.ratesBps[f] * elapsedMs / 1000);
+      prog[pat + P_REMAINING] = Math.max(0, prog[pat + P_REMAINING] - this.flowRec[f * FLOW_STRIDE + F_RATE] * elapsedMs / 1000);
     }
-    this.settledAtMs[f] = nowMs;
+    prog[pat + P_SETTLED_AT] = nowMs;
   }
 
   private setRate(nowMs: number, f: number, rateBps: number): void {
     this.rateUpdates++;
-    if (rateBps === this.ratesBps[f] && this.etaMs[f] !== Infinity) return;
+    const rec = this.flowRec;
+    const at = f * FLOW_STRIDE;
+    const prog = this.flowProg;
+    const pat = f * PROG_STRIDE;
+    if (rateBps === rec[at + F_RATE] && prog[pat + P_ETA] !== Infinity) return;
     this.rateChanges++;
     this.settle(nowMs, f);
-    this.ratesBps[f] = rateBps;
-    const eta = rateBps > 0 ? nowMs + this.remainingBytes[f] * 1000 / rateBps : Infinity;
-    this.etaMs[f] = eta;
+    rec[at + F_RATE] = rateBps;
+    const eta = rateBps > 0 ? nowMs + prog[pat + P_REMAINING] * 1000 / rateBps : Infinity;
+    prog[pat + P_ETA] = eta;
     if (eta !== Infinity) this.schedule(eta, f);
   }
 
@@ -277,6 +383,8 @@ export class Network {
     }
     const epoch = ++this.epoch;
     this.touchedCount = 0;
+    this.changedSrc = src;
+    this.changedDst = dst;
     if (src === dst) {
       this.refillSenderSide(src, epoch);
       this.refillReceiverSide(src, epoch);
@@ -285,10 +393,11 @@ export class Network {
       this.refillReceiverSide(dst, epoch);
     }
     const touched = this.touchedFlows;
+    const rec = this.flowRec;
     for (let i = 0; i < this.touchedCount; i++) {
       const f = touched[i];
-      const up = this.upAlloc[f];
-      const down = this.downAlloc[f];
+      const up = rec[f * FLOW_STRIDE + F_UP];
+      const down = rec[f * FLOW_STRIDE + F_DOWN];
       this.setRate(nowMs, f, up < down ? up : down);
     }
   }
@@ -296,65 +405,159 @@ export class Network {
   /** x's uplink, and the downlink of every receiver of x (each of x's flows asks it for a new share). */
   private refillSenderSide(x: number, epoch: number): void {
     this.refillUp(x, epoch);
-    const out = this.outFlows[x];
-    const dst = this.dst;
-    for (let i = 0; i < out.length; i++) this.refillDown(dst[out[i]], epoch);
+    const at = x * NODE_STRIDE;
+    const from = this.nodeRec[at + N_OUT_AT];
+    const end = from + this.nodeRec[at + N_OUT_COUNT];
+    for (let i = from; i < end; i++) this.refillDown(this.flowRec[this.lists[i] * FLOW_STRIDE + F_DST], epoch);
   }
 
   /** x's downlink, and the uplink of every sender to x. */
   private refillReceiverSide(x: number, epoch: number): void {
     this.refillDown(x, epoch);
-    const inbound = this.inFlows[x];
-    const src = this.src;
-    for (let i = 0; i < inbound.length; i++) this.refillUp(src[inbound[i]], epoch);
+    const at = x * NODE_STRIDE;
+    const from = this.nodeRec[at + N_IN_AT];
+    const end = from + this.nodeRec[at + N_IN_COUNT];
+    for (let i = from; i < end; i++) this.refillUp(this.flowRec[this.lists[i] * FLOW_STRIDE + F_SRC], epoch);
   }
 
   // refillUp and refillDown read the arrays into locals once: these two loops run for every flow
   // next to every change, and a field load per element cost more than the arithmetic.
   private refillUp(node: number, epoch: number): void {
-    if (this.upStamp[node] === epoch) return;
-    this.upStamp[node] = epoch;
-    const flows = this.outFlows[node];
-    const k = flows.length;
+    const nodeRec = this.nodeRec;
+    const at = node * NODE_STRIDE;
+    if (nodeRec[at + N_UP_STAMP] === epoch) return;
+    nodeRec[at + N_UP_STAMP] = epoch;
+    if (node !== this.changedSrc && this.changedSrc !== this.changedDst && this.refillUnneeded(node, node, this.changedDst, false, epoch)) return;
+    const from = nodeRec[at + N_OUT_AT];
+    const k = nodeRec[at + N_OUT_COUNT];
     const demand = this.demandScratch(k);
-    const dst = this.dst;
-    const downBps = this.downBps;
-    const inCount = this.inCount;
-    const caps = this.capsBps;
+    const lists = this.lists;
+    const rec = this.flowRec;
+    const changed = this.changedDst;
     let total = 0;
     for (let i = 0; i < k; i++) {
-      const f = flows[i];
-      const d = dst[f];
-      const share = downBps[d] / inCount[d];
-      const cap = caps[f];
-      const wanted = share < cap ? share : cap;
+      const f = lists[from + i];
+      const at = f * FLOW_STRIDE;
+      let wanted: number;
+      if (rec[at + F_DST] === changed) {
+        const share = this.downBps[changed] / nodeRec[changed * NODE_STRIDE + N_IN_COUNT];
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        wanted = share < cap ? share : cap;
+        rec[at + F_DEMAND_UP] = wanted;
+      } else wanted = rec[at + F_DEMAND_UP];
       demand[i] = wanted;
       total += wanted;
     }
-    this.waterFill(this.upBps[node], flows, demand, total, this.upAlloc, epoch);
+    this.upSlack[node] = total <= this.upBps[node] ? this.upBps[node] - total : NaN;
+    this.upLevel[node] = this.waterFill(this.upBps[node], from, k, demand, total, F_UP, epoch);
   }
 
   private refillDown(node: number, epoch: number): void {
-    if (this.downStamp[node] === epoch) return;
-    this.downStamp[node] = epoch;
-    const flows = this.inFlows[node];
-    const k = flows.length;
+    const nodeRec = this.nodeRec;
+    const at = node * NODE_STRIDE;
+    if (nodeRec[at + N_DOWN_STAMP] === epoch) return;
+    nodeRec[at + N_DOWN_STAMP] = epoch;
+    if (node !== this.changedDst && this.changedSrc !== this.changedDst && this.refillUnneeded(node, this.changedSrc, node, true, epoch)) return;
+    const from = nodeRec[at + N_IN_AT];
+    const k = nodeRec[at + N_IN_COUNT];
     const demand = this.demandScratch(k);
-    const src = this.src;
-    const upBps = this.upBps;
-    const outCount = this.outCount;
-    const caps = this.capsBps;
+    const lists = this.lists;
+    const rec = this.flowRec;
+    const changed = this.changedSrc;
     let total = 0;
     for (let i = 0; i < k; i++) {
-      const f = flows[i];
-      const s = src[f];
-      const share = upBps[s] / outCount[s];
-      const cap = caps[f];
-      const wanted = share < cap ? share : cap;
+      const f = lists[from + i];
+      const at = f * FLOW_STRIDE;
+      let wanted: number;
+      if (rec[at + F_SRC] === changed) {
+        const share = this.upBps[changed] / nodeRec[changed * NODE_STRIDE + N_OUT_COUNT];
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        wanted = share < cap ? share : cap;
+        rec[at + F_DEMAND_DOWN] = wanted;
+      } else wanted = rec[at + F_DEMAND_DOWN];
       demand[i] = wanted;
       total += wanted;
     }
-    this.waterFill(this.downBps[node], flows, demand, total, this.downAlloc, epoch);
+    this.downSlack[node] = total <= this.downBps[node] ? this.downBps[node] - total : NaN;
+    this.downLevel[node] = this.waterFill(this.downBps[node], from, k, demand, total, F_DOWN, epoch);
+  }
+
+  /**
+   * A refill a flow change does not need (or needs for one flow only). The change moved the
+   * demands of the flows between `src` and `dst` only (one end is the changed node, the other
+   * `node`, the one being refilled: dst's downlink when `down`, else src's uplink); its flow set
+   * and capacity did not change. Two cases are decided here, each exactly as the full refill
+   * would decide it, and true is returned with the new demands recorded:
+   *
+   * - its last fill was short of capacity, with water level L, and those flows asked for more
+   *   than L both before and after: the fill is the same one, operation for operation (in every
+   *   round of waterFill those flows stay above the share, as shares never pass L, so the same
+   *   other flows settle in the same order and the same share is left) and every allocation
+   *   comes out bit for bit as it was: nothing to re-rate;
+   * - its last fill had room (demands summed below capacity, allocation = demand) and still has
+   *   with the one flow's new demand: that flow's allocation becomes its demand and no other
+   *   moves — what the full fill gives, and the flow is queued for re-rating as it would queue it.
+   *
+   * Margins of 1e-6 of the level or capacity keep float rounding (of the running slack, or of a
+   * sum taken in another order) from ever deciding either case. Anything else is refilled.
+   */
+  private refillUnneeded(node: number, src: number, dst: number, down: boolean, epoch: number): boolean {
+    const level = down ? this.downLevel[node] : this.upLevel[node];
+    const slack = down ? this.downSlack[node] : this.upSlack[node];
+    if (!this.skipUnneededRefills || (!(level > 0) && !(slack >= 0))) return false;
+    const rec = this.flowRec;
+    const lists = this.lists;
+    const nodeRec = this.nodeRec;
+    // The flows between src and dst, from the changed node's list (short, and just read).
+    const listAt = down ? src * NODE_STRIDE + N_OUT_AT : dst * NODE_STRIDE + N_IN_AT;
+    const countAt = down ? src * NODE_STRIDE + N_OUT_COUNT : dst * NODE_STRIDE + N_IN_COUNT;
+    const from = nodeRec[listAt];
+    const end = from + nodeRec[countAt];
+    const otherSlot = down ? F_DST : F_SRC;
+    const demandSlot = down ? F_DEMAND_DOWN : F_DEMAND_UP;
+    const share = down ? this.upBps[src] / nodeRec[src * NODE_STRIDE + N_OUT_COUNT] : this.downBps[dst] / nodeRec[dst * NODE_STRIDE + N_IN_COUNT];
+    if (level > 0) {
+      const above = level * (1 + 1e-6);
+      for (let i = from; i < end; i++) {
+        const f = lists[i];
+        if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        const wanted = share < cap ? share : cap;
+        if (!(rec[f * FLOW_STRIDE + demandSlot] > above && wanted > above)) return false;
+      }
+      for (let i = from; i < end; i++) {
+        const f = lists[i];
+        if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+        const cap = this.flowProg[f * PROG_STRIDE + P_CAP];
+        rec[f * FLOW_STRIDE + demandSlot] = share < cap ? share : cap;
+      }
+      return true;
+    }
+    let flow = -1;
+    for (let i = from; i < end; i++) {
+      const f = lists[i];
+      if (rec[f * FLOW_STRIDE + otherSlot] !== node) continue;
+      if (flow >= 0) return false;
+      flow = f;
+    }
+    if (flow < 0) return false;
+    const at = flow * FLOW_STRIDE;
+    const cap = this.flowProg[flow * PROG_STRIDE + P_CAP];
+    const wanted = share < cap ? share : cap;
+    const left = slack - (wanted - rec[at + demandSlot]);
+    if (!(left > 1e-6 * (down ? this.downBps[node] : this.upBps[node]))) return false;
+    rec[at + demandSlot] = wanted;
+    if (down) this.downSlack[node] = left;
+    else this.upSlack[node] = left;
+    const allocSlot = down ? F_DOWN : F_UP;
+    if (rec[at + allocSlot] === wanted && rec[at + F_RATE] > 0) return true;
+    rec[at + allocSlot] = wanted;
+    if (rec[at + F_STAMP] !== epoch) {
+      rec[at + F_STAMP] = epoch;
+      if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);
+      this.touchedFlows[this.touchedCount++] = flow;
+    }
+    return true;
   }
 
   private demandScratch(k: number): Float64Array {
@@ -367,15 +570,17 @@ export class Network {
   }
 
   /**
-   * Split capacityBps over flows, max-min at this one node: demands below the equal share are
-   * met in full and their leftover is shared by the rest, round after round. Each round fixes
-   * at least one flow; in practice one to three rounds, without sorting. When the demands fit
-   * (the common case at a node that is not the bottleneck) each flow simply gets its demand.
-   * Only flows whose allocation changed are handed to recompute for re-rating.
+   * Split capacityBps over the k flows listed at lists[from..], max-min at this one node: demands
+   * below the equal share are met in full and their leftover is shared by the rest, round after
+   * round. Each round fixes at least one flow; in practice one to three rounds, without sorting.
+   * When the demands fit (the common case at a node that is not the bottleneck) each flow simply
+   * gets its demand. The allocation lands in each flow record's slot `allocSlot` (F_UP or F_DOWN);
+   * only flows whose allocation changed are handed to recompute for re-rating. Returns the water
+   * level when the demands did not fit and some flows got the level, else NaN (see refillUnneeded).
    */
-  private waterFill(capacityBps: number, flows: number[], demand: Float64Array, totalDemand: number, alloc: Float64Array, epoch: number): void {
-    const k = flows.length;
+  private waterFill(capacityBps: number, from: number, k: number, demand: Float64Array, totalDemand: number, allocSlot: number, epoch: number): number {
     const next = totalDemand <= capacityBps ? demand : this.scratchAlloc;
+    let level = NaN;
     if (next !== demand) {
       const settled = this.scratchSettled;
       for (let i = 0; i < k; i++) settled[i] = 0;
@@ -395,23 +600,26 @@ export class Network {
         open -= fixedThisRound;
         if (fixedThisRound === 0) {
           for (let i = 0; i < k; i++) if (settled[i] === 0) next[i] = share;
+          level = share;
           break;
         }
       }
     }
-    const rates = this.ratesBps;
-    const stamp = this.flowStamp;
+    const lists = this.lists;
+    const rec = this.flowRec;
     for (let i = 0; i < k; i++) {
-      const f = flows[i];
+      const f = lists[from + i];
+      const at = f * FLOW_STRIDE;
       const value = next[i];
-      if (alloc[f] === value && rates[f] > 0) continue;
-      alloc[f] = value;
-      if (stamp[f] !== epoch) {
-        stamp[f] = epoch;
+      if (rec[at + allocSlot] === value && rec[at + F_RATE] > 0) continue;
+      rec[at + allocSlot] = value;
+      if (rec[at + F_STAMP] !== epoch) {
+        rec[at + F_STAMP] = epoch;
         if (this.touchedCount === this.touchedFlows.length) this.touchedFlows = growInt(this.touchedFlows, 2 * this.touchedCount);
         this.touchedFlows[this.touchedCount++] = f;
       }
     }
+    return level;
   }
 
   private recomputeAll(nowMs: number): void {
@@ -420,7 +628,7 @@ export class Network {
     for (let f = 0; f < this.capacity; f++) {
       if (this.alive[f] !== 1) continue;
       ids.push(f);
-      demands.push({ src: this.src[f], dst: this.dst[f], capBps: this.capsBps[f] });
+      demands.push({ src: this.flowSrc(f), dst: this.flowDst(f), capBps: this.flowCapBps(f) });
     }
     const rates = maxMinRates(demands, this.upBps.subarray(0, this.nodes), this.downBps.subarray(0, this.nodes));
     for (let i = 0; i < ids.length; i++) this.setRate(nowMs, ids[i], rates[i]);
@@ -429,39 +637,23 @@ export class Network {
   private allocate(): number {
     const reused = this.freeIds.pop();
     if (reused !== undefined) return reused;
-    if (this.capacity === this.src.length) this.grow();
+    if (this.capacity === this.tags.length) this.grow();
     return this.capacity++;
   }
 
   private grow(): void {
-    const size = Math.max(64, this.src.length * 2);
-    this.src = growInt(this.src, size);
-    this.dst = growInt(this.dst, size);
+    const size = Math.max(64, this.tags.length * 2);
     this.tags = growInt(this.tags, size);
-    this.flowStamp = growInt(this.flowStamp, size);
     const alive = new Uint8Array(size);
     alive.set(this.alive);
     this.alive = alive;
-    this.sizeBytes = growFloat(this.sizeBytes, size);
-    this.remainingBytes = growFloat(this.remainingBytes, size);
-    this.ratesBps = growFloat(this.ratesBps, size);
-    this.capsBps = growFloat(this.capsBps, size);
-    this.settledAtMs = growFloat(this.settledAtMs, size);
-    this.etaMs = growFloat(this.etaMs, size);
-    this.upAlloc = growFloat(this.upAlloc, size);
-    this.downAlloc = growFloat(this.downAlloc, size);
+    this.flowRec = growFloat(this.flowRec, size * FLOW_STRIDE);
+    this.flowProg = growFloat(this.flowProg, size * PROG_STRIDE);
   }
 }
 
 function checkCapacity(bps: number, what: string): void {
   if (!(bps > 0) || !Number.isFinite(bps)) throw new Error(`node ${what} capacity must be a finite rate > 0 bytes/s, got ${bps}`);
-}
-
-function removeValue(list: number[], value: number): void {
-  const i = list.indexOf(value);
-  if (i < 0) return;
-  list[i] = list[list.length - 1];
-  list.pop();
 }
 
 function growInt(old: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {

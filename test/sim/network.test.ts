@@ -120,4 +120,39 @@ test('local rule: re-rating only what a change can affect gives the same rates a
   }), { numRuns: 150 });
 });
 
+test('local rule: the fills a change cannot move are skipped without changing one event or one rate', () => {
+  checkProperty(import.meta.url, 'local-skipped-fills', fc.property(swarm, fc.boolean(), ({ nodes, flows: raw }, slowPeer) => {
+    const flows = toFlows(raw, nodes.length);
+    const trace = (skip: boolean): string[] => {
+      const queue = new EventQueue();
+      const network = new Network((timeMs, flowId) => queue.push(timeMs, flowId * 3 + 1), 'local');
+      network.skipUnneededRefills = skip;
+      for (const n of nodes) network.addNode(n.upBps, n.downBps);
+      flows.forEach((f, i) => queue.push(f.startMs, i * 3));
+      // A node slowing down midway: a capacity change re-rates both sides of it in full.
+      if (slowPeer) queue.push(2500, 2);
+      const out: string[] = [];
+      while (queue.size > 0) {
+        const payload = queue.pop();
+        const nowMs = queue.poppedTimeMs;
+        if (payload % 3 === 0) {
+          const f = flows[payload / 3];
+          network.startFlow(nowMs, f.src, f.dst, f.sizeBytes, f.capBps, payload / 3);
+        } else if (payload % 3 === 2) {
+          network.setCapacity(nowMs, 0, network.nodeUpBps(0) / 3, network.nodeDownBps(0) / 2);
+        } else {
+          const id = (payload - 1) / 3;
+          if (!network.isDue(id, nowMs)) continue;
+          network.finishFlow(nowMs, id);
+        }
+        const loads: number[] = [];
+        for (let n = 0; n < network.nodeCount; n++) loads.push(network.loadBps(n).upBps, network.loadBps(n).downBps);
+        out.push(`${nowMs} ${payload} ${loads.join(',')}`);
+      }
+      return out;
+    };
+    assert.equal(trace(true), trace(false));
+  }), { numRuns: 300 });
+});
+
 test.run();
