@@ -23,8 +23,8 @@ function body(pieces: number) {
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 test('piece cutter: the reader runs ahead of slow stores by up to STORE_AHEAD_BYTES, stores stay in order', async () => {
-  const pieces = 16;
   const ahead = STORE_AHEAD_BYTES / PIECE;
+  const pieces = ahead + 16;
   const { reader, state } = body(pieces);
   const stored: number[] = [];
   const gates: Array<() => void> = [];
