@@ -262,7 +262,8 @@ export class DownloadSession {
   /** The CDN finished after the plan came: its file digest (no need to hash the file here). */
   private learnFileDigest(fileDigest: string): void {
     this.knownDigest ??= fileDigest;
-    if (!this.s.req.digest) this.disk.learnDigest(fileDigest);
+    // Kept only where hashing was deferred (no --digest: WholeFileDigest decides).
+    this.disk.learnDigest(fileDigest);
     this.s.log('info', `file digest from the supernode's CDN: ${fileDigest}`);
   }
 

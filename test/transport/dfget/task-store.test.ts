@@ -4,7 +4,7 @@
  * were written, and a finished or discarded download leaves no record behind, even with a save
  * still due.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -30,59 +30,59 @@ async function writePieces(store: TaskStore, pieces: number[]): Promise<void> {
   for (const piece of pieces) await store.writePiece(piece, pieceRange(PLAN, piece).startByte, pieceOf(piece), pieceDigest(pieceOf(piece)));
 }
 
+/** Run `body` with a fresh temp dir, removed afterwards. */
+async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir('task-store');
+  try {
+    await body(dir);
+  } finally {
+    removeDir(dir);
+  }
+}
+
 function recordedPieces(store: TaskStore): number[] {
   if (!existsSync(store.metaPath)) return [];
   const meta = JSON.parse(readFileSync(store.metaPath, 'utf8')) as { digests: (string | null)[] };
   return meta.digests.flatMap((digest, piece) => (digest ? [piece] : []));
 }
 
-test('flushed pieces are what a rerun resumes; the record never lists an unwritten piece', async () => {
-  const dir = tempDir('task-store');
-  try {
-    const store = await openStore(dir);
-    await store.applyPlan(PLAN, false);
-    await writePieces(store, [0, 2]);
-    assert.ok(recordedPieces(store).every((piece) => piece === 0 || piece === 2), 'only written pieces are recorded');
-    await store.flush();
-    assert.equal(recordedPieces(store), [0, 2]);
-    await store.closeWriter();
-    const rerun = await openStore(dir);
-    assert.equal(await rerun.resumable(), { plan: PLAN, have: [0, 2] });
-  } finally {
-    removeDir(dir);
-  }
-});
+test('flushed pieces are what a rerun resumes; the record never lists an unwritten piece', () => inTempDir(async (dir) => {
+  const store = await openStore(dir);
+  await store.applyPlan(PLAN, false);
+  await writePieces(store, [0, 2]);
+  assert.ok(recordedPieces(store).every((piece) => piece === 0 || piece === 2), 'only written pieces are recorded');
+  await store.flush();
+  assert.equal(recordedPieces(store), [0, 2]);
+  await store.closeWriter();
+  const rerun = await openStore(dir);
+  assert.equal(await rerun.resumable(), { plan: PLAN, have: [0, 2] });
+}));
 
-test('a finished download leaves no resume record, even with a save still due', async () => {
-  const dir = tempDir('task-store');
-  try {
-    const store = await openStore(dir);
-    await store.applyPlan(PLAN, false);
-    await writePieces(store, [0, 1, 2]);
-    assert.is(await store.finalize(join(dir, 'out.bin'), () => {}), null);
-    assert.ok(!existsSync(store.metaPath));
-    // A save left due would write the record again once its interval passed.
-    await sleep(2 * META_SAVE_INTERVAL_MS);
-    assert.ok(!existsSync(store.metaPath), 'no record written after the download finished');
-    assert.equal(readFileSync(join(dir, 'out.bin')), CONTENT);
-  } finally {
-    removeDir(dir);
-  }
-});
+test('a finished download leaves no resume record, even with a save still due', () => inTempDir(async (dir) => {
+  const store = await openStore(dir);
+  await store.applyPlan(PLAN, false);
+  await writePieces(store, [0, 1, 2]);
+  let stamp: unknown = 'not called';
+  assert.is(await store.finalize(join(dir, 'out.bin'), (outputStamp) => { stamp = outputStamp; }), null);
+  // The seeding backup is the output under a second name, listed with the output's stamp.
+  const output = statSync(join(dir, 'out.bin'), { bigint: true });
+  assert.is(BigInt(statSync(store.serverPath).ino), output.ino);
+  assert.equal(stamp, { sizeBytes: CONTENT.length, mtimeNs: output.mtimeNs.toString() });
+  assert.ok(!existsSync(store.metaPath));
+  // A save left due would write the record again once its interval passed.
+  await sleep(2 * META_SAVE_INTERVAL_MS);
+  assert.ok(!existsSync(store.metaPath), 'no record written after the download finished');
+  assert.equal(readFileSync(join(dir, 'out.bin')), CONTENT);
+}));
 
-test('a discarded download leaves no resume record, even with a save still due', async () => {
-  const dir = tempDir('task-store');
-  try {
-    const store = await openStore(dir);
-    await store.applyPlan(PLAN, false);
-    await writePieces(store, [1]);
-    await store.discard();
-    await sleep(2 * META_SAVE_INTERVAL_MS);
-    assert.ok(!existsSync(store.metaPath));
-    assert.ok(!existsSync(store.dataPath));
-  } finally {
-    removeDir(dir);
-  }
-});
+test('a discarded download leaves no resume record, even with a save still due', () => inTempDir(async (dir) => {
+  const store = await openStore(dir);
+  await store.applyPlan(PLAN, false);
+  await writePieces(store, [1]);
+  await store.discard();
+  await sleep(2 * META_SAVE_INTERVAL_MS);
+  assert.ok(!existsSync(store.metaPath));
+  assert.ok(!existsSync(store.dataPath));
+}));
 
 test.run();
