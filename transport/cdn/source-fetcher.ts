@@ -306,12 +306,11 @@ export class SourceFetcher {
     }
     meta.fileDigest = fileDigest;
     meta.complete = true;
+    // Recorded before it is announced: a supernode restarted after `cdn-done` finds the whole
+    // file in its cache, with nothing to fetch again.
+    await this.persist(job, meta);
     this.deps.counters.fetchesCompleted++;
-    // Announced before the meta file records it, like each piece: the supernode tells the peers
-    // downloading now the file's digest, and they are finishing as this CDN stores the last piece.
-    // A crash before the record lands costs a refetch of what is not recorded, never a bad piece.
     job.emit({ kind: 'cdn-done', taskId: job.taskId, totalBytes: meta.totalBytes, fileDigest });
-    await this.persist(job, meta).catch((err: Error) => this.deps.log('warn', `cannot record the finished task ${job.taskId}: ${err.message}`));
   }
 
   async refetchPiece(job: Job, piece: number): Promise<void> {
