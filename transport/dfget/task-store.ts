@@ -11,7 +11,7 @@
  * on completion the `.server` backup `<taskId>.server` that the uploader serves after the result
  * moved to its destination (the seed's "backup with a suffix of .server, then move").
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
@@ -211,6 +211,7 @@ export class TaskStore {
       backup = await this.backUp(target, written);
     } else {
       await copyInto(this.dataPath, target);
+      await setAside(this.serverPath);
       await fs.rename(this.dataPath, this.serverPath);
       backup = { stamp: null };
     }
@@ -227,6 +228,7 @@ export class TaskStore {
     try {
       await fs.rm(partial, { force: true });
       if (await linked(source, partial)) {
+        await setAside(this.serverPath);
         await fs.rename(partial, this.serverPath);
         const now = await stampOf(this.serverPath);
         if (now.sizeBytes === written.sizeBytes && now.mtimeNs === written.mtimeNs) return { stamp: written };
@@ -235,6 +237,7 @@ export class TaskStore {
         return { why: 'output-changed' };
       }
       await fs.copyFile(source, partial, fsConstants.COPYFILE_FICLONE);
+      await setAside(this.serverPath);
       await fs.rename(partial, this.serverPath);
       return { stamp: null };
     } catch (err) {
@@ -302,6 +305,19 @@ async function readMeta(path: string): Promise<MetaFile | null> {
     return v;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Move an older backup out of the way under a set-aside name (SET_ASIDE_NAME) for the uploader
+ * to remove, instead of renaming over it: that would drop its last link here and free its pages
+ * inside this download's rename. Nothing there is nothing to do.
+ */
+async function setAside(serverPath: string): Promise<void> {
+  try {
+    await fs.rename(serverPath, `${serverPath}.superseded-${randomBytes(4).toString('hex')}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

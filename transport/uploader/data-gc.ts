@@ -13,12 +13,14 @@
  *   only what is being written or served, so it may evict a listed `.server` backup, unlisting it.
  *
  * A download's data file `X` and its resume record `X.meta` are one entry (removed together); a
- * `.server` backup is its own. Subdirectories are left alone.
+ * `.server` backup is its own. A backup a newer download replaced (SET_ASIDE_NAME) counts as
+ * unused since ever: the next pass removes it. Subdirectories are left alone.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DISK_LIMIT, type DiskLimit, type EvictionEntry } from '../../core/eviction.ts';
 import { DiskBudget, type FilesystemStats, type PassResult } from '../disk-budget.ts';
+import { SET_ASIDE_NAME } from './control-messages.ts';
 
 export const RESIDUAL_MAX_AGE_MS = 60 * 60_000;
 /** The data dir's limit when none is configured. */
@@ -110,6 +112,11 @@ async function listGroups(dataDir: string, use: InUse, groups: Map<string, strin
     const inode = `${stat.dev}:${stat.ino}`;
     if (!inodes.has(inode)) entry.sizeBytes += stat.size;
     inodes.add(inode);
+    if (SET_ASIDE_NAME.test(name)) {
+      entries.set(key, { ...entry, lastUsedMs: 0, pinned: false });
+      groups.set(key, [name]);
+      continue;
+    }
     entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, use.lastUsedMs.get(name) ?? 0);
     entry.pinned ||= use.inUse.has(name) || (!name.endsWith('.server') && use.inUseTasks.has(name.slice(0, 64)));
     entries.set(key, entry);

@@ -88,7 +88,7 @@ export class DataKeeper {
     if (removed.length === 0) return;
     const unlisted = removed.map((name) => this.opts.use.fileRemoved(name)).filter((taskId) => taskId !== null);
     this.opts.log('info', `data dir (${reason}): removed ${removed.length} file(s), ${pass.evict.reduce((sum, e) => sum + e.sizeBytes, 0)} bytes `
-      + `(${pass.evict.filter((e) => e.reason === 'idle').length} unused for an hour, the rest over ${formatDiskLimit(this.limit)} = `
+      + `(${pass.evict.filter((e) => e.reason === 'idle').length} unused for an hour or replaced by a newer download, the rest over ${formatDiskLimit(this.limit)} = `
       + `${pass.limits.highBytes} bytes); ${unlisted.length} of them were listed and are no longer offered; ${pass.remainingBytes} bytes with the incoming download`);
   }
 }

@@ -4,7 +4,7 @@
  * were written, and a finished or discarded download leaves no record behind, even with a save
  * still due.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +12,8 @@ import { pieceRange, type PiecePlan } from '../../../core/pieces.ts';
 import { sleep } from '../../../transport/real-timer.ts';
 import { META_SAVE_INTERVAL_MS, pieceDigest, TaskStore } from '../../../transport/dfget/task-store.ts';
 import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
+import { collectDataDir } from '../../../transport/uploader/data-gc.ts';
+import { SET_ASIDE_NAME } from '../../../transport/uploader/control-messages.ts';
 
 const TASK_ID = 'a'.repeat(64);
 const PLAN: PiecePlan = { totalBytes: 10_000, pieceSizeBytes: 4096, pieceCount: 3 };
@@ -73,6 +75,26 @@ test('a finished download leaves no resume record, even with a save still due', 
   await sleep(2 * META_SAVE_INTERVAL_MS);
   assert.ok(!existsSync(store.metaPath), 'no record written after the download finished');
   assert.equal(readFileSync(join(dir, 'out.bin')), CONTENT);
+}));
+
+test('a second download of a task sets the older backup aside for the uploader instead of removing it itself', () => inTempDir(async (dir) => {
+  for (let run = 0; run < 2; run++) {
+    const store = await openStore(dir);
+    await store.applyPlan(PLAN, false);
+    await writePieces(store, [0, 1, 2]);
+    assert.is(await store.finalize(join(dir, 'out.bin'), () => {}), null);
+    if (run === 0) rmSync(join(dir, 'out.bin')); // the user removed the output: the backup is its last name
+  }
+  const store = await openStore(dir);
+  const dataDir = join(dir, 'data');
+  const setAside = readdirSync(dataDir).filter((name) => SET_ASIDE_NAME.test(name));
+  assert.is(setAside.length, 1, `data dir holds ${readdirSync(dataDir).join(', ')}`);
+  assert.equal(readFileSync(join(dataDir, setAside[0]!)), CONTENT, 'the older backup, whole, under its set-aside name');
+  assert.is(BigInt(statSync(store.serverPath).ino), statSync(join(dir, 'out.bin'), { bigint: true }).ino, 'the backup is the new output');
+  // The uploader's next pass removes it at once (a fresh file, not an hour old), and only it.
+  const { removed } = await collectDataDir(dataDir, { inUse: new Set(), limit: null });
+  assert.equal(removed, setAside);
+  assert.equal(readdirSync(dataDir), [`${TASK_ID}.server`]);
 }));
 
 test('a discarded download leaves no resume record, even with a save still due', () => inTempDir(async (dir) => {
