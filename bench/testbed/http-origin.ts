@@ -68,7 +68,14 @@ interface OriginFile {
 }
 
 const REQUEST_LOG_LIMIT = 10_000;
+/** Bytes per read and write of a body under an egress cap (fine-grained pacing). */
 const CHUNK_BYTES = 64 * 1024;
+/**
+ * Bytes per read and write of a body with no cap: 1 GiB in 64 KiB chunks cost this origin 2.1 s
+ * of CPU, in 1 MiB chunks 1.2 s (curl of 1 GiB, three runs each). On a two-core machine the origin
+ * competes with what it serves, which a real origin on its own machine does not.
+ */
+const UNCAPPED_CHUNK_BYTES = 1024 * 1024;
 
 export class HttpOrigin {
   private readonly files = new Map<string, OriginFile>();
@@ -237,7 +244,8 @@ export class HttpOrigin {
     record: OriginRequestRecord): Promise<void> {
     let sent = 0;
     const account = (n: number): void => { sent += n; record.bodyBytes += n; this.statsNow.bytesSent += n; };
-    for await (const chunk of bodyChunks(content, start, end)) {
+    const chunkBytes = this.egress.unlimited ? UNCAPPED_CHUNK_BYTES : CHUNK_BYTES;
+    for await (const chunk of bodyChunks(content, start, end, chunkBytes)) {
       if (res.destroyed) return;
       const room = dropAt - sent;
       const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
@@ -262,13 +270,13 @@ export class HttpOrigin {
   }
 }
 
-async function* bodyChunks(content: OriginContent, start: number, end: number): AsyncGenerator<Buffer> {
+async function* bodyChunks(content: OriginContent, start: number, end: number, chunkBytes: number): AsyncGenerator<Buffer> {
   if (Buffer.isBuffer(content)) {
-    for (let at = start; at < end; at += CHUNK_BYTES) yield content.subarray(at, Math.min(at + CHUNK_BYTES, end));
+    for (let at = start; at < end; at += chunkBytes) yield content.subarray(at, Math.min(at + chunkBytes, end));
     return;
   }
   if (end <= start) return;
-  const stream = createReadStream(content.filePath, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
+  const stream = createReadStream(content.filePath, { start, end: end - 1, highWaterMark: chunkBytes });
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } finally {
