@@ -86,8 +86,9 @@ export class Blacklists {
   }
 
   recordSuccess(requester: number, source: number): void {
-    this.failedSources.delete(requester);
-    this.accusers.delete(source);
+    // Empty maps (a swarm without failures, the common case) are not looked into.
+    if (this.failedSources.size > 0) this.failedSources.delete(requester);
+    if (this.accusers.size > 0) this.accusers.delete(source);
     if (this.credible.has(requester)) return;
     this.credible.add(requester);
     // Its earlier accusations carry weight from now on.

@@ -57,6 +57,7 @@ const MAX_RESUME_PIECES = 2 ** 24;
 type Phase = 'idle' | 'registered' | 'downloading' | 'source' | 'done' | 'failed';
 
 interface RunningFetch {
+  piece: number;
   source: PeerId;
   digest: string;
   deadlineMs: number;
@@ -80,7 +81,11 @@ export class Peer {
   private have: Bitset | null = null;
   private resumeHave: number[] = [];
   private resumePlan: { totalBytes: number; pieceSizeBytes: number } | null = null;
-  private readonly running = new Map<number, RunningFetch>();
+  /**
+   * The fetches running, oldest first (at most peerDownLimit: a scan of a short array, where a
+   * map cost an entry per fetch and an iterator at every `nextDeadlineMs`).
+   */
+  private readonly running: RunningFetch[] = [];
   private results: PieceResult[] = [];
   private readonly localBlacklist = new Set<PeerId>();
   private awaitingSinceMs: number | null = null;
@@ -106,7 +111,7 @@ export class Peer {
 
   nextDeadlineMs(): number | null {
     let next = this.retryAtMs ?? Infinity;
-    for (const run of this.running.values()) if (run.deadlineMs < next) next = run.deadlineMs;
+    for (let i = 0; i < this.running.length; i++) if (this.running[i].deadlineMs < next) next = this.running[i].deadlineMs;
     if (this.awaitingSinceMs !== null) next = Math.min(next, this.awaitingSinceMs + this.cfg.pullTimeoutMs);
     return next === Infinity ? null : next;
   }
@@ -147,7 +152,7 @@ export class Peer {
    * diverge (it believes pieces run here that do not), the retry pulls again.
    */
   private ensureProgress(nowMs: number): void {
-    if ((this.phase === 'downloading' || this.phase === 'registered') && this.running.size === 0
+    if ((this.phase === 'downloading' || this.phase === 'registered') && this.running.length === 0
       && this.awaitingSinceMs === null && this.retryAtMs === null) {
       this.retryAtMs = nowMs + this.cfg.waitMaxMs;
     }
@@ -226,7 +231,7 @@ export class Peer {
         if (!this.plan) return;
         for (const assignment of msg.pieces) this.startFetch(nowMs, assignment);
         this.retryAtMs = msg.retryAfterMs > 0 ? nowMs + msg.retryAfterMs : null;
-        if (this.results.length > 0 && this.running.size < this.cfg.peerDownLimit) this.pull(nowMs);
+        if (this.results.length > 0 && this.running.length < this.cfg.peerDownLimit) this.pull(nowMs);
         return;
       }
       case 'wait':
@@ -283,7 +288,7 @@ export class Peer {
     const { piece, source } = assignment;
     const plan = this.plan!;
     if (!Number.isInteger(piece) || piece < 0 || piece >= plan.pieceCount) return;
-    if (this.running.has(piece)) {
+    if (this.runningAt(piece) >= 0) {
       // Already fetching it from another source: hand the duplicate back so the supernode
       // does not count it as running here.
       this.results.push({ piece, source, ok: false, failure: 'busy' });
@@ -294,13 +299,13 @@ export class Peer {
       this.results.push({ piece, source, ok: true });
       return;
     }
-    if (this.running.size >= this.cfg.peerDownLimit) {
+    if (this.running.length >= this.cfg.peerDownLimit) {
       this.results.push({ piece, source, ok: false, failure: 'busy' });
       return;
     }
     const { startByte, endByte } = pieceRange(plan, piece);
     const sourceAddr = source === SUPERNODE ? this.currentSupernode! : assignment.sourceAddr;
-    this.running.set(piece, { source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
+    this.running.push({ piece, source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
     const effect: Extract<PeerEffect, { kind: 'fetch-piece' }> = {
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
       expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
@@ -311,9 +316,11 @@ export class Peer {
   }
 
   private onFetched(nowMs: number, piece: number, source: PeerId, digest: string | null, failure?: FailureKind): void {
-    const run = this.running.get(piece);
-    if (!run || run.source !== source || this.phase !== 'downloading') return;
-    this.running.delete(piece);
+    const at = this.runningAt(piece);
+    if (at < 0) return;
+    const run = this.running[at];
+    if (run.source !== source || this.phase !== 'downloading') return;
+    this.running.splice(at, 1);
     if (digest !== null && digest === run.digest && run.digest !== '') {
       const { startByte, endByte } = pieceRange(this.plan!, piece);
       this.have!.add(piece);
@@ -337,13 +344,20 @@ export class Peer {
   }
 
   private onTimeout(nowMs: number): void {
-    for (const [piece, run] of [...this.running]) {
-      if (run.deadlineMs > nowMs) continue;
-      this.running.delete(piece);
+    // Expired fetches leave the list; the rest keep their order.
+    let kept = 0;
+    for (let i = 0; i < this.running.length; i++) {
+      const run = this.running[i];
+      if (run.deadlineMs > nowMs) {
+        this.running[kept++] = run;
+        continue;
+      }
+      const piece = run.piece;
       this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
       this.results.push({ piece, source: run.source, ok: false, failure: 'timeout' });
       if (run.source !== SUPERNODE) this.blacklistLocally(run.source);
     }
+    this.running.length = kept;
     if (this.awaitingSinceMs !== null && nowMs >= this.awaitingSinceMs + this.cfg.pullTimeoutMs) {
       return this.migrate(nowMs);
     }
@@ -354,7 +368,7 @@ export class Peer {
 
   private pull(nowMs: number): void {
     if (this.awaitingSinceMs !== null) return;
-    if (this.phase === 'downloading' && this.running.size >= Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit)
+    if (this.phase === 'downloading' && this.running.length >= Math.min(this.cfg.piecesPerPull, this.cfg.peerDownLimit)
       && this.results.length === 0) return;
     this.retryAtMs = null;
     this.awaitingSinceMs = nowMs;
@@ -378,8 +392,7 @@ export class Peer {
     this.awaitingSinceMs = null;
     // The next supernode knows nothing of what the last one assigned: drop every running fetch
     // so both sides agree on what runs here (at most peerDownLimit pieces are fetched again).
-    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
-    this.running.clear();
+    this.cancelRunning();
     this.supernodeAt++;
     if (this.supernodeAt < this.supernodes.length) {
       this.out.push({ kind: 'log', level: 'warn', message: `supernode ${this.supernodes[this.supernodeAt - 1]} is unreachable; moving to ${this.currentSupernode}` });
@@ -390,14 +403,25 @@ export class Peer {
   }
 
   private toSource(): void {
-    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
-    this.running.clear();
+    this.cancelRunning();
     this.phase = 'source';
     this.awaitingSinceMs = null;
     this.retryAtMs = null;
     const missing = this.plan && this.have && this.have.count > 0 && !this.have.full ? missingRanges(this.plan, this.have) : null;
     if (missing) this.out.push({ kind: 'log', level: 'info', message: `back to the source for the ${this.plan!.pieceCount - this.have!.count} pieces not held, in ${missing.length} ranged request(s)` });
     this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task, ...(missing ? { missing } : {}) });
+  }
+
+  /** Where the running fetch of `piece` is in `running`, or -1. */
+  private runningAt(piece: number): number {
+    for (let i = 0; i < this.running.length; i++) if (this.running[i].piece === piece) return i;
+    return -1;
+  }
+
+  /** Cancel every running fetch, oldest first. */
+  private cancelRunning(): void {
+    for (const run of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece: run.piece, source: run.source });
+    this.running.length = 0;
   }
 
   private blacklistLocally(source: PeerId): void {
@@ -423,8 +447,7 @@ export class Peer {
     if (supernode && (this.phase === 'registered' || this.phase === 'downloading')) {
       this.out.push({ kind: 'send', to: supernode, msg: { kind: 'leave', taskId: this.taskId } });
     }
-    for (const [piece, run] of this.running) this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
-    this.running.clear();
+    this.cancelRunning();
     this.phase = 'failed';
     this.awaitingSinceMs = null;
     this.retryAtMs = null;

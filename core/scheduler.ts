@@ -405,12 +405,13 @@ export class TaskSwarm {
     walk.checksLeft = SOURCE_CHECKS_PER_SCAN * cfg.sourceScanLimit;
     walk.freedSource = freedSource;
     const out: Scheduled[] = [];
-    if (this.pieceCount - this.have[requester].count <= MISSING_SCAN_MAX) {
-      const haveWords = this.have[requester].words;
+    if (this.missingCount(requester) <= MISSING_SCAN_MAX) {
+      const records = this.records;
+      const haveAt = requester * this.recordStride + RECORD_WORDS;
       const knownWords = this.digestKnown.words;
       let count = 0;
-      for (let w = 0; w < haveWords.length; w++) {
-        let bits = ~haveWords[w] & knownWords[w];
+      for (let w = 0; w < knownWords.length; w++) {
+        let bits = ~records[haveAt + w] & knownWords[w];
         while (bits !== 0) {
           const low = bits & -bits;
           bits ^= low;
@@ -468,7 +469,7 @@ export class TaskSwarm {
   private consider(piece: number, count: number): number {
     const n = this.pieceCount;
     const walk = this.walk;
-    if (this.have[walk.requester].has(piece)) return count;
+    if (this.holds(walk.requester, piece)) return count;
     const mine = this.running[walk.requester];
     for (let r = 0; r < mine.length; r++) if (mine[r].piece === piece) return count;
     if (!this.cdnReady.has(piece) && (walk.supernodeOnly || this.copies[piece] <= 0)) return count;
@@ -556,7 +557,7 @@ export class TaskSwarm {
     this.holderCursor[piece] = i;
     this.lastScanAllBusy = allBusy && scanned >= list.length;
     const freed = this.walk.freedSource;
-    if (freed !== SUPERNODE_INDEX && freed !== pick.holder && freed !== requester && this.have[freed].has(piece) && !this.gone[freed]
+    if (freed !== SUPERNODE_INDEX && freed !== pick.holder && freed !== requester && this.holds(freed, piece) && !this.gone[freed]
       && !this.cdnOnly[freed] && this.uploads[freed] < this.uploadSlots[freed] && this.blacklists.allows(requester, freed)
       && this.considerHolder(requester, freed)) {
       this.lastScanAllBusy = false;
@@ -581,6 +582,14 @@ export class TaskSwarm {
 
   private refreshFull(peer: number): void {
     this.full[peer] = this.cdnOnly[peer] === 1 || this.uploads[peer] >= this.uploadSlots[peer] ? 1 : 0;
+  }
+
+  /**
+   * Whether the peer holds the piece, from its record's bitmap (what `have[peer].has` says for a
+   * piece in range, without reaching the peer's Bitset and its words elsewhere on the heap).
+   */
+  private holds(peer: number, piece: number): boolean {
+    return (this.records[peer * this.recordStride + RECORD_WORDS + (piece >>> 5)] & (1 << (piece & 31))) !== 0;
   }
 
   /** The record's side of `running[peer].push` (see `records`). */
@@ -628,8 +637,9 @@ export class TaskSwarm {
       this.uploads[run.source]--;
       this.refreshFull(run.source);
       // The source has a free slot again for every piece it holds.
-      const holds = this.have[run.source].words;
-      for (let w = 0; w < hint.length; w++) hint[w] &= ~holds[w];
+      const records = this.records;
+      const holdsAt = run.source * this.recordStride + RECORD_WORDS;
+      for (let w = 0; w < hint.length; w++) hint[w] &= ~records[holdsAt + w];
     }
   }
 }

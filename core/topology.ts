@@ -29,9 +29,14 @@ const NONE = -1;
 
 export class Placements {
   private readonly names = new Map<string, number>();
-  private readonly idcOf: number[] = [];
-  private readonly pathOf: Int32Array[] = [];
-  private readonly empty = new Int32Array(0);
+  private count = 0;
+  /** Per peer, its IDC's interned name (NONE when undeclared). */
+  private idcOf = new Int32Array(16);
+  /** Per peer, how many location parts it declared, and the parts, MAX_LOCATION_PARTS slots a peer. */
+  private pathLengthOf = new Uint8Array(16);
+  // Flat rather than an array object per peer: closeness is asked for every holder a source scan
+  // weighs, and at 10,000 peers each peer's own array was another cache miss.
+  private paths = new Int32Array(16 * MAX_LOCATION_PARTS);
 
   /** Record the next peer's placement (peers are added in index order); returns its index. */
   add(placement: Placement = {}): number {
@@ -39,26 +44,43 @@ export class Placements {
     const parts = placement.location ? placement.location.split(LOCATION_SEPARATOR, MAX_LOCATION_PARTS) : [];
     let length = 0;
     while (length < parts.length && parts[length] !== '') length++;
-    const path = length === 0 ? this.empty : Int32Array.from(parts.slice(0, length), (part) => this.intern(part));
-    this.idcOf.push(idc);
-    this.pathOf.push(path);
-    return this.idcOf.length - 1;
+    const index = this.count++;
+    if (index === this.idcOf.length) this.grow(2 * index);
+    this.idcOf[index] = idc;
+    this.pathLengthOf[index] = length;
+    for (let i = 0; i < length; i++) this.paths[index * MAX_LOCATION_PARTS + i] = this.intern(parts[i]);
+    return index;
   }
 
   /** How close peer b is to peer a (symmetric); 0 when either declared nothing. */
   closeness(a: number, b: number): number {
     const idcA = this.idcOf[a];
     let score = idcA !== NONE && idcA === this.idcOf[b] ? MAX_LOCATION_PARTS + 1 : 0;
-    const pa = this.pathOf[a];
-    const pb = this.pathOf[b];
-    const n = Math.min(pa.length, pb.length);
-    for (let i = 0; i < n && pa[i] === pb[i]; i++) score++;
+    const lengthA = this.pathLengthOf[a];
+    const lengthB = this.pathLengthOf[b];
+    const n = lengthA < lengthB ? lengthA : lengthB;
+    const paths = this.paths;
+    const pa = a * MAX_LOCATION_PARTS;
+    const pb = b * MAX_LOCATION_PARTS;
+    for (let i = 0; i < n && paths[pa + i] === paths[pb + i]; i++) score++;
     return score;
   }
 
   /** The best closeness any peer could have to `a`: the same IDC and the whole location. */
   closest(a: number): number {
-    return (this.idcOf[a] !== NONE ? MAX_LOCATION_PARTS + 1 : 0) + this.pathOf[a].length;
+    return (this.idcOf[a] !== NONE ? MAX_LOCATION_PARTS + 1 : 0) + this.pathLengthOf[a];
+  }
+
+  private grow(capacity: number): void {
+    const idcOf = new Int32Array(capacity);
+    idcOf.set(this.idcOf);
+    const pathLengthOf = new Uint8Array(capacity);
+    pathLengthOf.set(this.pathLengthOf);
+    const paths = new Int32Array(capacity * MAX_LOCATION_PARTS);
+    paths.set(this.paths);
+    this.idcOf = idcOf;
+    this.pathLengthOf = pathLengthOf;
+    this.paths = paths;
   }
 
   private intern(name: string): number {

@@ -34,7 +34,20 @@ export function hostId(host: number): PeerId {
   }
   return id;
 }
-export function hostOf(id: PeerId): number { return Number(id.slice(1)); }
+/**
+ * The host of an id made by `hostId`. Read digit by digit (a supernode message to a peer asks
+ * it at every send: no sliced string per call); anything but `h` and digits goes the slow way.
+ */
+export function hostOf(id: PeerId): number {
+  let host = 0;
+  if (id.length < 2 || id.length > 8 || id.charCodeAt(0) !== 104 /* h */) return Number(id.slice(1));
+  for (let i = 1; i < id.length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(id.slice(1));
+    host = host * 10 + digit;
+  }
+  return host;
+}
 
 export class ControlPlane {
   private readonly peerMessageEvent: number;

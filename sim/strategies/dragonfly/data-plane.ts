@@ -29,10 +29,19 @@ type FetchPiece = Extract<PeerEffect, { kind: 'fetch-piece' }>;
 export class DataPlane {
   private readonly requestEvent: number;
   private readonly startFlowEvent: number;
+  /**
+   * Per host, 1 when it is a corrupt uploader / a liar (world.faults): read at every piece's end,
+   * here side by side rather than from each host's fault record.
+   */
+  private readonly corruptHost: Uint8Array;
+  private readonly liarHost: Uint8Array;
 
   constructor(private readonly run: DragonflyRun) {
     this.requestEvent = run.sim.on((id) => this.onRequest(id));
     this.startFlowEvent = run.sim.on((id) => this.onStartFlow(id));
+    const faults = run.world.faults;
+    this.corruptHost = Uint8Array.from(faults, (f) => (f.corrupt ? 1 : 0));
+    this.liarHost = Uint8Array.from(faults, (f) => (f.liar ? 1 : 0));
   }
 
   /** A peer's `fetch-piece`: the request reaches the source's uploader one latency later. */
@@ -95,10 +104,10 @@ export class DataPlane {
     const { world, sim, transfers, hosts, counters } = this.run;
     const transfer = transfers.get(id);
     transfer.flowId = -1;
-    const corrupt = transfer.source !== SUPERNODE && world.faults[sim.nodeHost(transfer.sourceNode)].corrupt;
+    const corrupt = transfer.source !== SUPERNODE && this.corruptHost[sim.nodeHost(transfer.sourceNode)] === 1;
     // A liar's driver tells its own Peer that good bytes from a peer were bad: the core then
     // reports the source as failed, as a hostile client speaking the protocol would.
-    const lied = transfer.source !== SUPERNODE && !corrupt && world.faults[transfer.owner].liar;
+    const lied = transfer.source !== SUPERNODE && !corrupt && this.liarHost[transfer.owner] === 1;
     if (corrupt) counters.corruptFetches++;
     else if (lied) counters.liedReports++;
     else hosts.markVerified(transfer.owner, transfer.piece);

@@ -41,6 +41,8 @@ export class Hosts {
   private readonly trusted: (Set<string> | null)[];
   /** Lying hosts that already told their one true success. */
   private readonly liarClaimed: Uint8Array;
+  /** Per host, 1 for a `lying-peer` (world.faults; read at every message a peer sends). */
+  private readonly lyingHost: Uint8Array;
   private readonly arriveEvent: number;
 
   constructor(private readonly run: DragonflyRun, private readonly pattern: 'p2p' | 'cdn') {
@@ -52,6 +54,7 @@ export class Hosts {
     this.verifiedGood = new Array<Bitset | null>(count).fill(null);
     this.trusted = new Array<Set<string> | null>(count).fill(null);
     this.liarClaimed = new Uint8Array(count);
+    this.lyingHost = Uint8Array.from(run.world.faults, (f) => (f.lying ? 1 : 0));
     this.arriveEvent = run.sim.on((host) => this.arrive(host));
   }
 
@@ -123,7 +126,7 @@ export class Hosts {
     const { sim, world, control, dataPlane, counters } = this.run;
     switch (effect.kind) {
       case 'send':
-        return control.fromPeer(host, effect.to, world.faults[host].lying ? this.lie(host, effect.msg) : effect.msg);
+        return control.fromPeer(host, effect.to, this.lyingHost[host] === 1 ? this.lie(host, effect.msg) : effect.msg);
       case 'trust':
         (this.trusted[host] ??= new Set()).add(effect.supernodeKey);
         return;
