@@ -16,7 +16,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { makeDirs } from '../make-dirs.ts';
 import { redactCredentials } from '../redact.ts';
-import type { OutputStamp } from '../uploader/control-messages.ts';
+import { setAsideNameOf, type OutputStamp } from '../uploader/control-messages.ts';
 import { isDiskFull } from './download-error.ts';
 import type { PiecePlan } from '../../core/pieces.ts';
 import { pieceRange } from '../../core/pieces.ts';
@@ -211,8 +211,7 @@ export class TaskStore {
       backup = await this.backUp(target, written);
     } else {
       await copyInto(this.dataPath, target);
-      await setAside(this.serverPath);
-      await fs.rename(this.dataPath, this.serverPath);
+      await this.installBackup(this.dataPath);
       backup = { stamp: null };
     }
     if ('stamp' in backup) onBackup(backup.stamp);
@@ -228,8 +227,7 @@ export class TaskStore {
     try {
       await fs.rm(partial, { force: true });
       if (await linked(source, partial)) {
-        await setAside(this.serverPath);
-        await fs.rename(partial, this.serverPath);
+        await this.installBackup(partial);
         const now = await stampOf(this.serverPath);
         if (now.sizeBytes === written.sizeBytes && now.mtimeNs === written.mtimeNs) return { stamp: written };
         // The output changed between the move and the link: what is there is not what was verified.
@@ -237,8 +235,7 @@ export class TaskStore {
         return { why: 'output-changed' };
       }
       await fs.copyFile(source, partial, fsConstants.COPYFILE_FICLONE);
-      await setAside(this.serverPath);
-      await fs.rename(partial, this.serverPath);
+      await this.installBackup(partial);
       return { stamp: null };
     } catch (err) {
       await fs.rm(partial, { force: true });
@@ -247,6 +244,20 @@ export class TaskStore {
       await fs.rm(this.serverPath, { force: true });
       return { why: 'disk-full' };
     }
+  }
+
+  /**
+   * Rename `from` to the `.server` backup. An older backup of the task is first moved aside
+   * (SET_ASIDE_NAME) for the uploader to remove: renaming over it would drop its last link here
+   * and free its pages inside this download's rename (2.5 s for 1 GiB).
+   */
+  private async installBackup(from: string): Promise<void> {
+    try {
+      await fs.rename(this.serverPath, setAsideNameOf(this.serverPath, randomBytes(4).toString('hex')));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    await fs.rename(from, this.serverPath);
   }
 
   /** Remove this download's files (a full disk: leave the space to the user, not a partial file). */
@@ -305,19 +316,6 @@ async function readMeta(path: string): Promise<MetaFile | null> {
     return v;
   } catch {
     return null;
-  }
-}
-
-/**
- * Move an older backup out of the way under a set-aside name (SET_ASIDE_NAME) for the uploader
- * to remove, instead of renaming over it: that would drop its last link here and free its pages
- * inside this download's rename. Nothing there is nothing to do.
- */
-async function setAside(serverPath: string): Promise<void> {
-  try {
-    await fs.rename(serverPath, `${serverPath}.superseded-${randomBytes(4).toString('hex')}`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

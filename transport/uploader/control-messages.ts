@@ -36,6 +36,11 @@ export const DATA_FILE_NAME = /^[0-9a-f]{64}(?:-[0-9a-f]{16})?(?:\.server)?$/;
  */
 export const SET_ASIDE_NAME = /^[0-9a-f]{64}\.server\.superseded-[0-9a-f]{8}$/;
 
+/** A set-aside name for the backup at `serverPath` (random, so two never meet). */
+export function setAsideNameOf(serverPath: string, randomHex8: string): string {
+  return `${serverPath}.superseded-${randomHex8}`;
+}
+
 export interface TaskLayout { totalBytes: number; pieceSizeBytes: number; pieceCount: number }
 
 /**

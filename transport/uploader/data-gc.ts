@@ -112,13 +112,11 @@ async function listGroups(dataDir: string, use: InUse, groups: Map<string, strin
     const inode = `${stat.dev}:${stat.ino}`;
     if (!inodes.has(inode)) entry.sizeBytes += stat.size;
     inodes.add(inode);
-    if (SET_ASIDE_NAME.test(name)) {
-      entries.set(key, { ...entry, lastUsedMs: 0, pinned: false });
-      groups.set(key, [name]);
-      continue;
+    // A set-aside backup counts as unused since ever, and nothing pins it (nobody serves it).
+    if (!SET_ASIDE_NAME.test(name)) {
+      entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, use.lastUsedMs.get(name) ?? 0);
+      entry.pinned ||= use.inUse.has(name) || (!name.endsWith('.server') && use.inUseTasks.has(name.slice(0, 64)));
     }
-    entry.lastUsedMs = Math.max(entry.lastUsedMs, stat.mtimeMs, use.lastUsedMs.get(name) ?? 0);
-    entry.pinned ||= use.inUse.has(name) || (!name.endsWith('.server') && use.inUseTasks.has(name.slice(0, 64)));
     entries.set(key, entry);
     groups.set(key, [...(groups.get(key) ?? []), name]);
   }
