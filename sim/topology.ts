@@ -40,8 +40,8 @@ export class Topology {
 
   /** Place the next host (round-robin over every rack). */
   placeHost(hostIndex: number): void {
-    const rack = hostIndex % (this.spec.idcs * this.spec.racksPerIdc);
-    this.idcOf.push(Math.floor(rack / this.spec.racksPerIdc));
+    const { idc, rack } = hostRack(this.spec, hostIndex);
+    this.idcOf.push(idc);
     this.rackOf.push(rack);
   }
 
@@ -64,9 +64,25 @@ export class Topology {
   idc(node: number): number { return this.idcOf[node]; }
 
   /** What a host at `node` declares at registration (nothing when the scenario turns it off). */
-  placementOf(node: number): { idc?: string; location?: string } {
-    if (!this.spec.declared) return {};
-    const idc = `idc${this.idcOf[node]}`;
-    return { idc, location: `${idc}|rack${this.rackOf[node]}` };
+  placementOf(node: number): Placement {
+    return declaredPlacement(this.spec, this.idcOf[node], this.rackOf[node]);
   }
+}
+
+/** A host's declaration: dfget's `--idc` and `--location`. */
+export interface Placement { idc?: string; location?: string }
+
+/** The rack (numbered across IDCs) and IDC that host `hostIndex` is dealt to (round-robin over every rack). */
+export function hostRack(spec: TopologySpec, hostIndex: number): { idc: number; rack: number } {
+  const rack = hostIndex % (spec.idcs * spec.racksPerIdc);
+  return { idc: Math.floor(rack / spec.racksPerIdc), rack };
+}
+
+/**
+ * What a host in `idc` and `rack` declares (`idc<d>`, `idc<d>|rack<r>`), or nothing when the
+ * scenario says `declared: false`. The calibration testbed passes the same to each live dfget.
+ */
+export function declaredPlacement(spec: TopologySpec, idc: number, rack: number): Placement {
+  if (!spec.declared) return {};
+  return { idc: `idc${idc}`, location: `idc${idc}|rack${rack}` };
 }

@@ -211,6 +211,9 @@ function dfgetArgs(plan: TestbedPlan, host: TestbedNode, url: string, supernodes
     '--json', '--quiet', '--timeout', String(timeoutMs), '--uploader-idle-exit', '1h', '--upload-host', host.address,
     // Declared upload rate (upload slots, source choice), as the simulator's host declares it.
     '--upload-limit', String(host.upBytesPerSec),
+    // Where the host sits, as the simulated host declares it (the scheduler prefers near sources).
+    ...(host.placement.idc ? ['--idc', host.placement.idc] : []),
+    ...(host.placement.location ? ['--location', host.placement.location] : []),
     '--locallimit', String(app ? host.downBytesPerSec : 0),
     ...(plan.scenario.core.backToSource === false ? ['--no-back-source'] : []),
   ];

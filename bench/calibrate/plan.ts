@@ -9,6 +9,7 @@
 import type { CoreConfig } from '../../core/config.ts';
 import { applyOverrides, type CommonOverrides } from '../../sim/overrides.ts';
 import { loadScenario, ScenarioError, type Scenario } from '../../sim/scenario.ts';
+import { declaredPlacement, hostRack, type Placement } from '../../sim/topology.ts';
 import { buildWorld, type World } from '../../sim/world.ts';
 
 export type Role = 'origin' | 'supernode' | 'host';
@@ -26,6 +27,8 @@ export interface TestbedNode {
   address: string;
   /** When the node starts, ms after the run's t = 0 (hosts only; 0 for servers). */
   arrivalMs: number;
+  /** What a host declares with dfget's `--idc`/`--location`: what its simulated twin declares. */
+  placement: Placement;
 }
 
 export interface TestbedPlan {
@@ -70,22 +73,23 @@ export function planTestbed(scenario: Scenario, loopback: boolean): TestbedPlan 
   const at = (address: string): string => (loopback ? '127.0.0.1' : address);
   const origin: TestbedNode = {
     role: 'origin', index: 0, name: 'origin', idc: scenario.originIdc, upBytesPerSec: rates.originUpBps,
-    downBytesPerSec: scenario.originDownBps * (loopback ? scenario.goodput : 1), address: at(`${SUBNET_PREFIX}.0.2`), arrivalMs: 0,
+    downBytesPerSec: scenario.originDownBps * (loopback ? scenario.goodput : 1), address: at(`${SUBNET_PREFIX}.0.2`), arrivalMs: 0, placement: {},
   };
   const supernodes = Array.from({ length: scenario.supernodeCount }, (_, i): TestbedNode => ({
     role: 'supernode', index: i, name: `sn${i}`, idc: scenario.supernodeIdc, upBytesPerSec: rates.supernodeUpBps,
-    downBytesPerSec: rates.supernodeDownBps, address: at(`${SUBNET_PREFIX}.0.${10 + i}`), arrivalMs: 0,
+    downBytesPerSec: rates.supernodeDownBps, address: at(`${SUBNET_PREFIX}.0.${10 + i}`), arrivalMs: 0, placement: {},
   }));
   if (supernodes.length > 200) throw new ScenarioError(`scenario "${scenario.name}" has ${supernodes.length} supernodes; the testbed runs at most 200`);
-  const racks = scenario.topology.idcs * scenario.topology.racksPerIdc;
-  const hosts = Array.from({ length: scenario.hostCount }, (_, i): TestbedNode => ({
-    role: 'host', index: i, name: `h${i}`,
-    // The simulator deals hosts round-robin over all racks (sim/topology.ts): same IDC here.
-    idc: Math.floor((i % racks) / scenario.topology.racksPerIdc),
-    upBytesPerSec: rates.hostUpBps[i], downBytesPerSec: rates.hostDownBps[i],
-    address: at(`${SUBNET_PREFIX}.${1 + Math.floor(i / HOSTS_PER_OCTET)}.${1 + (i % HOSTS_PER_OCTET)}`),
-    arrivalMs: world.arrivalMs[i],
-  }));
+  const hosts = Array.from({ length: scenario.hostCount }, (_, i): TestbedNode => {
+    // The simulator deals hosts round-robin over all racks (sim/topology.ts): same IDC and rack here.
+    const { idc, rack } = hostRack(scenario.topology, i);
+    return {
+      role: 'host', index: i, name: `h${i}`, idc,
+      upBytesPerSec: rates.hostUpBps[i], downBytesPerSec: rates.hostDownBps[i],
+      address: at(`${SUBNET_PREFIX}.${1 + Math.floor(i / HOSTS_PER_OCTET)}.${1 + (i % HOSTS_PER_OCTET)}`),
+      arrivalMs: world.arrivalMs[i], placement: declaredPlacement(scenario.topology, idc, rack),
+    };
+  });
   return { scenario, world, origin, supernodes, hosts };
 }
 
