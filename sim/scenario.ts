@@ -24,6 +24,11 @@
  *   goodput: 1                                         # share of every link's rate that carries file bytes:
  *                                                      #   1 = rates are payload rates; 0.956 = rates are Ethernet
  *                                                      #   wire rates and TCP/IP headers take the rest (1448 of 1514)
+ *   tcp: { connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 }
+ *                                                      # real connections (all 0 = ideal flows): round trips to open
+ *                                                      #   a data connection (2: TCP + WebSocket), slow start from
+ *                                                      #   this window (14480 = Linux's 10 segments), restarted after
+ *                                                      #   this much idle (200 = Linux's tcp_slow_start_after_idle)
  *   bittorrent: { peersPerHost: 50, uploadSlots: 4, optimisticSlots: 1, rechokeMs: 10000, optimisticMs: 30000 }
  *   faults:                                            # hosts are picked by the seed unless listed
  *     - { kind: host-crash, count: 2, atMs: 3000 }     # or hosts: [3, 17]
@@ -112,9 +117,26 @@ export interface Scenario {
    * hosts; `npm run calibrate` measures it on real processes (its report's "per-piece overhead").
    */
   pieceOverheadMs: number;
+  /** What real TCP connections cost a piece (sim/strategies/dragonfly/connections.ts); all 0 = ideal flows. */
+  tcp: TcpModel;
   bittorrent: BittorrentSpec;
   faults: Fault[];
 }
+
+/**
+ * TCP as the dragonfly strategy's data plane meets it (connections.ts). All 0 (the default): a
+ * flow starts at its full share one latency after the source serves it.
+ */
+export interface TcpModel {
+  /** Round trips to open a requester's data connection to a new source (TCP handshake + WebSocket upgrade: 2). */
+  connectRoundTrips: number;
+  /** What a cold connection sends in its first round trip before slow start doubles it (Linux: 10 x 1448). */
+  initialWindowBytes: number;
+  /** Idle time after which a connection is cold again (Linux: one retransmission timeout, at least 200 ms); 0 = never. */
+  restartAfterIdleMs: number;
+}
+
+export const IDEAL_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 });
 
 export { ScenarioError };
 
@@ -151,7 +173,7 @@ export function loadScenario(nameOrPath: string): Scenario {
 export function parseScenario(raw: unknown): Scenario {
   const doc = object(raw, '(scenario)');
   known(doc, '', ['name', 'description', 'seed', 'fileSize', 'hosts', 'origin', 'supernodes', 'topology', 'arrival',
-    'limits', 'core', 'sharing', 'goodput', 'bittorrent', 'faults']);
+    'limits', 'core', 'sharing', 'goodput', 'tcp', 'bittorrent', 'faults']);
   const hosts = object(doc.hosts, 'hosts');
   known(hosts, 'hosts.', ['count', 'up', 'down', 'pieceOverheadMs']);
   const origin = optionalObject(doc.origin, 'origin');
@@ -162,6 +184,8 @@ export function parseScenario(raw: unknown): Scenario {
   known(topo, 'topology.', Object.keys(DEFAULT_TOPOLOGY));
   const limits = optionalObject(doc.limits, 'limits');
   known(limits, 'limits.', ['localLimit', 'totalLimit']);
+  const tcp = optionalObject(doc.tcp, 'tcp');
+  known(tcp, 'tcp.', Object.keys(IDEAL_TCP));
   const bt = optionalObject(doc.bittorrent, 'bittorrent');
   known(bt, 'bittorrent.', ['peersPerHost', 'uploadSlots', 'optimisticSlots', 'rechokeMs', 'optimisticMs']);
 
@@ -197,6 +221,12 @@ export function parseScenario(raw: unknown): Scenario {
     sharing: sharing(doc.sharing),
     goodput: goodput(doc.goodput),
     pieceOverheadMs: nonNegative(hosts.pieceOverheadMs ?? 0, 'hosts.pieceOverheadMs'),
+    tcp: {
+      connectRoundTrips: wholeNumber(tcp.connectRoundTrips ?? 0, 'tcp.connectRoundTrips', 0),
+      initialWindowBytes: typeof tcp.initialWindowBytes === 'string' ? size(tcp.initialWindowBytes, 'tcp.initialWindowBytes')
+        : wholeNumber(tcp.initialWindowBytes ?? 0, 'tcp.initialWindowBytes', 0),
+      restartAfterIdleMs: nonNegative(tcp.restartAfterIdleMs ?? 0, 'tcp.restartAfterIdleMs'),
+    },
     bittorrent: {
       peersPerHost: wholeNumber(bt.peersPerHost ?? 50, 'bittorrent.peersPerHost', 1),
       uploadSlots: wholeNumber(bt.uploadSlots ?? 4, 'bittorrent.uploadSlots', 1),

@@ -10,15 +10,20 @@
  *   max-min      the exact max-min sharing rule instead of the scenario's (`local` by default)
  *   both         goodput and max-min together
  *   no overhead  hosts.pieceOverheadMs 0: hosts that spend nothing per piece beyond its bytes
+ *   tcp          the other reading of connections: ideal flows (tcp: all 0) when the scenario models
+ *                TCP's connection opening and slow start, Linux's (LINUX_TCP) when it does not
  */
 import { percentiles, type Percentiles } from '../../sim/result.ts';
-import type { Scenario } from '../../sim/scenario.ts';
+import { IDEAL_TCP, type Scenario, type TcpModel } from '../../sim/scenario.ts';
 import { runStrategy } from '../../sim/strategies/index.ts';
 import { buildWorld } from '../../sim/world.ts';
 import { errorPercent } from './compare.ts';
 
 /** TCP payload per Ethernet frame at MTU 1500: 1500 - 20 (IPv4) - 32 (TCP + timestamps) over 1514 on the wire. */
 export const GOODPUT_FACTOR = 1448 / 1514;
+
+/** Linux's TCP as dfget meets it: TCP handshake + WebSocket upgrade, 10-segment initial window, slow start after 200 ms idle. */
+export const LINUX_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 2, initialWindowBytes: 10 * 1448, restartAfterIdleMs: 200 });
 
 export interface VariantResult {
   name: string;
@@ -33,7 +38,12 @@ const VARIANTS: { name: string; description: string; apply: (s: Scenario) => Sce
   { name: 'max-min', description: 'exact max-min sharing of links between flows', apply: (s) => ({ ...s, sharing: 'max-min' }) },
   { name: 'goodput + max-min', description: 'both of the above', apply: (s) => ({ ...otherGoodput(s), sharing: 'max-min' }) },
   { name: 'no overhead', description: 'hosts.pieceOverheadMs 0 (nothing spent per piece beyond its bytes)', apply: (s) => ({ ...s, pieceOverheadMs: 0 }) },
+  { name: 'tcp', description: 'connection opening and slow start modelled <-> ideal flows (tcp:)', apply: (s) => ({ ...s, tcp: modelsTcp(s) ? { ...IDEAL_TCP } : { ...LINUX_TCP } }) },
 ];
+
+function modelsTcp(s: Scenario): boolean {
+  return s.tcp.connectRoundTrips > 0 || s.tcp.initialWindowBytes > 0;
+}
 
 /** Each variant's per-host completion percentiles (from each host's arrival) and error of `liveMs` against it. */
 export function simulateVariants(scenario: Scenario, live: Percentiles): VariantResult[] {

@@ -14,12 +14,17 @@
  *
  * A crash cuts every flow at the dead node (`cutFlowsAt`); the living end hears about it as a
  * real connection would tell it: a requester gets `unreachable`, an uploader `upload-finished`.
+ *
+ * With the scenario's `tcp:` model on (connections.ts), a request to a new source first waits
+ * for its connection to open, and a served piece on a cold connection starts after the time slow
+ * start loses.
  */
 import type { ByteRange, PeerEffect, PeerInput } from '../../../core/peer-io.ts';
 import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
 import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
 import { hostId, hostOf } from './control.ts';
 import type { DragonflyRun } from './run.ts';
+import { Connections } from './connections.ts';
 import type { Transfer } from './transfers.ts';
 import { corruptDigest, pieceDigest, TASK_ID } from './task.ts';
 import { verifyGrant } from './grants.ts';
@@ -35,6 +40,7 @@ export class DataPlane {
    */
   private readonly corruptHost: Uint8Array;
   private readonly liarHost: Uint8Array;
+  private readonly connections: Connections | null;
 
   constructor(private readonly run: DragonflyRun) {
     this.requestEvent = run.sim.on((id) => this.onRequest(id));
@@ -42,6 +48,8 @@ export class DataPlane {
     const faults = run.world.faults;
     this.corruptHost = Uint8Array.from(faults, (f) => (f.corrupt ? 1 : 0));
     this.liarHost = Uint8Array.from(faults, (f) => (f.liar ? 1 : 0));
+    const connections = new Connections(run.world.scenario.tcp, run.sim.network);
+    this.connections = connections.enabled ? connections : null;
   }
 
   /** A peer's `fetch-piece`: the request reaches the source's uploader one latency later. */
@@ -52,11 +60,13 @@ export class DataPlane {
       : sim.hostNode(hostOf(effect.sourceAddr));
     const transfer: Transfer = {
       kind: 'piece', owner: host, piece: effect.piece, source: effect.source, sourceNode,
-      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1,
+      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1, warmed: false, onConnection: false,
     };
     if (effect.grant) transfer.grant = effect.grant;
     const id = transfers.open(transfer);
-    sim.at(sim.nowMs + sim.latencyMs(sim.hostNode(host), sourceNode), this.requestEvent, id);
+    const hostNode = sim.hostNode(host);
+    const latencyMs = sim.latencyMs(hostNode, sourceNode);
+    sim.at(sim.nowMs + (this.connections ? this.connections.requestDelayMs(sim.nowMs, hostNode, sourceNode, latencyMs) : latencyMs), this.requestEvent, id);
   }
 
   /** A peer's `cancel-fetch` (its piece timeout fired): stop the transfer. */
@@ -69,7 +79,7 @@ export class DataPlane {
     if (transfer.flowId >= 0) {
       sim.network.cancelFlow(sim.nowMs, transfer.flowId);
       this.uploadFinished(transfer, id);
-      transfers.end(id);
+      this.endPiece(id);
     } else transfer.cancelled = true;
   }
 
@@ -79,7 +89,7 @@ export class DataPlane {
     const sizeBytes = missing ? missing.reduce((sum, r) => sum + r.endByte - r.startByte, 0) : world.scenario.fileSizeBytes;
     const id = transfers.open({
       kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode,
-      sizeBytes, flowId: -1, cancelled: false, runEnd: -1,
+      sizeBytes, flowId: -1, cancelled: false, runEnd: -1, warmed: true, onConnection: false,
     });
     sim.at(sim.nowMs + 2 * sim.latencyMs(sim.hostNode(host), sim.originNode), this.startFlowEvent, id);
   }
@@ -93,7 +103,7 @@ export class DataPlane {
     } else if (effect.kind === 'refuse') {
       counters.refusedFetches++;
       const transfer = transfers.get(effect.requestId);
-      if (transfer.cancelled) return transfers.end(effect.requestId);
+      if (transfer.cancelled) return this.endPiece(effect.requestId);
       const failure: FailureKind = effect.reason === 'missing' ? 'refused' : effect.reason;
       this.failFetch(effect.requestId, failure, sim.latencyMs(node, sim.hostNode(transfer.owner)));
     }
@@ -112,7 +122,7 @@ export class DataPlane {
     else if (lied) counters.liedReports++;
     else hosts.markVerified(transfer.owner, transfer.piece);
     this.uploadFinished(transfer, id);
-    transfers.end(id);
+    this.endPiece(id);
     const fetched: PeerInput = {
       kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt || lied ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
     };
@@ -143,7 +153,7 @@ export class DataPlane {
       else if (transfer.sourceNode === node) this.failFetch(id, 'unreachable', sim.latencyMs(node, sim.hostNode(transfer.owner)));
       else {
         this.uploadFinished(transfer, id);
-        transfers.end(id);
+        this.endPiece(id);
       }
     }
   }
@@ -152,7 +162,7 @@ export class DataPlane {
   private onRequest(id: number): void {
     const { sim, transfers, supernodes } = this.run;
     const transfer = transfers.get(id);
-    if (transfer.cancelled) return transfers.end(id);
+    if (transfer.cancelled) return this.endPiece(id);
     if (this.sourceDead(transfer)) return this.failFetch(id, 'unreachable', sim.latencyMs(transfer.sourceNode, sim.hostNode(transfer.owner)));
     const fromSupernode = transfer.source === SUPERNODE;
     const uploaderAt = fromSupernode ? supernodes.indexOfNode(transfer.sourceNode) : sim.nodeHost(transfer.sourceNode);
@@ -171,10 +181,26 @@ export class DataPlane {
     const sourceDead = transfer.kind === 'piece' && this.sourceDead(transfer);
     if (transfer.cancelled || sim.crashed[transfer.owner]) {
       if (transfer.kind === 'piece' && !sourceDead) this.uploadFinished(transfer, id);
-      return transfers.end(id);
+      return this.endPiece(id);
     }
     if (sourceDead) return this.failFetch(id, 'unreachable', 0);
-    transfer.flowId = sim.network.startFlow(sim.nowMs, transfer.sourceNode, sim.hostNode(transfer.owner), transfer.sizeBytes, 0, id);
+    const hostNode = sim.hostNode(transfer.owner);
+    if (!transfer.warmed && this.connections) {
+      // Slow start on a cold connection: the flow starts when its window has opened.
+      transfer.warmed = true;
+      transfer.onConnection = true;
+      const delayMs = this.connections.flowStarting(sim.nowMs, hostNode, transfer.sourceNode, transfer.sizeBytes, sim.latencyMs(transfer.sourceNode, hostNode));
+      if (delayMs > 0) return sim.at(sim.nowMs + delayMs, this.startFlowEvent, id);
+    }
+    transfer.flowId = sim.network.startFlow(sim.nowMs, transfer.sourceNode, hostNode, transfer.sizeBytes, 0, id);
+  }
+
+  /** End a transfer (any kind), and its place on its connection. */
+  private endPiece(id: number): void {
+    const { sim, transfers } = this.run;
+    const transfer = transfers.get(id);
+    if (transfer.onConnection && this.connections) this.connections.flowEnded(sim.nowMs, sim.hostNode(transfer.owner), transfer.sourceNode);
+    transfers.end(id);
   }
 
   private sourceDead(transfer: Transfer): boolean {
@@ -191,7 +217,7 @@ export class DataPlane {
     if (!transfer.cancelled) {
       control.deliverToPeer(transfer.owner, delayMs, { kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: null, failure });
     }
-    transfers.end(id);
+    this.endPiece(id);
   }
 
   /** The source's uploader frees the slot of this transfer. */

@@ -24,6 +24,10 @@ export interface Transfer {
   cancelled: boolean;
   /** cdn: end (exclusive) of the run of pieces this ranged GET streams; else -1. */
   runEnd: number;
+  /** piece: slow start's delay is behind it (connections.ts), or there was none. */
+  warmed: boolean;
+  /** piece: counted as running on its connection (connections.ts `flowStarting`), until it ends. */
+  onConnection: boolean;
   /** piece: the grant the request carries, checked by the source's uploader. */
   grant?: Grant;
 }

@@ -1,0 +1,85 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { slowStartLossMs } from '../../../../sim/strategies/dragonfly/connections.ts';
+import { parseScenario } from '../../../../sim/scenario.ts';
+import { capacityChecker, run, smallScenario } from '../../../helpers/sim-run.ts';
+
+const LINUX_TCP = { connectRoundTrips: 2, initialWindowBytes: 14480, restartAfterIdleMs: 200 };
+
+test('slowStartLossMs: rounds until a window holds the pipe, less what they carried', () => {
+  // 50 Mbit/s of payload over a 40 ms round trip: a 239 KB pipe, open after 5 rounds (14480 x 2^5 > 239 KB),
+  // which carried 14480 x 31 bytes: 200 ms spent, 75 ms of bytes at the full rate.
+  const rateBps = 5_977_500;
+  const loss = slowStartLossMs(4 * 1048576, rateBps, 40, 14480);
+  assert.ok(Math.abs(loss - (200 - (14480 * 31) / rateBps * 1000)) < 1e-9, String(loss));
+  assert.ok(loss > 120 && loss < 130);
+  // Inside an IDC (1 ms) the first window already holds the pipe.
+  assert.is(slowStartLossMs(4 * 1048576, rateBps, 1, 14480), 0);
+  // A piece smaller than what slow start sends ends inside it: 20 KB takes 2 rounds.
+  assert.ok(Math.abs(slowStartLossMs(20_000, rateBps, 40, 14480) - (80 - 20_000 / rateBps * 1000)) < 1e-9);
+  // Nothing to lose without a window, a round trip or bytes.
+  assert.is(slowStartLossMs(4 * 1048576, rateBps, 40, 0), 0);
+  assert.is(slowStartLossMs(4 * 1048576, rateBps, 0, 14480), 0);
+  assert.is(slowStartLossMs(0, rateBps, 40, 14480), 0);
+  // A slower share fills a smaller pipe sooner: it loses less.
+  assert.ok(slowStartLossMs(4 * 1048576, rateBps / 4, 40, 14480) < loss);
+});
+
+test('tcp: parsed with ideal defaults, checked field by field', () => {
+  const base = { fileSize: '1MiB', hosts: { count: 1 } };
+  assert.equal(parseScenario(base).tcp, { connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 });
+  assert.equal(parseScenario({ ...base, tcp: LINUX_TCP }).tcp, LINUX_TCP);
+  assert.is(parseScenario({ ...base, tcp: { initialWindowBytes: '16KiB' } }).tcp.initialWindowBytes, 16384);
+  assert.throws(() => parseScenario({ ...base, tcp: { window: 1 } }), /tcp\.window/);
+  assert.throws(() => parseScenario({ ...base, tcp: { connectRoundTrips: -1 } }), /tcp\.connectRoundTrips/);
+  assert.throws(() => parseScenario({ ...base, tcp: { restartAfterIdleMs: 'soon' } }), /tcp\.restartAfterIdleMs/);
+});
+
+// One host in IDC 1 fetching from the supernode in IDC 0, 20 ms each way: every piece crosses.
+const crossing = {
+  fileSize: '16MiB', hosts: { count: 1, up: '50Mbit', down: '50Mbit' }, origin: { up: '1Gbit', idc: 0 },
+  supernodes: { up: '1Gbit', idc: 0 }, topology: { idcs: 2, racksPerIdc: 1, crossIdcMs: 20 }, core: { pieceSizeBytes: '4MiB' },
+};
+
+test('across IDCs a new connection costs its opening round trips and slow start; a warm one nothing more', () => {
+  // Host 0 is dealt to IDC 0 round-robin; put the servers in IDC 1 instead so that it crosses.
+  const doc = { ...crossing, origin: { ...crossing.origin, idc: 1 }, supernodes: { ...crossing.supernodes, idc: 1 } };
+  const ideal = run(smallScenario(doc), 'dragonfly', capacityChecker);
+  const real = run(smallScenario({ ...doc, tcp: LINUX_TCP }), 'dragonfly', capacityChecker);
+  assert.is(real.completedHosts, 1);
+  const extraMs = real.completionMs.max - ideal.completionMs.max;
+  // At least the first piece's: 2 round trips to open, then slow start at the host's 50 Mbit/s (~125 ms).
+  const firstPieceMs = 2 * 40 + slowStartLossMs(4 * 1048576, 50e6 / 8, 40, 14480);
+  assert.ok(extraMs >= firstPieceMs - 1, `${extraMs} ms extra, expected at least ${firstPieceMs}`);
+  // At most that plus slow start again for each of the 3 other pieces (after an idle gap of a pull's round trip).
+  assert.ok(extraMs <= firstPieceMs + 3 * 130, `${extraMs} ms extra`);
+  // Slow start only on new connections: the idle gaps between pieces (under 200 ms) cost nothing more.
+  const noRestart = run(smallScenario({ ...doc, tcp: { ...LINUX_TCP, restartAfterIdleMs: 0 } }), 'dragonfly');
+  assert.ok(noRestart.completionMs.max <= real.completionMs.max + 1e-6);
+});
+
+test('inside an IDC the model costs a piece next to nothing, and a run with it stays deterministic', () => {
+  const doc = { fileSize: '32MiB', hosts: { count: 8, up: '100Mbit', down: '100Mbit' }, origin: { up: '100Mbit' }, core: { pieceSizeBytes: '1MiB' } };
+  const ideal = run(smallScenario(doc), 'dragonfly');
+  const real = run(smallScenario({ ...doc, tcp: LINUX_TCP }), 'dragonfly', capacityChecker);
+  assert.is(real.completedHosts, 8);
+  assert.is(real.originEgressBytes, ideal.originEgressBytes);
+  // 1 ms round trips: each new connection's 2 ms of opening, a handful of them on any host's path.
+  assert.ok(Math.abs(real.completionMs.max - ideal.completionMs.max) < 0.05 * ideal.completionMs.max,
+    `${real.completionMs.max} vs ${ideal.completionMs.max}`);
+  assert.equal(run(smallScenario({ ...doc, tcp: LINUX_TCP }), 'dragonfly').completionMs, real.completionMs);
+});
+
+test('two IDCs with the model: every host completes within capacity, the same origin bytes, and later than ideal', () => {
+  const doc = {
+    fileSize: '32MiB', hosts: { count: 12, up: '50Mbit', down: '50Mbit' }, origin: { up: '50Mbit' }, supernodes: { up: '100Mbit' },
+    topology: { idcs: 2, racksPerIdc: 1, crossIdcMs: 20 }, core: { pieceSizeBytes: '2MiB' },
+  };
+  const ideal = run(smallScenario(doc), 'dragonfly');
+  const real = run(smallScenario({ ...doc, tcp: LINUX_TCP }), 'dragonfly', capacityChecker);
+  assert.is(real.completedHosts, 12);
+  assert.is(real.originEgressBytes, ideal.originEgressBytes);
+  assert.ok(real.completionMs.p50 > ideal.completionMs.p50, `${real.completionMs.p50} vs ${ideal.completionMs.p50}`);
+});
+
+test.run();
