@@ -26,6 +26,7 @@ import { calibrationScenario, planTestbed, type TestbedPlan } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
 import { newWorkDir, removeStaleWorkDirs } from './stale-runs.ts';
+import { livePieceTimes } from './piece-times.ts';
 import { simulateVariants } from './variants.ts';
 
 interface CliOptions {
@@ -172,6 +173,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     const setup = { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl };
     const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
+    calibration.pieceTimes = livePieceTimes(plan, join(outDir, 'logs'));
     const files = await writeReport(outDir, calibration, timelines, command);
     process.stdout.write(opts.json ? `${JSON.stringify(calibration)}\n` : `${comparisonTable(calibration)}\n`);
     log(`wrote ${files.join(', ')} and ${join(outDir, 'logs')}/`);

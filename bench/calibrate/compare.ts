@@ -12,6 +12,7 @@ import type { CpuSummary } from './cpu-sampler.ts';
 import type { LinkCheck } from './link-check.ts';
 import type { LiveResult } from './live-run.ts';
 import type { DelayHubStats } from './netns.ts';
+import type { PieceTimeRow } from './piece-times.ts';
 import type { TestbedPlan } from './plan.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
@@ -59,6 +60,8 @@ export interface Calibration {
   timeline: { sim: TimelineSummary; live: TimelineSummary };
   /** The simulator re-run with one model input changed at a time, against the live run (variants.ts). */
   variants: VariantResult[];
+  /** Live piece times by connection (new, idle, warm) and path (inside an IDC or across): piece-times.ts. */
+  pieceTimes: PieceTimeRow[];
   /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
   direct: DirectFigures | null;
   perHost: HostRow[];
@@ -138,6 +141,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       live: summarizeTimeline(timelines.live, plan.scenario.fileSizeBytes),
     },
     variants: [],
+    pieceTimes: [],
     direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,
   };

@@ -98,6 +98,15 @@ function timelineTable(c: Calibration): string {
   ].join('\n');
 }
 
+function pieceTimesTable(c: Calibration): string {
+  if (c.pieceTimes.length === 0) return '';
+  return [
+    '| live pieces by path and connection (new: first from that source; warm: another running or one ended under the idle restart ago) | pieces | mean fetch time | what the scenario\'s tcp: model adds to a lone piece |',
+    '| --- | ---: | ---: | ---: |',
+    ...c.pieceTimes.map((r) => `| ${r.path}, ${r.connection} connection | ${r.pieces} | ${seconds(r.meanMs)} s | ${r.modelledExtraMs.toFixed(0)} ms |`),
+  ].join('\n');
+}
+
 export function markdownReport(c: Calibration, command: string): string {
   const hostLines = c.perHost.map((h) => `| h${h.host} | ${h.idc} | ${formatRate(h.upBytesPerSec)} | ${formatRate(h.downBytesPerSec)} | `
     + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
@@ -125,6 +134,7 @@ export function markdownReport(c: Calibration, command: string): string {
     '',
     timelineTable(c),
     '',
+    ...(c.pieceTimes.length > 0 ? [pieceTimesTable(c), ''] : []),
     variantsTable(c),
     '',
     '![progress and origin egress over time](timeline.svg)',

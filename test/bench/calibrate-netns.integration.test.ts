@@ -58,6 +58,10 @@ if (unavailable) {
       assert.is(report.shape, 'netns');
       assert.is(report.liveChecks.hostsDone, 2);
       assert.is(report.liveChecks.digestsOk, 2);
+      // Every piece (2 hosts x 2 pieces of 4 MiB) is in the piece-times table once; h1 sits in IDC 1, all its sources in IDC 0.
+      const rows = report.pieceTimes as { path: string; connection: string; pieces: number; meanMs: number }[];
+      assert.is(rows.reduce((sum, r) => sum + r.pieces, 0), 4, JSON.stringify(rows));
+      assert.ok(rows.some((r) => r.path === 'across IDCs' && r.connection === 'new' && r.meanMs > 0), JSON.stringify(rows));
       assert.match(calibrate.stderr(), new RegExp(`removing 1 network namespace.*${stale}`));
       await assertNothingLeft(calibrate, before);
     } finally {
