@@ -35,7 +35,8 @@ function addScenarioOptions(cmd: Command): Command {
     .option('--local-limit <rate>', 'per-task download limit on hosts (0 = unlimited; the seed\'s dfget uses 10MB)')
     .option('--total-limit <rate>', 'per-host RX and TX limit (0 = unlimited)')
     .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)')
-    .option('--declare-topology <bool>', 'hosts tell the supernode their IDC and rack (true, the default) or not (false)');
+    .option('--declare-topology <bool>', 'hosts tell the supernode their IDC and rack (true, the default) or not (false)')
+    .option('--tcp <model>', 'what a data connection costs a piece: ideal (flows at full rate at once) or linux (2 round trips to open, slow start from 10 segments, again after 200 ms idle); default: the scenario\'s tcp: block');
   for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting} (default ${String(DEFAULT_CONFIG[setting])})`));
   return cmd;
 }

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../core/config.ts';
 import { parseBytes, parseRate } from '../core/units.ts';
-import type { Scenario } from './scenario.ts';
+import { TCP_MODELS, type Scenario } from './scenario.ts';
 import { ScenarioError } from './scenario-error.ts';
 
 export interface CommonOverrides {
@@ -19,6 +19,7 @@ export interface CommonOverrides {
   totalLimit?: string;
   sharing?: string;
   declareTopology?: string;
+  tcp?: string;
 }
 
 /** `piecesPerPull` -> `pieces-per-pull`: the flag spelling of each core setting. */
@@ -93,6 +94,11 @@ export function applyOverrides(base: Scenario, common: CommonOverrides, core: Pa
       throw new ScenarioError(`--declare-topology: expected true or false, got "${common.declareTopology}"`);
     }
     s.topology = { ...s.topology, declared: common.declareTopology === 'true' };
+  }
+  if (common.tcp !== undefined) {
+    const model = Object.hasOwn(TCP_MODELS, common.tcp) ? TCP_MODELS[common.tcp] : undefined;
+    if (!model) throw new ScenarioError(`--tcp: expected ${Object.keys(TCP_MODELS).join(' or ')}, got "${common.tcp}"`);
+    s.tcp = { ...model };
   }
   for (const [setting, text] of Object.entries(core) as [keyof CoreConfig, string][]) {
     if (text === undefined) continue;

@@ -138,6 +138,12 @@ export interface TcpModel {
 
 export const IDEAL_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 });
 
+/** Linux's TCP as dfget meets it: TCP handshake + WebSocket upgrade, 10-segment initial window, slow start again after 200 ms idle. */
+export const LINUX_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 2, initialWindowBytes: 10 * 1448, restartAfterIdleMs: 200 });
+
+/** The named TCP models (`dfsim --tcp`). */
+export const TCP_MODELS: Readonly<Record<string, Readonly<TcpModel>>> = Object.freeze({ ideal: IDEAL_TCP, linux: LINUX_TCP });
+
 export { ScenarioError };
 
 const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');

@@ -14,16 +14,13 @@
  *                TCP's connection opening and slow start, Linux's (LINUX_TCP) when it does not
  */
 import { percentiles, type Percentiles } from '../../sim/result.ts';
-import { IDEAL_TCP, type Scenario, type TcpModel } from '../../sim/scenario.ts';
+import { IDEAL_TCP, LINUX_TCP, type Scenario } from '../../sim/scenario.ts';
 import { runStrategy } from '../../sim/strategies/index.ts';
 import { buildWorld } from '../../sim/world.ts';
 import { errorPercent } from './compare.ts';
 
 /** TCP payload per Ethernet frame at MTU 1500: 1500 - 20 (IPv4) - 32 (TCP + timestamps) over 1514 on the wire. */
 export const GOODPUT_FACTOR = 1448 / 1514;
-
-/** Linux's TCP as dfget meets it: TCP handshake + WebSocket upgrade, 10-segment initial window, slow start after 200 ms idle. */
-export const LINUX_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 2, initialWindowBytes: 10 * 1448, restartAfterIdleMs: 200 });
 
 export interface VariantResult {
   name: string;

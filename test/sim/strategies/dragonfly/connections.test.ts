@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { slowStartLossMs } from '../../../../sim/strategies/dragonfly/connections.ts';
-import { parseScenario } from '../../../../sim/scenario.ts';
+import { applyOverrides } from '../../../../sim/overrides.ts';
+import { LINUX_TCP as LINUX, parseScenario } from '../../../../sim/scenario.ts';
 import { capacityChecker, run, smallScenario } from '../../../helpers/sim-run.ts';
 
 const LINUX_TCP = { connectRoundTrips: 2, initialWindowBytes: 14480, restartAfterIdleMs: 200 };
@@ -33,6 +34,12 @@ test('tcp: parsed with ideal defaults, checked field by field', () => {
   assert.throws(() => parseScenario({ ...base, tcp: { window: 1 } }), /tcp\.window/);
   assert.throws(() => parseScenario({ ...base, tcp: { connectRoundTrips: -1 } }), /tcp\.connectRoundTrips/);
   assert.throws(() => parseScenario({ ...base, tcp: { restartAfterIdleMs: 'soon' } }), /tcp\.restartAfterIdleMs/);
+  // dfsim --tcp names a model; it replaces the scenario's block.
+  assert.equal(LINUX, LINUX_TCP);
+  assert.equal(applyOverrides(parseScenario(base), { tcp: 'linux' }, {}).tcp, LINUX_TCP);
+  assert.equal(applyOverrides(parseScenario({ ...base, tcp: LINUX_TCP }), { tcp: 'ideal' }, {}).tcp, parseScenario(base).tcp);
+  assert.throws(() => applyOverrides(parseScenario(base), { tcp: 'reno' }, {}), /--tcp: expected ideal or linux, got "reno"/);
+  assert.throws(() => applyOverrides(parseScenario(base), { tcp: 'toString' }, {}), /--tcp: expected ideal or linux/);
 });
 
 // One host in IDC 1 fetching from the supernode in IDC 0, 20 ms each way: every piece crosses.
