@@ -36,7 +36,7 @@ function addScenarioOptions(cmd: Command): Command {
     .option('--total-limit <rate>', 'per-host RX and TX limit (0 = unlimited)')
     .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)')
     .option('--declare-topology <bool>', 'hosts tell the supernode their IDC and rack (true, the default) or not (false)')
-    .option('--tcp <model>', 'what a data connection costs a piece: ideal (flows at full rate at once) or linux (2 round trips to open, slow start from 10 segments, again after 200 ms idle; dragonfly and cdn-only only); default: the scenario\'s tcp: block');
+    .option('--tcp <model>', 'what a data connection costs a piece: ideal (flows at full rate at once) or linux (2 round trips to open, slow start from 10 segments, the window halved per 200 ms idle; dragonfly and cdn-only only); default: the scenario\'s tcp: block');
   for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting} (default ${String(DEFAULT_CONFIG[setting])})`));
   return cmd;
 }

@@ -132,7 +132,7 @@ export interface TcpModel {
   connectRoundTrips: number;
   /** What a cold connection sends in its first round trip before slow start doubles it (Linux: 10 x 1448). */
   initialWindowBytes: number;
-  /** Idle time after which a connection is cold again (Linux: one retransmission timeout, at least 200 ms); 0 = never. */
+  /** Idle time that halves a connection's window, down to the initial one (Linux: one retransmission timeout, at least 200 ms); 0 = never. */
   restartAfterIdleMs: number;
 }
 

@@ -5,7 +5,8 @@
  * host's IDC or across. The mean fetch time (dfget's "fetching piece N" to "piece N received",
  * so queueing behind the host's other pieces counts) is beside what the scenario's `tcp:` model
  * adds to a lone piece on such a connection (connection opening plus slow start at the path's
- * rate; sim/strategies/dragonfly/connections.ts).
+ * rate for a new one, regrowing a halved window for one idle one timeout;
+ * sim/strategies/dragonfly/connections.ts).
  *
  * This table is how bench/calibrate/README.md finding 10 was found: across two IDCs, a piece over
  * a new connection took 0.3 s longer than one inside an IDC, where the simulator had only its
@@ -95,7 +96,8 @@ function modelledExtraMs(plan: TestbedPlan, path: PieceTimeRow['path'], connecti
   if (connection === 'warm') return 0;
   const latencyMs = path === 'across IDCs' ? topology.crossIdcMs : topology.sameIdcMs;
   const rateBps = Math.min(plan.world.hostUpBps[0], plan.world.hostDownBps[0]);
-  const openMs = connection === 'new' ? tcp.connectRoundTrips * 2 * latencyMs : 0;
-  const restarts = connection === 'new' || tcp.restartAfterIdleMs > 0;
-  return openMs + (restarts ? slowStartLossMs(sizeBytes, rateBps, 2 * latencyMs, tcp.initialWindowBytes) : 0);
+  if (connection === 'new') return tcp.connectRoundTrips * 2 * latencyMs + slowStartLossMs(sizeBytes, rateBps, 2 * latencyMs, tcp.initialWindowBytes);
+  if (tcp.restartAfterIdleMs <= 0) return 0;
+  // Idle one timeout: the window it had (the path) halved once (connections.ts).
+  return slowStartLossMs(sizeBytes, rateBps, 2 * latencyMs, Math.max(tcp.initialWindowBytes, (rateBps * 2 * latencyMs) / 1000 / 2));
 }

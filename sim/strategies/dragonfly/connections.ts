@@ -8,10 +8,11 @@
  * - **Opening.** A requester's first fetch from a source waits `connectRoundTrips` round trips
  *   (TCP's handshake, then the WebSocket upgrade: 2) before its request leaves; fetches to the
  *   same source meanwhile wait for the same connection.
- * - **Slow start.** A connection that is new, or idle for `restartAfterIdleMs` (Linux's
- *   `tcp_slow_start_after_idle`: after a retransmission timeout, at least 200 ms), sends
- *   `initialWindowBytes` in its first round trip and doubles that each round trip until the
- *   flow's share of the path is in flight. The flow is modelled as starting at its full rate
+ * - **Slow start.** A new connection sends `initialWindowBytes` in its first round trip and
+ *   doubles that each round trip until the flow's share of the path is in flight. One idle for
+ *   `restartAfterIdleMs` or more (Linux's `tcp_slow_start_after_idle`: a retransmission timeout,
+ *   at least 200 ms) starts from its full window halved once per such time idle, never below
+ *   the initial window (`tcp_cwnd_restart`), and grows back the same way. The flow is modelled as starting at its full rate
  *   after the time slow start loses (`slowStartLossMs`); other flows that join the connection
  *   meanwhile wait for the same moment, and once it has passed, a connection carrying a flow is
  *   warm. Across IDCs (40 ms round trip, 50 Mbit/s) that is about 125 ms per cold piece; inside
@@ -67,7 +68,15 @@ export class Connections {
     // The share the flow will get: what the local sharing rule would grant it alone (network.ts).
     const net = this.network;
     const shareBps = Math.min(net.nodeUpBps(sourceNode) / (net.outFlowCount(sourceNode) + 1), net.nodeDownBps(hostNode) / (net.inFlowCount(hostNode) + 1));
-    const lossMs = slowStartLossMs(sizeBytes, shareBps, 2 * latencyMs, this.tcp.initialWindowBytes);
+    const rttMs = 2 * latencyMs;
+    // Linux halves the window of an idle connection once per retransmission timeout idle, down to
+    // the initial window (tcp_cwnd_restart); it had filled its path when it went idle.
+    let windowBytes = this.tcp.initialWindowBytes;
+    if (conn.lastEndMs >= 0) {
+      const halvings = Math.floor((nowMs - conn.lastEndMs) / this.tcp.restartAfterIdleMs);
+      windowBytes = Math.max(windowBytes, shareBps * rttMs / 1000 / 2 ** halvings);
+    }
+    const lossMs = slowStartLossMs(sizeBytes, shareBps, rttMs, windowBytes);
     conn.warmAtMs = nowMs + lossMs;
     return lossMs;
   }

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { slowStartLossMs } from '../../../../sim/strategies/dragonfly/connections.ts';
+import { Network } from '../../../../sim/network.ts';
+import { Connections, slowStartLossMs } from '../../../../sim/strategies/dragonfly/connections.ts';
 import { applyOverrides } from '../../../../sim/overrides.ts';
 import { LINUX_TCP as LINUX, parseScenario } from '../../../../sim/scenario.ts';
 import { capacityChecker, run, smallScenario } from '../../../helpers/sim-run.ts';
@@ -40,6 +41,38 @@ test('tcp: parsed with ideal defaults, checked field by field', () => {
   assert.equal(applyOverrides(parseScenario({ ...base, tcp: LINUX_TCP }), { tcp: 'ideal' }, {}).tcp, parseScenario(base).tcp);
   assert.throws(() => applyOverrides(parseScenario(base), { tcp: 'reno' }, {}), /--tcp: expected ideal or linux, got "reno"/);
   assert.throws(() => applyOverrides(parseScenario(base), { tcp: 'toString' }, {}), /--tcp: expected ideal or linux/);
+});
+
+test('Connections: opening once per pair, slow start when new, half the window per idle timeout, none when warm', () => {
+  const network = new Network(() => {});
+  const host = network.addNode(6_250_000, 6_250_000);
+  const source = network.addNode(6_250_000, 6_250_000);
+  const other = network.addNode(6_250_000, 6_250_000);
+  const conns = new Connections(LINUX_TCP, network);
+  const piece = 4 * 1048576;
+  // A new pair: two 40 ms round trips, then the request's own latency; a second fetch meanwhile waits for the same connection.
+  assert.is(conns.requestDelayMs(0, host, source, 20), 2 * 40 + 20);
+  assert.is(conns.requestDelayMs(30, host, source, 20), 2 * 40 - 30 + 20);
+  assert.is(conns.requestDelayMs(200, host, source, 20), 20);
+  const cold = slowStartLossMs(piece, 6_250_000, 40, 14480);
+  assert.is(conns.flowStarting(200, host, source, piece, 20), cold);
+  // A flow joining while the window opens waits for the same moment; then the connection is warm.
+  assert.is(conns.flowStarting(250, host, source, piece, 20), 200 + cold - 250);
+  conns.flowEnded(1000, host, source);
+  conns.flowEnded(1000, host, source);
+  assert.is(conns.flowStarting(1100, host, source, piece, 20), 0, 'idle under the timeout: warm');
+  assert.is(conns.flowStarting(1200, host, source, piece, 20), 0, 'a flow still running keeps it warm');
+  conns.flowEnded(2000, host, source);
+  conns.flowEnded(2000, host, source);
+  // Idle one timeout: the window halves (one round trip to regrow), less than a new connection's loss.
+  const once = conns.flowStarting(2250, host, source, piece, 20);
+  assert.ok(once > 0 && once < cold, `${once} vs ${cold}`);
+  assert.is(once, slowStartLossMs(piece, 6_250_000, 40, 6_250_000 * 0.04 / 2));
+  conns.flowEnded(3000, host, source);
+  // Idle long enough, it is back to the initial window: a new connection's loss.
+  assert.is(conns.flowStarting(3000 + 10 * 200, host, source, piece, 20), cold);
+  // Pairs are separate: another source is a new connection.
+  assert.is(conns.requestDelayMs(5000, host, other, 20), 2 * 40 + 20);
 });
 
 // One host in IDC 1 fetching from the supernode in IDC 0, 20 ms each way: every piece crosses.
