@@ -93,11 +93,27 @@ export class Cdn {
     if (state.pending === 0) this.tasks.delete(taskId);
   }
 
-  /** Abort every running fetch (shutdown); nothing more is reported. */
-  close(): void {
-    for (const state of this.tasks.values()) {
+  /**
+   * Abort every running fetch (shutdown); nothing more is reported. Pieces already stored stay
+   * recorded: a meta write that was due (source-fetcher.ts `persistSoon`) is made now, and running
+   * ones finish, so a supernode stopped right after a download resumes its cache on restart rather
+   * than fetching pieces it has on disk again.
+   */
+  async close(): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    for (const [taskId, state] of this.tasks) {
+      const meta = state.meta;
+      if (state.saveTimer && meta) {
+        clearTimeout(state.saveTimer);
+        state.saveTimer = null;
+        writes.push(state.saving.catch(() => undefined).then(() => this.opts.store.saveMeta(taskId, meta)));
+      } else writes.push(state.saving);
       state.generation++;
       state.abort.abort();
+    }
+    const results = await Promise.allSettled(writes);
+    for (const result of results) {
+      if (result.status === 'rejected') this.opts.log('warn', `cannot record stored pieces at shutdown: ${(result.reason as Error).message}`);
     }
   }
 

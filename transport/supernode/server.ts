@@ -146,14 +146,14 @@ export class SupernodeServer {
     this.scheduler.close();
     this.pieces.close();
     this.prober.close();
-    this.cdn.close();
+    const cdnClosed = this.cdn.close();
     const sockets = [...this.peers.values(), ...this.pieces.sockets()];
     const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
     for (const ws of sockets) ws.close(CLOSE_SHUTTING_DOWN, 'supernode shutting down');
     this.server.closeAllConnections();
     // Peers get a moment to answer the close handshake; the rest are cut so the process can exit.
     const grace = setTimeout(() => { for (const ws of sockets) ws.terminate(); }, SHUTDOWN_GRACE_MS);
-    await Promise.all([...closed, new Promise<void>((resolve) => this.server.close(() => resolve()))]);
+    await Promise.all([...closed, cdnClosed, new Promise<void>((resolve) => this.server.close(() => resolve()))]);
     clearTimeout(grace);
   }
 

@@ -263,6 +263,25 @@ test('a restarted CDN resumes: verifies pieces on disk and fetches only the miss
   assert.is(rig.origin.stats.bytesSent, 2 * PIECE_BYTES);
 }));
 
+test('a CDN closed mid-fetch (shutdown) records every piece it stored, so a restart fetches only the rest', () => withRig({}, async (rig) => {
+  rig.cdn.handle(fetchEffect(rig.spec));
+  // At 1 MiB/s a 64 KiB piece lands every ~60 ms: the third comes before the first delayed meta write (250 ms).
+  await waitFor('three stored pieces', () => (rig.inputs.filter((i) => i.kind === 'cdn-piece').length >= 3 ? true : undefined));
+  await rig.cdn.close();
+  const announced = new Set(rig.inputs.filter((i) => i.kind === 'cdn-piece').map((i) => (i as Extract<SupernodeInput, { kind: 'cdn-piece' }>).piece));
+  const meta = await new CdnStore(join(rig.home, 'cdn')).loadMeta(TASK);
+  assert.ok(meta, 'the meta file exists');
+  const recorded = new Set(meta!.pieces.flatMap((record, piece) => (record ? [piece] : [])));
+  for (const piece of announced) assert.ok(recorded.has(piece), `piece ${piece} was announced but not recorded (recorded: ${[...recorded].join(', ')})`);
+  rig.origin.resetStats();
+  const inputs: SupernodeInput[] = [];
+  const { cdn } = makeCdn(rig.home, inputs);
+  cdn.handle(fetchEffect(rig.spec));
+  await waitFor('the end', () => find(inputs, 'cdn-done') ?? find(inputs, 'cdn-failed'));
+  assertWholeFile(inputs);
+  assert.ok(rig.origin.stats.bytesSent <= FILE.length - recorded.size * PIECE_BYTES + 1, `${rig.origin.stats.bytesSent} bytes fetched again`);
+}, 1024 * 1024));
+
 test('check-auth asks the source with the requester headers', () => withRig({ auth: { user: 'u', password: 'p' } }, async (rig) => {
   const good = { ...rig.spec, headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } };
   rig.cdn.handle({ kind: 'check-auth', taskId: TASK, peerId: 'good', task: good });
