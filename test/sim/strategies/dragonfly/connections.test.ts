@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { Network } from '../../../../sim/network.ts';
 import { Connections, slowStartLossMs } from '../../../../sim/strategies/dragonfly/connections.ts';
 import { applyOverrides } from '../../../../sim/overrides.ts';
-import { LINUX_TCP as LINUX, parseScenario } from '../../../../sim/scenario.ts';
+import { LINUX_TCP as LINUX, loadScenario, parseScenario } from '../../../../sim/scenario.ts';
 import { capacityChecker, run, smallScenario } from '../../../helpers/sim-run.ts';
 
 const LINUX_TCP = { connectRoundTrips: 2, initialWindowBytes: 14480, restartAfterIdleMs: 200 };
@@ -120,6 +120,17 @@ test('two IDCs with the model: every host completes within capacity, the same or
   assert.is(real.completedHosts, 12);
   assert.is(real.originEgressBytes, ideal.originEgressBytes);
   assert.ok(real.completionMs.p50 > ideal.completionMs.p50, `${real.completionMs.p50} vs ${ideal.completionMs.p50}`);
+});
+
+test('faults with the model on: crashes, cut flows and cancelled fetches close their connections; every survivor completes', () => {
+  const scenario = { ...loadScenario('faults'), tcp: { ...LINUX_TCP } };
+  for (const strategy of ['dragonfly', 'cdn-only'] as const) {
+    const result = run(scenario, strategy, capacityChecker);
+    assert.is(result.unfinishedHosts + result.failedHosts, 0, `${strategy}: ${result.unfinishedHosts} unfinished, ${result.failedHosts} failed`);
+    assert.is(result.completedHosts + result.crashedHosts, scenario.hostCount, strategy);
+    assert.is(result.fault, null, strategy);
+    assert.ok(Math.abs(result.totalSentBytes - result.totalReceivedBytes) <= 1e-9 * result.totalSentBytes, `${strategy}: bytes conserved`);
+  }
 });
 
 test.run();
