@@ -55,12 +55,16 @@ Shapes:
          no latency, and the buckets pace whole pieces rather than packets.
 
 Scenarios: any dfsim scenario without faults, by name (sim/scenarios: calibration-homogeneous,
-calibration-mixed, calibration-staggered, calibration-two-idc, ...) or file path. Every core
-setting is also a flag, as on dfsim (--piece-size-bytes 2MiB, --source-fetch-concurrency 1, ...):
-it changes the scenario for both the simulator and the supernode.
+calibration-mixed, calibration-staggered, calibration-two-idc, calibration-two-idc-fast, ...) or
+file path. Every core setting is also a flag, as on dfsim (--piece-size-bytes 2MiB,
+--source-fetch-concurrency 1, ...): it changes the scenario for both the simulator and the
+supernode. The calibration scenarios model TCP's connection costs (tcp:); the report's variants
+show the simulation without that and without other model inputs.
 
-Output: report.md, completion-cdf.svg, hosts.csv, calibration.json and the processes' logs/ in
---out (default out/calibrate/<scenario>/). Completion times count from each host's own start.
+Output: report.md (with where the time goes, live piece times by connection and simulator
+variants), completion-cdf.svg, timeline.svg, hosts.csv, timeline.csv, calibration.json and the
+processes' logs/ in --out (default out/calibrate/<scenario>/). Completion times count from each
+host's own start.
 Exit status: 0 all hosts done with correct files, 1 a host failed or a file differs,
 2 bad flags or scenario, 3 the testbed could not be built or run.`;
 
