@@ -12,11 +12,12 @@
  *   doubles that each round trip until the flow's share of the path is in flight. One idle for
  *   `restartAfterIdleMs` or more (Linux's `tcp_slow_start_after_idle`: a retransmission timeout,
  *   at least 200 ms) starts from its full window halved once per such time idle, never below
- *   the initial window (`tcp_cwnd_restart`), and grows back the same way. The flow is modelled as starting at its full rate
- *   after the time slow start loses (`slowStartLossMs`); other flows that join the connection
- *   meanwhile wait for the same moment, and once it has passed, a connection carrying a flow is
- *   warm. Across IDCs (40 ms round trip, 50 Mbit/s) that is about 125 ms per cold piece; inside
- *   one (1 ms) the window is open before the first round trip ends and it costs nothing.
+ *   the initial window (`tcp_cwnd_restart`), and grows back the same way. The flow is modelled
+ *   as starting at its full rate after the time slow start loses (`slowStartLossMs`); other
+ *   flows that join the connection meanwhile wait for the same moment, and once it has passed, a
+ *   connection carrying a flow is warm. Across IDCs (40 ms round trip, 50 Mbit/s) a new
+ *   connection loses about 125 ms, one idle for 200–400 ms about 20 ms; inside one IDC (1 ms)
+ *   the window is open before the first round trip ends and it costs nothing.
  *
  * Found by `npm run calibrate` on calibration-two-idc: a piece that crossed the IDCs on a new
  * connection took 0.3 s longer live than one inside an IDC, where the simulator had only its
