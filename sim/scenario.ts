@@ -141,6 +141,11 @@ export const IDEAL_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 
 /** Linux's TCP as dfget meets it: TCP handshake + WebSocket upgrade, 10-segment initial window, slow start again after 200 ms idle. */
 export const LINUX_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 2, initialWindowBytes: 10 * 1448, restartAfterIdleMs: 200 });
 
+/** Whether `tcp` costs a piece anything (all 0: ideal flows). */
+export function modelsTcp(tcp: TcpModel): boolean {
+  return tcp.connectRoundTrips > 0 || tcp.initialWindowBytes > 0;
+}
+
 /** The named TCP models (`dfsim --tcp`). */
 export const TCP_MODELS: Readonly<Record<string, Readonly<TcpModel>>> = Object.freeze({ ideal: IDEAL_TCP, linux: LINUX_TCP });
 

@@ -12,12 +12,11 @@
  * a new connection took 0.3 s longer than one inside an IDC, where the simulator had only its
  * round trip.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { configOrThrow } from '../../core/config.ts';
 import { pieceBytes, planPieces } from '../../core/pieces.ts';
-import { slowStartLossMs } from '../../sim/strategies/dragonfly/connections.ts';
+import { restartWindowBytes, slowStartLossMs } from '../../sim/strategies/dragonfly/connections.ts';
 import type { TestbedPlan } from './plan.ts';
+import { dfgetPieceEvents } from './timeline.ts';
 
 export type ConnectionState = 'new' | 'warm' | 'idle';
 
@@ -34,9 +33,6 @@ export interface PieceTimeRow {
 /** When a connection counts as idle without the scenario saying (Linux's least retransmission timeout). */
 const DEFAULT_IDLE_MS = 200;
 
-const FETCH_LINE = /^(\S+) info dfget\[\d+\] fetching piece (\d+) from (\S+) at (\S+):(\d+) /;
-const PIECE_LINE = /^(\S+) info dfget\[\d+\] piece (\d+) received from /;
-
 export function livePieceTimes(plan: TestbedPlan, logsDir: string): PieceTimeRow[] {
   const { scenario } = plan;
   const pieces = planPieces(scenario.fileSizeBytes, configOrThrow(scenario.core).pieceSizeBytes);
@@ -47,39 +43,31 @@ export function livePieceTimes(plan: TestbedPlan, logsDir: string): PieceTimeRow
   if (idcByAddress.size < nodes.length) return [];
   const rows = new Map<string, { path: PieceTimeRow['path']; connection: ConnectionState; pieces: number; totalMs: number; bytes: number }>();
   for (const host of plan.hosts) {
-    let text = '';
-    try { text = readFileSync(join(logsDir, `${host.name}-dfclient.log`), 'utf8'); } catch { continue; }
-    /** Per source address: fetches running, and when the last one ended. */
+    /** Per source address and port: fetches running, and when the last one ended. */
     const sources = new Map<string, { running: number; lastEndMs: number }>();
-    const inFlight = new Map<number, { startMs: number; address: string; path: PieceTimeRow['path']; connection: ConnectionState }>();
-    for (const line of text.split('\n')) {
-      const fetch = FETCH_LINE.exec(line);
-      if (fetch) {
-        const atMs = Date.parse(fetch[1]);
-        const address = `${fetch[4]}:${fetch[5]}`;
-        const source = sources.get(address);
-        const connection: ConnectionState = !source ? 'new' : source.running > 0 || atMs - source.lastEndMs < idleMs ? 'warm' : 'idle';
-        const sourceIdc = idcByAddress.get(fetch[4]);
+    const inFlight = new Map<number, { startMs: number; source: string; path: PieceTimeRow['path']; connection: ConnectionState }>();
+    for (const event of dfgetPieceEvents(logsDir, host.name)) {
+      if (event.kind === 'fetch') {
+        const sourceIdc = idcByAddress.get(event.address);
         if (sourceIdc === undefined) continue;
-        sources.set(address, { running: (source?.running ?? 0) + 1, lastEndMs: source?.lastEndMs ?? -Infinity });
-        inFlight.set(Number(fetch[2]), { startMs: atMs, address, path: sourceIdc === host.idc ? 'inside an IDC' : 'across IDCs', connection });
+        const key = `${event.address}:${event.port}`;
+        const source = sources.get(key);
+        const connection: ConnectionState = !source ? 'new' : source.running > 0 || event.atMs - source.lastEndMs < idleMs ? 'warm' : 'idle';
+        sources.set(key, { running: (source?.running ?? 0) + 1, lastEndMs: source?.lastEndMs ?? -Infinity });
+        inFlight.set(event.piece, { startMs: event.atMs, source: key, path: sourceIdc === host.idc ? 'inside an IDC' : 'across IDCs', connection });
         continue;
       }
-      const got = PIECE_LINE.exec(line);
-      if (!got) continue;
-      const piece = Number(got[2]);
-      const started = inFlight.get(piece);
+      const started = inFlight.get(event.piece);
       if (!started) continue;
-      inFlight.delete(piece);
-      const endMs = Date.parse(got[1]);
-      const source = sources.get(started.address)!;
+      inFlight.delete(event.piece);
+      const source = sources.get(started.source)!;
       source.running = Math.max(0, source.running - 1);
-      source.lastEndMs = endMs;
+      source.lastEndMs = event.atMs;
       const key = `${started.path}/${started.connection}`;
       const row = rows.get(key) ?? { path: started.path, connection: started.connection, pieces: 0, totalMs: 0, bytes: 0 };
       row.pieces++;
-      row.totalMs += endMs - started.startMs;
-      row.bytes += pieceBytes(pieces, piece);
+      row.totalMs += event.atMs - started.startMs;
+      row.bytes += pieceBytes(pieces, event.piece);
       rows.set(key, row);
     }
   }
@@ -96,8 +84,9 @@ function modelledExtraMs(plan: TestbedPlan, path: PieceTimeRow['path'], connecti
   if (connection === 'warm') return 0;
   const latencyMs = path === 'across IDCs' ? topology.crossIdcMs : topology.sameIdcMs;
   const rateBps = Math.min(plan.world.hostUpBps[0], plan.world.hostDownBps[0]);
-  if (connection === 'new') return tcp.connectRoundTrips * 2 * latencyMs + slowStartLossMs(sizeBytes, rateBps, 2 * latencyMs, tcp.initialWindowBytes);
+  const rttMs = 2 * latencyMs;
+  if (connection === 'new') return tcp.connectRoundTrips * rttMs + slowStartLossMs(sizeBytes, rateBps, rttMs, tcp.initialWindowBytes);
   if (tcp.restartAfterIdleMs <= 0) return 0;
-  // Idle one timeout: the window it had (the path) halved once (connections.ts).
-  return slowStartLossMs(sizeBytes, rateBps, 2 * latencyMs, Math.max(tcp.initialWindowBytes, (rateBps * 2 * latencyMs) / 1000 / 2));
+  // Idle one timeout, as connections.ts restarts it.
+  return slowStartLossMs(sizeBytes, rateBps, rttMs, restartWindowBytes(tcp, (rateBps * rttMs) / 1000, tcp.restartAfterIdleMs));
 }

@@ -72,8 +72,30 @@ export function simulateWithTimeline(plan: TestbedPlan): { result: StrategyResul
   return { result: runStrategy('dragonfly', plan.world, { afterEvent }), timeline };
 }
 
+/** What a dfget logs of its pieces: a fetch sent to a source, or a piece received (wall-clock ms). */
+export type DfgetPieceEvent =
+  | { kind: 'fetch'; atMs: number; piece: number; address: string; port: number; inFlight: number }
+  | { kind: 'received'; atMs: number; piece: number; source: string };
+
+const FETCH_LINE = /^(\S+) info dfget\[\d+\] fetching piece (\d+) from \S+ at (\S+):(\d+) \((\d+) in flight\)/;
 const PIECE_LINE = /^(\S+) info dfget\[\d+\] piece (\d+) received from (\S+) /;
-const FETCH_LINE = /^(\S+) info dfget\[\d+\] fetching piece (\d+) from (\S+) at (\S+):\d+ \((\d+) in flight\)/;
+
+/** The piece events of host `name`'s dfclient.log in `logsDir`, in log order (none when it cannot be read). */
+export function dfgetPieceEvents(logsDir: string, name: string): DfgetPieceEvent[] {
+  let text = '';
+  try { text = readFileSync(join(logsDir, `${name}-dfclient.log`), 'utf8'); } catch { return []; }
+  const events: DfgetPieceEvent[] = [];
+  for (const line of text.split('\n')) {
+    const fetch = FETCH_LINE.exec(line);
+    if (fetch) {
+      events.push({ kind: 'fetch', atMs: Date.parse(fetch[1]), piece: Number(fetch[2]), address: fetch[3], port: Number(fetch[4]), inFlight: Number(fetch[5]) });
+      continue;
+    }
+    const got = PIECE_LINE.exec(line);
+    if (got) events.push({ kind: 'received', atMs: Date.parse(got[1]), piece: Number(got[2]), source: got[3] });
+  }
+  return events;
+}
 
 /** The live run's timeline from the dfget logs in `logsDir` (h<i>-dfclient.log) and the origin's samples. */
 export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: string): RunTimeline {
@@ -81,27 +103,21 @@ export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: strin
   const upRateByAddress = new Map([...plan.supernodes, ...plan.hosts].map((node) => [node.address, node.upBytesPerSec]));
   const pieceOverheadsMs: number[] = [];
   const hosts = plan.hosts.map((host, i): PieceArrival[] => {
-    let text = '';
-    try { text = readFileSync(join(logsDir, `${host.name}-dfclient.log`), 'utf8'); } catch { return []; }
     const arrivals: PieceArrival[] = [];
     /** The fetch running alone on this host: piece, start, link payload rate; null when none or not alone. */
     let alone: { piece: number; startMs: number; bytesPerSec: number } | null = null;
-    for (const line of text.split('\n')) {
-      const fetch = FETCH_LINE.exec(line);
-      if (fetch) {
-        const sourceUp = upRateByAddress.get(fetch[4]);
-        alone = fetch[5] === '1' && sourceUp !== undefined
-          ? { piece: Number(fetch[2]), startMs: Date.parse(fetch[1]), bytesPerSec: plan.scenario.goodput * Math.min(sourceUp, host.downBytesPerSec) }
+    for (const event of dfgetPieceEvents(logsDir, host.name)) {
+      if (event.kind === 'fetch') {
+        const sourceUp = upRateByAddress.get(event.address);
+        alone = event.inFlight === 1 && sourceUp !== undefined
+          ? { piece: event.piece, startMs: event.atMs, bytesPerSec: plan.scenario.goodput * Math.min(sourceUp, host.downBytesPerSec) }
           : null;
         continue;
       }
-      const match = PIECE_LINE.exec(line);
-      if (!match) continue;
-      const piece = Number(match[2]);
-      const bytes = pieceBytes(pieces, piece);
-      if (alone && alone.piece === piece) pieceOverheadsMs.push(Date.parse(match[1]) - alone.startMs - (1000 * bytes) / alone.bytesPerSec);
+      const bytes = pieceBytes(pieces, event.piece);
+      if (alone && alone.piece === event.piece) pieceOverheadsMs.push(event.atMs - alone.startMs - (1000 * bytes) / alone.bytesPerSec);
       alone = null;
-      arrivals.push({ atMs: Date.parse(match[1]) - live.hosts[i].startedEpochMs, bytes, fromSupernode: match[3] === '@supernode' });
+      arrivals.push({ atMs: event.atMs - live.hosts[i].startedEpochMs, bytes, fromSupernode: event.source === '@supernode' });
     }
     return arrivals;
   });

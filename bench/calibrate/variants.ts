@@ -14,7 +14,7 @@
  *                TCP's connection opening and slow start, Linux's (LINUX_TCP) when it does not
  */
 import { percentiles, type Percentiles } from '../../sim/result.ts';
-import { IDEAL_TCP, LINUX_TCP, type Scenario } from '../../sim/scenario.ts';
+import { IDEAL_TCP, LINUX_TCP, modelsTcp, type Scenario } from '../../sim/scenario.ts';
 import { runStrategy } from '../../sim/strategies/index.ts';
 import { buildWorld } from '../../sim/world.ts';
 import { errorPercent } from './compare.ts';
@@ -35,12 +35,9 @@ const VARIANTS: { name: string; description: string; apply: (s: Scenario) => Sce
   { name: 'max-min', description: 'exact max-min sharing of links between flows', apply: (s) => ({ ...s, sharing: 'max-min' }) },
   { name: 'goodput + max-min', description: 'both of the above', apply: (s) => ({ ...otherGoodput(s), sharing: 'max-min' }) },
   { name: 'no overhead', description: 'hosts.pieceOverheadMs 0 (nothing spent per piece beyond its bytes)', apply: (s) => ({ ...s, pieceOverheadMs: 0 }) },
-  { name: 'tcp', description: 'connection opening and slow start modelled <-> ideal flows (tcp:)', apply: (s) => ({ ...s, tcp: modelsTcp(s) ? { ...IDEAL_TCP } : { ...LINUX_TCP } }) },
+  { name: 'tcp', description: 'connection opening and slow start modelled <-> ideal flows (tcp:)', apply: (s) => ({ ...s, tcp: modelsTcp(s.tcp) ? { ...IDEAL_TCP } : { ...LINUX_TCP } }) },
 ];
 
-function modelsTcp(s: Scenario): boolean {
-  return s.tcp.connectRoundTrips > 0 || s.tcp.initialWindowBytes > 0;
-}
 
 /** Each variant's per-host completion percentiles (from each host's arrival) and error of `liveMs` against it. */
 export function simulateVariants(scenario: Scenario, live: Percentiles): VariantResult[] {

@@ -144,7 +144,7 @@ export class SimulatedCdn {
       fetch.streams++;
       const id = transfers.open({
         kind: 'cdn', owner: sn, piece: run.first, source: 'origin', sourceNode: sim.originNode,
-        sizeBytes: pieceBytes(fetch.plan, run.first), flowId: -1, cancelled: false, runEnd: run.end, warmed: true, onConnection: false,
+        sizeBytes: pieceBytes(fetch.plan, run.first), flowId: -1, cancelled: false, runEnd: run.end, onConnection: false,
       });
       fetch.live.add(id);
       sim.at(sim.nowMs + this.originRttMs(sn), this.streamEvent, id);

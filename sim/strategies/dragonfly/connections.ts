@@ -23,7 +23,7 @@
  * connection took 0.3 s longer live than one inside an IDC, where the simulator had only its
  * 40 ms of latency (bench/calibrate/README.md, finding 10).
  */
-import type { TcpModel } from '../../scenario.ts';
+import { modelsTcp, type TcpModel } from '../../scenario.ts';
 import type { Network } from '../../network.ts';
 
 interface Connection {
@@ -42,16 +42,11 @@ export class Connections {
 
   constructor(private readonly tcp: TcpModel, private readonly network: Network) {}
 
-  get enabled(): boolean { return this.tcp.connectRoundTrips > 0 || this.tcp.initialWindowBytes > 0; }
+  get enabled(): boolean { return modelsTcp(this.tcp); }
 
   /** How long a request from `host` (at `hostNode`) takes to reach `sourceNode`: opening its connection first if there is none. */
   requestDelayMs(nowMs: number, hostNode: number, sourceNode: number, latencyMs: number): number {
-    const key = this.key(hostNode, sourceNode);
-    let conn = this.byPair.get(key);
-    if (!conn) {
-      conn = { openAtMs: nowMs + this.tcp.connectRoundTrips * 2 * latencyMs, active: 0, lastEndMs: -1, warmAtMs: 0 };
-      this.byPair.set(key, conn);
-    }
+    const conn = this.connection(hostNode, sourceNode, nowMs + this.tcp.connectRoundTrips * 2 * latencyMs);
     return Math.max(0, conn.openAtMs - nowMs) + latencyMs;
   }
 
@@ -70,13 +65,7 @@ export class Connections {
     const net = this.network;
     const shareBps = Math.min(net.nodeUpBps(sourceNode) / (net.outFlowCount(sourceNode) + 1), net.nodeDownBps(hostNode) / (net.inFlowCount(hostNode) + 1));
     const rttMs = 2 * latencyMs;
-    // Linux halves the window of an idle connection once per retransmission timeout idle, down to
-    // the initial window (tcp_cwnd_restart); it had filled its path when it went idle.
-    let windowBytes = this.tcp.initialWindowBytes;
-    if (conn.lastEndMs >= 0) {
-      const halvings = Math.floor((nowMs - conn.lastEndMs) / this.tcp.restartAfterIdleMs);
-      windowBytes = Math.max(windowBytes, shareBps * rttMs / 1000 / 2 ** halvings);
-    }
+    const windowBytes = restartWindowBytes(this.tcp, shareBps * rttMs / 1000, conn.lastEndMs < 0 ? null : nowMs - conn.lastEndMs);
     const lossMs = slowStartLossMs(sizeBytes, shareBps, rttMs, windowBytes);
     conn.warmAtMs = nowMs + lossMs;
     return lossMs;
@@ -89,11 +78,12 @@ export class Connections {
     conn.lastEndMs = nowMs;
   }
 
-  private connection(hostNode: number, sourceNode: number, nowMs: number): Connection {
+  /** The pair's connection; a new one is ready at `openAtMs`. */
+  private connection(hostNode: number, sourceNode: number, openAtMs: number): Connection {
     const key = this.key(hostNode, sourceNode);
     let conn = this.byPair.get(key);
     if (!conn) {
-      conn = { openAtMs: nowMs, active: 0, lastEndMs: -1, warmAtMs: 0 };
+      conn = { openAtMs, active: 0, lastEndMs: -1, warmAtMs: 0 };
       this.byPair.set(key, conn);
     }
     return conn;
@@ -102,6 +92,16 @@ export class Connections {
   private key(hostNode: number, sourceNode: number): number {
     return hostNode * this.network.nodeCount + sourceNode;
   }
+}
+
+/**
+ * The window a cold connection starts from: the initial window when it is new (`idleMs` null);
+ * after `idleMs` idle, the window that filled its path (`pipeBytes`) halved once per
+ * `restartAfterIdleMs`, never below the initial window (Linux's tcp_cwnd_restart).
+ */
+export function restartWindowBytes(tcp: TcpModel, pipeBytes: number, idleMs: number | null): number {
+  if (idleMs === null || tcp.restartAfterIdleMs <= 0) return tcp.initialWindowBytes;
+  return Math.max(tcp.initialWindowBytes, pipeBytes / 2 ** Math.floor(idleMs / tcp.restartAfterIdleMs));
 }
 
 /**

@@ -60,7 +60,7 @@ export class DataPlane {
       : sim.hostNode(hostOf(effect.sourceAddr));
     const transfer: Transfer = {
       kind: 'piece', owner: host, piece: effect.piece, source: effect.source, sourceNode,
-      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1, warmed: false, onConnection: false,
+      sizeBytes: effect.endByte - effect.startByte, flowId: -1, cancelled: false, runEnd: -1, onConnection: false,
     };
     if (effect.grant) transfer.grant = effect.grant;
     const id = transfers.open(transfer);
@@ -89,7 +89,7 @@ export class DataPlane {
     const sizeBytes = missing ? missing.reduce((sum, r) => sum + r.endByte - r.startByte, 0) : world.scenario.fileSizeBytes;
     const id = transfers.open({
       kind: 'source', owner: host, piece: -1, source: 'origin', sourceNode: sim.originNode,
-      sizeBytes, flowId: -1, cancelled: false, runEnd: -1, warmed: true, onConnection: false,
+      sizeBytes, flowId: -1, cancelled: false, runEnd: -1, onConnection: false,
     });
     sim.at(sim.nowMs + 2 * sim.latencyMs(sim.hostNode(host), sim.originNode), this.startFlowEvent, id);
   }
@@ -185,9 +185,8 @@ export class DataPlane {
     }
     if (sourceDead) return this.failFetch(id, 'unreachable', 0);
     const hostNode = sim.hostNode(transfer.owner);
-    if (!transfer.warmed && this.connections) {
+    if (this.connections && transfer.kind === 'piece' && !transfer.onConnection) {
       // Slow start on a cold connection: the flow starts when its window has opened.
-      transfer.warmed = true;
       transfer.onConnection = true;
       const delayMs = this.connections.flowStarting(sim.nowMs, hostNode, transfer.sourceNode, transfer.sizeBytes, sim.latencyMs(transfer.sourceNode, hostNode));
       if (delayMs > 0) return sim.at(sim.nowMs + delayMs, this.startFlowEvent, id);
@@ -195,11 +194,13 @@ export class DataPlane {
     transfer.flowId = sim.network.startFlow(sim.nowMs, transfer.sourceNode, hostNode, transfer.sizeBytes, 0, id);
   }
 
-  /** End a transfer (any kind), and its place on its connection. */
+  /** End a transfer (any kind), and its place on its connection (nothing more with the tcp: model off). */
   private endPiece(id: number): void {
     const { sim, transfers } = this.run;
-    const transfer = transfers.get(id);
-    if (transfer.onConnection && this.connections) this.connections.flowEnded(sim.nowMs, sim.hostNode(transfer.owner), transfer.sourceNode);
+    if (this.connections) {
+      const transfer = transfers.get(id);
+      if (transfer.onConnection) this.connections.flowEnded(sim.nowMs, sim.hostNode(transfer.owner), transfer.sourceNode);
+    }
     transfers.end(id);
   }
 

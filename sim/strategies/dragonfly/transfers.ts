@@ -24,9 +24,7 @@ export interface Transfer {
   cancelled: boolean;
   /** cdn: end (exclusive) of the run of pieces this ranged GET streams; else -1. */
   runEnd: number;
-  /** piece: slow start's delay is behind it (connections.ts), or there was none. */
-  warmed: boolean;
-  /** piece: counted as running on its connection (connections.ts `flowStarting`), until it ends. */
+  /** piece: counted on its connection (connections.ts `flowStarting`, its slow start charged) until it ends. */
   onConnection: boolean;
   /** piece: the grant the request carries, checked by the source's uploader. */
   grant?: Grant;
