@@ -40,6 +40,7 @@ interface CliOptions {
   timeout?: string;
   start: StartMode;
   sysctl: string[];
+  gsoMaxSegs: string;
   direct: boolean;
 }
 
@@ -61,10 +62,11 @@ file path. Every core setting is also a flag, as on dfsim (--piece-size-bytes 2M
 supernode. The calibration scenarios model TCP's connection costs (tcp:); the report's variants
 show the simulation without that and without other model inputs.
 
-Output: report.md (with where the time goes, live piece times by connection and simulator
-variants), completion-cdf.svg, timeline.svg, hosts.csv, timeline.csv, calibration.json and the
-processes' logs/ in --out (default out/calibrate/<scenario>/). Completion times count from each
-host's own start.
+Output: report.md (with where the time goes, live piece times by connection, simulator variants,
+how long the processes waited for a CPU and, in the netns shape, what TCP went through: segments
+retransmitted, timeouts, packets the shaped queues dropped), completion-cdf.svg, timeline.svg,
+hosts.csv, timeline.csv, calibration.json and the processes' logs/ in --out (default
+out/calibrate/<scenario>/). Completion times count from each host's own start.
 Exit status: 0 all hosts done with correct files, 1 a host failed or a file differs,
 2 bad flags or scenario, 3 the testbed could not be built or run.`;
 
@@ -83,7 +85,10 @@ function buildProgram(): Command {
     .option('--file-size <size>', 'file size instead of the scenario\'s, e.g. 16MiB')
     .addOption(new Option('--start <mode>', 'warm: each host\'s uploader runs and its dfget is loaded before t = 0 and told to go at its arrival '
       + '(the simulator\'s model); cold: dfget is spawned at its arrival and starts its uploader (start-up included)').choices(['warm', 'cold']).default('warm'))
-    .option('--sysctl <key=value...>', 'netns shape: set these in every node\'s namespace, e.g. net.ipv4.tcp_slow_start_after_idle=0 (for experiments)', [])
+    .option('--sysctl <key=value...>', 'netns shape: set these in every node\'s namespace, e.g. net.ipv4.tcp_slow_start_after_idle=0 '
+      + 'or "net.ipv4.tcp_wmem=4096 1048576 4194304" (for experiments)', [])
+    .option('--gso-max-segs <n>', 'netns shape: the largest packet a node\'s TCP hands its link, in segments (0 = the kernel\'s 64 KiB); '
+      + 'a shaped queue drops such a packet whole (for experiments, see bench/calibrate/README.md finding 13)', '0')
     .option('--direct', 'after the swarm, every host also pulls the file straight from the origin (curl) on the same links: the baseline', false)
     .option('--timeout <duration>', 'give up on hosts still running after this long (default: 4 x the simulated run + 60 s)')
     .addHelpText('after', HELP)
@@ -125,12 +130,14 @@ async function parseRequest(argv: string[]): Promise<Request | number> {
     if (err instanceof ScenarioError) return usage(err.message);
     return usage(`--timeout: ${(err as Error).message}`);
   }
-  const badSysctl = opts.sysctl.find((setting) => !/^[a-z0-9_./-]+=\S+$/i.test(setting));
+  const badSysctl = opts.sysctl.find((setting) => !/^[a-z0-9_./-]+=\S( *\S)*$/i.test(setting));
   if (badSysctl !== undefined) return usage(`--sysctl: expected key=value, got "${badSysctl}"`);
   const unavailable = await netnsUnavailableReason();
   if (opts.shape === 'netns' && unavailable) return usage(`--shape netns cannot run here: ${unavailable}; use --shape app`);
   const shape = opts.shape ?? (unavailable ? 'app' : 'netns');
   if (shape === 'app' && opts.sysctl.length > 0) return usage('--sysctl needs --shape netns (the app shape runs in this machine\'s own network)');
+  if (!/^\d+$/.test(opts.gsoMaxSegs) || Number(opts.gsoMaxSegs) > 65535) return usage(`--gso-max-segs: expected a whole number of segments (0 = the kernel's default), got "${opts.gsoMaxSegs}"`);
+  if (shape === 'app' && opts.gsoMaxSegs !== '0') return usage('--gso-max-segs needs --shape netns');
   if (!opts.shape && unavailable) log(`using --shape app: the netns testbed cannot run here (${unavailable})`);
   return { opts, scenario, shape, timeoutMs };
 }
@@ -160,7 +167,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
   try {
     if (shape === 'netns') {
       await removeStaleNamespaces(log);
-      testbed = await NetnsTestbed.create(plan, log, opts.sysctl);
+      testbed = await NetnsTestbed.create(plan, log, { sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs) });
       log(`testbed up: ${plan.hosts.length + plan.supernodes.length + 2} namespaces, cross-IDC delay by ${testbed.delayMode}`);
     }
     if (abort.signal.aborted) throw new Error('interrupted');
@@ -168,13 +175,16 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     const links = testbed ? await measureLinks(plan, processes) : null;
     const live = await runLive(plan, {
       launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal, direct: opts.direct,
+      tcpCounters: testbed ? () => testbed!.tcpCounters() : null,
     });
     cleaningUp = true;
     const delayHub = await testbed?.delayHubStats() ?? null;
     await processes.stopAll();
     copyLogs(workDir, outDir, plan.hosts.length, plan.supernodes.length);
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
-    const setup = { shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl };
+    const setup = {
+      shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs),
+    };
     const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
     calibration.pieceTimes = livePieceTimes(plan, join(outDir, 'logs'));

@@ -14,6 +14,7 @@ import type { LiveResult } from './live-run.ts';
 import type { DelayHubStats } from './netns.ts';
 import type { PieceTimeRow } from './piece-times.ts';
 import type { TestbedPlan } from './plan.ts';
+import type { RoleTcpCounters } from './tcp-counters.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
 
@@ -47,6 +48,8 @@ export interface Calibration {
   shape: 'netns' | 'app';
   start: 'warm' | 'cold';
   sysctls: string[];
+  /** The testbed's --gso-max-segs (0 = the kernel's default). */
+  gsoMaxSegs: number;
   hosts: number;
   fileSizeBytes: number;
   lowerBoundMs: number;
@@ -54,7 +57,11 @@ export interface Calibration {
   live: Figures;
   errorPercent: { p50: number; p95: number; max: number; originEgress: number; supernodeEgress: number; fromPeers: number };
   liveChecks: { hostsDone: number; digestsOk: number; originCopies: number };
-  machine: CpuSummary & { delayMode: string; delayHub: DelayHubStats | null; processCpuSeconds: Record<string, number> };
+  machine: CpuSummary & {
+    delayMode: string; delayHub: DelayHubStats | null; processCpuSeconds: Record<string, number>;
+    /** Seconds the processes' main threads waited for a CPU during the run, by kind (live-run.ts). */
+    processWaitSeconds: Record<string, number>;
+  };
   links: LinkCheck | null;
   /** Where the time went, both ways (timeline.ts). */
   timeline: { sim: TimelineSummary; live: TimelineSummary };
@@ -62,6 +69,8 @@ export interface Calibration {
   variants: VariantResult[];
   /** Live piece times by connection (new, idle, warm) and path (inside an IDC or across): piece-times.ts. */
   pieceTimes: PieceTimeRow[];
+  /** What TCP went through on the testbed's links (netns shape; null in the app shape): tcp-counters.ts. */
+  tcp: RoleTcpCounters[] | null;
   /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
   direct: DirectFigures | null;
   perHost: HostRow[];
@@ -90,6 +99,7 @@ export interface RunSetup {
   links: LinkCheck | null;
   /** sysctl settings applied in every node's namespace. */
   sysctls: string[];
+  gsoMaxSegs: number;
 }
 
 export interface Timelines { sim: RunTimeline; live: RunTimeline }
@@ -119,7 +129,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     fromPeersBytes: live.hosts.reduce((sum, h) => sum + h.fromPeersBytes, 0),
   };
   return {
-    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
+    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, gsoMaxSegs: setup.gsoMaxSegs, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
     lowerBoundMs: plan.world.lowerBoundMs, sim: simFigures, live: liveFigures,
     errorPercent: {
       p50: errorPercent(liveFigures.completionMs.p50, simFigures.completionMs.p50),
@@ -134,7 +144,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
       digestsOk: live.hosts.filter((h) => h.digestOk).length,
       originCopies: live.origin.bytesSent / plan.scenario.fileSizeBytes,
     },
-    machine: { ...live.cpu, delayMode: setup.delayMode, delayHub: setup.delayHub, processCpuSeconds: live.processCpuSeconds },
+    machine: { ...live.cpu, delayMode: setup.delayMode, delayHub: setup.delayHub, processCpuSeconds: live.processCpuSeconds, processWaitSeconds: live.processWaitSeconds },
     links: setup.links,
     timeline: {
       sim: { ...summarizeTimeline(timelines.sim, plan.scenario.fileSizeBytes), pieceOverheadMs: plan.scenario.pieceOverheadMs },
@@ -142,6 +152,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     },
     variants: [],
     pieceTimes: [],
+    tcp: live.tcp,
     direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,
   };

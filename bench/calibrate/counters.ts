@@ -3,8 +3,24 @@
  * origin-process.ts), the supernode's, read from its Prometheus `/metrics` text, and the CPU a
  * warm dfget's download used.
  */
-/** dfget-armed.ts reports the CPU its download used on a stderr line starting with this. */
+/**
+ * dfget-armed.ts reports the CPU its download used, and how long its main thread waited for a CPU,
+ * on a stderr line starting with this.
+ */
 export const CPU_LINE_PREFIX = 'calibrate-cpu ';
+
+/**
+ * Time a thread has spent runnable but waiting for a CPU (the second field of Linux's
+ * /proc/<pid>/schedstat or /proc/<pid>/task/<tid>/schedstat), in ms; null when unreadable.
+ */
+export function runQueueWaitMsOf(schedstatPath: string, read: (path: string) => string): number | null {
+  try {
+    const waitNs = Number(read(schedstatPath).trim().split(/\s+/)[1]);
+    return Number.isFinite(waitNs) ? waitNs / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface OriginCounters {
   /** Body bytes the origin wrote to sockets: origin egress. */

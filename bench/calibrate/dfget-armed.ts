@@ -8,8 +8,9 @@
  *
  *   node --import tsx bench/calibrate/dfget-armed.ts <dfget flags...>
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { CPU_LINE_PREFIX } from './counters.ts';
+import { CPU_LINE_PREFIX, runQueueWaitMsOf } from './counters.ts';
 
 // The compiled dfget the bins run (npm run build), with the download's modules loaded now: cli.js
 // imports them only once the flags are good, which would otherwise fall after "go".
@@ -27,8 +28,12 @@ lines.close();
 // Stdin closed before "go": the testbed went away; nothing to download.
 if (!go) process.exit(130);
 const before = process.cpuUsage();
+// The main thread (the event loop): its waits for a CPU delay every step of the download.
+const waitAtGo = runQueueWaitMsOf('/proc/self/schedstat', (path) => readFileSync(path, 'utf8'));
 const code = await main([process.argv[0], 'dfget', ...process.argv.slice(2)]);
 // The download's own CPU, for the testbed's "did the CPU bind?" accounting (stderr: stdout is dfget's).
 const used = process.cpuUsage(before);
-process.stderr.write(`${CPU_LINE_PREFIX}${JSON.stringify({ cpuMs: (used.user + used.system) / 1000 })}\n`);
+const waitAtExit = runQueueWaitMsOf('/proc/self/schedstat', (path) => readFileSync(path, 'utf8'));
+const waitMs = waitAtGo !== null && waitAtExit !== null ? waitAtExit - waitAtGo : null;
+process.stderr.write(`${CPU_LINE_PREFIX}${JSON.stringify({ cpuMs: (used.user + used.system) / 1000, waitMs })}\n`);
 process.exit(code);

@@ -27,6 +27,8 @@ export interface HostOutcome {
   completionMs: number | null;
   /** CPU ms the download used (warm start only: the loaded process reports it). */
   cpuMs: number | null;
+  /** How long its main thread waited for a CPU during the download (warm start; null otherwise). */
+  waitMs: number | null;
   result: DownloadResult | null;
   error: string | null;
 }
@@ -63,14 +65,16 @@ export class HostProcess {
     const exit = await proc.exited;
     const completionMs = performance.now() - startedMs;
     if (exit.code !== 0) {
-      return { completionMs: null, cpuMs: null, result: null, error: `dfget exited ${exit.code ?? exit.signal}: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+      return { completionMs: null, cpuMs: null, waitMs: null, result: null, error: `dfget exited ${exit.code ?? exit.signal}: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` };
     }
     const cpuLine = proc.stderr.split('\n').find((line) => line.startsWith(CPU_LINE_PREFIX));
-    const cpuMs = cpuLine ? (JSON.parse(cpuLine.slice(CPU_LINE_PREFIX.length)) as { cpuMs: number }).cpuMs : null;
+    const reported = cpuLine ? JSON.parse(cpuLine.slice(CPU_LINE_PREFIX.length)) as { cpuMs: number; waitMs: number | null } : null;
+    const cpuMs = reported?.cpuMs ?? null;
+    const waitMs = reported?.waitMs ?? null;
     try {
-      return { completionMs, cpuMs, result: JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as DownloadResult, error: null };
+      return { completionMs, cpuMs, waitMs, result: JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as DownloadResult, error: null };
     } catch {
-      return { completionMs: null, cpuMs, result: null, error: `dfget printed no JSON result: ${proc.stdout.slice(-300)}` };
+      return { completionMs: null, cpuMs, waitMs, result: null, error: `dfget printed no JSON result: ${proc.stdout.slice(-300)}` };
     }
   }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { readLock } from '../../transport/uploader/uploader-lock.ts';
 import { REPO_ROOT, RunningProcess } from '../testbed/processes.ts';
 import { killPids, run } from './commands.ts';
+import { runQueueWaitMsOf } from './counters.ts';
 import type { NetnsTestbed } from './netns.ts';
 import type { TestbedNode } from './plan.ts';
 
@@ -17,6 +18,7 @@ export class Launcher {
   private readonly procs: RunningProcess[] = [];
   private readonly homes: string[] = [];
   private readonly lastTicks = new Map<number, number>();
+  private readonly lastWaitMs = new Map<number, number>();
 
   /** `testbed` null = app shape: every process on this machine's loopback. */
   constructor(private readonly testbed: NetnsTestbed | null) {}
@@ -81,6 +83,24 @@ export class Launcher {
       if (ticks !== null && pid !== undefined) this.lastTicks.set(pid, ticks);
       const role = proc.name.split(' ')[0];
       out[role] = (out[role] ?? 0) + (pid === undefined ? 0 : (this.lastTicks.get(pid) ?? 0)) / CLOCK_TICKS_PER_SEC;
+    }
+    return out;
+  }
+
+  /**
+   * Seconds the main thread of each kind of process has waited for a CPU so far (runnable but not
+   * running: /proc/<pid>/schedstat), by role as in cpuSecondsByRole; exited processes count up to
+   * their last reading.
+   */
+  runQueueWaitSecondsByRole(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const proc of this.procs) {
+      const pid = proc.child.pid;
+      if (pid === undefined) continue;
+      const waitMs = runQueueWaitMsOf(`/proc/${pid}/schedstat`, (path) => readFileSync(path, 'utf8'));
+      if (waitMs !== null) this.lastWaitMs.set(pid, waitMs);
+      const role = proc.name.split(' ')[0];
+      out[role] = (out[role] ?? 0) + (this.lastWaitMs.get(pid) ?? 0) / 1000;
     }
     return out;
   }

@@ -22,6 +22,7 @@ import { CpuSampler, type CpuSummary } from './cpu-sampler.ts';
 import { fileDigestOf, runDirect, type DirectResult } from './direct-run.ts';
 import { HostProcess, type StartMode } from './host-process.ts';
 import type { Launcher } from './launcher.ts';
+import { countersByRole, type RoleTcpCounters, type TcpCounters } from './tcp-counters.ts';
 import type { TestbedNode, TestbedPlan } from './plan.ts';
 import { parseMetrics, type OriginCounters, type SupernodeCounters } from './counters.ts';
 
@@ -53,8 +54,12 @@ export interface LiveResult {
   cpu: CpuSummary;
   /** CPU seconds the testbed's processes used between t = 0 and the end, by kind (dfget: warm start only). */
   processCpuSeconds: Record<string, number>;
+  /** Seconds the main threads of the testbed's processes waited for a CPU between t = 0 and the end, by kind (dfget: warm start only). */
+  processWaitSeconds: Record<string, number>;
   /** Every host pulling straight from the origin on the same links, after the swarm (--direct); else null. */
   direct: DirectResult | null;
+  /** TCP and queue counters per role between t = 0 and the last host (netns shape); else null. */
+  tcp: RoleTcpCounters[] | null;
 }
 
 export interface LiveOptions {
@@ -69,6 +74,8 @@ export interface LiveOptions {
   signal: AbortSignal;
   /** Also run the direct-pull baseline (direct-run.ts) after the swarm. */
   direct: boolean;
+  /** Reads the testbed's TCP counters per node (netns shape), or null. */
+  tcpCounters: (() => Promise<Map<string, TcpCounters>>) | null;
 }
 
 const SUPERNODE_PORT = 8002;
@@ -88,9 +95,11 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
   if (opts.start === 'warm') {
     log(`starting ${plan.hosts.length} uploaders and loading ${plan.hosts.length} dfgets before t = 0 (--start warm)`);
     await abortable(Promise.all(hostProcs.map((h) => h.arm())), opts.signal);
-    await sleepMs(SETTLE_MS);
   }
+  const tcpBefore = await opts.tcpCounters?.() ?? null;
+  if (opts.start === 'warm') await sleepMs(SETTLE_MS);
   const run = await runHosts(plan, opts, hostProcs);
+  const tcpAfter = tcpBefore ? await opts.tcpCounters!() : null;
 
   const origin = await originStats(servers);
   const supernode = await supernodeCounters(launcher, plan.supernodes, servers.supernodeAddrs);
@@ -105,7 +114,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     launcher, workDir, url: servers.url, fileDigest, timeoutMs: opts.timeoutMs, log,
     originBytesSent: async () => (await originStats(servers)).bytesSent,
   }) : null;
-  return { ...run, fileDigest, origin, supernode, direct };
+  return { ...run, fileDigest, origin, supernode, direct, tcp: tcpBefore && tcpAfter ? countersByRole(tcpBefore, tcpAfter) : null };
 }
 
 async function originStats(servers: Servers): Promise<OriginCounters> {
@@ -133,14 +142,16 @@ async function startServers(plan: TestbedPlan, opts: LiveOptions, filePath: stri
   return { origin, originLines, url, supernodeAddrs };
 }
 
-type HostsRun = Pick<LiveResult, 'hosts' | 't0EpochMs' | 'wallMs' | 'cpu' | 'processCpuSeconds'>;
+type HostsRun = Pick<LiveResult, 'hosts' | 't0EpochMs' | 'wallMs' | 'cpu' | 'processCpuSeconds' | 'processWaitSeconds'>;
 
 /** t = 0: start every host at its arrival time and wait for all of them (or the deadline, or an abort). */
 async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostProcess[]): Promise<HostsRun> {
   const { launcher, log } = opts;
   const sampler = new CpuSampler(() => Object.values(launcher.cpuSecondsByRole()).reduce((a, b) => a + b, 0));
   const cpuAtStart = launcher.cpuSecondsByRole();
+  const waitAtStart = launcher.runQueueWaitSecondsByRole();
   let dfgetCpuMs = 0;
+  let dfgetWaitMs = 0;
   const t0 = performance.now();
   const t0EpochMs = Date.now();
   const elapsed = (): number => performance.now() - t0;
@@ -161,6 +172,7 @@ async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostPro
     result.startedEpochMs = Date.now();
     const outcome = await hostProcs[host.index].run();
     dfgetCpuMs += outcome.cpuMs ?? 0;
+    dfgetWaitMs += outcome.waitMs ?? 0;
     if (outcome.result) {
       Object.assign(result, {
         completionMs: outcome.completionMs, dfgetElapsedMs: outcome.result.elapsedMs, fromPeersBytes: outcome.result.fromPeersBytes,
@@ -182,14 +194,20 @@ async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostPro
   const wallMs = elapsed();
   const cpu = sampler.stop();
   const processCpuSeconds = cpuSince(cpuAtStart, launcher.cpuSecondsByRole());
-  // A warm dfget reports its download's CPU itself; a cold one is read from /proc while it runs
-  // (start-up included, the last moments before its exit missed), its uploader not at all.
-  if (opts.start === 'warm') processCpuSeconds.dfget = dfgetCpuMs / 1000;
+  const processWaitSeconds = cpuSince(waitAtStart, launcher.runQueueWaitSecondsByRole());
+  // A warm dfget reports its download's CPU and waits itself; a cold one's CPU is read from /proc
+  // while it runs (start-up included, the last moments before its exit missed), its waits not at all.
+  if (opts.start === 'warm') {
+    processCpuSeconds.dfget = dfgetCpuMs / 1000;
+    processWaitSeconds.dfget = dfgetWaitMs / 1000;
+  } else {
+    delete processWaitSeconds.dfget;
+  }
   if (outcome !== 'done') {
     throw new Error(outcome === 'aborted' ? 'interrupted' : `${plan.hosts.length - done} host(s) still running after `
       + `${(opts.timeoutMs / 1000).toFixed(0)} s (the simulator's last host took ${(opts.expectedMs / 1000).toFixed(1)} s); raise --timeout`);
   }
-  return { hosts, t0EpochMs, wallMs, cpu, processCpuSeconds };
+  return { hosts, t0EpochMs, wallMs, cpu, processCpuSeconds, processWaitSeconds };
 }
 
 function supernodeArgs(plan: TestbedPlan, sn: TestbedNode, home: string, port: number, app: boolean): string[] {

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CommandError, killPids, pidAlive, run, succeeds } from './commands.ts';
 import { allNodes, SUBNET_BITS, type TestbedNode, type TestbedPlan } from './plan.ts';
+import { readTcpCounters, type TcpCounters } from './tcp-counters.ts';
 
 export const NETNS_PREFIX = 'sdfcal';
 const STALE_PATTERN = new RegExp(`^${NETNS_PREFIX}(\\d+)-`);
@@ -36,6 +37,18 @@ const HUB_READY_TIMEOUT_MS = 10_000;
 const HUB_PRIORITY = 10;
 
 export type DelayMode = 'netem' | 'delay-hub' | 'none';
+
+export interface TestbedOptions {
+  /** `key=value` sysctls set in every node's namespace (e.g. net.ipv4.tcp_slow_start_after_idle=0). */
+  sysctls: string[];
+  /**
+   * Largest packet, in TCP segments, that a node's TCP may hand its link at once (the kernel's
+   * gso_max_segs on both ends of every node's veth); 0 = the kernel's default, up to 64 KiB. A
+   * shaped queue takes or drops such a packet whole, where a switch drops frames one by one
+   * (bench/calibrate/README.md, finding 13); smaller packets cost the testbed's CPU more.
+   */
+  gsoMaxSegs: number;
+}
 
 /** What delay-hub.py forwarded, and how late against the delay it was asked for. */
 export interface DelayHubStats {
@@ -94,14 +107,11 @@ export class NetnsTestbed {
   private tornDown = false;
 
   private constructor(private readonly plan: TestbedPlan, private readonly log: (message: string) => void,
-    private readonly sysctls: string[]) {}
+    private readonly options: TestbedOptions) {}
 
-  /**
-   * Build the whole testbed; on any failure, remove what was built and rethrow. `sysctls`
-   * (`key=value`) are set in every node's namespace (e.g. net.ipv4.tcp_slow_start_after_idle=0).
-   */
-  static async create(plan: TestbedPlan, log: (message: string) => void, sysctls: string[] = []): Promise<NetnsTestbed> {
-    const testbed = new NetnsTestbed(plan, log, sysctls);
+  /** Build the whole testbed; on any failure, remove what was built and rethrow. */
+  static async create(plan: TestbedPlan, log: (message: string) => void, options: Partial<TestbedOptions> = {}): Promise<NetnsTestbed> {
+    const testbed = new NetnsTestbed(plan, log, { sysctls: [], gsoMaxSegs: 0, ...options });
     try {
       await testbed.build();
     } catch (err) {
@@ -124,6 +134,13 @@ export class NetnsTestbed {
     hub.stdin!.write('stats\n');
     const answer = await Promise.race([line, new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))]);
     return answer === null ? null : JSON.parse(answer) as DelayHubStats;
+  }
+
+  /** Every node's TCP and queue counters now, by node name (tcp-counters.ts). */
+  async tcpCounters(): Promise<Map<string, TcpCounters>> {
+    const nodes = allNodes(this.plan);
+    const counters = await Promise.all(nodes.map((node) => readTcpCounters(this.nsOf(node), this.switchNs, node)));
+    return new Map(nodes.map((node, i) => [node.name, counters[i]]));
   }
 
   /** Kill every process in every namespace of this testbed, then delete the namespaces. */
@@ -161,7 +178,11 @@ export class NetnsTestbed {
     await this.ip(this.switchNs, 'link', 'set', node.name, 'master', `idc${node.idc}`, 'up');
     await this.ip(ns, 'addr', 'add', `${node.address}/${SUBNET_BITS}`, 'dev', 'eth0');
     await this.ip(ns, 'link', 'set', 'eth0', 'up');
-    for (const setting of this.sysctls) await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', setting]);
+    if (this.options.gsoMaxSegs > 0) {
+      await this.ip(this.switchNs, 'link', 'set', 'dev', node.name, 'gso_max_segs', String(this.options.gsoMaxSegs));
+      await this.ip(ns, 'link', 'set', 'dev', 'eth0', 'gso_max_segs', String(this.options.gsoMaxSegs));
+    }
+    for (const setting of this.options.sysctls) await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', setting]);
     await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0);
     await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0);
   }

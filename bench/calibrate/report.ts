@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, formatRate } from '../../core/units.ts';
+import { tcpCountersTable } from './tcp-counters.ts';
 import type { Calibration, Timelines } from './compare.ts';
 import { meanProgress, originProgress, type TimelineSummary } from './timeline.ts';
 
@@ -54,7 +55,15 @@ function machineLine(c: Calibration): string {
     + `p95 ${m.p95Percent.toFixed(0)} %, mean ${m.meanPercent.toFixed(0)} %; load average ${m.loadBefore.toFixed(2)} at t = 0, `
     + `${m.loadAfter.toFixed(2)} at the end. The testbed's processes alone: peak ${m.testbedPeakPercent.toFixed(0)} %, `
     + `mean ${m.testbedMeanPercent.toFixed(0)} % of the machine; ${ours.toFixed(1)} CPU-seconds during the run `
-    + `(${byRole}), ${(ours / runSeconds).toFixed(2)} cores on average. Cross-IDC delay by ${m.delayMode}.`;
+    + `(${byRole}), ${(ours / runSeconds).toFixed(2)} cores on average. ${waitSentence(c)}Cross-IDC delay by ${m.delayMode}.`;
+}
+
+/** How long the processes' event loops sat runnable without a CPU: the testbed's CPU contention, per process. */
+function waitSentence(c: Calibration): string {
+  const perHost = new Set(['dfget', 'uploader']);
+  const parts = Object.entries(c.machine.processWaitSeconds ?? {}).filter(([role]) => role !== 'probe')
+    .map(([role, s]) => `${role} ${s.toFixed(1)} s${perHost.has(role) ? ` (${(1000 * s / c.hosts).toFixed(0)} ms per host)` : ''}`);
+  return parts.length === 0 ? '' : `Main threads runnable but waiting for a CPU during the run (/proc/<pid>/schedstat): ${parts.join(', ')}. `;
 }
 
 function linksTable(c: Calibration): string {
@@ -112,7 +121,7 @@ export function markdownReport(c: Calibration, command: string): string {
     + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
   return [
-    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''})`,
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''})`,
     '',
     `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
       + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `
@@ -135,6 +144,7 @@ export function markdownReport(c: Calibration, command: string): string {
     timelineTable(c),
     '',
     ...(c.pieceTimes.length > 0 ? [pieceTimesTable(c), ''] : []),
+    ...(tcpCountersTable(c.tcp) ? [tcpCountersTable(c.tcp)!, ''] : []),
     variantsTable(c),
     '',
     '![progress and origin egress over time](timeline.svg)',

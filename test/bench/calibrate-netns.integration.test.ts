@@ -52,10 +52,16 @@ if (unavailable) {
     await run(['ip', 'netns', 'add', stale]);
     const out = mkdtempSync(join(tmpdir(), 'calibrate-netns-'));
     try {
-      const calibrate = startCalibrate(['--scenario', 'calibration-two-idc', '--hosts', '2', '--file-size', '8MiB', '--shape', 'netns', '--json', '--out', out]);
+      const calibrate = startCalibrate(['--scenario', 'calibration-two-idc', '--hosts', '2', '--file-size', '8MiB', '--shape', 'netns', '--gso-max-segs', '8', '--json', '--out', out]);
       assert.is(await calibrate.exited, 0, calibrate.stderr());
       const report = JSON.parse(calibrate.stdout());
       assert.is(report.shape, 'netns');
+      assert.is(report.gsoMaxSegs, 8);
+      // TCP counters of the run itself: the origin sent the 8 MiB file once (at least a segment per 64 KiB).
+      const tcp = report.tcp as { role: string; nodes: number; segmentsSent: number }[];
+      assert.equal(tcp.map((r) => [r.role, r.nodes]), [['origin', 1], ['sn0', 1], ['hosts', 2]], JSON.stringify(tcp));
+      assert.ok(tcp[0].segmentsSent >= 8 * 16, JSON.stringify(tcp));
+      assert.ok(tcp[2].segmentsSent > 0, JSON.stringify(tcp));
       assert.is(report.liveChecks.hostsDone, 2);
       assert.is(report.liveChecks.digestsOk, 2);
       // Every piece (2 hosts x 2 pieces of 4 MiB) is in the piece-times table once; h1 sits in IDC 1, all its sources in IDC 0.

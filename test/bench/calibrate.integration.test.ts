@@ -77,6 +77,12 @@ test('calibrate refuses a scenario with faults, and a bad flag, with a message a
   const badShape = startCalibrate(['--scenario', 'calibration-homogeneous', '--shape', 'wires']);
   assert.is(await badShape.exited, 2);
   assert.match(badShape.stderr(), /--shape/);
+  const badGso = startCalibrate(['--scenario', 'calibration-homogeneous', '--shape', 'app', '--gso-max-segs', '8']);
+  assert.is(await badGso.exited, 2);
+  assert.match(badGso.stderr(), /--gso-max-segs needs --shape netns/);
+  const badSysctl = startCalibrate(['--scenario', 'calibration-homogeneous', '--sysctl', 'net.ipv4.tcp_wmem']);
+  assert.is(await badSysctl.exited, 2);
+  assert.match(badSysctl.stderr(), /--sysctl: expected key=value/);
 });
 
 test.run();

@@ -78,6 +78,7 @@ export class SourceFetcher {
   async fetchTask(job: Job, spec: TaskSpec, pieceSizeSetting: number): Promise<void> {
     const { store } = this.deps;
     job.state.spec = spec;
+    this.deps.log('debug', `CDN task ${job.taskId.slice(0, 12)}: fetching ${redactCredentials(spec.url)}`);
     let meta = await store.loadMeta(job.taskId);
     if (meta && (meta.url !== redactCredentials(spec.url) || meta.pieceSizeSetting !== pieceSizeSetting)) {
       await store.remove(job.taskId);
@@ -99,6 +100,7 @@ export class SourceFetcher {
   private async fetchOnce(job: Job, spec: TaskSpec, pieceSizeSetting: number): Promise<void> {
     const cached = job.state.meta;
     const res = await this.deps.client.get(spec.url, spec.headers, { ...PROBE, ...(cached ? conditionalHeaders(cached) : {}) }, job.signal);
+    this.deps.log('debug', `CDN task ${job.taskId.slice(0, 12)}: the source answered the probe with ${res.status}`);
     if (res.status === 304 && cached) {
       await res.discard();
       await this.announce(job, cached);
@@ -148,6 +150,7 @@ export class SourceFetcher {
 
   /** Tell the core the length, then every piece already intact on disk. */
   private async announce(job: Job, meta: CacheMeta): Promise<void> {
+    this.deps.log('debug', `CDN task ${job.taskId.slice(0, 12)}: ${meta.totalBytes} bytes in ${meta.pieceCount} pieces`);
     job.emit({ kind: 'cdn-length', taskId: job.taskId, totalBytes: meta.totalBytes });
     const intact = await this.deps.store.intactPieces(job.taskId, meta);
     this.digestOf(job, meta);
