@@ -157,6 +157,7 @@ export class HttpOrigin {
   requestsFor(path: string): OriginRequestRecord[] { return this.log.filter((r) => r.path === normalise(path)); }
   bytesSentFor(path: string): number { return this.requestsFor(path).reduce((sum, r) => sum + r.bodyBytes, 0); }
 
+  /** Start counting afresh: the stats and the request log cover only requests that begin after this. */
   resetStats(): void {
     this.statsNow = emptyStats();
     this.log = [];
@@ -243,7 +244,10 @@ export class HttpOrigin {
   private async sendBody(res: ServerResponse, content: OriginContent, start: number, end: number, dropAt: number,
     record: OriginRequestRecord): Promise<void> {
     let sent = 0;
-    const account = (n: number): void => { sent += n; record.bodyBytes += n; this.statsNow.bytesSent += n; };
+    // The counters current when the response began: a response still running across resetStats()
+    // does not count in the new ones.
+    const stats = this.statsNow;
+    const account = (n: number): void => { sent += n; record.bodyBytes += n; stats.bytesSent += n; };
     const chunkBytes = this.egress.unlimited ? UNCAPPED_CHUNK_BYTES : CHUNK_BYTES;
     for await (const chunk of bodyChunks(content, start, end, chunkBytes)) {
       if (res.destroyed) return;

@@ -116,4 +116,25 @@ test('the egress cap paces bodies (bytes counted, never timed)', async () => {
   }
 });
 
+test('resetStats counts only the requests that begin after it, even while an older body is still being sent', async () => {
+  // At 1 MiB/s the 300 kB body takes about 0.3 s: the reset falls in the middle of it.
+  const origin = await HttpOrigin.start({ rateBytesPerSec: 1024 * 1024 });
+  try {
+    await origin.put('/f.bin', CONTENT);
+    const res = await fetch(origin.urlFor('/f.bin'));
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done && first.value.byteLength < CONTENT.length, 'the body is still arriving');
+    origin.resetStats();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) { /* drain the rest */ }
+    assert.is(origin.stats.bytesSent, 0, 'the older response is not counted after the reset');
+    assert.is(origin.requests.length, 0);
+    const part = await fetch(origin.urlFor('/f.bin'), { headers: { range: 'bytes=0-99' } });
+    await part.arrayBuffer();
+    assert.is(origin.stats.bytesSent, 100);
+  } finally {
+    await origin.close();
+  }
+});
+
 test.run();
