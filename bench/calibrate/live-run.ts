@@ -96,10 +96,10 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     log(`starting ${plan.hosts.length} uploaders and loading ${plan.hosts.length} dfgets before t = 0 (--start warm)`);
     await abortable(Promise.all(hostProcs.map((h) => h.arm())), opts.signal);
   }
-  const tcpBefore = await opts.tcpCounters?.() ?? null;
+  const tcpBefore = await readTcpCounters(opts);
   if (opts.start === 'warm') await sleepMs(SETTLE_MS);
   const run = await runHosts(plan, opts, hostProcs);
-  const tcpAfter = tcpBefore ? await opts.tcpCounters!() : null;
+  const tcpAfter = tcpBefore ? await readTcpCounters(opts) : null;
 
   const origin = await originStats(servers);
   const supernode = await supernodeCounters(launcher, plan.supernodes, servers.supernodeAddrs);
@@ -115,6 +115,17 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     originBytesSent: async () => (await originStats(servers)).bytesSent,
   }) : null;
   return { ...run, fileDigest, origin, supernode, direct, tcp: tcpBefore && tcpAfter ? countersByRole(tcpBefore, tcpAfter) : null };
+}
+
+/** The testbed's TCP counters (tcp-counters.ts), or null without them or when they cannot be read: they inform, the run goes on. */
+async function readTcpCounters(opts: LiveOptions): Promise<Map<string, TcpCounters> | null> {
+  if (!opts.tcpCounters) return null;
+  try {
+    return await opts.tcpCounters();
+  } catch (err) {
+    opts.log(`cannot read the testbed's TCP counters, the report goes without them: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 async function originStats(servers: Servers): Promise<OriginCounters> {

@@ -61,9 +61,11 @@ function machineLine(c: Calibration): string {
 /** How long the processes' event loops sat runnable without a CPU: the testbed's CPU contention, per process. */
 function waitSentence(c: Calibration): string {
   const perHost = new Set(['dfget', 'uploader']);
-  const parts = Object.entries(c.machine.processWaitSeconds ?? {}).filter(([role]) => role !== 'probe')
-    .map(([role, s]) => `${role} ${s.toFixed(1)} s${perHost.has(role) ? ` (${(1000 * s / c.hosts).toFixed(0)} ms per host)` : ''}`);
-  return parts.length === 0 ? '' : `Main threads runnable but waiting for a CPU during the run (/proc/<pid>/schedstat): ${parts.join(', ')}. `;
+  const waits = Object.entries(c.machine.processWaitSeconds ?? {}).filter(([role]) => role !== 'probe');
+  // None, or all zero: this kernel keeps no schedstat (CONFIG_SCHED_INFO off), so there is nothing to say.
+  if (waits.every(([, s]) => s === 0)) return '';
+  const parts = waits.map(([role, s]) => `${role} ${s.toFixed(1)} s${perHost.has(role) ? ` (${(1000 * s / c.hosts).toFixed(0)} ms per host)` : ''}`);
+  return `Main threads runnable but waiting for a CPU during the run (/proc/<pid>/schedstat): ${parts.join(', ')}. `;
 }
 
 function linksTable(c: Calibration): string {
