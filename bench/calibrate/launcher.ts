@@ -17,8 +17,9 @@ import type { TestbedNode } from './plan.ts';
 export class Launcher {
   private readonly procs: RunningProcess[] = [];
   private readonly homes: string[] = [];
-  private readonly lastTicks = new Map<number, number>();
-  private readonly lastWaitMs = new Map<number, number>();
+  /** Per pid, its last CPU-seconds and run-queue-wait readings (a process that exited keeps them). */
+  private readonly lastCpuSeconds = new Map<number, number>();
+  private readonly lastWaits = new Map<number, number>();
 
   /** `testbed` null = app shape: every process on this machine's loopback. */
   constructor(private readonly testbed: NetnsTestbed | null) {}
@@ -76,31 +77,33 @@ export class Launcher {
    * counted up to their last reading. Take two readings and subtract for a run's share.
    */
   cpuSecondsByRole(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const proc of this.procs) {
-      const pid = proc.child.pid;
-      const ticks = pid === undefined ? null : cpuTicksOf(pid);
-      if (ticks !== null && pid !== undefined) this.lastTicks.set(pid, ticks);
-      const role = proc.name.split(' ')[0];
-      out[role] = (out[role] ?? 0) + (pid === undefined ? 0 : (this.lastTicks.get(pid) ?? 0)) / CLOCK_TICKS_PER_SEC;
-    }
-    return out;
+    return this.secondsByRole(this.lastCpuSeconds, (pid) => {
+      const ticks = cpuTicksOf(pid);
+      return ticks === null ? null : ticks / CLOCK_TICKS_PER_SEC;
+    });
   }
 
   /**
    * Seconds the main thread of each kind of process has waited for a CPU so far (runnable but not
-   * running: /proc/<pid>/schedstat), by role as in cpuSecondsByRole; exited processes count up to
-   * their last reading.
+   * running: /proc/<pid>/schedstat), by role as in cpuSecondsByRole.
    */
   runQueueWaitSecondsByRole(): Record<string, number> {
+    return this.secondsByRole(this.lastWaits, (pid) => {
+      const waitMs = runQueueWaitMsOf(`/proc/${pid}/schedstat`, (path) => readFileSync(path, 'utf8'));
+      return waitMs === null ? null : waitMs / 1000;
+    });
+  }
+
+  /** `read(pid)` summed by role (the label's first word); a process gone counts its last reading, kept in `last`. */
+  private secondsByRole(last: Map<number, number>, read: (pid: number) => number | null): Record<string, number> {
     const out: Record<string, number> = {};
     for (const proc of this.procs) {
       const pid = proc.child.pid;
       if (pid === undefined) continue;
-      const waitMs = runQueueWaitMsOf(`/proc/${pid}/schedstat`, (path) => readFileSync(path, 'utf8'));
-      if (waitMs !== null) this.lastWaitMs.set(pid, waitMs);
+      const seconds = read(pid);
+      if (seconds !== null) last.set(pid, seconds);
       const role = proc.name.split(' ')[0];
-      out[role] = (out[role] ?? 0) + (this.lastWaitMs.get(pid) ?? 0) / 1000;
+      out[role] = (out[role] ?? 0) + (last.get(pid) ?? 0);
     }
     return out;
   }

@@ -22,7 +22,7 @@ import { CpuSampler, type CpuSummary } from './cpu-sampler.ts';
 import { fileDigestOf, runDirect, type DirectResult } from './direct-run.ts';
 import { HostProcess, type StartMode } from './host-process.ts';
 import type { Launcher } from './launcher.ts';
-import { countersByRole, type RoleTcpCounters, type TcpCounters } from './tcp-counters.ts';
+import { countersByRole, type NodeTcpCounters, type RoleTcpCounters } from './tcp-counters.ts';
 import type { TestbedNode, TestbedPlan } from './plan.ts';
 import { parseMetrics, type OriginCounters, type SupernodeCounters } from './counters.ts';
 
@@ -75,7 +75,7 @@ export interface LiveOptions {
   /** Also run the direct-pull baseline (direct-run.ts) after the swarm. */
   direct: boolean;
   /** Reads the testbed's TCP counters per node (netns shape), or null. */
-  tcpCounters: (() => Promise<Map<string, TcpCounters>>) | null;
+  tcpCounters: (() => Promise<NodeTcpCounters>) | null;
 }
 
 const SUPERNODE_PORT = 8002;
@@ -118,7 +118,7 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
 }
 
 /** The testbed's TCP counters (tcp-counters.ts), or null without them or when they cannot be read: they inform, the run goes on. */
-async function readTcpCounters(opts: LiveOptions): Promise<Map<string, TcpCounters> | null> {
+async function readTcpCounters(opts: LiveOptions): Promise<NodeTcpCounters | null> {
   if (!opts.tcpCounters) return null;
   try {
     return await opts.tcpCounters();
@@ -204,8 +204,8 @@ async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostPro
   clearInterval(ticker);
   const wallMs = elapsed();
   const cpu = sampler.stop();
-  const processCpuSeconds = cpuSince(cpuAtStart, launcher.cpuSecondsByRole());
-  const processWaitSeconds = cpuSince(waitAtStart, launcher.runQueueWaitSecondsByRole());
+  const processCpuSeconds = sinceByRole(cpuAtStart, launcher.cpuSecondsByRole());
+  const processWaitSeconds = sinceByRole(waitAtStart, launcher.runQueueWaitSecondsByRole());
   // A warm dfget reports its download's CPU and waits itself; a cold one's CPU is read from /proc
   // while it runs (start-up included, the last moments before its exit missed), its waits not at all.
   if (opts.start === 'warm') {
@@ -248,7 +248,8 @@ function dfgetArgs(plan: TestbedPlan, host: TestbedNode, url: string, supernodes
   ];
 }
 
-function cpuSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+/** `after` minus `before`, role by role (CPU seconds, run-queue waits). */
+function sinceByRole(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [role, seconds] of Object.entries(after)) out[role] = seconds - (before[role] ?? 0);
   return out;

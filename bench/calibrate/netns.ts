@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CommandError, killPids, pidAlive, run, succeeds } from './commands.ts';
 import { allNodes, SUBNET_BITS, type TestbedNode, type TestbedPlan } from './plan.ts';
-import { readTcpCounters, type TcpCounters } from './tcp-counters.ts';
+import { readTcpCounters, type NodeTcpCounters } from './tcp-counters.ts';
 
 export const NETNS_PREFIX = 'sdfcal';
 const STALE_PATTERN = new RegExp(`^${NETNS_PREFIX}(\\d+)-`);
@@ -136,11 +136,11 @@ export class NetnsTestbed {
     return answer === null ? null : JSON.parse(answer) as DelayHubStats;
   }
 
-  /** Every node's TCP and queue counters now, by node name (tcp-counters.ts). */
-  async tcpCounters(): Promise<Map<string, TcpCounters>> {
+  /** Every node's TCP and queue counters now (tcp-counters.ts). */
+  async tcpCounters(): Promise<NodeTcpCounters> {
     const nodes = allNodes(this.plan);
     const counters = await Promise.all(nodes.map((node) => readTcpCounters(this.nsOf(node), this.switchNs, node)));
-    return new Map(nodes.map((node, i) => [node.name, counters[i]]));
+    return new Map(nodes.map((node, i) => [node, counters[i]]));
   }
 
   /** Kill every process in every namespace of this testbed, then delete the namespaces. */

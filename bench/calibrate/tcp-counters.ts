@@ -88,16 +88,19 @@ function combine(a: TcpCounters, b: TcpCounters, sign: 1 | -1): TcpCounters {
   };
 }
 
+/** Counters per testbed node, as `NetnsTestbed.tcpCounters` reads them. */
+export type NodeTcpCounters = Map<Pick<TestbedNode, 'role' | 'name'>, TcpCounters>;
+
 /**
- * Per role, what happened between two readings (node name -> counters): the origin, each
- * supernode, and every host summed as `hosts`.
+ * Per role, what happened between two readings: the origin, each supernode, and every host
+ * summed as `hosts`.
  */
-export function countersByRole(before: Map<string, TcpCounters>, after: Map<string, TcpCounters>): RoleTcpCounters[] {
+export function countersByRole(before: NodeTcpCounters, after: NodeTcpCounters): RoleTcpCounters[] {
   const rows = new Map<string, RoleTcpCounters>();
-  for (const [name, end] of after) {
-    const start = before.get(name);
+  for (const [node, end] of after) {
+    const start = before.get(node);
     if (!start) continue;
-    const role = /^h\d+$/.test(name) ? 'hosts' : name;
+    const role = node.role === 'host' ? 'hosts' : node.name;
     const row = rows.get(role) ?? { role, nodes: 0, ...ZERO };
     rows.set(role, { ...combine(row, combine(end, start, -1), 1), role, nodes: row.nodes + 1 });
   }

@@ -38,7 +38,6 @@ const VARIANTS: { name: string; description: string; apply: (s: Scenario) => Sce
   { name: 'tcp', description: 'connection opening and slow start modelled <-> ideal flows (tcp:)', apply: (s) => ({ ...s, tcp: modelsTcp(s.tcp) ? { ...IDEAL_TCP } : { ...LINUX_TCP } }) },
 ];
 
-
 /** Each variant's per-host completion percentiles (from each host's arrival) and error of `liveMs` against it. */
 export function simulateVariants(scenario: Scenario, live: Percentiles): VariantResult[] {
   return VARIANTS.map((variant) => {

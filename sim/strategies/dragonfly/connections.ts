@@ -23,7 +23,7 @@
  * connection took 0.3 s longer live than one inside an IDC, where the simulator had only its
  * 40 ms of latency (bench/calibrate/README.md, finding 10).
  */
-import { modelsTcp, type TcpModel } from '../../scenario.ts';
+import type { TcpModel } from '../../scenario.ts';
 import type { Network } from '../../network.ts';
 
 interface Connection {
@@ -41,8 +41,6 @@ export class Connections {
   private readonly byPair = new Map<number, Connection>();
 
   constructor(private readonly tcp: TcpModel, private readonly network: Network) {}
-
-  get enabled(): boolean { return modelsTcp(this.tcp); }
 
   /** How long a request from `host` (at `hostNode`) takes to reach `sourceNode`: opening its connection first if there is none. */
   requestDelayMs(nowMs: number, hostNode: number, sourceNode: number, latencyMs: number): number {

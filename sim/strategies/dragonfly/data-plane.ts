@@ -24,6 +24,7 @@ import { SUPERNODE, type FailureKind } from '../../../core/protocol.ts';
 import type { UploaderEffect, UploaderInput } from '../../../core/uploader.ts';
 import { hostId, hostOf } from './control.ts';
 import type { DragonflyRun } from './run.ts';
+import { modelsTcp } from '../../scenario.ts';
 import { Connections } from './connections.ts';
 import type { Transfer } from './transfers.ts';
 import { corruptDigest, pieceDigest, TASK_ID } from './task.ts';
@@ -48,8 +49,8 @@ export class DataPlane {
     const faults = run.world.faults;
     this.corruptHost = Uint8Array.from(faults, (f) => (f.corrupt ? 1 : 0));
     this.liarHost = Uint8Array.from(faults, (f) => (f.liar ? 1 : 0));
-    const connections = new Connections(run.world.scenario.tcp, run.sim.network);
-    this.connections = connections.enabled ? connections : null;
+    const { tcp } = run.world.scenario;
+    this.connections = modelsTcp(tcp) ? new Connections(tcp, run.sim.network) : null;
   }
 
   /** A peer's `fetch-piece`: the request reaches the source's uploader one latency later. */
@@ -79,7 +80,7 @@ export class DataPlane {
     if (transfer.flowId >= 0) {
       sim.network.cancelFlow(sim.nowMs, transfer.flowId);
       this.uploadFinished(transfer, id);
-      this.endPiece(id);
+      this.endTransfer(id);
     } else transfer.cancelled = true;
   }
 
@@ -103,7 +104,7 @@ export class DataPlane {
     } else if (effect.kind === 'refuse') {
       counters.refusedFetches++;
       const transfer = transfers.get(effect.requestId);
-      if (transfer.cancelled) return this.endPiece(effect.requestId);
+      if (transfer.cancelled) return this.endTransfer(effect.requestId);
       const failure: FailureKind = effect.reason === 'missing' ? 'refused' : effect.reason;
       this.failFetch(effect.requestId, failure, sim.latencyMs(node, sim.hostNode(transfer.owner)));
     }
@@ -122,7 +123,7 @@ export class DataPlane {
     else if (lied) counters.liedReports++;
     else hosts.markVerified(transfer.owner, transfer.piece);
     this.uploadFinished(transfer, id);
-    this.endPiece(id);
+    this.endTransfer(id);
     const fetched: PeerInput = {
       kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: corrupt || lied ? corruptDigest(transfer.piece) : pieceDigest(transfer.piece),
     };
@@ -153,7 +154,7 @@ export class DataPlane {
       else if (transfer.sourceNode === node) this.failFetch(id, 'unreachable', sim.latencyMs(node, sim.hostNode(transfer.owner)));
       else {
         this.uploadFinished(transfer, id);
-        this.endPiece(id);
+        this.endTransfer(id);
       }
     }
   }
@@ -162,7 +163,7 @@ export class DataPlane {
   private onRequest(id: number): void {
     const { sim, transfers, supernodes } = this.run;
     const transfer = transfers.get(id);
-    if (transfer.cancelled) return this.endPiece(id);
+    if (transfer.cancelled) return this.endTransfer(id);
     if (this.sourceDead(transfer)) return this.failFetch(id, 'unreachable', sim.latencyMs(transfer.sourceNode, sim.hostNode(transfer.owner)));
     const fromSupernode = transfer.source === SUPERNODE;
     const uploaderAt = fromSupernode ? supernodes.indexOfNode(transfer.sourceNode) : sim.nodeHost(transfer.sourceNode);
@@ -181,7 +182,7 @@ export class DataPlane {
     const sourceDead = transfer.kind === 'piece' && this.sourceDead(transfer);
     if (transfer.cancelled || sim.crashed[transfer.owner]) {
       if (transfer.kind === 'piece' && !sourceDead) this.uploadFinished(transfer, id);
-      return this.endPiece(id);
+      return this.endTransfer(id);
     }
     if (sourceDead) return this.failFetch(id, 'unreachable', 0);
     const hostNode = sim.hostNode(transfer.owner);
@@ -195,7 +196,7 @@ export class DataPlane {
   }
 
   /** End a transfer (any kind), and its place on its connection (nothing more with the tcp: model off). */
-  private endPiece(id: number): void {
+  private endTransfer(id: number): void {
     const { sim, transfers } = this.run;
     if (this.connections) {
       const transfer = transfers.get(id);
@@ -218,7 +219,7 @@ export class DataPlane {
     if (!transfer.cancelled) {
       control.deliverToPeer(transfer.owner, delayMs, { kind: 'piece-fetched', piece: transfer.piece, source: transfer.source, digest: null, failure });
     }
-    this.endPiece(id);
+    this.endTransfer(id);
   }
 
   /** The source's uploader frees the slot of this transfer. */

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { countersByRole, parseProcNet, parseQdiscDrops, tcpCountersTable, type TcpCounters } from '../../../bench/calibrate/tcp-counters.ts';
+import type { Role } from '../../../bench/calibrate/plan.ts';
+import { countersByRole, parseProcNet, parseQdiscDrops, tcpCountersTable, type NodeTcpCounters, type TcpCounters } from '../../../bench/calibrate/tcp-counters.ts';
 
 const SNMP = `Ip: Forwarding DefaultTTL InReceives
 Ip: 1 64 1200
@@ -36,8 +37,10 @@ const counters = (segmentsSent: number, segmentsRetransmitted: number, timeouts 
   ({ segmentsSent, segmentsRetransmitted, timeouts, lossProbes: 0, queueDropsUp: timeouts, queueDropsDown: 0 });
 
 test('countersByRole subtracts the first reading and sums the hosts', () => {
-  const before = new Map([['origin', counters(100, 0)], ['sn0', counters(50, 1)], ['h0', counters(10, 0)], ['h1', counters(20, 2, 1)]]);
-  const after = new Map([['origin', counters(1100, 5)], ['sn0', counters(550, 21)], ['h0', counters(110, 10, 2)], ['h1', counters(220, 12, 3)]]);
+  const node = (role: Role, name: string): { role: Role; name: string } => ({ role, name });
+  const [origin, sn0, h0, h1] = [node('origin', 'origin'), node('supernode', 'sn0'), node('host', 'h0'), node('host', 'h1')];
+  const before: NodeTcpCounters = new Map([[origin, counters(100, 0)], [sn0, counters(50, 1)], [h0, counters(10, 0)], [h1, counters(20, 2, 1)]]);
+  const after: NodeTcpCounters = new Map([[origin, counters(1100, 5)], [sn0, counters(550, 21)], [h0, counters(110, 10, 2)], [h1, counters(220, 12, 3)]]);
   const rows = countersByRole(before, after);
   assert.equal(rows.map((r) => [r.role, r.nodes]), [['origin', 1], ['sn0', 1], ['hosts', 2]]);
   assert.equal(rows[0], { role: 'origin', nodes: 1, ...counters(1000, 5) });
