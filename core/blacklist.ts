@@ -37,6 +37,7 @@
  *                                 discredited if it was suspended); its requesters may isolate
  *   probeInconclusive(B)          B resumed, unchecked                     -
  *   markGone(B)                   B no longer counts against anyone        -
+ *   addLocal(A, B)                local(A) += B (migration; a slow fetch)  -
  */
 export interface BlacklistConfig {
   globalBlacklistThreshold: number;
@@ -141,7 +142,10 @@ export class Blacklists {
     this.probing.delete(peer);
   }
 
-  /** Seed a requester's local blacklist (a peer migrating from another supernode brings its own). */
+  /**
+   * Put `source` on `requester`'s local blacklist alone: a peer migrating from another supernode
+   * brings its own, and a fetch the requester gave up on as slow (`slowFetchFactor`) accuses no one.
+   */
   addLocal(requester: number, source: number): void {
     let set = this.local.get(requester);
     if (!set) this.local.set(requester, set = new Set());

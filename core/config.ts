@@ -39,6 +39,19 @@ export interface CoreConfig {
    */
   fetchGraceMs: number;
   /**
+   * Rescue of slow fetches (0 = off, as in the seed): a piece fetch from a peer is slow once it has
+   * run this many times what the download's verified fetches took for as many bytes (before any
+   * finished: a piece per `slowFetchMinMs`), and never sooner than `slowFetchMinMs`. Slow fetches
+   * are cancelled and asked for again when they hold the download up — in its tail (every missing
+   * piece running) or when every download slot holds one — with the source kept off this
+   * requester's list (a local blacklist entry, never an accusation: a congested path is not a
+   * dishonest peer). A stalled connection or a holder that stopped answering then costs a few fetch
+   * times, not `pieceTimeoutMs`. Fetches from the supernode are never rescued (core/peer.ts).
+   */
+  slowFetchFactor: number;
+  /** The least time a fetch runs before it can count as slow, and the pace before any fetch finished (see slowFetchFactor). */
+  slowFetchMinMs: number;
+  /**
    * Longest a peer holds back a message that reports pieces as held while its uploader is still
    * booting (at most a quarter of `pullTimeoutMs`), so no one is sent to it for bytes it cannot
    * serve yet, and the pull still goes out in time.
@@ -95,6 +108,8 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   waitMaxMs: 2000,
   pieceTimeoutMs: 60_000,
   fetchGraceMs: 1000,
+  slowFetchFactor: 0,
+  slowFetchMinMs: 1000,
   uploaderWaitMs: 3000,
   unlistAfterMs: 180_000,
   sourceFetchConcurrency: 2,
@@ -137,6 +152,8 @@ export const SETTING_BOUNDS: Readonly<Record<Exclude<keyof CoreConfig, 'backToSo
   waitMaxMs: { min: 1, max: DAY_MS },
   pieceTimeoutMs: { min: 1, max: DAY_MS },
   fetchGraceMs: { min: 0, max: DAY_MS },
+  slowFetchFactor: { min: 0, max: 1000 },
+  slowFetchMinMs: { min: 0, max: DAY_MS },
   uploaderWaitMs: { min: 0, max: DAY_MS },
   unlistAfterMs: { min: 0, max: 30 * DAY_MS },
   sourceFetchConcurrency: { min: 1, max: 64 },

@@ -201,7 +201,7 @@ export function decodeDataPlane(value: unknown): Decoded<DataPlaneMsg> {
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_IN_HEADER_VALUE = /[\r\n\0]/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const FAILURE_KINDS: readonly FailureKind[] = ['timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized'];
+const FAILURE_KINDS: readonly FailureKind[] = ['timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized', 'slow'];
 
 function taskSpec(spec: Fields): TaskSpec {
   const url = str(spec, 'url', DECODE_LIMITS.urlChars);

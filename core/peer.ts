@@ -23,8 +23,14 @@
  * not blamed; the result asks the supernode for a fresh grant, which comes with the next assign.
  *
  * Failure handling: a fetch with no result after `pieceTimeoutMs` is cancelled and reported as a
- * timeout. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to the next
- * supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
+ * timeout. With `slowFetchFactor` set, a fetch from a peer that runs that many times longer than
+ * the download's verified fetches took per byte (at least `slowFetchMinMs`) is slow; slow fetches
+ * are cancelled and reported as `slow` when they hold the download up — in the tail (every missing
+ * piece is running) or when every download slot holds one — their sources go on the local
+ * blacklist and the pieces are asked for again: a stalled connection, or a peer that stopped
+ * answering or serves far below its declared rate, costs a few fetch times instead of
+ * `pieceTimeoutMs`. A pull unanswered for `pullTimeoutMs`, or `supernode-down`, moves the peer to
+ * the next supernode in its list, carrying the pieces it has and its local blacklist (migration); with no
  * supernode left it downloads from the source itself (`fetch-source`) when `backToSource`
  * allows — only the byte ranges of the pieces it lacks when it holds some (`missingRanges`) —
  * else fails. Pieces already verified on disk (`have` at start) are reused when the
@@ -40,7 +46,7 @@
  *   piece-fetched bad         send pull (result carries the failure)
  *   supernode-down / silence  send register to the next supernode | fetch-source | failed
  *   write-failed              send leave; failed
- *   timeout                   cancel-fetch; send pull | migration
+ *   timeout                   cancel-fetch (timed out or slow); send pull | migration
  */
 import { Bitset } from './bitset.ts';
 import { Clock, Outbox } from './drive.ts';
@@ -60,7 +66,10 @@ interface RunningFetch {
   piece: number;
   source: PeerId;
   digest: string;
+  startedMs: number;
   deadlineMs: number;
+  /** When the fetch counts as slow (slowFetchFactor), or Infinity. */
+  slowAtMs: number;
 }
 
 export class Peer {
@@ -92,6 +101,9 @@ export class Peer {
   private retryAtMs: number | null = null;
   private fromPeersBytes = 0;
   private fromSupernodeBytes = 0;
+  /** Time and bytes of this download's verified fetches: what a fetch takes per byte here. */
+  private fetchedMs = 0;
+  private fetchedBytes = 0;
   /** This peer's admission to the task's pieces, from the supernode (task-info, renewed in assign). */
   private grant: Grant | null = null;
   private cfg: PeerSettings = DEFAULT_PEER_SETTINGS;
@@ -112,6 +124,7 @@ export class Peer {
   nextDeadlineMs(): number | null {
     let next = this.retryAtMs ?? Infinity;
     for (let i = 0; i < this.running.length; i++) if (this.running[i].deadlineMs < next) next = this.running[i].deadlineMs;
+    next = Math.min(next, this.rescueAtMs());
     if (this.awaitingSinceMs !== null) next = Math.min(next, this.awaitingSinceMs + this.cfg.pullTimeoutMs);
     return next === Infinity ? null : next;
   }
@@ -305,7 +318,10 @@ export class Peer {
     }
     const { startByte, endByte } = pieceRange(plan, piece);
     const sourceAddr = source === SUPERNODE ? this.currentSupernode! : assignment.sourceAddr;
-    this.running.push({ piece, source, digest: assignment.digest, deadlineMs: nowMs + this.cfg.pieceTimeoutMs });
+    this.running.push({
+      piece, source, digest: assignment.digest, startedMs: nowMs, deadlineMs: nowMs + this.cfg.pieceTimeoutMs,
+      slowAtMs: this.slowAtMs(nowMs, source, endByte - startByte),
+    });
     const effect: Extract<PeerEffect, { kind: 'fetch-piece' }> = {
       kind: 'fetch-piece', taskId: this.taskId, piece, source, sourceAddr, startByte, endByte,
       expectedDigest: assignment.digest, timeoutMs: this.cfg.pieceTimeoutMs + this.cfg.fetchGraceMs,
@@ -324,6 +340,8 @@ export class Peer {
     if (digest !== null && digest === run.digest && run.digest !== '') {
       const { startByte, endByte } = pieceRange(this.plan!, piece);
       this.have!.add(piece);
+      this.fetchedMs += nowMs - run.startedMs;
+      this.fetchedBytes += endByte - startByte;
       if (source === SUPERNODE) this.fromSupernodeBytes += endByte - startByte;
       else this.fromPeersBytes += endByte - startByte;
       this.out.push({ kind: 'write-piece', taskId: this.taskId, piece, startByte, endByte });
@@ -344,17 +362,22 @@ export class Peer {
   }
 
   private onTimeout(nowMs: number): void {
-    // Expired fetches leave the list; the rest keep their order.
+    // Expired fetches, and slow ones when they hold the download up, leave the list; the rest keep their order.
+    const rescue = this.rescueAtMs() <= nowMs;
     let kept = 0;
     for (let i = 0; i < this.running.length; i++) {
       const run = this.running[i];
-      if (run.deadlineMs > nowMs) {
+      if (run.deadlineMs > nowMs && (!rescue || run.slowAtMs > nowMs)) {
         this.running[kept++] = run;
         continue;
       }
       const piece = run.piece;
+      const failure: FailureKind = run.deadlineMs <= nowMs ? 'timeout' : 'slow';
       this.out.push({ kind: 'cancel-fetch', taskId: this.taskId, piece, source: run.source });
-      this.results.push({ piece, source: run.source, ok: false, failure: 'timeout' });
+      this.results.push({ piece, source: run.source, ok: false, failure });
+      if (failure === 'slow') {
+        this.out.push({ kind: 'log', level: 'info', message: `piece ${piece} from ${run.source} still running after ${Math.round(nowMs - run.startedMs)} ms, over ${this.cfg.slowFetchFactor}x the download's pace: asking for it again elsewhere` });
+      }
       if (run.source !== SUPERNODE) this.blacklistLocally(run.source);
     }
     this.running.length = kept;
@@ -410,6 +433,35 @@ export class Peer {
     const missing = this.plan && this.have && this.have.count > 0 && !this.have.full ? missingRanges(this.plan, this.have) : null;
     if (missing) this.out.push({ kind: 'log', level: 'info', message: `back to the source for the ${this.plan!.pieceCount - this.have!.count} pieces not held, in ${missing.length} ranged request(s)` });
     this.out.push({ kind: 'fetch-source', taskId: this.taskId, task: this.task, ...(missing ? { missing } : {}) });
+  }
+
+  /**
+   * When a fetch of `sizeBytes` from `source`, started now, counts as slow: `slowFetchFactor`
+   * times what the download's verified fetches took for as many bytes (before any has finished,
+   * a piece per `slowFetchMinMs`), at least `slowFetchMinMs`. Never for the supernode (the
+   * fallback of last resort), nor with the rescue off.
+   */
+  private slowAtMs(nowMs: number, source: PeerId, sizeBytes: number): number {
+    const factor = this.cfg.slowFetchFactor;
+    if (factor === 0 || source === SUPERNODE) return Infinity;
+    // Before any fetch has finished, a piece per slowFetchMinMs is the pace.
+    const expectedMs = this.fetchedBytes > 0 ? this.fetchedMs * sizeBytes / this.fetchedBytes : this.cfg.slowFetchMinMs;
+    return nowMs + Math.max(this.cfg.slowFetchMinMs, factor * expectedMs);
+  }
+
+  /**
+   * When slow fetches are rescued: once one is slow in the tail (every missing piece runs here,
+   * so a slow fetch holds up the end of the download), or once every download slot is taken by a
+   * slow fetch (all stuck, e.g. on a source that stopped answering). Infinity when neither can come.
+   */
+  private rescueAtMs(): number {
+    const running = this.running;
+    if (this.cfg.slowFetchFactor === 0 || this.phase !== 'downloading' || running.length === 0) return Infinity;
+    const tail = running.length >= this.plan!.pieceCount - this.have!.count;
+    if (!tail && running.length < this.cfg.peerDownLimit) return Infinity;
+    let at = tail ? Infinity : -Infinity;
+    for (let i = 0; i < running.length; i++) at = tail ? Math.min(at, running[i].slowAtMs) : Math.max(at, running[i].slowAtMs);
+    return at;
   }
 
   /** Where the running fetch of `piece` is in `running`, or -1. */

@@ -32,9 +32,10 @@ export interface TaskSpec {
 /**
  * Why a fetch failed. `unauthorized`: the source refused the requester's grant (expired, or the
  * source does not know the supernode's key yet); it says nothing about the source, and asks the
- * supernode for a fresh grant.
+ * supernode for a fresh grant. `slow`: the requester gave up on a fetch far slower than its others
+ * (`slowFetchFactor`); the source goes on the requester's local blacklist only, with no accusation.
  */
-export type FailureKind = 'timeout' | 'refused' | 'busy' | 'corrupt' | 'unreachable' | 'io' | 'unauthorized';
+export type FailureKind = 'timeout' | 'refused' | 'busy' | 'corrupt' | 'unreachable' | 'io' | 'unauthorized' | 'slow';
 
 /**
  * Admission to a task's pieces: issued by the supernode to a peer it admitted (after any

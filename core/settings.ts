@@ -14,7 +14,7 @@ import type { UploaderConfig } from './uploader.ts';
 
 /** Settings a supernode hands to its peers, by name (all whole numbers). */
 export const PEER_SETTING_KEYS = [
-  'piecesPerPull', 'peerDownLimit', 'peerUpLimit', 'pieceTimeoutMs', 'fetchGraceMs', 'pullTimeoutMs',
+  'piecesPerPull', 'peerDownLimit', 'peerUpLimit', 'pieceTimeoutMs', 'fetchGraceMs', 'slowFetchFactor', 'slowFetchMinMs', 'pullTimeoutMs',
   'uploaderWaitMs', 'waitMinMs', 'waitMaxMs', 'globalBlacklistThreshold', 'selfIsolationThreshold',
   'maxLocalBlacklist', 'assumedUploadBytesPerSec', 'unlistAfterMs', 'seederRetryMinMs', 'seederRetryMaxMs',
 ] as const satisfies readonly (keyof CoreConfig)[];

@@ -408,10 +408,12 @@ export class Supernode {
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
-      // Busy and a refused grant say nothing about the source; the refused grant is renewed.
-      const blame = !result.ok && result.failure !== 'busy' && result.failure !== 'unauthorized';
+      // Busy and a refused grant say nothing about the source; the refused grant is renewed. A
+      // slow fetch keeps the source off this requester's list without accusing it.
+      const blame = !result.ok && result.failure !== 'busy' && result.failure !== 'unauthorized' && result.failure !== 'slow';
       if (result.failure === 'unauthorized') slot.grantRefused = true;
       if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
+        if (result.failure === 'slow' && source !== SUPERNODE_INDEX) swarm.blacklists.addLocal(slot.index, source);
         freedSources.push(source);
         if (result.ok) gainedPieces.push(result.piece);
         if (source === SUPERNODE_INDEX && result.failure === 'corrupt') this.suspectCdnPiece(nowMs, task, result.piece);

@@ -14,7 +14,7 @@ const plain = { noNullPrototype: true } as const;
 const idArb = fc.string({ minLength: 1, maxLength: 40 });
 const pieceArb = fc.nat({ max: DECODE_LIMITS.pieceIndexLimit - 1 });
 const digestArb = fc.stringMatching(/^sha256:[0-9a-f]{64}$/);
-const failureArb = fc.constantFrom('timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized' as const);
+const failureArb = fc.constantFrom('timeout', 'refused', 'busy', 'corrupt', 'unreachable', 'io', 'unauthorized', 'slow' as const);
 const grantArb = fc.record({
   taskId: idArb, peer: idArb, expiresAtMs: fc.maxSafeNat(), signature: fc.base64String({ maxLength: 88 }),
 }, plain);

@@ -119,6 +119,79 @@ test('a fetch with no answer times out, is cancelled and reported', () => {
   ]);
 });
 
+test('slow-fetch rescue: in the tail, a peer fetch past factor x the pace of the verified ones is cancelled, its source blacklisted locally', () => {
+  const { fromSn, info, feed, timeouts, peer } = machine({ slowFetchFactor: 3, slowFetchMinMs: 100 });
+  info(1, 4);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [
+    { piece: 0, source: SUPERNODE, sourceAddr: '', digest: 'sha256:a' }, { piece: 1, source: SUPERNODE, sourceAddr: '', digest: 'sha256:b' },
+  ] });
+  // 1000 bytes in 100 ms: the pace.
+  feed(102, { kind: 'piece-fetched', piece: 0, source: SUPERNODE, digest: 'sha256:a' });
+  fromSn(103, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [
+    { piece: 2, source: 'p2', sourceAddr: 'p2:1', digest: 'sha256:c' }, { piece: 3, source: 'p3', sourceAddr: 'p3:1', digest: 'sha256:d' },
+  ] });
+  // Pieces 1-3 are missing and all run here: the tail. Piece 2 (1000 bytes, 3 x 100 ms) is slow from 403, piece 3 (999 bytes) from 402.7.
+  assert.equal(peer.nextDeadlineMs(), 103 + 3 * (100 * 999 / 1000));
+  assert.equal(timeouts(402), []);
+  assert.equal(timeouts(403), [
+    { kind: 'cancel-fetch', taskId: T, piece: 2, source: 'p2' },
+    { kind: 'cancel-fetch', taskId: T, piece: 3, source: 'p3' },
+    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [
+      { piece: 2, source: 'p2', ok: false, failure: 'slow' }, { piece: 3, source: 'p3', ok: false, failure: 'slow' },
+    ] } },
+  ]);
+  assert.ok(peer.blacklisted.has('p2') && peer.blacklisted.has('p3'));
+  fromSn(404, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [] });
+  assert.is(peer.nextDeadlineMs(), 2 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs, 'piece 1 comes from the supernode: only its timeout');
+});
+
+test('slow-fetch rescue waits for the tail (or every slot stuck), never rescues the supernode, and is off at factor 0', () => {
+  const fetch = (settings: Partial<PeerSettings>, source: string) => {
+    const m = machine(settings);
+    m.info(1, 3);
+    m.fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
+    m.feed(12, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' });
+    m.fromSn(13, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 1, source, sourceAddr: `${source}:1`, digest: 'sha256:b' }] });
+    return m;
+  };
+  const notTail = fetch({ slowFetchFactor: 2, slowFetchMinMs: 0 }, 'p2');
+  assert.is(notTail.peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs, 'piece 2 is missing and not running: no rescue');
+  assert.equal(notTail.timeouts(10_000), []);
+  notTail.fromSn(10_001, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 2, source: 'p3', sourceAddr: 'p3:1', digest: 'sha256:c' }] });
+  assert.equal(notTail.timeouts(10_001), [
+    { kind: 'cancel-fetch', taskId: T, piece: 1, source: 'p2' },
+    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 1, source: 'p2', ok: false, failure: 'slow' }] } },
+  ], 'the tail began: a fetch already past its slow mark goes at once');
+  assert.is(fetch({ slowFetchFactor: 2, slowFetchMinMs: 0 }, SUPERNODE).peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
+  assert.is(fetch({ slowFetchFactor: 0, slowFetchMinMs: 0 }, 'p2').peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
+  const early = machine({ slowFetchFactor: 3, slowFetchMinMs: 200 });
+  early.info(1, 1);
+  early.fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
+  assert.is(early.peer.nextDeadlineMs(), 2 + 3 * 200, 'before any fetch has finished, a piece per slowFetchMinMs is the pace');
+  const floor = fetch({ slowFetchFactor: 2, slowFetchMinMs: 500 }, 'p2');
+  floor.fromSn(14, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 2, source: 'p3', sourceAddr: 'p3:1', digest: 'sha256:c' }] });
+  assert.is(floor.peer.nextDeadlineMs(), 13 + 500, 'slowFetchMinMs is the floor');
+});
+
+test('slow-fetch rescue: when every download slot holds a slow fetch (a source stopped answering), all of them go', () => {
+  const { fromSn, info, feed, timeouts, peer } = machine({ slowFetchFactor: 2, slowFetchMinMs: 0, peerDownLimit: 2, piecesPerPull: 2 });
+  info(1, 10);
+  fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
+  feed(12, { kind: 'piece-fetched', piece: 0, source: 'p1', digest: 'sha256:a' });
+  fromSn(13, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 1, source: 'stuck', sourceAddr: 'stuck:1', digest: 'sha256:b' }] });
+  assert.is(peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs, 'one slot of two stuck: the other can still move');
+  fromSn(20, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 2, source: 'stuck', sourceAddr: 'stuck:1', digest: 'sha256:c' }] });
+  assert.is(peer.nextDeadlineMs(), 20 + 2 * 10, 'both slots taken: rescued once the later one is slow too');
+  assert.equal(timeouts(40), [
+    { kind: 'cancel-fetch', taskId: T, piece: 1, source: 'stuck' },
+    { kind: 'cancel-fetch', taskId: T, piece: 2, source: 'stuck' },
+    { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [
+      { piece: 1, source: 'stuck', ok: false, failure: 'slow' }, { piece: 2, source: 'stuck', ok: false, failure: 'slow' },
+    ] } },
+  ]);
+  assert.ok(peer.blacklisted.has('stuck'));
+});
+
 test('resume: verified pieces on disk are registered as ranges of their plan, reused when the plan matches, discarded when it does not', () => {
   const same = machine({}, { have: [2, 0, 1, 2, 7], resumePlan: { totalBytes: 2999, pieceSizeBytes: PIECE } });
   assert.equal(same.started[0], {

@@ -196,6 +196,25 @@ test('a failure naming a source that has left still settles the run, so the piec
   assert.is(sn.swarmOf(T)!.supernodeUploads, 1);
 });
 
+test('a slow fetch keeps the source off that requester alone: no accusation, no probe; the piece is assigned elsewhere', () => {
+  for (const failure of ['slow', 'unreachable'] as const) {
+    const { sn, msg } = twoPeersOnePiece();
+    msg(2, 'p1', { kind: 'pull', taskId: T, results: [] });
+    msg(3, 'p1', { kind: 'report', taskId: T, results: [{ piece: 0, source: SUPERNODE, ok: true }] });
+    const assigned = msg(4, 'p2', { kind: 'pull', taskId: T, results: [] });
+    assert.is((assigned[0] as { msg: { pieces: { source: string }[] } }).msg.pieces[0].source, 'p1');
+    const again = msg(5, 'p2', { kind: 'pull', taskId: T, results: [{ piece: 0, source: 'p1', ok: false, failure }] });
+    assert.equal(again.filter((e) => e.kind === 'send'), [
+      { kind: 'send', to: 'p2', msg: { kind: 'assign', taskId: T, pieces: [{ piece: 0, source: SUPERNODE, sourceAddr: '', digest: 'sha256:p0' }], retryAfterMs: 0 } },
+    ], `${failure}: p1 is off p2's list`);
+    const probed = again.some((e) => e.kind === 'probe-peer');
+    assert.is(probed, failure === 'unreachable', `${failure}: ${probed ? 'probed' : 'not probed'}`);
+    const blacklists = sn.swarmOf(T)!.blacklists;
+    assert.ok(blacklists.isLocallyBlacklisted(1, 0), `${failure}: on p2's local blacklist`);
+    assert.ok(!blacklists.isGloballyBlacklisted(0) && !blacklists.isSuspended(0));
+  }
+});
+
 test('after a failover, pieces peers bring along wait for the new CDN digest before they are scheduled', () => {
   const { feed, msg } = machine();
   msg(0, 'p1', { kind: 'register', taskId: T, task: SPEC, uploadAddr: 'p1:1', have: [[0, 1]], blacklist: [], pattern: 'p2p' });
