@@ -10,9 +10,9 @@
  * make us allocate without limit, crash the driver or pollute a prototype. Unknown extra fields are
  * ignored (a newer peer may add some), never copied.
  */
-import { SETTING_BOUNDS } from './config.ts';
+import { DEFAULT_CONFIG, SETTING_BOUNDS } from './config.ts';
 import { MAX_HAVE_RANGES, type PieceRange } from './piece-ranges.ts';
-import { PEER_SETTING_KEYS, type PeerSettingKey, type PeerSettings } from './settings.ts';
+import { LATER_PEER_SETTING_KEYS, PEER_SETTING_KEYS, type PeerSettingKey, type PeerSettings } from './settings.ts';
 import type {
   Assignment, DataPlaneMsg, FailureKind, Grant, PeerToSupernode, PieceResult, SupernodeToPeer, TaskSpec,
 } from './protocol.ts';
@@ -254,10 +254,18 @@ function optionalPlacement(input: Fields): { idc?: string; location?: string } {
   return { ...(idc ? { idc } : {}), ...(location ? { location } : {}) };
 }
 
-/** Every fleet setting present, within the bounds a supernode itself is held to (config.ts). */
+/**
+ * Every fleet setting present (those an older supernode does not know, LATER_PEER_SETTING_KEYS,
+ * may be absent: the defaults), within the bounds a supernode itself is held to (config.ts).
+ */
 function peerSettings(input: Fields): PeerSettings {
   const out = {} as Record<PeerSettingKey, number>;
-  for (const key of PEER_SETTING_KEYS) out[key] = int(input, key, SETTING_BOUNDS[key].min, SETTING_BOUNDS[key].max);
+  for (const key of PEER_SETTING_KEYS) {
+    const { min, max } = SETTING_BOUNDS[key];
+    out[key] = LATER_PEER_SETTING_KEYS.has(key)
+      ? optional(input, key, (value, path) => integer(value, path, min, max)) ?? DEFAULT_CONFIG[key]
+      : int(input, key, min, max);
+  }
   if (out.waitMaxMs < out.waitMinMs) fail(`${input.path}.waitMaxMs`, 'must be >= waitMinMs');
   if (out.seederRetryMaxMs < out.seederRetryMinMs) fail(`${input.path}.seederRetryMaxMs`, 'must be >= seederRetryMinMs');
   return out as PeerSettings;

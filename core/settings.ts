@@ -20,6 +20,12 @@ export const PEER_SETTING_KEYS = [
 ] as const satisfies readonly (keyof CoreConfig)[];
 
 export type PeerSettingKey = (typeof PEER_SETTING_KEYS)[number];
+
+/**
+ * Settings added after supernodes were deployed: one that does not send them (older) leaves its
+ * peers running them at the defaults instead of refusing its `task-info` (decode.ts).
+ */
+export const LATER_PEER_SETTING_KEYS: ReadonlySet<PeerSettingKey> = new Set<PeerSettingKey>(['slowFetchFactor', 'slowFetchMinMs']);
 export type PeerSettings = Pick<CoreConfig, PeerSettingKey>;
 
 /** Where a peer's settings came from: its supernode, or the defaults (the supernode sent none). */

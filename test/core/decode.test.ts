@@ -165,6 +165,22 @@ test('errors name the path of the first bad field', () => {
   }
 });
 
+test('settings an older supernode does not send (slowFetchFactor, slowFetchMinMs) take the defaults; sent, they are checked', () => {
+  const { slowFetchFactor: _factor, slowFetchMinMs: _min, ...older } = DEFAULT_PEER_SETTINGS;
+  const info = (settings: unknown) => decodeSupernodeToPeer({ kind: 'task-info', taskId: 't', totalBytes: 8, pieceSizeBytes: 4, pieceCount: 2, settings });
+  const decoded = info(older);
+  assert.ok(decoded.ok && decoded.msg.kind === 'task-info', JSON.stringify(decoded));
+  if (decoded.ok && decoded.msg.kind === 'task-info') {
+    assert.is(decoded.msg.settings!.slowFetchFactor, 0);
+    assert.is(decoded.msg.settings!.slowFetchMinMs, 1000);
+  }
+  const bad = info({ ...older, slowFetchFactor: 5000 });
+  assert.ok(!bad.ok && bad.error.path === '$.settings.slowFetchFactor', JSON.stringify(bad));
+  const { pullTimeoutMs: _pull, ...withoutPull } = DEFAULT_PEER_SETTINGS;
+  const missing = info(withoutPull);
+  assert.ok(!missing.ok && missing.error.path === '$.settings.pullTimeoutMs', 'an older setting is still required');
+});
+
 test('a grant must be whole: every field, of its type, within its bounds', () => {
   const grant = { taskId: 't', peer: 'p', expiresAtMs: 5, signature: 'c2ln' };
   const request = (g: unknown) => decodeDataPlane({ kind: 'piece-request', requestId: 1, taskId: 't', piece: 0, grant: g });
