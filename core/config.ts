@@ -129,6 +129,41 @@ export const DEFAULT_CONFIG: Readonly<CoreConfig> = Object.freeze({
   backToSource: true,
 });
 
+/** One line per setting for `--help` (supernode, dfsim); the fields above say more. */
+export const SETTING_HELP: Readonly<Record<keyof CoreConfig, string>> = Object.freeze({
+  piecesPerPull: 'pieces a peer may have running after one pull',
+  peerUpLimit: 'concurrent uploads of a peer at the assumed upload rate (scaled by its declared rate)',
+  peerDownLimit: 'concurrent downloads of one peer',
+  supernodeUpLimit: 'concurrent uploads the supernode serves as a special peer',
+  supernodeCopiesPerPiece: 'uploads of one piece the supernode runs at once; 0 = no cap (the seed)',
+  globalBlacklistThreshold: 'credible accusers that get a source checked and, if it fails, globally blacklisted',
+  selfIsolationThreshold: 'a requester failing at more than this many checked-good sources downloads only from the supernode',
+  pieceSizeBytes: 'fixed piece size in bytes; 0 = the seed\'s rule by file size',
+  waitMinMs: 'first back-off hint in a wait answer, ms (doubles per empty pull)',
+  waitMaxMs: 'longest back-off hint in a wait answer, ms',
+  pieceTimeoutMs: 'a piece fetch with no result after this many ms fails as a timeout',
+  fetchGraceMs: 'extra ms the data-plane request gets beyond pieceTimeoutMs',
+  slowFetchFactor: 'give up on a peer fetch that runs this many times the download\'s pace when it holds the download up (tail, or every slot); 0 = off',
+  slowFetchMinMs: 'least ms before a fetch counts as slow, and the pace before any fetch finished',
+  uploaderWaitMs: 'longest a peer holds back a report of held pieces while its uploader boots, ms',
+  unlistAfterMs: 'a task an uploader was not asked for in this many ms leaves its upload list',
+  sourceFetchConcurrency: 'ranged GETs of one source the CDN runs at once',
+  sourceFetchAttempts: 'tries per source request for retryable failures',
+  sourceRetryDelayMs: 'delay before the second try of a source request, ms (doubles per try)',
+  seederRetryMinMs: 'first delay before a seeding uploader reconnects to a supernode, ms',
+  seederRetryMaxMs: 'longest delay before a seeding uploader reconnects, ms',
+  pullTimeoutMs: 'a pull unanswered this many ms means the supernode is gone (the peer moves on)',
+  revalidateAfterMs: 'a cached task is revalidated with its source when registered this many ms after the last check',
+  maxPeersPerTask: 'most peers one task admits',
+  maxTasks: 'most tasks one supernode or uploader keeps',
+  maxLocalBlacklist: 'most entries of one requester\'s local blacklist',
+  assumedUploadBytesPerSec: 'upload rate assumed for a peer that declares none, bytes/s',
+  sourceScanLimit: 'holders inspected per piece when choosing a source',
+  wakeBatch: 'waiting peers re-scheduled when capacity appears',
+  grantTtlMs: 'how long a grant (admission to a task\'s pieces) is valid, ms',
+  backToSource: 'download from the source when no supernode can be reached',
+});
+
 export type ConfigError = { kind: 'config-error'; field: string; message: string };
 
 const DAY_MS = 86_400_000;

@@ -13,7 +13,7 @@
  * simulated-time limit stops and says so, naming --time-limit.
  */
 import { Command, Option } from 'commander';
-import { DEFAULT_CONFIG, type CoreConfig } from '../core/config.ts';
+import { DEFAULT_CONFIG, SETTING_HELP, type CoreConfig } from '../core/config.ts';
 import { formatDurationMs, parseDurationMs } from '../core/units.ts';
 import { checkCoreFlags, CORE_SETTINGS, flagOf, type CommonOverrides } from './overrides.ts';
 import { ScenarioError } from './scenario-error.ts';
@@ -37,7 +37,7 @@ function addScenarioOptions(cmd: Command): Command {
     .option('--sharing <rule>', 'bandwidth sharing: local (scales) or max-min (exact, small swarms)')
     .option('--declare-topology <bool>', 'hosts tell the supernode their IDC and rack (true, the default) or not (false)')
     .option('--tcp <model>', 'what a data connection costs a piece: ideal (flows at full rate at once) or linux (2 round trips to open, slow start from 10 segments, the window halved per 200 ms idle; dragonfly and cdn-only only); default: the scenario\'s tcp: block');
-  for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `core setting ${setting} (default ${String(DEFAULT_CONFIG[setting])})`));
+  for (const setting of CORE_SETTINGS) cmd.addOption(new Option(`--${flagOf(setting)} <value>`, `${SETTING_HELP[setting]} (setting ${setting}, default ${String(DEFAULT_CONFIG[setting])})`));
   return cmd;
 }
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_CONFIG, makeConfig, type CoreConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, makeConfig, SETTING_HELP, type CoreConfig } from '../../core/config.ts';
 import { DEFAULT_DISK_LIMIT, parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { idcProblem, locationProblem } from '../../core/manager-api.ts';
 import { withHelpWidth } from '../cli-help.ts';
@@ -91,7 +91,7 @@ export function buildCommand(): Command {
     .option('--idle-timeout <duration>', 'a socket silent this long before its HTTP request or WebSocket upgrade is dropped, and a WebSocket '
       + `that answers no ping for this long is closed; 0 = never (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000}s)`);
   for (const key of CORE_NUMBER_KEYS) {
-    program.option(`--${kebab(key)} <value>`, `scheduler setting ${key} (default ${DEFAULT_CONFIG[key] as number})`);
+    program.option(`--${kebab(key)} <value>`, `${SETTING_HELP[key]} (setting ${key}, default ${DEFAULT_CONFIG[key] as number})`);
   }
   program.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) });
   return withHelpWidth(program);
