@@ -65,7 +65,7 @@ const origin = await HttpOrigin.start();
 await origin.put('/rescue.bin', content);
 const url = origin.urlFor('/rescue.bin');
 const rows: Row[] = [];
-console.log(`a holder frozen (SIGSTOP) after the downloader's ${freezeAfter}th piece; ${formatBytes(fileBytes)} in ${formatBytes(pieceBytes)} pieces at ${formatBytes(limit)}/s`);
+console.log(`a holder frozen (SIGSTOP) once the downloader has ${freezeAfter} pieces from it; ${formatBytes(fileBytes)} in ${formatBytes(pieceBytes)} pieces at ${formatBytes(limit)}/s`);
 try {
   for (const factor of factors) rows.push(await runCase(factor));
 } finally {
