@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { removeDir, tempDir } from '../testbed/processes.ts';
 import { runFuzz, type FuzzOutcome } from './fuzz-campaign.ts';
 import { runLiveRounds, type LiveRoundResult } from './live-campaign.ts';
-import { DEFAULT_LIARS } from './live-faults.ts';
+import { DEFAULT_LIARS, LIVE_FAULTS } from './live-faults.ts';
 import { killPids, pidsMentioning } from '../testbed/proc-scan.ts';
 import { figures, writeReport, type Campaign } from './report.ts';
 import { runSimSeed, type SimSeedOutcome } from './sim-seed.ts';
@@ -25,11 +25,11 @@ const whole = (text: string): number => {
 
 function command(): Command {
   return new Command('chaos')
-    .description('chaos campaign: simulated fault seeds, live fault rounds on 127.0.0.1 (kill -9, bit rot, changed source, full disk, liars), fuzzing of every port')
+    .description('chaos campaign: simulated fault seeds, live fault rounds on 127.0.0.1 (kill -9, bit rot, changed source, full disk, liars, frozen uploaders), fuzzing of every port')
     .option('--seeds <n>', 'simulated seeds of the chaos scenario', whole, 100)
     .option('--first-seed <n>', 'first simulated seed', whole, 1)
-    .option('--rounds <n>', 'live fault rounds (fault kinds in rotation, 9 kinds)', whole, 54)
-    .option('--first-round <n>', 'first live round (its fault kind is round mod 9)', whole, 0)
+    .option('--rounds <n>', `live fault rounds (fault kinds in rotation, ${LIVE_FAULTS.length} kinds)`, whole, 6 * LIVE_FAULTS.length)
+    .option('--first-round <n>', `first live round (its fault kind is round mod ${LIVE_FAULTS.length})`, whole, 0)
     .option('--round-deadline <duration>', 'a live round not over by then is a hang', '2min')
     .option('--liars <n>', 'lying peers per lying round', whole, DEFAULT_LIARS)
     .option('--fuzz-inputs <n>', 'generated inputs per fuzzed port', whole, 10_000)

@@ -33,7 +33,7 @@ export async function runLiveRounds(opts: LiveOptions): Promise<LiveRoundResult[
 }
 
 async function runRound(origin: HttpOrigin, index: number, opts: LiveOptions): Promise<LiveRoundResult> {
-  const [kind, body] = LIVE_FAULTS[index % LIVE_FAULTS.length];
+  const [kind, body, supernodeArgs] = LIVE_FAULTS[index % LIVE_FAULTS.length];
   const dir = join(opts.workDir, `round-${index}`);
   mkdirSync(dir, { recursive: true });
   const round = new Round(index, dir, origin, `/round-${index}.bin`, childRng(opts.seed, `live/${index}`), opts.liars ?? DEFAULT_LIARS);
@@ -41,7 +41,7 @@ async function runRound(origin: HttpOrigin, index: number, opts: LiveOptions): P
   let timer: NodeJS.Timeout | undefined;
   try {
     await round.put(contentFor(round, 0));
-    await round.startSupernode();
+    await round.startSupernode(supernodeArgs);
     const deadline = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), opts.deadlineMs); });
     const ended = await Promise.race([body(round).then(() => 'ended' as const), deadline]);
     if (ended === 'hung') {

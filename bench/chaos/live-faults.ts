@@ -45,6 +45,29 @@ async function killUploader(r: Round): Promise<void> {
   await r.settle(late);
 }
 
+/**
+ * Two seeds' uploaders stop answering (SIGSTOP: their sockets stay open and nothing comes back, a
+ * hung process) while four newcomers fetch from them. The round's supernode runs the slow-fetch
+ * rescue (SLOW_FETCH_RESCUE), so the newcomers give up on the stuck fetches instead of waiting out
+ * the 60 s piece timeout; the seeds are resumed when the round closes.
+ */
+async function freezeUploaders(r: Round): Promise<void> {
+  await r.settle(await r.swarm(0, 4));
+  const late = await r.swarm(4, SWARM);
+  await sleep(between(r, 50, 800));
+  const frozen: number[] = [];
+  r.onClose(() => { for (const pid of frozen) try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ } });
+  for (const host of [0, 1 + randomInt(r.rng, 3)]) {
+    const pid = await r.uploaderPid(host);
+    if (pid === null) continue;
+    try { process.kill(pid, 'SIGSTOP'); frozen.push(pid); r.fault('frozen uploader'); } catch { /* already gone */ }
+  }
+  await r.settle(late);
+}
+
+/** Supernode flags of the frozen-uploader rounds: the slow-fetch rescue (core/peer.ts). */
+export const SLOW_FETCH_RESCUE = ['--slow-fetch-factor', '3', '--slow-fetch-min-ms', '1000'];
+
 async function killSupernode(r: Round): Promise<void> {
   const runs = await r.swarm(0, SWARM);
   await sleep(between(r, 100, 1500));
@@ -139,8 +162,10 @@ export function contentFor(r: Round, version: number): Buffer {
   return bytes;
 }
 
-export const LIVE_FAULTS: [string, LiveFault][] = [
-  ['kill -9 dfget', killDfget], ['kill -9 uploader', killUploader], ['kill -9 supernode', killSupernode],
-  ['bit rot in CDN', bitRotCdn], ['bit rot in seeds', bitRotSeed], ['source changes mid-fetch', sourceChanges],
-  ['full disk', fullDisk], ['lying peers', lyingPeers], ['peer serving corrupt bytes', corruptServer],
+/** Fault kinds in rotation: name, body, and the flags the round's supernode gets beyond the defaults. */
+export const LIVE_FAULTS: [string, LiveFault, string[]][] = [
+  ['kill -9 dfget', killDfget, []], ['kill -9 uploader', killUploader, []], ['kill -9 supernode', killSupernode, []],
+  ['bit rot in CDN', bitRotCdn, []], ['bit rot in seeds', bitRotSeed, []], ['source changes mid-fetch', sourceChanges, []],
+  ['full disk', fullDisk, []], ['lying peers', lyingPeers, []], ['peer serving corrupt bytes', corruptServer, []],
+  ['frozen uploaders', freezeUploaders, SLOW_FETCH_RESCUE],
 ];

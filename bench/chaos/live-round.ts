@@ -49,6 +49,7 @@ export class Round {
   readonly digests = new Set<string>();
   supernode: RunningProcess | null = null;
   private snPort = 0;
+  private supernodeArgs: string[] = [];
   private closing = false;
   private readonly procs: RunningProcess[] = [];
   private readonly mounts: string[] = [];
@@ -70,10 +71,13 @@ export class Round {
     this.digests.add(`sha256:${createHash('sha256').update(content).digest('hex')}`);
   }
 
-  async startSupernode(): Promise<void> {
+  /** Start the round's supernode; `extra` flags are kept for its restarts (kill -9 rounds). */
+  async startSupernode(extra?: string[]): Promise<void> {
     this.refuseIfClosing();
+    if (extra) this.supernodeArgs = extra;
     if (this.snPort === 0) this.snPort = await freePort();
-    this.supernode = await startBin('supernode', ['--home', join(this.dir, 'sn'), '--piece-size-bytes', String(PIECE_BYTES), '--seed', `round-${this.index}`],
+    this.supernode = await startBin('supernode', ['--home', join(this.dir, 'sn'), '--piece-size-bytes', String(PIECE_BYTES), '--seed', `round-${this.index}`,
+      ...this.supernodeArgs],
       { portFlag: '--port', port: this.snPort, readyTimeoutMs: 45_000 });
     this.procs.push(this.supernode);
   }
