@@ -279,7 +279,11 @@ test('a CDN closed mid-fetch (shutdown) records every piece it stored, so a rest
   const recorded = new Set(meta!.pieces.flatMap((record, piece) => (record ? [piece] : [])));
   for (const piece of announced) assert.ok(recorded.has(piece), `piece ${piece} was announced but not recorded (recorded: ${[...recorded].join(', ')})`);
   await fetchAfterRestart(rig);
-  assert.ok(rig.origin.stats.bytesSent <= FILE.length - recorded.size * PIECE_BYTES + 1, `${rig.origin.stats.bytesSent} bytes fetched again`);
+  // What is not recorded, and the probe's byte. The last piece is short (1234 bytes): with two
+  // runs fetched at once it can be among the first stored, so count each recorded piece's own size.
+  const recordedBytes = [...recorded].reduce((sum, piece) => sum + Math.min(PIECE_BYTES, FILE.length - piece * PIECE_BYTES), 0);
+  assert.ok(rig.origin.stats.bytesSent <= FILE.length - recordedBytes + 1,
+    `${rig.origin.stats.bytesSent} bytes fetched again (recorded pieces ${[...recorded].join(', ')})`);
 }, 1024 * 1024));
 
 test('check-auth asks the source with the requester headers', () => withRig({ auth: { user: 'u', password: 'p' } }, async (rig) => {
