@@ -33,16 +33,24 @@ async function killDfget(r: Round): Promise<void> {
   await r.settle([await r.dfget(victim.host)]);
 }
 
-async function killUploader(r: Round): Promise<void> {
+/**
+ * Four seeds finish, four newcomers start, and at a random moment two seeds' uploaders (h0 and one
+ * of h1..h3) get `signal`, counted as `fault`; the newcomers must still finish.
+ */
+async function signalSeedUploaders(r: Round, signal: NodeJS.Signals, fault: string, signalled: number[] = []): Promise<void> {
   await r.settle(await r.swarm(0, 4));
   const late = await r.swarm(4, SWARM);
   await sleep(between(r, 50, 800));
   for (const host of [0, 1 + randomInt(r.rng, 3)]) {
     const pid = await r.uploaderPid(host);
     if (pid === null) continue;
-    try { process.kill(pid, 'SIGKILL'); r.fault('kill -9 uploader'); } catch { /* already gone */ }
+    try { process.kill(pid, signal); signalled.push(pid); r.fault(fault); } catch { /* already gone */ }
   }
   await r.settle(late);
+}
+
+function killUploader(r: Round): Promise<void> {
+  return signalSeedUploaders(r, 'SIGKILL', 'kill -9 uploader');
 }
 
 /**
@@ -51,18 +59,10 @@ async function killUploader(r: Round): Promise<void> {
  * rescue (SLOW_FETCH_RESCUE), so the newcomers give up on the stuck fetches instead of waiting out
  * the 60 s piece timeout; the seeds are resumed when the round closes.
  */
-async function freezeUploaders(r: Round): Promise<void> {
-  await r.settle(await r.swarm(0, 4));
-  const late = await r.swarm(4, SWARM);
-  await sleep(between(r, 50, 800));
+function freezeUploaders(r: Round): Promise<void> {
   const frozen: number[] = [];
   r.onClose(() => { for (const pid of frozen) try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ } });
-  for (const host of [0, 1 + randomInt(r.rng, 3)]) {
-    const pid = await r.uploaderPid(host);
-    if (pid === null) continue;
-    try { process.kill(pid, 'SIGSTOP'); frozen.push(pid); r.fault('frozen uploader'); } catch { /* already gone */ }
-  }
-  await r.settle(late);
+  return signalSeedUploaders(r, 'SIGSTOP', 'frozen uploader', frozen);
 }
 
 /** Supernode flags of the frozen-uploader rounds: the slow-fetch rescue (core/peer.ts). */
