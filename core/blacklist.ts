@@ -39,6 +39,28 @@
  *   markGone(B)                   B no longer counts against anyone        -
  *   addLocal(A, B)                local(A) += B (migration; a slow fetch)  -
  */
+import type { FailureKind } from './protocol.ts';
+
+/**
+ * What a failed fetch says about its source, the one rule both the peer (its own list) and the
+ * supernode (settling the result) go by: nothing (`busy`, a refused grant: the source did nothing
+ * wrong), that this requester should keep away from it (`slow`: a congested path is not a
+ * dishonest peer), or an accusation (every other failure, an unknown one included).
+ */
+export type Blame = 'none' | 'local' | 'accuse';
+
+export function blameFor(failure: FailureKind | undefined): Blame {
+  switch (failure) {
+    case 'busy':
+    case 'unauthorized':
+      return 'none';
+    case 'slow':
+      return 'local';
+    default:
+      return 'accuse';
+  }
+}
+
 export interface BlacklistConfig {
   globalBlacklistThreshold: number;
   selfIsolationThreshold: number;

@@ -49,6 +49,7 @@
  *   timeout                   cancel-fetch (timed out or slow); send pull | migration
  */
 import { Bitset } from './bitset.ts';
+import { blameFor } from './blacklist.ts';
 import { Clock, Outbox } from './drive.ts';
 import { MAX_SOURCE_RANGES, type ByteRange, type PeerEffect, type PeerInput } from './peer-io.ts';
 import { rangesOf, type PieceRange } from './piece-ranges.ts';
@@ -350,7 +351,7 @@ export class Peer {
       const kind: FailureKind = digest !== null ? 'corrupt' : (failure ?? 'unreachable');
       this.results.push({ piece, source, ok: false, failure: kind });
       // A busy source, or one that refused our grant (its supernode renews it), did nothing wrong.
-      if (kind !== 'busy' && kind !== 'unauthorized' && source !== SUPERNODE) this.blacklistLocally(source);
+      if (blameFor(kind) !== 'none' && source !== SUPERNODE) this.blacklistLocally(source);
       if (kind === 'corrupt') this.out.push({ kind: 'log', level: 'warn', message: `piece ${piece} from ${source} failed verification; not written` });
     }
     if (this.have!.full) {

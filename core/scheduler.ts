@@ -32,7 +32,7 @@
  * Gone holders are removed lazily when a scan meets them.
  */
 import { Bitset } from './bitset.ts';
-import { Blacklists } from './blacklist.ts';
+import { Blacklists, type Blame } from './blacklist.ts';
 import { supernodeSlotsFor, uploadSlotsFor, type CoreConfig } from './config.ts';
 import { RarityOrder } from './rarity-order.ts';
 import { Placements, type Placement } from './topology.ts';
@@ -352,7 +352,7 @@ export class TaskSwarm {
    * Settle a running piece. Returns false (and changes nothing) when the peer was not running that
    * piece from that source — a late, duplicate or invented report.
    */
-  settle(peer: number, piece: number, source: number, ok: boolean, blame: boolean): boolean {
+  settle(peer: number, piece: number, source: number, ok: boolean, blame: Blame): boolean {
     const list = this.running[peer];
     let at = list.length - 1;
     while (at >= 0 && (list[at].piece !== piece || list[at].source !== source)) at--;
@@ -363,8 +363,9 @@ export class TaskSwarm {
     if (ok) {
       this.addHolding(peer, piece);
       if (source !== SUPERNODE_INDEX) this.blacklists.recordSuccess(peer, source);
-    } else if (blame && source !== SUPERNODE_INDEX) {
-      this.blacklists.recordFailure(peer, source);
+    } else if (source !== SUPERNODE_INDEX) {
+      if (blame === 'accuse') this.blacklists.recordFailure(peer, source);
+      else if (blame === 'local') this.blacklists.addLocal(peer, source);
     }
     return true;
   }

@@ -56,6 +56,7 @@
  *   peer-gone / leave                  releases its work; wakes waiters
  *   timeout                            releases expired running pieces; unanswered probes prove nothing
  */
+import { blameFor } from './blacklist.ts';
 import type { CoreConfig } from './config.ts';
 import { Clock, Outbox } from './drive.ts';
 import { forEachPiece, type PieceRange } from './piece-ranges.ts';
@@ -408,12 +409,9 @@ export class Supernode {
     for (const result of results) {
       const source = result.source === SUPERNODE ? SUPERNODE_INDEX : (task.indexOf.get(result.source) ?? -2);
       if (source === -2) continue;
-      // Busy and a refused grant say nothing about the source; the refused grant is renewed. A
-      // slow fetch keeps the source off this requester's list without accusing it.
-      const blame = !result.ok && result.failure !== 'busy' && result.failure !== 'unauthorized' && result.failure !== 'slow';
+      // What a failure says about the source (blameFor); a refused grant is renewed.
       if (result.failure === 'unauthorized') slot.grantRefused = true;
-      if (swarm.settle(slot.index, result.piece, source, result.ok, blame)) {
-        if (result.failure === 'slow' && source !== SUPERNODE_INDEX) swarm.blacklists.addLocal(slot.index, source);
+      if (swarm.settle(slot.index, result.piece, source, result.ok, result.ok ? 'none' : blameFor(result.failure))) {
         freedSources.push(source);
         if (result.ok) gainedPieces.push(result.piece);
         if (source === SUPERNODE_INDEX && result.failure === 'corrupt') this.suspectCdnPiece(nowMs, task, result.piece);
@@ -791,7 +789,7 @@ export class Supernode {
     for (const task of this.tasks.values()) {
       if (!task.swarm) continue;
       for (const [peer, run] of task.swarm.expired(cutoffMs)) {
-        task.swarm.settle(peer, run.piece, run.source, false, false);
+        task.swarm.settle(peer, run.piece, run.source, false, 'none');
       }
       // A probe the driver never answered proves nothing: the peer is resumed.
       for (const [index, probe] of task.probes) {

@@ -122,6 +122,7 @@ export function markdownReport(c: Calibration, command: string): string {
   const hostLines = c.perHost.map((h) => `| h${h.host} | ${h.idc} | ${formatRate(h.upBytesPerSec)} | ${formatRate(h.downBytesPerSec)} | `
     + `${seconds(h.arrivalMs)} | ${h.simMs === null ? '-' : seconds(h.simMs)} | ${h.liveMs === null ? 'failed' : seconds(h.liveMs)} | `
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
+  const tcp = tcpCountersTable(c.tcp);
   return [
     `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''})`,
     '',
@@ -146,7 +147,7 @@ export function markdownReport(c: Calibration, command: string): string {
     timelineTable(c),
     '',
     ...(c.pieceTimes.length > 0 ? [pieceTimesTable(c), ''] : []),
-    ...(tcpCountersTable(c.tcp) ? [tcpCountersTable(c.tcp)!, ''] : []),
+    ...(tcp ? [tcp, ''] : []),
     variantsTable(c),
     '',
     '![progress and origin egress over time](timeline.svg)',

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Blacklists } from '../../core/blacklist.ts';
+import { blameFor, Blacklists } from '../../core/blacklist.ts';
 import { checkProperty } from '../helpers/fc-rerun.ts';
 
 const CFG = { globalBlacklistThreshold: 3, selfIsolationThreshold: 2, maxLocalBlacklist: 1000 };
@@ -256,6 +256,11 @@ test('a success resets the counters but does not lift a blacklist; local blackli
   assert.not.ok(book.allows(0, 3));
   book.recordSuccess(0, 3);
   assert.not.ok(book.allows(0, 3), 'a success does not lift a local blacklist');
+});
+
+test('what a failure says about its source: busy and a refused grant nothing, slow the requester\'s own list, the rest an accusation', () => {
+  assert.equal((['busy', 'unauthorized', 'slow', 'timeout', 'refused', 'corrupt', 'unreachable', 'io', undefined] as const).map(blameFor),
+    ['none', 'none', 'local', 'accuse', 'accuse', 'accuse', 'accuse', 'accuse', 'accuse']);
 });
 
 test.run();

@@ -146,7 +146,7 @@ test('slow-fetch rescue: in the tail, a peer fetch past factor x the pace of the
 });
 
 test('slow-fetch rescue waits for the tail (or every slot stuck), never rescues the supernode, and is off at factor 0', () => {
-  const fetch = (settings: Partial<PeerSettings>, source: string) => {
+  const secondFetchFrom = (settings: Partial<PeerSettings>, source: string) => {
     const m = machine(settings);
     m.info(1, 3);
     m.fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
@@ -154,7 +154,7 @@ test('slow-fetch rescue waits for the tail (or every slot stuck), never rescues 
     m.fromSn(13, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 1, source, sourceAddr: `${source}:1`, digest: 'sha256:b' }] });
     return m;
   };
-  const notTail = fetch({ slowFetchFactor: 2, slowFetchMinMs: 0 }, 'p2');
+  const notTail = secondFetchFrom({ slowFetchFactor: 2, slowFetchMinMs: 0 }, 'p2');
   assert.is(notTail.peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs, 'piece 2 is missing and not running: no rescue');
   assert.equal(notTail.timeouts(10_000), []);
   notTail.fromSn(10_001, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 2, source: 'p3', sourceAddr: 'p3:1', digest: 'sha256:c' }] });
@@ -162,13 +162,13 @@ test('slow-fetch rescue waits for the tail (or every slot stuck), never rescues 
     { kind: 'cancel-fetch', taskId: T, piece: 1, source: 'p2' },
     { kind: 'send', to: 'sn-a', msg: { kind: 'pull', taskId: T, results: [{ piece: 1, source: 'p2', ok: false, failure: 'slow' }] } },
   ], 'the tail began: a fetch already past its slow mark goes at once');
-  assert.is(fetch({ slowFetchFactor: 2, slowFetchMinMs: 0 }, SUPERNODE).peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
-  assert.is(fetch({ slowFetchFactor: 0, slowFetchMinMs: 0 }, 'p2').peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
+  assert.is(secondFetchFrom({ slowFetchFactor: 2, slowFetchMinMs: 0 }, SUPERNODE).peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
+  assert.is(secondFetchFrom({ slowFetchFactor: 0, slowFetchMinMs: 0 }, 'p2').peer.nextDeadlineMs(), 13 + DEFAULT_PEER_SETTINGS.pieceTimeoutMs);
   const early = machine({ slowFetchFactor: 3, slowFetchMinMs: 200 });
   early.info(1, 1);
   early.fromSn(2, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 0, source: 'p1', sourceAddr: 'p1:1', digest: 'sha256:a' }] });
   assert.is(early.peer.nextDeadlineMs(), 2 + 3 * 200, 'before any fetch has finished, a piece per slowFetchMinMs is the pace');
-  const floor = fetch({ slowFetchFactor: 2, slowFetchMinMs: 500 }, 'p2');
+  const floor = secondFetchFrom({ slowFetchFactor: 2, slowFetchMinMs: 500 }, 'p2');
   floor.fromSn(14, { kind: 'assign', taskId: T, retryAfterMs: 0, pieces: [{ piece: 2, source: 'p3', sourceAddr: 'p3:1', digest: 'sha256:c' }] });
   assert.is(floor.peer.nextDeadlineMs(), 13 + 500, 'slowFetchMinMs is the floor');
 });

@@ -41,7 +41,7 @@ test('scheduler: a 100 Mbit/s supernode before 50 Mbit/s peers runs 3 uploads, n
   assert.is(swarm.freeUploadSlots(SUPERNODE_INDEX), 0);
   // One upload ends: one slot frees.
   const run = swarm.runningOf(indices[0])[0];
-  swarm.settle(indices[0], run.piece, run.source, true, false);
+  swarm.settle(indices[0], run.piece, run.source, true, 'none');
   assert.is(swarm.freeUploadSlots(SUPERNODE_INDEX), 1);
 });
 

@@ -60,7 +60,7 @@ function build(s: SwarmParams): State {
     const running = swarm.runningOf(peer);
     if (running.length === 0) continue;
     const run = running[step.run % running.length];
-    swarm.settle(peer, run.piece, run.source, step.ok, !step.ok);
+    swarm.settle(peer, run.piece, run.source, step.ok, step.ok ? 'none' : 'accuse');
   }
   return { swarm, cfg, peers: s.peers, rng };
 }
@@ -160,7 +160,7 @@ test('scheduler: a piece found with every holder busy is offered again the momen
   swarm.addHolding(holder, 0);
   assert.equal(swarm.schedule(first, 0, rng), [{ piece: 0, source: holder }]);
   assert.equal(swarm.schedule(second, 0, rng), [], 'the only holder is busy and the CDN does not have it');
-  swarm.settle(first, 0, holder, false, false);
+  swarm.settle(first, 0, holder, false, 'none');
   assert.equal(swarm.schedule(second, 0, rng), [{ piece: 0, source: holder }]);
   const third = swarm.addPeer(false, 0);
   assert.equal(swarm.schedule(third, 0, rng), [], 'busy again');
