@@ -5,18 +5,21 @@
  * with every piece, on the next update; bad settings and a wrong token are refused.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { DEFAULT_PEER_SETTINGS } from '../../../core/settings.ts';
 import { UploaderLink } from '../../../transport/dfget/uploader-link.ts';
+import { homeLayout, prepareHome } from '../../../transport/dfget/home.ts';
 import { startUploader } from '../../../transport/uploader/uploader-server.ts';
 import { decodePieceFrame } from '../../../transport/wire.ts';
 import { GrantKey } from '../../../transport/grants.ts';
 import { monotonicNowMs } from '../../../transport/real-timer.ts';
 import { removeDir, tempDir, waitFor } from '../../../bench/testbed/processes.ts';
+import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
+import { readLock } from '../../../transport/uploader/uploader-lock.ts';
 
 const PIECE_BYTES = 1024;
 const TASK_ID = createHash('sha256').update('uploader-control').digest('hex');
@@ -102,6 +105,28 @@ test('the control channel refuses a wrong token', async () => {
     assert.is(status, 404);
   } finally {
     await uploader.close();
+    removeDir(home);
+  }
+});
+
+test('the uploader dfget starts gets its token and not NODE_EXTRA_CA_CERTS (it opens no TLS connection)', async () => {
+  const home = tempDir('uploader-env');
+  const before = process.env.NODE_EXTRA_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = '/nonexistent/extra-ca.pem';
+  const link = new UploaderLink({ homeDir: home, host: '127.0.0.1', totalLimitBytesPerSec: 0, idleExit: '1min' }, () => {});
+  try {
+    await prepareHome(homeLayout(home));
+    await link.start();
+    const lock = await readLock(home);
+    assert.ok(lock, 'the link started an uploader and locked the home');
+    const env = readFileSync(`/proc/${lock.pid}/environ`, 'utf8').split('\0');
+    assert.ok(env.includes(`DFGET_UPLOADER_TOKEN=${lock.token}`), 'the control token is passed');
+    assert.not.ok(env.some((entry) => entry.startsWith('NODE_EXTRA_CA_CERTS=')), 'no extra CA bundle to load at start');
+  } finally {
+    if (before === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = before;
+    link.close();
+    await stopUploaderOf(home);
     removeDir(home);
   }
 });
