@@ -17,6 +17,12 @@
  * compiled JavaScript, a background uploader) and the supernode's CDN fetch. The load average at
  * each measurement is printed and kept in the CSV. Linux only (CPU times come from /proc).
  *
+ * Just before each measured download (every client: curl, node GET, dfget, the swarms) a scratch
+ * file as large as what it will write is written and deleted (testbed/scratch-file.ts): on this
+ * development machine a new file's writes cost three times the CPU unless as much was deleted
+ * just before, so otherwise the cases' order, not the software, would decide part of the result.
+ * `--no-scratch-before` measures without it.
+ *
  *   npm run bench:transport -- [--big 1GiB] [--rounds 3] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB]
  *     [--cases one,swarm,shaped] [--out out/bench]
  *
@@ -35,6 +41,7 @@ import type { DownloadResult } from '../transport/dfget/download.ts';
 import { readLock } from '../transport/uploader/uploader-lock.ts';
 import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
+import { writeAndDeleteScratch } from './testbed/scratch-file.ts';
 import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-shaped.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
@@ -62,6 +69,8 @@ interface Measure {
   originCopies: number;
   peersPercent: number;
   load1: number;
+  /** Scratch bytes written and deleted just before the download (--no-scratch-before: 0). */
+  scratchBytes: number;
 }
 
 interface SwarmRow {
@@ -76,6 +85,8 @@ interface SwarmRow {
   sourcePercent: number;
   cpuSecondsPerGib: number;
   load1: number;
+  /** Scratch bytes written and deleted just before the swarm's dfgets (--no-scratch-before: 0). */
+  scratchBytes: number;
 }
 
 const opts = new Command('bench:transport')
@@ -86,8 +97,14 @@ const opts = new Command('bench:transport')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
   .option('--cases <list>', 'which comparisons to run: one, swarm, shaped (netns testbed, needs root)', 'one,swarm,shaped')
   .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
+  .option('--no-scratch-before', 'do not write and delete a scratch file as large as each download\'s writes just before it (by default every client gets one, see bench/testbed/scratch-file.ts)')
   .parse()
-  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string }>();
+  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; scratchBefore: boolean }>();
+
+/** Write and delete a scratch file as large as the next download's writes (unless --no-scratch-before); its bytes. */
+function beforeDownload(writesBytes: number): number {
+  return opts.scratchBefore ? writeAndDeleteScratch(root, writesBytes) : 0;
+}
 
 const root = tempDir('bench-transport');
 const measures: Measure[] = [];
@@ -95,7 +112,7 @@ const swarmRows: SwarmRow[] = [];
 const load1 = (): number => loadavg()[0];
 
 function measure(fields: Partial<Measure> & Pick<Measure, 'case' | 'round' | 'fileBytes' | 'seconds' | 'cpuSeconds'>): Measure {
-  const m: Measure = { dfgetCpuSeconds: 0, supernodeCpuSeconds: 0, uploaderCpuSeconds: 0, originCopies: 0, peersPercent: 0, load1: load1(), ...fields };
+  const m: Measure = { scratchBytes: 0, dfgetCpuSeconds: 0, supernodeCpuSeconds: 0, uploaderCpuSeconds: 0, originCopies: 0, peersPercent: 0, load1: load1(), ...fields };
   measures.push(m);
   console.log(`  round ${m.round + 1} ${m.case.padEnd(12)} ${m.seconds.toFixed(2).padStart(7)} s  CPU ${m.cpuSeconds.toFixed(2).padStart(6)} s  load ${m.load1.toFixed(1)}`);
   return m;
@@ -140,12 +157,14 @@ async function dfgetWithCpu(url: string, home: string, sn: RunningProcess): Prom
 async function baselines(url: string, round: number, sizeBytes: number): Promise<void> {
   const output = join(root, 'direct.bin');
   if (haveCommand('curl')) {
+    const scratchBytes = beforeDownload(sizeBytes);
     const curl = await runTimed('curl', ['--silent', '--show-error', '--fail', '-o', output, url]);
-    measure({ case: 'curl -o', round, fileBytes: sizeBytes, seconds: curl.wallSeconds, cpuSeconds: curl.cpuSeconds });
+    measure({ case: 'curl -o', round, fileBytes: sizeBytes, seconds: curl.wallSeconds, cpuSeconds: curl.cpuSeconds, scratchBytes });
     removeDir(output);
   }
+  const scratchBytes = beforeDownload(sizeBytes);
   const node = await timeProcess(['-e', DIRECT_GET, url, output]);
-  measure({ case: 'node GET', round, fileBytes: sizeBytes, seconds: node.seconds, cpuSeconds: node.cpuSeconds });
+  measure({ case: 'node GET', round, fileBytes: sizeBytes, seconds: node.seconds, cpuSeconds: node.cpuSeconds, scratchBytes });
   removeDir(output);
 }
 
@@ -157,8 +176,11 @@ async function dfgetRound(url: string, round: number, sizeBytes: number, origin:
   try {
     origin.resetStats();
     for (const phase of ['dfget cold', 'dfget warm']) {
+      // Cold writes the CDN's copy and dfget's; warm only dfget's.
+      const scratchBytes = beforeDownload(phase === 'dfget cold' ? 2 * sizeBytes : sizeBytes);
       const { run, supernodeCpu, uploaderCpu } = await dfgetWithCpu(url, home, sn);
       measure({
+        scratchBytes,
         case: phase, round, fileBytes: sizeBytes, seconds: run.seconds, cpuSeconds: run.cpuSeconds + supernodeCpu + uploaderCpu,
         dfgetCpuSeconds: run.cpuSeconds, supernodeCpuSeconds: supernodeCpu, uploaderCpuSeconds: uploaderCpu,
         originCopies: phase === 'dfget cold' ? origin.bytesSentFor('/big.bin') / sizeBytes : 0, peersPercent: peersPercent([run.result]),
@@ -206,11 +228,14 @@ async function swarm(): Promise<void> {
     const directDir = join(root, 'direct');
     mkdirSync(directDir, { recursive: true });
     console.log(`swarm: ${hosts} hosts, ${formatBytes(sizeBytes)}, origin capped at ${formatBytes(capBytesPerSec)}/s (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    beforeDownload(hosts * sizeBytes);
     const directTimes = await Promise.all(homes.map((_, i) => timeProcess(['-e', DIRECT_GET, url, join(directDir, `${i}.bin`)])));
     removeDir(directDir);
     const sn = await startBin('supernode', ['--home', tempDir('bench-sn')], { portFlag: '--port' });
     try {
       origin.resetStats();
+      // The CDN's copy and every host's.
+      const scratchBytes = beforeDownload((hosts + 1) * sizeBytes);
       const load = load1();
       const snBefore = processCpuSeconds(sn.child.pid!) ?? 0;
       const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
@@ -224,7 +249,7 @@ async function swarm(): Promise<void> {
         hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec, directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds,
         originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes, peersPercent: peersPercent(results),
         sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / (sum((r) => r.totalBytes) || 1),
-        cpuSecondsPerGib: cpu / ((hosts * sizeBytes) / GiB), load1: load,
+        cpuSecondsPerGib: cpu / ((hosts * sizeBytes) / GiB), load1: load, scratchBytes,
       });
     } finally {
       await sn.stop();
@@ -247,7 +272,7 @@ function printOneHost(): void {
   const curl = med('curl -o', (m) => m.seconds);
   const node = med('node GET', (m) => m.seconds);
   const curlCpu = med('curl -o', (m) => m.cpuSeconds / (m.fileBytes / GiB));
-  console.log(`\none host, ${formatBytes(measures[0].fileBytes)} (medians of ${opts.rounds} rounds)`);
+  console.log(`\none host, ${formatBytes(measures[0].fileBytes)} (medians of ${opts.rounds} rounds; ${scratchNote()})`);
   console.log('case          wall s   vs curl   vs node GET   CPU s/GiB   vs curl CPU   (dfget + supernode + uploader)   origin copies   load');
   for (const name of cases) {
     const seconds = med(name, (m) => m.seconds);
@@ -263,7 +288,13 @@ function printOneHost(): void {
   console.log('targets: dfget cold >= 0.5 and warm >= 0.8 of curl\'s throughput ("vs curl"); CPU per GiB within 2x curl\'s ("vs curl CPU")');
 }
 
+/** What came just before each download, for the tables' titles. */
+function scratchNote(): string {
+  return opts.scratchBefore ? 'each download right after a scratch file as large as its writes was written and deleted' : 'no scratch file before downloads (--no-scratch-before)';
+}
+
 function printSwarm(): void {
+  console.log(`\nswarm (${scratchNote()})`);
   console.log('\ncase                          file       direct s   dfget s   ratio   origin copies   from peers   CPU s/GiB   load');
   for (const r of swarmRows) {
     console.log(`${`${r.hosts} hosts, origin capped`.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}`
