@@ -103,7 +103,10 @@ const opts = new Command('bench:transport')
 
 /** Write and delete a scratch file as large as the next download's writes (unless --no-scratch-before); its bytes. */
 function beforeDownload(writesBytes: number): number {
-  return opts.scratchBefore ? writeAndDeleteScratch(root, writesBytes) : 0;
+  if (!opts.scratchBefore) return 0;
+  const written = writeAndDeleteScratch(root, writesBytes);
+  if (written === 0) console.log(`  (no scratch file: less than ${formatBytes(2 * writesBytes)} free in ${root})`);
+  return written;
 }
 
 const root = tempDir('bench-transport');
@@ -295,7 +298,7 @@ function scratchNote(): string {
 
 function printSwarm(): void {
   console.log(`\nswarm (${scratchNote()})`);
-  console.log('\ncase                          file       direct s   dfget s   ratio   origin copies   from peers   CPU s/GiB   load');
+  console.log('case                          file       direct s   dfget s   ratio   origin copies   from peers   CPU s/GiB   load');
   for (const r of swarmRows) {
     console.log(`${`${r.hosts} hosts, origin capped`.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}`
       + `${r.dfgetSeconds.toFixed(1).padStart(10)}${r.ratio.toFixed(2).padStart(8)}${r.originCopies.toFixed(3).padStart(16)}`

@@ -10,12 +10,13 @@
  * the benchmark deleted just before it, not on the software: in `bench:transport` curl ran right
  * after the previous round's files were removed, while dfget's warm run followed its cold run,
  * whose output it had kept (hard-linked as the uploader's backup), so nothing was freed. With a
- * scratch file written and deleted before every client, warm dfget took 1.80 s against curl's
- * 1.87 s (CPU 2.75 and 1.47 s); without, 3.56 s against 2.38 s (5.08 and 1.65 s).
+ * scratch file before every client (`npm run bench:transport -- --rounds 3`, medians), warm dfget
+ * took 2.17 s against curl's 2.14 s (CPU 2.88 and 1.45 s per GiB); with `--no-scratch-before`,
+ * 3.40 s against 2.50 s (4.84 and 1.83 s per GiB).
  *
  * On a machine without the effect this costs the time to write the scratch file and changes
- * nothing else. The scratch file never reaches the disk in full: it is deleted while its pages are
- * still dirty in the page cache.
+ * nothing else. Most of the scratch file never reaches the disk: it is deleted while its pages are
+ * still dirty (one larger than the kernel's dirty_background threshold starts some writeback).
  */
 import { closeSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
