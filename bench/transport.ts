@@ -17,11 +17,12 @@
  * compiled JavaScript, a background uploader) and the supernode's CDN fetch. The load average at
  * each measurement is printed and kept in the CSV. Linux only (CPU times come from /proc).
  *
- * Just before each measured download (every client: curl, node GET, dfget, the swarms) a scratch
- * file as large as what it will write is written and deleted (testbed/scratch-file.ts): on this
- * development machine a new file's writes cost three times the CPU unless as much was deleted
- * just before, so otherwise the cases' order, not the software, would decide part of the result.
- * `--no-scratch-before` measures without it.
+ * Just before each measured download (every client: curl, node GET, dfget, the swarms) the disk
+ * is prepared (testbed/disk-prep.ts): `sync`, so no case shares the machine with the writeback of
+ * another's files, then a scratch file as large as what it will write is written and deleted: on
+ * this development machine a new file's writes cost three times the CPU unless as much was
+ * deleted just before, so otherwise the cases' order, not the software, would decide part of the
+ * result. `--no-disk-prep` measures without either.
  *
  *   npm run bench:transport -- [--big 1GiB] [--rounds 3] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB]
  *     [--cases one,swarm,shaped] [--out out/bench]
@@ -41,7 +42,7 @@ import type { DownloadResult } from '../transport/dfget/download.ts';
 import { readLock } from '../transport/uploader/uploader-lock.ts';
 import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
-import { writeAndDeleteScratch } from './testbed/scratch-file.ts';
+import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-shaped.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
@@ -69,7 +70,7 @@ interface Measure {
   originCopies: number;
   peersPercent: number;
   load1: number;
-  /** Scratch bytes written and deleted just before the download (--no-scratch-before: 0). */
+  /** Scratch bytes written and deleted just before the download, after a sync (--no-disk-prep: 0). */
   scratchBytes: number;
 }
 
@@ -85,7 +86,7 @@ interface SwarmRow {
   sourcePercent: number;
   cpuSecondsPerGib: number;
   load1: number;
-  /** Scratch bytes written and deleted just before the swarm's dfgets (--no-scratch-before: 0). */
+  /** Scratch bytes written and deleted just before the swarm's dfgets, after a sync (--no-disk-prep: 0). */
   scratchBytes: number;
 }
 
@@ -97,16 +98,17 @@ const opts = new Command('bench:transport')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
   .option('--cases <list>', 'which comparisons to run: one, swarm, shaped (netns testbed, needs root)', 'one,swarm,shaped')
   .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
-  .option('--no-scratch-before', 'do not write and delete a scratch file as large as each download\'s writes just before it (by default every client gets one, see bench/testbed/scratch-file.ts)')
+  .option('--no-disk-prep', 'do not prepare the disk before each download (by default every client\'s download comes right after a sync and a scratch file as large as its writes written and deleted, see bench/testbed/disk-prep.ts)')
   .parse()
-  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; scratchBefore: boolean }>();
+  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean }>();
 
-/** Write and delete a scratch file as large as the next download's writes (unless --no-scratch-before); its bytes. */
+/** Prepare the disk for the next download, which writes `writesBytes` (unless --no-disk-prep); the scratch bytes. */
 function beforeDownload(writesBytes: number): number {
-  if (!opts.scratchBefore) return 0;
-  const written = writeAndDeleteScratch(root, writesBytes);
-  if (written === 0) console.log(`  (no scratch file: less than ${formatBytes(2 * writesBytes)} free in ${root})`);
-  return written;
+  if (!opts.diskPrep) return 0;
+  const { synced, scratchBytes } = prepareDiskFor(root, writesBytes);
+  if (!synced) console.log('  (no sync: the `sync` command failed or is missing)');
+  if (scratchBytes === 0) console.log(`  (no scratch file: less than ${formatBytes(2 * writesBytes)} free in ${root})`);
+  return scratchBytes;
 }
 
 const root = tempDir('bench-transport');
@@ -293,7 +295,7 @@ function printOneHost(): void {
 
 /** What came just before each download, for the tables' titles. */
 function scratchNote(): string {
-  return opts.scratchBefore ? 'each download right after a scratch file as large as its writes was written and deleted' : 'no scratch file before downloads (--no-scratch-before)';
+  return opts.diskPrep ? 'each download right after a sync and a scratch file as large as its writes' : 'no disk preparation before downloads (--no-disk-prep)';
 }
 
 function printSwarm(): void {
