@@ -203,6 +203,11 @@ export class PieceServer {
         this.unlistEdited(taskId, task);
         return this.plane.refuse(connId, requestId, 'missing');
       }
+      if (read === 'gone') {
+        this.opts.log('warn', `${task.fileName} was removed: no longer seeding ${taskId}`);
+        this.unlistGone(taskId, task);
+        return this.plane.refuse(connId, requestId, 'missing');
+      }
       if (read === 'unreadable') {
         this.opts.log('warn', `piece ${piece} of ${taskId} is listed but ${task.fileName} cannot be read; refusing`);
         return this.plane.refuse(connId, requestId, 'missing');
@@ -235,11 +240,19 @@ export class PieceServer {
    * output is read only while the output's size and modification time are those it was listed
    * with ('edited' otherwise: one fstat per piece).
    */
-  private async readPiece(taskId: string, task: ServedTask, startByte: number, into: Buffer): Promise<'read' | 'unreadable' | 'edited'> {
+  private async readPiece(taskId: string, task: ServedTask, startByte: number, into: Buffer): Promise<'read' | 'unreadable' | 'edited' | 'gone'> {
+    let absent = false;
     task.handle ??= fs.open(join(this.opts.dataDir, task.fileName), 'r')
       .catch(() => fs.open(join(this.opts.dataDir, `${taskId}.server`), 'r'))
-      .catch(() => null);
+      .catch((err: NodeJS.ErrnoException) => {
+        absent = err.code === 'ENOENT';
+        return null;
+      });
     const handle = await task.handle;
+    // A finished download's backup no longer there (its user or a cleanup removed it): gone for
+    // good. A download's data file can be missing for a moment (moved to its output before the
+    // backup is linked), so only a listed `.server` counts.
+    if (!handle && absent && task.fileName === `${taskId}.server`) return 'gone';
     if (handle && task.outputStamp && !await unchanged(handle, task.outputStamp)) return 'edited';
     if (handle && await readFully(handle, startByte, into)) return 'read';
     // Unreadable now: the next request opens the file again.
@@ -256,11 +269,17 @@ export class PieceServer {
    * to the supernodes) and drop the backup's name — the user's output keeps its own.
    */
   private unlistEdited(taskId: string, task: ServedTask): void {
-    if (this.tasks.get(taskId) !== task) return;
+    if (!this.unlistGone(taskId, task)) return;
+    void fs.rm(join(this.opts.dataDir, task.fileName), { force: true }).catch(() => {});
+  }
+
+  /** Stop offering the task here, to the seeder and to the supernodes; false if it was no longer listed. */
+  private unlistGone(taskId: string, task: ServedTask): boolean {
+    if (this.tasks.get(taskId) !== task) return false;
     this.plane.apply({ kind: 'unlist-task', taskId });
     this.forget(taskId);
     this.opts.onUnlisted(taskId);
-    void fs.rm(join(this.opts.dataDir, task.fileName), { force: true }).catch(() => {});
+    return true;
   }
 }
 

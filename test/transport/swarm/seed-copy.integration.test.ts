@@ -2,7 +2,8 @@
  * The `.server` backup a finished host seeds from is a second name (hard link) of the user's
  * `--output` — no byte is copied — and the uploader serves it only while the output is as it was
  * downloaded: a user who edits the output in place stops the host seeding it, so an honest host
- * is never served up as a corrupt one (and blacklisted) for its user's edits.
+ * is never served up as a corrupt one (and blacklisted) for its user's edits. A backup removed
+ * behind the uploader's back (both names deleted) stops the host seeding it at the first request.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +38,23 @@ test('the backup is a link to the output; editing the output stops the host seed
     assert.match(swarm.logOf(homeA), `the output was edited: no longer seeding ${taskId}`, 'A noticed the edit when B asked');
     assert.is(await fs.stat(serverPath).then(() => 'present', () => 'gone'), 'gone', 'the backup name is gone');
     assert.is((await fs.stat(first.output)).size, FILE_BYTES, 'the user\'s output is untouched by it');
+  });
+});
+
+test('a backup removed behind the uploader\'s back stops the host seeding it; the next host still gets the file', async () => {
+  await Swarm.run(async (swarm) => {
+    const url = await swarm.serveRandom('/removed.bin', FILE_BYTES);
+    const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
+    const homeA = swarm.newHome('hostA');
+    const first = await swarm.dfget(homeA, url, [supernode.addr], ['--locallimit', '0']);
+    const { taskId } = await first.result;
+    await fs.rm(first.output);
+    await fs.rm(join(homeA, 'data', `${taskId}.server`));
+
+    const second = await swarm.dfget(swarm.newHome('hostB'), url, [supernode.addr], ['--locallimit', '0']);
+    await second.result;
+    assert.is(await swarm.fileDigest(second.output), swarm.contentDigest);
+    assert.match(swarm.logOf(homeA), `${taskId}.server was removed: no longer seeding ${taskId}`, 'A noticed when B asked');
   });
 });
 
