@@ -13,13 +13,19 @@ import { Swarm } from './harness.ts';
 
 const FILE_BYTES = 8 * 1024 * 1024;
 
+/** An origin serving `path`, a supernode, and host A that has downloaded it and seeds it. */
+async function hostAHasIt(swarm: Swarm, path: string) {
+  const url = await swarm.serveRandom(path, FILE_BYTES);
+  const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
+  const homeA = swarm.newHome('hostA');
+  const first = await swarm.dfget(homeA, url, [supernode.addr], ['--locallimit', '0']);
+  const { taskId } = await first.result;
+  return { url, supernode, homeA, first, taskId };
+}
+
 test('the backup is a link to the output; editing the output stops the host seeding it, and no edited byte is served', async () => {
   await Swarm.run(async (swarm) => {
-    const url = await swarm.serveRandom('/edited.bin', FILE_BYTES);
-    const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
-    const homeA = swarm.newHome('hostA');
-    const first = await swarm.dfget(homeA, url, [supernode.addr], ['--locallimit', '0']);
-    const { taskId } = await first.result;
+    const { url, supernode, homeA, first, taskId } = await hostAHasIt(swarm, '/edited.bin');
     const serverPath = join(homeA, 'data', `${taskId}.server`);
     const [server, output] = await Promise.all([fs.stat(serverPath), fs.stat(first.output)]);
     assert.is(server.ino, output.ino, 'the backup is the output under a second name');
@@ -43,11 +49,7 @@ test('the backup is a link to the output; editing the output stops the host seed
 
 test('a backup removed behind the uploader\'s back stops the host seeding it; the next host still gets the file', async () => {
   await Swarm.run(async (swarm) => {
-    const url = await swarm.serveRandom('/removed.bin', FILE_BYTES);
-    const supernode = await swarm.startSupernode(['--piece-size-bytes', '1MiB']);
-    const homeA = swarm.newHome('hostA');
-    const first = await swarm.dfget(homeA, url, [supernode.addr], ['--locallimit', '0']);
-    const { taskId } = await first.result;
+    const { url, supernode, homeA, first, taskId } = await hostAHasIt(swarm, '/removed.bin');
     await fs.rm(first.output);
     await fs.rm(join(homeA, 'data', `${taskId}.server`));
 
