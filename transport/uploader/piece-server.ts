@@ -44,6 +44,8 @@ export interface PieceServerOptions {
   onUnlisted(taskId: string): void;
   /** The core asked to exit (idle). */
   onIdle(): void;
+  /** The data dir itself is gone (the home was removed): nothing is left to serve. */
+  onDataDirRemoved(): void;
   onFault(fault: MachineFault): void;
 }
 
@@ -206,6 +208,9 @@ export class PieceServer {
       if (read === 'gone') {
         this.opts.log('warn', `${task.fileName} was removed: no longer seeding ${taskId}`);
         this.unlistGone(taskId, task);
+        void fs.stat(this.opts.dataDir).then(() => {}, (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') this.opts.onDataDirRemoved();
+        });
         return this.plane.refuse(connId, requestId, 'missing');
       }
       if (read === 'unreadable') {

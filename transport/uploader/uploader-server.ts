@@ -128,6 +128,13 @@ class UploaderServer implements UploaderHandle {
         this.log('info', 'idle: exiting');
         void this.close().then(() => opts.onIdleExit?.());
       },
+      onDataDirRemoved: () => {
+        // A standalone uploader exists to serve this home; a hosting process (dfdaemon) keeps its
+        // uploader, since its next download makes the directory again.
+        if (!opts.onIdleExit) return this.log('warn', `${this.dataDir} was removed`);
+        this.log('warn', `${this.dataDir} was removed: nothing left to serve, exiting`);
+        void this.close().then(() => opts.onIdleExit?.());
+      },
       onFault: (fault) => this.fault(fault),
     });
     this.keeper = new DataKeeper({

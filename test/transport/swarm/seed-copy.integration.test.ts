@@ -3,13 +3,16 @@
  * `--output` — no byte is copied — and the uploader serves it only while the output is as it was
  * downloaded: a user who edits the output in place stops the host seeding it, so an honest host
  * is never served up as a corrupt one (and blacklisted) for its user's edits. A backup removed
- * behind the uploader's back (both names deleted) stops the host seeding it at the first request.
+ * behind the uploader's back (both names deleted) stops the host seeding it at the first request,
+ * and an uploader whose whole home was removed exits then.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Swarm } from './harness.ts';
+import { pidAlive, readLock } from '../../../transport/uploader/uploader-lock.ts';
+import { waitFor } from '../../../bench/testbed/processes.ts';
 
 const FILE_BYTES = 8 * 1024 * 1024;
 
@@ -57,6 +60,20 @@ test('a backup removed behind the uploader\'s back stops the host seeding it; th
     await second.result;
     assert.is(await swarm.fileDigest(second.output), swarm.contentDigest);
     assert.match(swarm.logOf(homeA), `${taskId}.server was removed: no longer seeding ${taskId}`, 'A noticed when B asked');
+  });
+});
+
+test('an uploader whose home was removed exits at the first request for what it seeded', async () => {
+  await Swarm.run(async (swarm) => {
+    const { url, supernode, homeA } = await hostAHasIt(swarm, '/home-removed.bin');
+    const lock = await readLock(homeA);
+    assert.ok(lock, 'A\'s uploader runs');
+    await fs.rm(homeA, { recursive: true, force: true });
+
+    const second = await swarm.dfget(swarm.newHome('hostB'), url, [supernode.addr], ['--locallimit', '0']);
+    await second.result;
+    assert.is(await swarm.fileDigest(second.output), swarm.contentDigest);
+    await waitFor(() => !pidAlive(lock.pid), 10_000, 'A\'s uploader to exit');
   });
 });
 
