@@ -254,8 +254,8 @@ export class UploaderLink {
  * (/etc/ssl/certs/ca-certificates.crt, as on the development machine) 80 ms of CPU per start
  * (`node -e 0`: 0.12 s with it, 0.04 s without), paid by every host that starts an uploader.
  */
-export function uploaderEnv(token: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const { NODE_EXTRA_CA_CERTS: _notNeeded, ...rest } = env;
+function uploaderEnv(token: string): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _notNeeded, ...rest } = process.env;
   return { ...rest, DFGET_UPLOADER_TOKEN: token };
 }
 

@@ -207,7 +207,7 @@ export class PieceServer {
       }
       if (read === 'gone') {
         this.opts.log('warn', `${task.fileName} was removed: no longer seeding ${taskId}`);
-        this.unlistGone(taskId, task);
+        this.stopSeeding(taskId, task);
         void fs.stat(this.opts.dataDir).then(() => {}, (err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') this.opts.onDataDirRemoved();
         });
@@ -274,12 +274,12 @@ export class PieceServer {
    * to the supernodes) and drop the backup's name — the user's output keeps its own.
    */
   private unlistEdited(taskId: string, task: ServedTask): void {
-    if (!this.unlistGone(taskId, task)) return;
+    if (!this.stopSeeding(taskId, task)) return;
     void fs.rm(join(this.opts.dataDir, task.fileName), { force: true }).catch(() => {});
   }
 
   /** Stop offering the task here, to the seeder and to the supernodes; false if it was no longer listed. */
-  private unlistGone(taskId: string, task: ServedTask): boolean {
+  private stopSeeding(taskId: string, task: ServedTask): boolean {
     if (this.tasks.get(taskId) !== task) return false;
     this.plane.apply({ kind: 'unlist-task', taskId });
     this.forget(taskId);
