@@ -164,6 +164,8 @@ export class UploaderLink {
   private async establish(): Promise<void> {
     let lock = this.lock;
     if (!lock || !await waitUntilAnswering(lock)) {
+      // A closed link (its download is over) starts no uploader, even if the one it knew is gone.
+      if (this.closed) return;
       lock = await this.findOrStart();
       if (this.lock && lock.addr !== this.lock.addr) {
         this.log('warn', `this node's uploader moved from ${this.lock.addr} to ${lock.addr}; peers told the old address cannot fetch from it`);

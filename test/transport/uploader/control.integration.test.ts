@@ -19,7 +19,7 @@ import { GrantKey } from '../../../transport/grants.ts';
 import { monotonicNowMs } from '../../../transport/real-timer.ts';
 import { removeDir, tempDir, waitFor } from '../../../bench/testbed/processes.ts';
 import { stopUploaderOf } from '../../../bench/testbed/stop-uploader.ts';
-import { readLock } from '../../../transport/uploader/uploader-lock.ts';
+import { pidAlive, readLock } from '../../../transport/uploader/uploader-lock.ts';
 
 const PIECE_BYTES = 1024;
 const TASK_ID = createHash('sha256').update('uploader-control').digest('hex');
@@ -109,7 +109,7 @@ test('the control channel refuses a wrong token', async () => {
   }
 });
 
-test('the uploader dfget starts gets its token and not NODE_EXTRA_CA_CERTS (it opens no TLS connection)', async () => {
+test('the uploader dfget starts gets its token and not NODE_EXTRA_CA_CERTS (it opens no TLS connection); a closed link starts no other', async () => {
   const home = tempDir('uploader-env');
   const before = process.env.NODE_EXTRA_CA_CERTS;
   process.env.NODE_EXTRA_CA_CERTS = '/nonexistent/extra-ca.pem';
@@ -122,6 +122,13 @@ test('the uploader dfget starts gets its token and not NODE_EXTRA_CA_CERTS (it o
     const env = readFileSync(`/proc/${lock.pid}/environ`, 'utf8').split('\0');
     assert.ok(env.includes(`DFGET_UPLOADER_TOKEN=${lock.token}`), 'the control token is passed');
     assert.not.ok(env.some((entry) => entry.startsWith('NODE_EXTRA_CA_CERTS=')), 'no extra CA bundle to load at start');
+    // The link is closed, then its uploader stopped: a closed link must not start another.
+    link.close();
+    await stopUploaderOf(home);
+    await waitFor(() => !pidAlive(lock.pid), 10_000, 'the uploader to exit');
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await readLock(home);
+    assert.ok(after === null || !pidAlive(after.pid), 'a closed link started no new uploader');
   } finally {
     if (before === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
     else process.env.NODE_EXTRA_CA_CERTS = before;
