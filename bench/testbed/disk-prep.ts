@@ -16,10 +16,11 @@
  * warm run followed its cold run, whose output it had kept (hard-linked as the uploader's backup),
  * so nothing was freed before it.
  *
- * Measured with `npm run bench:transport -- --cases one` (1 GiB, medians; README, "Real system on
- * loopback"): with neither step, warm dfget 3.40 s against curl's 2.50 s (CPU 4.84 and 1.83 s per
- * GiB); with the scratch file alone, 2.84 s against 2.48 s over five rounds, warm rounds from 1.85
- * to 3.60 s; with both, 1.75 s against 2.67 s, warm rounds 1.75–1.90 s (CPU 2.98 and 1.87).
+ * Measured with `npm run bench:transport -- --cases one,swarm --rounds 3` (1 GiB, medians; README,
+ * "Real system on loopback"): warm dfget 1.88 s against curl's 2.51 s (CPU 3.12 and 1.77 s per
+ * GiB), warm rounds 1.85–1.90 s; with `--no-disk-prep`, 3.33 s against 2.49 s (5.12 and 1.71 s),
+ * warm rounds 3.12–4.57 s. The scratch file alone (no sync) still left warm rounds twice as slow
+ * as each other; the sync removed that spread.
  *
  * On a machine without the effect this costs the time to sync and to write the scratch file and
  * changes nothing else. Most of the scratch file never reaches the disk: it is deleted while its
