@@ -27,7 +27,11 @@ import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
 import { newWorkDir, removeStaleWorkDirs } from './stale-runs.ts';
 import { livePieceTimes } from './piece-times.ts';
+import { liveSourceUse } from './source-use.ts';
 import { simulateVariants } from './variants.ts';
+
+/** Most spinning processes --busy-cores starts. */
+const MAX_BUSY_CORES = 64;
 
 interface CliOptions {
   scenario: string;
@@ -42,6 +46,7 @@ interface CliOptions {
   sysctl: string[];
   gsoMaxSegs: string;
   direct: boolean;
+  busyCores: string;
 }
 
 const HELP = `
@@ -89,6 +94,8 @@ function buildProgram(): Command {
       + 'or "net.ipv4.tcp_wmem=4096 1048576 4194304" (for experiments)', [])
     .option('--gso-max-segs <n>', 'netns shape: the largest packet a node\'s TCP hands its link, in segments (0 = the kernel\'s 64 KiB); '
       + 'a shaped queue drops such a packet whole (for experiments, see bench/calibrate/README.md finding 13)', '0')
+    .option('--busy-cores <n>', 'keep n CPUs busy during the live run (spinning processes at normal priority): '
+      + 'if the run does not slow down, its time is not bound by CPU', '0')
     .option('--direct', 'after the swarm, every host also pulls the file straight from the origin (curl) on the same links: the baseline', false)
     .option('--timeout <duration>', 'give up on hosts still running after this long (default: 4 x the simulated run + 60 s)')
     .addHelpText('after', HELP)
@@ -138,6 +145,7 @@ async function parseRequest(argv: string[]): Promise<Request | number> {
   if (shape === 'app' && opts.sysctl.length > 0) return usage('--sysctl needs --shape netns (the app shape runs in this machine\'s own network)');
   if (!/^\d+$/.test(opts.gsoMaxSegs) || Number(opts.gsoMaxSegs) > 65535) return usage(`--gso-max-segs: expected a whole number of segments (0 = the kernel's default), got "${opts.gsoMaxSegs}"`);
   if (shape === 'app' && opts.gsoMaxSegs !== '0') return usage('--gso-max-segs needs --shape netns');
+  if (!/^\d+$/.test(opts.busyCores) || Number(opts.busyCores) > MAX_BUSY_CORES) return usage(`--busy-cores: expected a whole number up to ${MAX_BUSY_CORES}, got "${opts.busyCores}"`);
   if (!opts.shape && unavailable) log(`using --shape app: the netns testbed cannot run here (${unavailable})`);
   return { opts, scenario, shape, timeoutMs };
 }
@@ -174,7 +182,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     processes = new Launcher(testbed);
     const links = testbed ? await measureLinks(plan, processes) : null;
     const live = await runLive(plan, {
-      launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal, direct: opts.direct,
+      launcher: processes, workDir, timeoutMs: timeoutMs ?? 4 * simEndMs + 60_000, expectedMs: simEndMs, start: opts.start, log, signal: abort.signal, direct: opts.direct, busyCores: Number(opts.busyCores),
       tcpCounters: testbed ? () => testbed!.tcpCounters() : null,
     });
     cleaningUp = true;
@@ -184,10 +192,12 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
     const setup = {
       shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs),
+      busyCores: Number(opts.busyCores),
     };
     const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
     calibration.pieceTimes = livePieceTimes(plan, join(outDir, 'logs'));
+    calibration.sourceUse = liveSourceUse(plan, join(outDir, 'logs'));
     const files = await writeReport(outDir, calibration, timelines, command);
     process.stdout.write(opts.json ? `${JSON.stringify(calibration)}\n` : `${comparisonTable(calibration)}\n`);
     log(`wrote ${files.join(', ')} and ${join(outDir, 'logs')}/`);

@@ -14,6 +14,7 @@ import type { LiveResult } from './live-run.ts';
 import type { DelayHubStats } from './netns.ts';
 import type { PieceTimeRow } from './piece-times.ts';
 import type { TestbedPlan } from './plan.ts';
+import type { SourceUseRow } from './source-use.ts';
 import type { RoleTcpCounters } from './tcp-counters.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
@@ -50,6 +51,8 @@ export interface Calibration {
   sysctls: string[];
   /** The testbed's --gso-max-segs (0 = the kernel's default). */
   gsoMaxSegs: number;
+  /** Processes kept spinning during the live run (--busy-cores), 0 = none. */
+  busyCores: number;
   hosts: number;
   fileSizeBytes: number;
   lowerBoundMs: number;
@@ -69,6 +72,8 @@ export interface Calibration {
   variants: VariantResult[];
   /** Live piece times by connection (new, idle, warm) and path (inside an IDC or across): piece-times.ts. */
   pieceTimes: PieceTimeRow[];
+  /** How much of their links the live sources used (source-use.ts; none in the app shape). */
+  sourceUse: SourceUseRow[];
   /** What TCP went through on the testbed's links (netns shape; null in the app shape): tcp-counters.ts. */
   tcp: RoleTcpCounters[] | null;
   /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
@@ -100,6 +105,8 @@ export interface RunSetup {
   /** sysctl settings applied in every node's namespace. */
   sysctls: string[];
   gsoMaxSegs: number;
+  /** Processes kept spinning during the live run (--busy-cores), 0 = none. */
+  busyCores: number;
 }
 
 export interface Timelines { sim: RunTimeline; live: RunTimeline }
@@ -129,7 +136,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     fromPeersBytes: live.hosts.reduce((sum, h) => sum + h.fromPeersBytes, 0),
   };
   return {
-    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, gsoMaxSegs: setup.gsoMaxSegs, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
+    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, gsoMaxSegs: setup.gsoMaxSegs, busyCores: setup.busyCores, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
     lowerBoundMs: plan.world.lowerBoundMs, sim: simFigures, live: liveFigures,
     errorPercent: {
       p50: errorPercent(liveFigures.completionMs.p50, simFigures.completionMs.p50),
@@ -152,6 +159,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     },
     variants: [],
     pieceTimes: [],
+    sourceUse: [],
     tcp: live.tcp,
     direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,

@@ -76,6 +76,8 @@ export interface LiveOptions {
   direct: boolean;
   /** Reads the testbed's TCP counters per node (netns shape), or null. */
   tcpCounters: (() => Promise<NodeTcpCounters>) | null;
+  /** Processes to keep spinning from before t = 0 until the last host is done (--busy-cores). */
+  busyCores: number;
 }
 
 const SUPERNODE_PORT = 8002;
@@ -83,6 +85,8 @@ const READY_TIMEOUT_MS = 30_000;
 const PROGRESS_EVERY_MS = 5000;
 /** Pause between arming the hosts and t = 0, so their start-up CPU has settled. */
 const SETTLE_MS = 2000;
+/** The role of --busy-cores processes: left out of the testbed's CPU figures. */
+const BUSY_ROLE = 'busy';
 
 export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<LiveResult> {
   const { launcher, workDir, log } = opts;
@@ -96,9 +100,11 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     log(`starting ${plan.hosts.length} uploaders and loading ${plan.hosts.length} dfgets before t = 0 (--start warm)`);
     await abortable(Promise.all(hostProcs.map((h) => h.arm())), opts.signal);
   }
+  const spinners = startSpinners(plan, opts, workDir);
   const tcpBefore = await readTcpCounters(opts);
   if (opts.start === 'warm') await sleepMs(SETTLE_MS);
   const run = await runHosts(plan, opts, hostProcs);
+  await Promise.all(spinners.map((spinner) => spinner.stop('SIGTERM', 3000)));
   const tcpAfter = tcpBefore ? await readTcpCounters(opts) : null;
 
   const origin = await originStats(servers);
@@ -115,6 +121,19 @@ export async function runLive(plan: TestbedPlan, opts: LiveOptions): Promise<Liv
     originBytesSent: async () => (await originStats(servers)).bytesSent,
   }) : null;
   return { ...run, fileDigest, origin, supernode, direct, tcp: tcpBefore && tcpAfter ? countersByRole(tcpBefore, tcpAfter) : null };
+}
+
+/**
+ * `--busy-cores`: processes that spin at normal priority, each taking a CPU from the testbed, to
+ * show whether the run's time depends on CPU. Their command line names the work dir (a later run
+ * stops those of a killed one, as it does its other processes), and each exits on its own when
+ * its parent is gone. They are not counted as the testbed's CPU (role `busy`).
+ */
+function startSpinners(plan: TestbedPlan, opts: LiveOptions, workDir: string): RunningProcess[] {
+  if (opts.busyCores <= 0) return [];
+  opts.log(`keeping ${opts.busyCores} CPU(s) busy until the last host is done (--busy-cores)`);
+  const script = 'const parent = process.ppid; for (;;) { const end = Date.now() + 50; while (Date.now() < end); if (process.ppid !== parent) process.exit(0); }';
+  return Array.from({ length: opts.busyCores }, (_, i) => opts.launcher.start(plan.origin, `${BUSY_ROLE} ${i}`, ['-e', script, join(workDir, `busy-${i}`)]));
 }
 
 /** The testbed's TCP counters (tcp-counters.ts), or null without them or when they cannot be read: they inform, the run goes on. */
@@ -158,7 +177,7 @@ type HostsRun = Pick<LiveResult, 'hosts' | 't0EpochMs' | 'wallMs' | 'cpu' | 'pro
 /** t = 0: start every host at its arrival time and wait for all of them (or the deadline, or an abort). */
 async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostProcess[]): Promise<HostsRun> {
   const { launcher, log } = opts;
-  const sampler = new CpuSampler(() => Object.values(launcher.cpuSecondsByRole()).reduce((a, b) => a + b, 0));
+  const sampler = new CpuSampler(() => Object.entries(launcher.cpuSecondsByRole()).reduce((sum, [role, s]) => (role === BUSY_ROLE ? sum : sum + s), 0));
   const cpuAtStart = launcher.cpuSecondsByRole();
   const waitAtStart = launcher.runQueueWaitSecondsByRole();
   let dfgetCpuMs = 0;
@@ -206,6 +225,8 @@ async function runHosts(plan: TestbedPlan, opts: LiveOptions, hostProcs: HostPro
   const cpu = sampler.stop();
   const processCpuSeconds = sinceByRole(cpuAtStart, launcher.cpuSecondsByRole());
   const processWaitSeconds = sinceByRole(waitAtStart, launcher.runQueueWaitSecondsByRole());
+  delete processCpuSeconds[BUSY_ROLE];
+  delete processWaitSeconds[BUSY_ROLE];
   // A warm dfget reports its download's CPU and waits itself; a cold one's CPU is read from /proc
   // while it runs (start-up included, the last moments before its exit missed), its waits not at all.
   if (opts.start === 'warm') {

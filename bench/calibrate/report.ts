@@ -109,6 +109,14 @@ function timelineTable(c: Calibration): string {
   ].join('\n');
 }
 
+function sourceUseTable(c: Calibration): string {
+  return [
+    '| live sources (from the dfget logs) | count | a fetch from it outstanding, share of the run (mean) | piece bytes delivered (mean) | link payload rate |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...c.sourceUse.map((r) => `| ${r.role} | ${r.sources} | ${r.busyPercent.toFixed(0)} % | ${formatRate(r.deliveredBytesPerSec)} | ${formatRate(r.linkBytesPerSec)} |`),
+  ].join('\n');
+}
+
 function pieceTimesTable(c: Calibration): string {
   if (c.pieceTimes.length === 0) return '';
   return [
@@ -124,7 +132,7 @@ export function markdownReport(c: Calibration, command: string): string {
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
   const tcp = tcpCountersTable(c.tcp);
   return [
-    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''})`,
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''}${c.busyCores > 0 ? `, ${c.busyCores} busy cores` : ''})`,
     '',
     `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
       + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `
@@ -147,6 +155,7 @@ export function markdownReport(c: Calibration, command: string): string {
     timelineTable(c),
     '',
     ...(c.pieceTimes.length > 0 ? [pieceTimesTable(c), ''] : []),
+    ...(c.sourceUse.length > 0 ? [sourceUseTable(c), ''] : []),
     ...(tcp ? [tcp, ''] : []),
     variantsTable(c),
     '',

@@ -12,15 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processesMentioning, startCalibrate, waitForStderr, workDirOf } from '../helpers/calibrate-run.ts';
 
-test('calibrate --shape app --direct runs a scaled-down calibration scenario and reports sim, live and direct-pull figures', async () => {
+test('calibrate --shape app --direct --busy-cores 1 runs a scaled-down calibration scenario and reports sim, live and direct-pull figures', async () => {
   const out = mkdtempSync(join(tmpdir(), 'calibrate-app-'));
   try {
-    const run = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '4', '--file-size', '8MiB', '--shape', 'app', '--direct', '--json', '--out', out]);
+    const run = startCalibrate(['--scenario', 'calibration-homogeneous', '--hosts', '4', '--file-size', '8MiB', '--shape', 'app', '--direct', '--busy-cores', '1', '--json', '--out', out]);
     const code = await run.exited;
     assert.is(code, 0, run.stderr());
     const report = JSON.parse(run.stdout());
     assert.is(report.shape, 'app');
     assert.is(report.hosts, 4);
+    assert.is(report.busyCores, 1);
+    assert.match(run.stderr(), /keeping 1 CPU\(s\) busy until the last host is done/);
+    assert.not.ok('busy' in report.machine.processCpuSeconds, 'the spinning process is not counted as the testbed\'s CPU');
     assert.is(report.liveChecks.hostsDone, 4, 'every host finished');
     assert.is(report.liveChecks.digestsOk, 4, 'every output has the origin\'s SHA-256');
     assert.ok(report.liveChecks.originCopies >= 1 && report.liveChecks.originCopies <= 1.05, `origin copies ${report.liveChecks.originCopies}`);
@@ -80,6 +83,9 @@ test('calibrate refuses a scenario with faults, and a bad flag, with a message a
   const badGso = startCalibrate(['--scenario', 'calibration-homogeneous', '--shape', 'app', '--gso-max-segs', '8']);
   assert.is(await badGso.exited, 2);
   assert.match(badGso.stderr(), /--gso-max-segs needs --shape netns/);
+  const badBusy = startCalibrate(['--scenario', 'calibration-homogeneous', '--shape', 'app', '--busy-cores', 'all']);
+  assert.is(await badBusy.exited, 2);
+  assert.match(badBusy.stderr(), /--busy-cores: expected a whole number/);
   const badSysctl = startCalibrate(['--scenario', 'calibration-homogeneous', '--sysctl', 'net.ipv4.tcp_wmem']);
   assert.is(await badSysctl.exited, 2);
   assert.match(badSysctl.stderr(), /--sysctl: expected key=value/);
