@@ -28,6 +28,7 @@ import { liveTimeline, simulateWithTimeline } from './timeline.ts';
 import { newWorkDir, removeStaleWorkDirs } from './stale-runs.ts';
 import { livePieceTimes } from './piece-times.ts';
 import { liveSourceUse } from './source-use.ts';
+import { liveUploadSplit } from './upload-split.ts';
 import { simulateVariants } from './variants.ts';
 
 /** Most spinning processes --busy-cores starts. */
@@ -198,6 +199,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);
     calibration.pieceTimes = livePieceTimes(plan, join(outDir, 'logs'));
     calibration.sourceUse = liveSourceUse(plan, join(outDir, 'logs'));
+    calibration.uploadSplit = liveUploadSplit(plan, join(outDir, 'logs'));
     const files = await writeReport(outDir, calibration, timelines, command);
     process.stdout.write(opts.json ? `${JSON.stringify(calibration)}\n` : `${comparisonTable(calibration)}\n`);
     log(`wrote ${files.join(', ')} and ${join(outDir, 'logs')}/`);

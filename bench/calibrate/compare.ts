@@ -16,6 +16,7 @@ import type { PieceTimeRow } from './piece-times.ts';
 import type { TestbedPlan } from './plan.ts';
 import type { SourceUseRow } from './source-use.ts';
 import type { RoleTcpCounters } from './tcp-counters.ts';
+import type { UploadSplit } from './upload-split.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
 
@@ -74,6 +75,8 @@ export interface Calibration {
   pieceTimes: PieceTimeRow[];
   /** How much of their links the live sources used (source-use.ts; none in the app shape). */
   sourceUse: SourceUseRow[];
+  /** Where a peer fetch's time goes, from both ends' logs (upload-split.ts); null without the uploaders' debug lines. */
+  uploadSplit: UploadSplit | null;
   /** What TCP went through on the testbed's links (netns shape; null in the app shape): tcp-counters.ts. */
   tcp: RoleTcpCounters[] | null;
   /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
@@ -160,6 +163,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     variants: [],
     pieceTimes: [],
     sourceUse: [],
+    uploadSplit: null,
     tcp: live.tcp,
     direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,

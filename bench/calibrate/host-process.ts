@@ -51,6 +51,8 @@ export class HostProcess {
       join(REPO_ROOT, 'dist', 'transport', 'uploader', 'main.js'), '--home', this.home, ...this.uploaderAddressArgs(),
       // Its upload slots come from the supernode's settings, through dfget (as for the uploader dfget starts itself).
       '--port', '0', '--totallimit', String(this.node.upBytesPerSec), '--idle-exit', IDLE_EXIT,
+      // A line per served piece with where its serving time went, for the report's fetch split (upload-split.ts).
+      '--log-level', 'debug',
     ]);
     this.proc = this.launcher.start(this.node, `dfget ${this.node.name}`, ['--import', 'tsx', join(import.meta.dirname, 'dfget-armed.ts'), ...this.dfgetArgs]);
     await Promise.all([this.waitForLock(uploader), this.waitForLine(this.proc, 'armed')]);

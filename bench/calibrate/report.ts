@@ -117,6 +117,20 @@ function sourceUseTable(c: Calibration): string {
   ].join('\n');
 }
 
+function uploadSplitTable(c: Calibration): string {
+  const s = c.uploadSplit!;
+  const ms = (v: number): string => `${v.toFixed(0)} ms (${(100 * v / s.totalMs).toFixed(0)} %)`;
+  return [
+    `| a live peer fetch, split (${s.fetches} fetches joined to their uploader's debug line) | mean |`,
+    '| --- | ---: |',
+    `| request sent → the uploader starts serving | ${ms(s.beforeServingMs)} |`,
+    `| serving: reading the piece / waiting for the TX bucket / handing it to the kernel | ${s.readMs.toFixed(0)} / ${s.tokensMs.toFixed(0)} / ${s.toKernelMs.toFixed(0)} ms (${(100 * (s.readMs + s.tokensMs + s.toKernelMs) / s.totalMs).toFixed(0)} %) |`,
+    `| handed to the kernel → verified by the requester (the links, then the requester) | ${ms(s.afterHandOffMs)} |`,
+    `| whole fetch | ${s.totalMs.toFixed(0)} ms |`,
+    `| uploaders' share of the run with a served piece's bytes in flight (mean) | ${s.bytesInFlightPercent.toFixed(0)} % |`,
+  ].join('\n');
+}
+
 function pieceTimesTable(c: Calibration): string {
   if (c.pieceTimes.length === 0) return '';
   return [
@@ -156,6 +170,7 @@ export function markdownReport(c: Calibration, command: string): string {
     '',
     ...(c.pieceTimes.length > 0 ? [pieceTimesTable(c), ''] : []),
     ...(c.sourceUse.length > 0 ? [sourceUseTable(c), ''] : []),
+    ...(c.uploadSplit ? [uploadSplitTable(c), ''] : []),
     ...(tcp ? [tcp, ''] : []),
     variantsTable(c),
     '',

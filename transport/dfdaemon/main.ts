@@ -61,7 +61,8 @@ try {
   uploader = await startUploader({
     homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
     totalLimitBytesPerSec: config.totalLimitBytesPerSec, dataLimit: config.dataLimit,
-    log: (level, message) => log(level, `uploader: ${message}`),
+    // (No per-piece timings here: the hosted uploader logs at dfdaemon's levels, which have no debug.)
+    log: (level, message) => { if (level !== 'debug') log(level, `uploader: ${message}`); },
     // The fault is logged; a mirror whose uploader stopped would serve blobs but never seed them.
     onFault: () => void shutdown('uploader fault', 1),
   });

@@ -21,7 +21,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirsSync } from '../make-dirs.ts';
 import { redactCredentials } from '../redact.ts';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { parseBytes, parseDurationMs, parseRate } from '../../core/units.ts';
 import { parseDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 import { releaseLock } from './uploader-lock.ts';
@@ -36,13 +36,15 @@ const program = new Command('dfget-uploader')
   .option('--totallimit <rate>', 'upload limit of this node, 0 = unlimited', '0')
   .option('--idle-exit <duration>', 'exit after idle this long', '5min')
   .option('--data-max <size|N%>', 'size limit of <home>/data (default 90% of its filesystem)', '90%')
+  .addOption(new Option('--log-level <level>', 'debug adds a line per served piece with where its time went').choices(['debug', 'info']).default('info'))
   .parse();
 
-const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string; dataMax: string }>();
+const opts = program.opts<{ home: string; host: string; port: string; advertiseHost?: string; totallimit: string; idleExit: string; dataMax: string; logLevel: 'debug' | 'info' }>();
 const logDir = join(opts.home, 'logs');
 makeDirsSync(logDir);
 const logFile = join(logDir, 'dfclient.log');
 const log = (level: UploaderLogLevel, message: string): void => {
+  if (level === 'debug' && opts.logLevel !== 'debug') return;
   try {
     appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${redactCredentials(message)}\n`);
   } catch {
@@ -60,6 +62,7 @@ try {
     idleExitMs: parseDurationMs(opts.idleExit),
     dataLimit: diskLimitOrThrow(opts.dataMax),
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
+    uploadTimings: opts.logLevel === 'debug',
     log,
     onIdleExit: () => process.exit(0),
     onFault: () => process.exit(1),

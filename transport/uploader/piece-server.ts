@@ -14,6 +14,7 @@
  * got it in a `task-info` from the supernode it registered with.
  */
 import { promises as fs } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { MachineFault } from '../../core/runtime.ts';
@@ -30,7 +31,7 @@ import type { ListTaskMsg, OutputStamp, TaskLayout } from './control-messages.ts
 const MAX_TRUSTED_TASKS = 10_000;
 const MAX_KEYS_PER_TASK = 16;
 
-export type UploaderLogLevel = 'info' | 'warn' | 'error';
+export type UploaderLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type UploaderLog = (level: UploaderLogLevel, message: string) => void;
 
 export interface PieceServerOptions {
@@ -39,6 +40,12 @@ export interface PieceServerOptions {
   txBucket: TokenBucket;
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads: boolean;
+  /**
+   * Log a debug line per served piece with where its serving time went: reading it, waiting for
+   * the TX bucket's tokens, handing the frame to the kernel (`npm run calibrate` splits peer
+   * fetches with them: bench/calibrate/upload-split.ts).
+   */
+  uploadTimings?: boolean;
   log: UploaderLog;
   /** The core unlisted a task nobody asked for: stop offering it elsewhere too. */
   onUnlisted(taskId: string): void;
@@ -57,6 +64,9 @@ export interface PieceServerStats {
 }
 
 type ServedTask = { fileName: string; handle: Promise<fs.FileHandle | null> | null; outputStamp?: OutputStamp } & TaskLayout;
+
+/** Start of a served piece's debug line (uploadTimings); bench/calibrate/upload-split.ts reads them. */
+export const UPLOAD_TIMING_PREFIX = 'served piece ';
 
 /** Frame buffers retained for reuse: a few uploads of the largest pieces. */
 const FRAME_POOL_BYTES = 128 * 1024 * 1024;
@@ -188,6 +198,7 @@ export class PieceServer {
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
     let frame: Buffer | null = null;
+    const startedMs = performance.now();
     this.serving.set(taskId, (this.serving.get(taskId) ?? 0) + 1);
     this.lastUsedMs.set(taskId, Date.now());
     try {
@@ -200,6 +211,7 @@ export class PieceServer {
       prefix.copy(frame, 0);
       const bytes = frame.subarray(prefix.length, prefix.length + sizeBytes);
       const read = await this.readPiece(taskId, task, startByte, bytes);
+      const readMs = performance.now();
       if (read === 'edited') {
         this.opts.log('warn', `${task.fileName} is a link to its download's output, and the output was edited: no longer seeding ${taskId}`);
         this.unlistEdited(taskId, task);
@@ -222,9 +234,15 @@ export class PieceServer {
         bytes[bytes.length >> 1] ^= 0x5a;
       }
       await throttle([this.opts.txBucket], sizeBytes);
+      const tokensMs = performance.now();
       const ws = this.plane.socket(connId);
       if (!ws) return;
       await new Promise<void>((resolve) => ws.send(frame!.subarray(0, prefix.length + sizeBytes), { binary: true }, () => resolve()));
+      if (this.opts.uploadTimings) {
+        const ms = (from: number, to: number): string => (to - from).toFixed(1);
+        this.opts.log('debug', `${UPLOAD_TIMING_PREFIX}${piece} of ${taskId.slice(0, 12)} to ${connId}: read ${ms(startedMs, readMs)} ms, `
+          + `tokens ${ms(readMs, tokensMs)} ms, to the kernel ${ms(tokensMs, performance.now())} ms`);
+      }
       this.servedPieces++;
       this.servedBytes += sizeBytes;
     } catch (err) {

@@ -1,0 +1,133 @@
+/**
+ * Where a live peer fetch's time goes, from both ends' logs. A requester's dfget logs when it
+ * sent a request ("fetching piece N from … at <address>:<port>") and when the piece was in
+ * ("piece N received"); the source's uploader, started with `--log-level debug` (the warm start's
+ * uploaders are), logs each served piece with how long it spent reading it, waiting for its TX
+ * bucket's tokens and handing the frame to the kernel (transport/uploader/piece-server.ts). Joined
+ * by source address and piece (the uploader line nearest after the request), a fetch splits into:
+ *
+ *   before serving   request sent -> the uploader starts serving (the request's trip and decision)
+ *   serving          read + tokens + hand-off to the kernel
+ *   after hand-off   the kernel has the frame -> the requester has verified the piece (the bytes
+ *                    crossing the links, then the requester's own processing)
+ *
+ * and each uploader's share of the run with some piece's bytes in flight (from a hand-off to its
+ * requester's "received"). Log times are whole milliseconds; the uploader's line is written at the
+ * hand-off, so the serving start is that time minus its three figures.
+ *
+ * Fetches from the supernode are not split (its CDN piece server logs no such lines), nor any when
+ * the uploaders ran without debug lines (the cold start's, which dfget spawns).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestbedPlan } from './plan.ts';
+import { dfgetPieceEvents } from './timeline.ts';
+
+export interface UploadSplit {
+  /** Peer fetches joined to their uploader's line. */
+  fetches: number;
+  /** Means over those fetches, ms. */
+  beforeServingMs: number;
+  readMs: number;
+  tokensMs: number;
+  toKernelMs: number;
+  afterHandOffMs: number;
+  totalMs: number;
+  /** Mean over the uploaders that served, of the share of the run with a served piece's bytes in flight, %. */
+  bytesInFlightPercent: number;
+}
+
+const SERVING_LINE = /^(\S+) info uploader\[\d+\] uploader pid \d+ serving (\S+);/;
+const SERVED_LINE = /^(\S+) debug uploader\[\d+\] served piece (\d+) of \S+ to \S+: read ([\d.]+) ms, tokens ([\d.]+) ms, to the kernel ([\d.]+) ms/;
+
+interface Served { piece: number; handOffMs: number; readMs: number; tokensMs: number; toKernelMs: number; used: boolean }
+
+/** The uploader of each host's log: its address (`host:port`) and the pieces it served. */
+function uploaderLines(logsDir: string, name: string): { addr: string; served: Served[] } | null {
+  let text = '';
+  try { text = readFileSync(join(logsDir, `${name}-dfclient.log`), 'utf8'); } catch { return null; }
+  let addr: string | null = null;
+  const served: Served[] = [];
+  for (const line of text.split('\n')) {
+    const serving: RegExpExecArray | null = addr === null ? SERVING_LINE.exec(line) : null;
+    if (serving) addr = serving[2];
+    const m = SERVED_LINE.exec(line);
+    if (m) served.push({ piece: Number(m[2]), handOffMs: Date.parse(m[1]), readMs: Number(m[3]), tokensMs: Number(m[4]), toKernelMs: Number(m[5]), used: false });
+  }
+  return addr === null ? null : { addr, served };
+}
+
+export function liveUploadSplit(plan: TestbedPlan, logsDir: string): UploadSplit | null {
+  const byAddr = new Map<string, Served[]>();
+  for (const host of plan.hosts) {
+    const uploader = uploaderLines(logsDir, host.name);
+    if (uploader && uploader.served.length > 0) byAddr.set(uploader.addr, uploader.served);
+  }
+  if (byAddr.size === 0) return null;
+  const sums = { beforeServingMs: 0, readMs: 0, tokensMs: 0, toKernelMs: 0, afterHandOffMs: 0, totalMs: 0 };
+  const inFlight = new Map<string, Array<[number, number]>>();
+  let fetches = 0;
+  let runStartMs = Infinity;
+  let runEndMs = -Infinity;
+  for (const host of plan.hosts) {
+    const open = new Map<number, { atMs: number; addr: string }>();
+    for (const event of dfgetPieceEvents(logsDir, host.name)) {
+      if (event.kind === 'fetch') {
+        open.set(event.piece, { atMs: event.atMs, addr: `${event.address}:${event.port}` });
+        runStartMs = Math.min(runStartMs, event.atMs);
+        continue;
+      }
+      runEndMs = Math.max(runEndMs, event.atMs);
+      const request = open.get(event.piece);
+      open.delete(event.piece);
+      const served = request ? byAddr.get(request.addr) : undefined;
+      if (!request || !served) continue;
+      // The uploader's line for this piece that falls between the request and the arrival, earliest first.
+      let match: Served | null = null;
+      for (const s of served) {
+        if (s.used || s.piece !== event.piece || s.handOffMs < request.atMs || s.handOffMs > event.atMs) continue;
+        if (!match || s.handOffMs < match.handOffMs) match = s;
+      }
+      if (!match) continue;
+      match.used = true;
+      const servingMs = match.readMs + match.tokensMs + match.toKernelMs;
+      sums.beforeServingMs += match.handOffMs - servingMs - request.atMs;
+      sums.readMs += match.readMs;
+      sums.tokensMs += match.tokensMs;
+      sums.toKernelMs += match.toKernelMs;
+      sums.afterHandOffMs += event.atMs - match.handOffMs;
+      sums.totalMs += event.atMs - request.atMs;
+      fetches++;
+      const intervals = inFlight.get(request.addr) ?? [];
+      intervals.push([match.handOffMs - match.toKernelMs, event.atMs]);
+      inFlight.set(request.addr, intervals);
+    }
+  }
+  const runMs = runEndMs - runStartMs;
+  if (fetches === 0 || !(runMs > 0)) return null;
+  const shares = [...inFlight.values()].map((intervals) => unionMs(intervals) / runMs);
+  const mean = (sum: number): number => sum / fetches;
+  return {
+    fetches,
+    beforeServingMs: mean(sums.beforeServingMs), readMs: mean(sums.readMs), tokensMs: mean(sums.tokensMs),
+    toKernelMs: mean(sums.toKernelMs), afterHandOffMs: mean(sums.afterHandOffMs), totalMs: mean(sums.totalMs),
+    bytesInFlightPercent: 100 * shares.reduce((a, b) => a + b, 0) / shares.length,
+  };
+}
+
+/** Total length of the union of [start, end] intervals. */
+export function unionMs(intervals: Array<[number, number]>): number {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let start = -Infinity;
+  let end = -Infinity;
+  for (const [a, b] of sorted) {
+    if (a > end) {
+      if (end > start) total += end - start;
+      start = a;
+      end = b;
+    } else end = Math.max(end, b);
+  }
+  if (end > start) total += end - start;
+  return total;
+}
