@@ -20,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UPLOAD_TIMING_PREFIX } from '../../transport/uploader/piece-server.ts';
 import type { TestbedPlan } from './plan.ts';
 import { dfgetPieceEvents } from './timeline.ts';
 
@@ -38,7 +39,7 @@ export interface UploadSplit {
 }
 
 const SERVING_LINE = /^(\S+) info uploader\[\d+\] uploader pid \d+ serving (\S+);/;
-const SERVED_LINE = /^(\S+) debug uploader\[\d+\] served piece (\d+) of \S+ to \S+: read ([\d.]+) ms, tokens ([\d.]+) ms, to the kernel ([\d.]+) ms/;
+const SERVED_LINE = new RegExp(`^(\\S+) debug uploader\\[\\d+\\] ${UPLOAD_TIMING_PREFIX}(\\d+) of \\S+ to \\S+: read ([\\d.]+) ms, tokens ([\\d.]+) ms, to the kernel ([\\d.]+) ms`);
 
 interface Served { piece: number; handOffMs: number; readMs: number; tokensMs: number; toKernelMs: number; used: boolean }
 
