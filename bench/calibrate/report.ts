@@ -146,7 +146,7 @@ export function markdownReport(c: Calibration, command: string): string {
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
   const tcp = tcpCountersTable(c.tcp);
   return [
-    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''}${c.busyCores > 0 ? `, ${c.busyCores} busy cores` : ''})`,
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''}${c.busyCores > 0 ? `, ${c.busyCores} busy core${c.busyCores === 1 ? '' : 's'}` : ''})`,
     '',
     `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
       + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `
