@@ -97,6 +97,43 @@ export function dfgetPieceEvents(logsDir: string, name: string): DfgetPieceEvent
   return events;
 }
 
+/** A fetch of host `name` that ended with its piece received: when it was asked for, from where, and when it was in. */
+export interface DfgetFetch { piece: number; startMs: number; endMs: number; address: string; port: number }
+
+/** Host `name`'s fetches that ended with their piece received, each paired with its request (dfgetPieceEvents). */
+export function dfgetFetches(logsDir: string, name: string): DfgetFetch[] {
+  const open = new Map<number, Extract<DfgetPieceEvent, { kind: 'fetch' }>>();
+  const fetches: DfgetFetch[] = [];
+  for (const event of dfgetPieceEvents(logsDir, name)) {
+    if (event.kind === 'fetch') {
+      open.set(event.piece, event);
+      continue;
+    }
+    const request = open.get(event.piece);
+    if (!request) continue;
+    open.delete(event.piece);
+    fetches.push({ piece: event.piece, startMs: request.atMs, endMs: event.atMs, address: request.address, port: request.port });
+  }
+  return fetches;
+}
+
+/** Total length of the union of [start, end] intervals. */
+export function unionMs(intervals: ReadonlyArray<readonly [number, number]>): number {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let start = -Infinity;
+  let end = -Infinity;
+  for (const [a, b] of sorted) {
+    if (a > end) {
+      if (end > start) total += end - start;
+      start = a;
+      end = b;
+    } else end = Math.max(end, b);
+  }
+  if (end > start) total += end - start;
+  return total;
+}
+
 /** The live run's timeline from the dfget logs in `logsDir` (h<i>-dfclient.log) and the origin's samples. */
 export function liveTimeline(plan: TestbedPlan, live: LiveResult, logsDir: string): RunTimeline {
   const pieces = planPieces(plan.scenario.fileSizeBytes, configOrThrow(plan.scenario.core).pieceSizeBytes);

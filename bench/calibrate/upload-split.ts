@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UPLOAD_TIMING_PREFIX } from '../../transport/uploader/piece-server.ts';
 import type { TestbedPlan } from './plan.ts';
-import { dfgetPieceEvents } from './timeline.ts';
+import { dfgetFetches, unionMs, type DfgetFetch } from './timeline.ts';
 
 export interface UploadSplit {
   /** Peer fetches joined to their uploader's line. */
@@ -71,37 +71,24 @@ export function liveUploadSplit(plan: TestbedPlan, logsDir: string): UploadSplit
   let runStartMs = Infinity;
   let runEndMs = -Infinity;
   for (const host of plan.hosts) {
-    const open = new Map<number, { atMs: number; addr: string }>();
-    for (const event of dfgetPieceEvents(logsDir, host.name)) {
-      if (event.kind === 'fetch') {
-        open.set(event.piece, { atMs: event.atMs, addr: `${event.address}:${event.port}` });
-        runStartMs = Math.min(runStartMs, event.atMs);
-        continue;
-      }
-      runEndMs = Math.max(runEndMs, event.atMs);
-      const request = open.get(event.piece);
-      open.delete(event.piece);
-      const served = request ? byAddr.get(request.addr) : undefined;
-      if (!request || !served) continue;
-      // The uploader's line for this piece that falls between the request and the arrival, earliest first.
-      let match: Served | null = null;
-      for (const s of served) {
-        if (s.used || s.piece !== event.piece || s.handOffMs < request.atMs || s.handOffMs > event.atMs) continue;
-        if (!match || s.handOffMs < match.handOffMs) match = s;
-      }
+    for (const fetch of dfgetFetches(logsDir, host.name)) {
+      runStartMs = Math.min(runStartMs, fetch.startMs);
+      runEndMs = Math.max(runEndMs, fetch.endMs);
+      const addr = `${fetch.address}:${fetch.port}`;
+      const served = byAddr.get(addr);
+      const match = served ? servedLineOf(served, fetch) : null;
       if (!match) continue;
-      match.used = true;
       const servingMs = match.readMs + match.tokensMs + match.toKernelMs;
-      sums.beforeServingMs += match.handOffMs - servingMs - request.atMs;
+      sums.beforeServingMs += match.handOffMs - servingMs - fetch.startMs;
       sums.readMs += match.readMs;
       sums.tokensMs += match.tokensMs;
       sums.toKernelMs += match.toKernelMs;
-      sums.afterHandOffMs += event.atMs - match.handOffMs;
-      sums.totalMs += event.atMs - request.atMs;
+      sums.afterHandOffMs += fetch.endMs - match.handOffMs;
+      sums.totalMs += fetch.endMs - fetch.startMs;
       fetches++;
-      const intervals = inFlight.get(request.addr) ?? [];
-      intervals.push([match.handOffMs - match.toKernelMs, event.atMs]);
-      inFlight.set(request.addr, intervals);
+      const intervals = inFlight.get(addr) ?? [];
+      intervals.push([match.handOffMs - match.toKernelMs, fetch.endMs]);
+      inFlight.set(addr, intervals);
     }
   }
   const runMs = runEndMs - runStartMs;
@@ -116,19 +103,13 @@ export function liveUploadSplit(plan: TestbedPlan, logsDir: string): UploadSplit
   };
 }
 
-/** Total length of the union of [start, end] intervals. */
-export function unionMs(intervals: Array<[number, number]>): number {
-  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
-  let total = 0;
-  let start = -Infinity;
-  let end = -Infinity;
-  for (const [a, b] of sorted) {
-    if (a > end) {
-      if (end > start) total += end - start;
-      start = a;
-      end = b;
-    } else end = Math.max(end, b);
+/** The uploader's unused line for the fetch's piece that falls between its request and its arrival, earliest first; marked used. */
+function servedLineOf(served: Served[], fetch: DfgetFetch): Served | null {
+  let match: Served | null = null;
+  for (const s of served) {
+    if (s.used || s.piece !== fetch.piece || s.handOffMs < fetch.startMs || s.handOffMs > fetch.endMs) continue;
+    if (!match || s.handOffMs < match.handOffMs) match = s;
   }
-  if (end > start) total += end - start;
-  return total;
+  if (match) match.used = true;
+  return match;
 }

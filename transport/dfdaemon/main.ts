@@ -61,7 +61,7 @@ try {
   uploader = await startUploader({
     homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
     totalLimitBytesPerSec: config.totalLimitBytesPerSec, dataLimit: config.dataLimit,
-    // (No per-piece timings here: the hosted uploader logs at dfdaemon's levels, which have no debug.)
+    // dfdaemon's log has no debug level: the uploader's per-piece debug lines are dropped.
     log: (level, message) => { if (level !== 'debug') log(level, `uploader: ${message}`); },
     // The fault is logged; a mirror whose uploader stopped would serve blobs but never seed them.
     onFault: () => void shutdown('uploader fault', 1),

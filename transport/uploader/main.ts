@@ -62,7 +62,6 @@ try {
     idleExitMs: parseDurationMs(opts.idleExit),
     dataLimit: diskLimitOrThrow(opts.dataMax),
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
-    uploadTimings: opts.logLevel === 'debug',
     log,
     onIdleExit: () => process.exit(0),
     onFault: () => process.exit(1),

@@ -41,11 +41,11 @@ export interface PieceServerOptions {
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads: boolean;
   /**
-   * Log a debug line per served piece with where its serving time went: reading it, waiting for
-   * the TX bucket's tokens, handing the frame to the kernel (`npm run calibrate` splits peer
-   * fetches with them: bench/calibrate/upload-split.ts).
+   * Where messages go. A served piece is logged at debug with where its serving time went: reading
+   * it, waiting for the TX bucket's tokens, handing the frame to the kernel (`npm run calibrate`
+   * splits peer fetches with them: bench/calibrate/upload-split.ts); the logger drops debug lines
+   * unless asked for them (the uploader's `--log-level debug`).
    */
-  uploadTimings?: boolean;
   log: UploaderLog;
   /** The core unlisted a task nobody asked for: stop offering it elsewhere too. */
   onUnlisted(taskId: string): void;
@@ -65,7 +65,7 @@ export interface PieceServerStats {
 
 type ServedTask = { fileName: string; handle: Promise<fs.FileHandle | null> | null; outputStamp?: OutputStamp } & TaskLayout;
 
-/** Start of a served piece's debug line (uploadTimings); bench/calibrate/upload-split.ts reads them. */
+/** Start of a served piece's debug line; bench/calibrate/upload-split.ts reads them. */
 export const UPLOAD_TIMING_PREFIX = 'served piece ';
 
 /** Frame buffers retained for reuse: a few uploads of the largest pieces. */
@@ -238,11 +238,9 @@ export class PieceServer {
       const ws = this.plane.socket(connId);
       if (!ws) return;
       await new Promise<void>((resolve) => ws.send(frame!.subarray(0, prefix.length + sizeBytes), { binary: true }, () => resolve()));
-      if (this.opts.uploadTimings) {
-        const ms = (from: number, to: number): string => (to - from).toFixed(1);
-        this.opts.log('debug', `${UPLOAD_TIMING_PREFIX}${piece} of ${taskId.slice(0, 12)} to ${connId}: read ${ms(startedMs, readMs)} ms, `
-          + `tokens ${ms(readMs, tokensMs)} ms, to the kernel ${ms(tokensMs, performance.now())} ms`);
-      }
+      const ms = (from: number, to: number): string => (to - from).toFixed(1);
+      this.opts.log('debug', `${UPLOAD_TIMING_PREFIX}${piece} of ${taskId.slice(0, 12)} to ${connId}: read ${ms(startedMs, readMs)} ms, `
+        + `tokens ${ms(readMs, tokensMs)} ms, to the kernel ${ms(tokensMs, performance.now())} ms`);
       this.servedPieces++;
       this.servedBytes += sizeBytes;
     } catch (err) {

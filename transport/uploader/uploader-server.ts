@@ -60,8 +60,6 @@ export interface UploaderOptions {
   dataLimit?: DiskLimit;
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads?: boolean;
-  /** Log a debug line per served piece with its timings (PieceServerOptions.uploadTimings). */
-  uploadTimings?: boolean;
   log?: UploaderLog;
   /** The core asked to exit after being idle; the lock is already released. */
   onIdleExit?: () => void;
@@ -124,7 +122,7 @@ class UploaderServer implements UploaderHandle {
     this.log = opts.log ?? (() => {});
     this.pieces = new PieceServer({
       dataDir: this.dataDir, config: this.configFor(opts.settings ?? DEFAULT_PEER_SETTINGS),
-      txBucket: new TokenBucket(opts.totalLimitBytesPerSec ?? 0), corruptUploads: opts.corruptUploads ?? false, uploadTimings: opts.uploadTimings ?? false, log: this.log,
+      txBucket: new TokenBucket(opts.totalLimitBytesPerSec ?? 0), corruptUploads: opts.corruptUploads ?? false, log: this.log,
       onUnlisted: (taskId) => this.seeder.unseed(taskId),
       onIdle: () => {
         this.log('info', 'idle: exiting');

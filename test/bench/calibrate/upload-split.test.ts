@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { calibrationScenario, planTestbed } from '../../../bench/calibrate/plan.ts';
-import { liveUploadSplit, unionMs } from '../../../bench/calibrate/upload-split.ts';
+import { unionMs } from '../../../bench/calibrate/timeline.ts';
+import { liveUploadSplit } from '../../../bench/calibrate/upload-split.ts';
 
 const at = (ms: number): string => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 const serving = (ms: number, addr: string): string => `${at(ms)} info uploader[7] uploader pid 7 serving ${addr}; until a supernode's settings arrive, ...`;

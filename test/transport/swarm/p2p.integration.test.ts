@@ -17,8 +17,8 @@ test('8 dfget share one 64 MiB file: exact bytes, about one copy from the origin
   await Swarm.run(async (swarm) => {
     const url = await swarm.serveRandom('/blob.bin', FILE_BYTES);
     const supernode = await swarm.startSupernode();
-    const runs = await Promise.all(Array.from({ length: HOSTS }, (_, i) =>
-      swarm.dfget(swarm.newHome(`host${i}`), url, [supernode.addr])));
+    const homes = Array.from({ length: HOSTS }, (_, i) => swarm.newHome(`host${i}`));
+    const runs = await Promise.all(homes.map((home) => swarm.dfget(home, url, [supernode.addr])));
     const results = await Promise.all(runs.map((r) => r.result));
     for (const run of runs) assert.is(await swarm.fileDigest(run.output), swarm.contentDigest, `${run.output} has the source's bytes`);
     const originBytes = swarm.origin.bytesSentFor('/blob.bin');
@@ -29,6 +29,8 @@ test('8 dfget share one 64 MiB file: exact bytes, about one copy from the origin
       + `from the supernode ${(100 * (1 - peerShare)).toFixed(1)}%; slowest host ${Math.max(...results.map((r) => r.elapsedMs))} ms`);
     assert.ok(originBytes <= 1.05 * FILE_BYTES, `origin sent ${originBytes} bytes, more than 1.05 copies`);
     assert.ok(peerShare > 0.5, `only ${(100 * peerShare).toFixed(1)}% of piece bytes came from peers`);
+    // The uploaders dfget started (default --log-level info) served those pieces without their per-piece debug lines.
+    for (const home of homes) assert.not.match(swarm.logOf(home), / debug uploader\[/, `${home}: an uploader logged at debug`);
   });
 });
 
