@@ -12,8 +12,8 @@
  * Targets: 10,000 hosts x 1 GiB with seed defaults <= 30 s wall; tuned <= 90 s wall and
  * efficiency >= 0.90; 100,000 hosts x 1 GiB within 8 GiB of memory. Wall time depends on what
  * else the machine runs, so CPU time and events per CPU second are printed beside it.
- * Children run with --max-semi-space-size=64: the run allocates many short-lived messages, and a
- * larger young generation cut a 10,000-host run by about a fifth (34 s -> 27.5 s at 128 MiB).
+ * Children run with the simulator's young generation (sim/heap.ts, SIM_SEMI_SPACE_FLAG): the run
+ * allocates many short-lived messages, and a larger young generation lets them die young.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { getHeapStatistics } from 'node:v8';
 import { stringify } from 'csv-stringify/sync';
 import type { CoreConfig } from '../core/config.ts';
 import { parseBytes, formatBytes } from '../core/units.ts';
+import { SIM_SEMI_SPACE_FLAG } from '../sim/heap.ts';
 
 /** The best settings of `npm run notebook -- scale` (its sweep at 2,000 hosts). */
 export const TUNED: Partial<CoreConfig> = { pieceSizeBytes: 2 * 1024 * 1024, piecesPerPull: 4, peerDownLimit: 4, peerUpLimit: 4 };
@@ -99,7 +100,7 @@ function parent(runs: string[]): void {
       throw new Error(`bad run "${run}": expected hosts:fileSize[:defaults|tuned] like 1000:1GiB or 10000:1GiB:tuned`);
     }
     process.stderr.write(`bench:sim: ${hosts} hosts x ${formatBytes(fileSizeBytes)}, ${settings} ... `);
-    const child = spawnSync(process.execPath, ['--max-old-space-size=7600', '--max-semi-space-size=64', '--import', 'tsx',
+    const child = spawnSync(process.execPath, ['--max-old-space-size=7600', SIM_SEMI_SPACE_FLAG, '--import', 'tsx',
       fileURLToPath(import.meta.url), '--child', String(hosts), String(fileSizeBytes), settings], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (child.status !== 0) {
       process.stderr.write('failed\n');

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { SIM_YOUNG_GENERATION_MB } from './heap.ts';
 import { stringify } from 'csv-stringify/sync';
 import type { CoreConfig } from '../core/config.ts';
 import { makeConfig } from '../core/config.ts';
@@ -92,7 +93,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
   let next = 0;
   let finished = 0;
   await Promise.all(Array.from({ length: workerCount }, () => new Promise<void>((resolve, reject) => {
-    const worker = new Worker(WORKER_BOOT, { eval: true });
+    const worker = new Worker(WORKER_BOOT, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB } });
     let current = -1;
     const feed = () => {
       if (next >= points.length) {
