@@ -21,7 +21,7 @@ import { Launcher } from './launcher.ts';
 import type { StartMode } from './host-process.ts';
 import { checkLinks, type LinkCheck } from './link-check.ts';
 import { runLive } from './live-run.ts';
-import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces } from './netns.ts';
+import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces, type QueueMode } from './netns.ts';
 import { calibrationScenario, planTestbed, type TestbedPlan } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
@@ -46,6 +46,7 @@ interface CliOptions {
   start: StartMode;
   sysctl: string[];
   gsoMaxSegs: string;
+  queues: QueueMode;
   direct: boolean;
   busyCores: string;
 }
@@ -95,6 +96,9 @@ function buildProgram(): Command {
       + 'or "net.ipv4.tcp_wmem=4096 1048576 4194304" (for experiments)', [])
     .option('--gso-max-segs <n>', 'netns shape: the largest packet a node\'s TCP hands its link, in segments (0 = the kernel\'s 64 KiB); '
       + 'a shaped queue drops such a packet whole (for experiments, see bench/calibrate/README.md finding 13)', '0')
+    .addOption(new Option('--queues <mode>', 'netns shape: fifo: every shaped link one queue, as a plain switch port; small-first: packets under '
+      + '1 KiB (ACKs, piece requests, most control messages) go ahead of the data queued on the link, as a host\'s fq_codel lets sparse '
+      + 'flows pass (for experiments, see bench/calibrate/README.md finding 15)').choices(['fifo', 'small-first']).default('fifo'))
     .option('--busy-cores <n>', 'keep n CPUs busy during the live run (spinning processes at normal priority): '
       + 'if the run does not slow down, its time is not bound by CPU', '0')
     .option('--direct', 'after the swarm, every host also pulls the file straight from the origin (curl) on the same links: the baseline', false)
@@ -146,6 +150,7 @@ async function parseRequest(argv: string[]): Promise<Request | number> {
   if (shape === 'app' && opts.sysctl.length > 0) return usage('--sysctl needs --shape netns (the app shape runs in this machine\'s own network)');
   if (!/^\d+$/.test(opts.gsoMaxSegs) || Number(opts.gsoMaxSegs) > 65535) return usage(`--gso-max-segs: expected a whole number of segments (0 = the kernel's default), got "${opts.gsoMaxSegs}"`);
   if (shape === 'app' && opts.gsoMaxSegs !== '0') return usage('--gso-max-segs needs --shape netns');
+  if (shape === 'app' && opts.queues !== 'fifo') return usage('--queues needs --shape netns');
   if (!/^\d+$/.test(opts.busyCores) || Number(opts.busyCores) > MAX_BUSY_CORES) return usage(`--busy-cores: expected a whole number up to ${MAX_BUSY_CORES}, got "${opts.busyCores}"`);
   if (!opts.shape && unavailable) log(`using --shape app: the netns testbed cannot run here (${unavailable})`);
   return { opts, scenario, shape, timeoutMs };
@@ -176,7 +181,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
   try {
     if (shape === 'netns') {
       await removeStaleNamespaces(log);
-      testbed = await NetnsTestbed.create(plan, log, { sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs) });
+      testbed = await NetnsTestbed.create(plan, log, { sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs), queues: opts.queues });
       log(`testbed up: ${plan.hosts.length + plan.supernodes.length + 2} namespaces, cross-IDC delay by ${testbed.delayMode}`);
     }
     if (abort.signal.aborted) throw new Error('interrupted');
@@ -193,7 +198,7 @@ async function calibrate({ opts, scenario, shape, timeoutMs }: Request, command:
     const timelines = { sim: simTimeline, live: liveTimeline(plan, live, join(outDir, 'logs')) };
     const setup = {
       shape, start: opts.start, delayMode: testbed?.delayMode ?? 'none (app shape)', delayHub, links, sysctls: opts.sysctl, gsoMaxSegs: Number(opts.gsoMaxSegs),
-      busyCores: Number(opts.busyCores),
+      queues: opts.queues, busyCores: Number(opts.busyCores),
     };
     const calibration = compare(plan, sim, live, setup, timelines);
     calibration.variants = simulateVariants(scenario, calibration.live.completionMs);

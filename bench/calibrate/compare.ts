@@ -11,11 +11,12 @@ import { percentiles, type Percentiles, type StrategyResult } from '../../sim/re
 import type { CpuSummary } from './cpu-sampler.ts';
 import type { LinkCheck } from './link-check.ts';
 import type { LiveResult } from './live-run.ts';
-import type { DelayHubStats } from './netns.ts';
+import type { DelayHubStats, QueueMode } from './netns.ts';
 import type { PieceTimeRow } from './piece-times.ts';
 import type { TestbedPlan } from './plan.ts';
 import type { SourceUseRow } from './source-use.ts';
 import type { RoleTcpCounters } from './tcp-counters.ts';
+import { downlinkUse, type DownlinkUse } from './downlink-use.ts';
 import type { UploadSplit } from './upload-split.ts';
 import { summarizeTimeline, type RunTimeline, type TimelineSummary } from './timeline.ts';
 import type { VariantResult } from './variants.ts';
@@ -52,6 +53,8 @@ export interface Calibration {
   sysctls: string[];
   /** The testbed's --gso-max-segs (0 = the kernel's default). */
   gsoMaxSegs: number;
+  /** The testbed's --queues. */
+  queues: QueueMode;
   /** Processes kept spinning during the live run (--busy-cores), 0 = none. */
   busyCores: number;
   hosts: number;
@@ -79,6 +82,8 @@ export interface Calibration {
   uploadSplit: UploadSplit | null;
   /** What TCP went through on the testbed's links (netns shape; null in the app shape): tcp-counters.ts. */
   tcp: RoleTcpCounters[] | null;
+  /** How busy the hosts' downlinks were from start to done, both ways (downlink-use.ts; netns shape only). */
+  downlinkUse: DownlinkUse | null;
   /** The direct-pull baseline (--direct): every host from the origin with curl, on the same links; null without it. */
   direct: DirectFigures | null;
   perHost: HostRow[];
@@ -108,6 +113,7 @@ export interface RunSetup {
   /** sysctl settings applied in every node's namespace. */
   sysctls: string[];
   gsoMaxSegs: number;
+  queues: QueueMode;
   /** Processes kept spinning during the live run (--busy-cores), 0 = none. */
   busyCores: number;
 }
@@ -139,7 +145,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     fromPeersBytes: live.hosts.reduce((sum, h) => sum + h.fromPeersBytes, 0),
   };
   return {
-    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, gsoMaxSegs: setup.gsoMaxSegs, busyCores: setup.busyCores, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
+    scenario: plan.scenario.name, seed: plan.scenario.seed, shape: setup.shape, start: setup.start, sysctls: setup.sysctls, gsoMaxSegs: setup.gsoMaxSegs, queues: setup.queues, busyCores: setup.busyCores, hosts: plan.hosts.length, fileSizeBytes: plan.scenario.fileSizeBytes,
     lowerBoundMs: plan.world.lowerBoundMs, sim: simFigures, live: liveFigures,
     errorPercent: {
       p50: errorPercent(liveFigures.completionMs.p50, simFigures.completionMs.p50),
@@ -165,6 +171,7 @@ export function compare(plan: TestbedPlan, sim: StrategyResult, live: LiveResult
     sourceUse: [],
     uploadSplit: null,
     tcp: live.tcp,
+    downlinkUse: downlinkUse(perHost, plan.scenario.fileSizeBytes, plan.scenario.goodput, live.tcp?.find((r) => r.role === 'hosts')?.linkBytesDown ?? null),
     direct: directFigures(live, liveFigures.completionMs.max, plan.world.lowerBoundMs),
     perHost,
   };

@@ -48,7 +48,19 @@ export interface TestbedOptions {
    * (bench/calibrate/README.md, finding 13); smaller packets cost the testbed's CPU more.
    */
   gsoMaxSegs: number;
+  /** How each shaped link queues (`--queues`): one FIFO, or small packets ahead of the data. */
+  queues: QueueMode;
 }
+
+/**
+ * `fifo`: every shaped link one byte-limited queue, as a plain switch port. `small-first`: packets
+ * under SMALL_PACKET_BYTES (ACKs, piece requests, most control messages) in a queue of their own
+ * that the link serves first, the rest as before — what a host's fq_codel does for sparse flows,
+ * approximated with htb and a u32 filter (this kernel has no fq_codel).
+ */
+export type QueueMode = 'fifo' | 'small-first';
+/** IPv4 total length below which `small-first` queues a packet ahead (a full-size segment is 1500 bytes). */
+const SMALL_PACKET_BYTES = 1024;
 
 /** What delay-hub.py forwarded, and how late against the delay it was asked for. */
 export interface DelayHubStats {
@@ -111,7 +123,7 @@ export class NetnsTestbed {
 
   /** Build the whole testbed; on any failure, remove what was built and rethrow. */
   static async create(plan: TestbedPlan, log: (message: string) => void, options: Partial<TestbedOptions> = {}): Promise<NetnsTestbed> {
-    const testbed = new NetnsTestbed(plan, log, { sysctls: [], gsoMaxSegs: 0, ...options });
+    const testbed = new NetnsTestbed(plan, log, { sysctls: [], gsoMaxSegs: 0, queues: 'fifo', ...options });
     try {
       await testbed.build();
     } catch (err) {
@@ -183,8 +195,8 @@ export class NetnsTestbed {
       await this.ip(ns, 'link', 'set', 'dev', 'eth0', 'gso_max_segs', String(this.options.gsoMaxSegs));
     }
     for (const setting of this.options.sysctls) await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', setting]);
-    await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0);
-    await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0);
+    await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0, this.options.queues);
+    await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0, this.options.queues);
   }
 
   /** Star of IDC bridges around bridge `wan`, each arm adding half of `delayMs` per direction; or the delay hub. */
@@ -244,23 +256,38 @@ export class NetnsTestbed {
   }
 }
 
-/** htb at the rate; netem (delay) or a byte-limited fifo as its queue. */
-async function shapeLink(ns: string, dev: string, rateBytesPerSec: number, delayMs: number): Promise<void> {
-  const bits = `${Math.round(rateBytesPerSec * 8)}bit`;
+/**
+ * htb at the rate; netem (delay) or a byte-limited fifo as its queue; with `small-first`, two such
+ * queues under it, small packets' served first (each may use the whole rate; the data's is
+ * guaranteed 90 % of it, so small packets cannot starve it).
+ */
+async function shapeLink(ns: string, dev: string, rateBytesPerSec: number, delayMs: number, queues: QueueMode): Promise<void> {
+  const bits = (share: number): string => `${Math.round(rateBytesPerSec * 8 * share)}bit`;
   const queueBytes = Math.max(MIN_QUEUE_BYTES, Math.round(rateBytesPerSec * QUEUE_MS / 1000));
   const tc = (...args: string[]): Promise<string> => run(['tc', '-n', ns, ...args]);
-  try {
-    await tc('qdisc', 'add', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '1');
-    await tc('class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', bits, 'ceil', bits, 'quantum', '60000');
+  const leaf = async (classId: string, handle: string): Promise<void> => {
     if (delayMs > 0) {
       // netem's limit counts packets and also holds the ones in flight for the delay.
       const packets = Math.ceil((queueBytes + rateBytesPerSec * delayMs / 1000) / 1500) + 100;
-      await tc('qdisc', 'add', 'dev', dev, 'parent', '1:1', 'handle', '10:', 'netem', 'delay', `${delayMs}ms`, 'limit', String(packets));
+      await tc('qdisc', 'add', 'dev', dev, 'parent', classId, 'handle', handle, 'netem', 'delay', `${delayMs}ms`, 'limit', String(packets));
     } else {
-      await tc('qdisc', 'add', 'dev', dev, 'parent', '1:1', 'handle', '10:', 'bfifo', 'limit', String(queueBytes));
+      await tc('qdisc', 'add', 'dev', dev, 'parent', classId, 'handle', handle, 'bfifo', 'limit', String(queueBytes));
     }
+  };
+  try {
+    const smallFirst = queues === 'small-first';
+    await tc('qdisc', 'add', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', smallFirst ? '3' : '1');
+    await tc('class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', bits(1), 'ceil', bits(1), 'quantum', '60000');
+    if (!smallFirst) return await leaf('1:1', '10:');
+    await tc('class', 'add', 'dev', dev, 'parent', '1:1', 'classid', '1:2', 'htb', 'rate', bits(0.1), 'ceil', bits(1), 'prio', '0', 'quantum', '60000');
+    await tc('class', 'add', 'dev', dev, 'parent', '1:1', 'classid', '1:3', 'htb', 'rate', bits(0.9), 'ceil', bits(1), 'prio', '1', 'quantum', '60000');
+    await leaf('1:2', '20:');
+    await leaf('1:3', '30:');
+    // IPv4 total length (bytes 2-3 of the header) below SMALL_PACKET_BYTES, a power of two: its high bits are 0.
+    const mask = `0x${(0x10000 - SMALL_PACKET_BYTES).toString(16)}`;
+    await tc('filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'u16', '0x0000', mask, 'at', '2', 'flowid', '1:2');
   } catch (err) {
-    if (err instanceof CommandError) throw new Error(`cannot shape ${dev} in ${ns} to ${bits}/s: ${err.message}`);
+    if (err instanceof CommandError) throw new Error(`cannot shape ${dev} in ${ns} to ${bits(1)}/s: ${err.message}`);
     throw err;
   }
 }

@@ -106,6 +106,8 @@ function timelineTable(c: Calibration): string {
     row('pieces from the supernode / from peers', (t) => `${t.piecesFromSupernode} / ${t.piecesFromPeers}`),
     `| per-piece overhead: a piece fetched alone, beyond its bytes at the link's payload rate (median) | ${c.timeline.sim.pieceOverheadMs.toFixed(0)} ms (hosts.pieceOverheadMs) | `
       + `${Number.isNaN(c.timeline.live.pieceOverheadMs) ? '-' : `${c.timeline.live.pieceOverheadMs.toFixed(0)} ms`} |`,
+    ...(c.downlinkUse ? [`| host downlinks busy, each from its host's start to done (wire bytes over the link's rate; live: all that tc sent, the file's bytes alone in brackets) | `
+      + `${c.downlinkUse.simPercent.toFixed(0)} % | ${c.downlinkUse.livePercent.toFixed(0)} % (${c.downlinkUse.liveFilePercent.toFixed(0)} %) |`] : []),
   ].join('\n');
 }
 
@@ -146,7 +148,7 @@ export function markdownReport(c: Calibration, command: string): string {
     + `${h.errorPercent === null ? '-' : signed(h.errorPercent)} | ${h.startupMs === null ? '-' : seconds(h.startupMs)} | ${h.digestOk ? 'ok' : 'BAD'} |`);
   const tcp = tcpCountersTable(c.tcp);
   return [
-    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''}${c.busyCores > 0 ? `, ${c.busyCores} busy core${c.busyCores === 1 ? '' : 's'}` : ''})`,
+    `# Calibration: ${c.scenario} (${c.shape} shape, ${c.start} start, seed ${c.seed}${c.sysctls.length > 0 ? `, ${c.sysctls.join(' ')}` : ''}${c.gsoMaxSegs > 0 ? `, gso_max_segs ${c.gsoMaxSegs}` : ''}${c.queues !== 'fifo' ? `, ${c.queues} queues` : ''}${c.busyCores > 0 ? `, ${c.busyCores} busy core${c.busyCores === 1 ? '' : 's'}` : ''})`,
     '',
     `${c.hosts} hosts × ${formatBytes(c.fileSizeBytes)}; fluid lower bound T_min = ${seconds(c.lowerBoundMs)} s. `
       + `Live: ${c.liveChecks.hostsDone}/${c.hosts} hosts done, ${c.liveChecks.digestsOk}/${c.hosts} outputs match the origin's SHA-256, `

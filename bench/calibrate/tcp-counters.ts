@@ -23,6 +23,10 @@ export interface TcpCounters {
   queueDropsUp: number;
   /** Packets dropped by the node's download queue. */
   queueDropsDown: number;
+  /** Bytes the node's upload link carried (what its shaped queue sent: every packet's headers and retransmissions included). */
+  linkBytesUp: number;
+  /** Bytes the node's download link carried. */
+  linkBytesDown: number;
 }
 
 /** One row of the report: a role (origin, sn0, hosts) and its nodes' counters summed. */
@@ -31,7 +35,7 @@ export interface RoleTcpCounters extends TcpCounters {
   nodes: number;
 }
 
-const ZERO: TcpCounters = { segmentsSent: 0, segmentsRetransmitted: 0, timeouts: 0, lossProbes: 0, queueDropsUp: 0, queueDropsDown: 0 };
+const ZERO: TcpCounters = { segmentsSent: 0, segmentsRetransmitted: 0, timeouts: 0, lossProbes: 0, queueDropsUp: 0, queueDropsDown: 0, linkBytesUp: 0, linkBytesDown: 0 };
 
 /**
  * The values of one protocol's lines in /proc/net/snmp or /proc/net/netstat: a header line
@@ -51,11 +55,15 @@ export function parseProcNet(text: string, protocol: string): Map<string, number
   return out;
 }
 
-/** Drops of the root qdisc in `tc -s -j qdisc show dev X` output (0 when it has none). */
-export function parseQdiscDrops(json: string): number {
-  const qdiscs = JSON.parse(json) as { root?: boolean; drops?: number }[];
+/**
+ * Drops and bytes sent of the root qdisc in `tc -s -j qdisc show dev X` output (0 when it has
+ * none). tc counts a GSO packet's bytes as the segments it becomes on the wire, headers included.
+ */
+export function parseQdiscStats(json: string): { drops: number; bytes: number } {
+  const qdiscs = JSON.parse(json) as { root?: boolean; drops?: number; bytes?: number }[];
   if (!Array.isArray(qdiscs)) throw new Error('tc -j printed no list of qdiscs');
-  return qdiscs.find((q) => q.root)?.drops ?? 0;
+  const root = qdiscs.find((q) => q.root);
+  return { drops: root?.drops ?? 0, bytes: root?.bytes ?? 0 };
 }
 
 /** The node's counters now. `ns` is its namespace, `switchNs` holds its port named after it. */
@@ -67,13 +75,17 @@ export async function readTcpCounters(ns: string, switchNs: string, node: Testbe
   ]);
   const tcp = parseProcNet(proc, 'Tcp');
   const ext = parseProcNet(proc, 'TcpExt');
+  const upQueue = parseQdiscStats(up);
+  const downQueue = parseQdiscStats(down);
   return {
     segmentsSent: tcp.get('OutSegs') ?? 0,
     segmentsRetransmitted: tcp.get('RetransSegs') ?? 0,
     timeouts: ext.get('TCPTimeouts') ?? 0,
     lossProbes: ext.get('TCPLossProbes') ?? 0,
-    queueDropsUp: parseQdiscDrops(up),
-    queueDropsDown: parseQdiscDrops(down),
+    queueDropsUp: upQueue.drops,
+    queueDropsDown: downQueue.drops,
+    linkBytesUp: upQueue.bytes,
+    linkBytesDown: downQueue.bytes,
   };
 }
 
@@ -85,6 +97,8 @@ function combine(a: TcpCounters, b: TcpCounters, sign: 1 | -1): TcpCounters {
     lossProbes: a.lossProbes + sign * b.lossProbes,
     queueDropsUp: a.queueDropsUp + sign * b.queueDropsUp,
     queueDropsDown: a.queueDropsDown + sign * b.queueDropsDown,
+    linkBytesUp: a.linkBytesUp + sign * b.linkBytesUp,
+    linkBytesDown: a.linkBytesDown + sign * b.linkBytesDown,
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Role } from '../../../bench/calibrate/plan.ts';
-import { countersByRole, parseProcNet, parseQdiscDrops, tcpCountersTable, type NodeTcpCounters, type TcpCounters } from '../../../bench/calibrate/tcp-counters.ts';
+import { countersByRole, parseProcNet, parseQdiscStats, tcpCountersTable, type NodeTcpCounters, type TcpCounters } from '../../../bench/calibrate/tcp-counters.ts';
 
 const SNMP = `Ip: Forwarding DefaultTTL InReceives
 Ip: 1 64 1200
@@ -25,16 +25,16 @@ test('parseProcNet pairs each header line with its value line', () => {
   assert.is(parseProcNet('', 'Tcp').size, 0);
 });
 
-test('parseQdiscDrops reads the root qdisc of tc -s -j', () => {
-  const json = '[{"kind":"htb","handle":"1:","root":true,"drops":85,"packets":25645},'
-    + '{"kind":"bfifo","handle":"10:","parent":"1:1","drops":85,"packets":25644}]';
-  assert.is(parseQdiscDrops(json), 85);
-  assert.is(parseQdiscDrops('[{"kind":"noqueue","handle":"0:","parent":"ffff:"}]'), 0);
-  assert.throws(() => parseQdiscDrops('{}'), /no list/);
+test('parseQdiscStats reads the root qdisc of tc -s -j', () => {
+  const json = '[{"kind":"htb","handle":"1:","root":true,"bytes":38712345,"drops":85,"packets":25645},'
+    + '{"kind":"bfifo","handle":"10:","parent":"1:1","bytes":38710831,"drops":85,"packets":25644}]';
+  assert.equal(parseQdiscStats(json), { drops: 85, bytes: 38712345 });
+  assert.equal(parseQdiscStats('[{"kind":"noqueue","handle":"0:","parent":"ffff:"}]'), { drops: 0, bytes: 0 });
+  assert.throws(() => parseQdiscStats('{}'), /no list/);
 });
 
 const counters = (segmentsSent: number, segmentsRetransmitted: number, timeouts = 0): TcpCounters =>
-  ({ segmentsSent, segmentsRetransmitted, timeouts, lossProbes: 0, queueDropsUp: timeouts, queueDropsDown: 0 });
+  ({ segmentsSent, segmentsRetransmitted, timeouts, lossProbes: 0, queueDropsUp: timeouts, queueDropsDown: 0, linkBytesUp: 1500 * segmentsSent, linkBytesDown: 100 * segmentsSent });
 
 test('countersByRole subtracts the first reading and sums the hosts', () => {
   const node = (role: Role, name: string): { role: Role; name: string } => ({ role, name });
