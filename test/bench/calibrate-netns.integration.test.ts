@@ -52,11 +52,17 @@ if (unavailable) {
     await run(['ip', 'netns', 'add', stale]);
     const out = mkdtempSync(join(tmpdir(), 'calibrate-netns-'));
     try {
-      const calibrate = startCalibrate(['--scenario', 'calibration-two-idc', '--hosts', '2', '--file-size', '8MiB', '--shape', 'netns', '--gso-max-segs', '8', '--json', '--out', out]);
+      const calibrate = startCalibrate(['--scenario', 'calibration-two-idc', '--hosts', '2', '--file-size', '8MiB', '--shape', 'netns', '--gso-max-segs', '8',
+        '--queues', 'small-first', '--json', '--out', out]);
       assert.is(await calibrate.exited, 0, calibrate.stderr());
       const report = JSON.parse(calibrate.stdout());
       assert.is(report.shape, 'netns');
       assert.is(report.gsoMaxSegs, 8);
+      assert.is(report.queues, 'small-first');
+      // The hosts' download queues sent the file's bytes (tc's counters, both classes of each link).
+      const downlinks = report.downlinkUse as { simPercent: number; livePercent: number; liveFilePercent: number };
+      assert.ok(downlinks.liveFilePercent > 0 && downlinks.livePercent >= 0.9 * downlinks.liveFilePercent && downlinks.livePercent < 110, JSON.stringify(downlinks));
+      assert.ok(downlinks.simPercent > 0 && downlinks.simPercent <= 100, JSON.stringify(downlinks));
       // TCP counters of the run itself: the origin sent the 8 MiB file once (at least a segment per 64 KiB).
       const tcp = report.tcp as { role: string; nodes: number; segmentsSent: number }[];
       assert.equal(tcp.map((r) => [r.role, r.nodes]), [['origin', 1], ['sn0', 1], ['hosts', 2]], JSON.stringify(tcp));
