@@ -70,8 +70,9 @@ supernode. The calibration scenarios model TCP's connection costs (tcp:); the re
 show the simulation without that and without other model inputs.
 
 Output: report.md (with where the time goes, live piece times by connection, simulator variants,
-how long the processes waited for a CPU and, in the netns shape, what TCP went through: segments
-retransmitted, timeouts, packets the shaped queues dropped), completion-cdf.svg, timeline.svg,
+how long the processes waited for a CPU and, in the netns shape, how busy the hosts' downlinks
+were and what TCP went through: segments retransmitted, timeouts, packets the shaped queues
+dropped), completion-cdf.svg, timeline.svg,
 hosts.csv, timeline.csv, calibration.json and the processes' logs/ in --out (default
 out/calibrate/<scenario>/). Completion times count from each host's own start.
 Exit status: 0 all hosts done with correct files, 1 a host failed or a file differs,
