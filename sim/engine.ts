@@ -108,6 +108,25 @@ export class Simulation {
   isHostNode(node: number): boolean { return node >= this.hostBase; }
   latencyMs(a: number, b: number): number { return this.topology.latencyMs(a, b); }
 
+  /**
+   * How long a small message from node `from` takes to reach node `to`: the latency, plus its wait
+   * in the FIFO queues of the scenario's `queues:` model at from's uplink and to's downlink.
+   */
+  messageDelayMs(from: number, to: number): number {
+    const latencyMs = this.topology.latencyMs(from, to);
+    if (this.world.scenario.queues.perFlowBytes === 0) return latencyMs;
+    const network = this.network;
+    return latencyMs + this.queueWaitMs(network.outFlowCount(from), network.nodeUpBps(from))
+      + this.queueWaitMs(network.inFlowCount(to), network.nodeDownBps(to));
+  }
+
+  private queueWaitMs(flows: number, bytesPerSec: number): number {
+    if (flows === 0) return 0;
+    const { perFlowBytes, limitMs, limitMinBytes } = this.world.scenario.queues;
+    const limitBytes = Math.max(limitMinBytes, limitMs * bytesPerSec / 1000);
+    return 1000 * Math.min(limitBytes, flows * perFlowBytes) / bytesPerSec;
+  }
+
   /** Register an event handler; returns its code. */
   on(handler: (arg: number) => void): number {
     if (this.handlers.length > CODE_MASK) throw new Error(`more than ${CODE_MASK} event kinds`);

@@ -24,6 +24,10 @@
  *   goodput: 1                                         # share of every link's rate that carries file bytes:
  *                                                      #   1 = rates are payload rates; 0.956 = rates are Ethernet
  *                                                      #   wire rates and TCP/IP headers take the rest (1448 of 1514)
+ *   queues: { perFlowBytes: 0, limitMs: 0, limitMinBytes: 0 }
+ *                                                      # FIFO queues on the links (0 = none): a small message waits
+ *                                                      #   behind perFlowBytes per flow on the sender's uplink and the
+ *                                                      #   receiver's downlink, up to limitMs of the rate (>= limitMinBytes)
  *   tcp: { connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 }
  *                                                      # real connections (all 0 = ideal flows): round trips to open
  *                                                      #   a data connection (2: TCP + WebSocket), slow start from
@@ -117,6 +121,8 @@ export interface Scenario {
    * hosts; `npm run calibrate` measures it on real processes (its report's "per-piece overhead").
    */
   pieceOverheadMs: number;
+  /** FIFO queues on the links (QueueModel); perFlowBytes 0 = none, the fluid model alone. */
+  queues: QueueModel;
   /** What real TCP connections cost a piece (sim/strategies/dragonfly/connections.ts); all 0 = ideal flows. */
   tcp: TcpModel;
   bittorrent: BittorrentSpec;
@@ -135,6 +141,20 @@ export interface TcpModel {
   /** Idle time that halves a connection's window, down to the initial one (Linux: one retransmission timeout, at least 200 ms); 0 = never. */
   restartAfterIdleMs: number;
 }
+
+/**
+ * FIFO queues in front of every link, as the calibration testbed's shaped links have them: a small
+ * packet (a control message, a piece request, a flow's first bytes) waits behind what the link's
+ * flows keep queued, `perFlowBytes` each, up to the queue's limit (`limitMs` of the link's rate,
+ * at least `limitMinBytes`), at the sender's uplink and again at the receiver's downlink.
+ */
+export interface QueueModel {
+  perFlowBytes: number;
+  limitMs: number;
+  limitMinBytes: number;
+}
+
+export const NO_QUEUES: Readonly<QueueModel> = Object.freeze({ perFlowBytes: 0, limitMs: 0, limitMinBytes: 0 });
 
 export const IDEAL_TCP: Readonly<TcpModel> = Object.freeze({ connectRoundTrips: 0, initialWindowBytes: 0, restartAfterIdleMs: 0 });
 
@@ -184,7 +204,7 @@ export function loadScenario(nameOrPath: string): Scenario {
 export function parseScenario(raw: unknown): Scenario {
   const doc = object(raw, '(scenario)');
   known(doc, '', ['name', 'description', 'seed', 'fileSize', 'hosts', 'origin', 'supernodes', 'topology', 'arrival',
-    'limits', 'core', 'sharing', 'goodput', 'tcp', 'bittorrent', 'faults']);
+    'limits', 'core', 'sharing', 'goodput', 'queues', 'tcp', 'bittorrent', 'faults']);
   const hosts = object(doc.hosts, 'hosts');
   known(hosts, 'hosts.', ['count', 'up', 'down', 'pieceOverheadMs']);
   const origin = optionalObject(doc.origin, 'origin');
@@ -197,6 +217,8 @@ export function parseScenario(raw: unknown): Scenario {
   known(limits, 'limits.', ['localLimit', 'totalLimit']);
   const tcp = optionalObject(doc.tcp, 'tcp');
   known(tcp, 'tcp.', Object.keys(IDEAL_TCP));
+  const queues = optionalObject(doc.queues, 'queues');
+  known(queues, 'queues.', Object.keys(NO_QUEUES));
   const bt = optionalObject(doc.bittorrent, 'bittorrent');
   known(bt, 'bittorrent.', ['peersPerHost', 'uploadSlots', 'optimisticSlots', 'rechokeMs', 'optimisticMs']);
 
@@ -232,6 +254,11 @@ export function parseScenario(raw: unknown): Scenario {
     sharing: sharing(doc.sharing),
     goodput: goodput(doc.goodput),
     pieceOverheadMs: nonNegative(hosts.pieceOverheadMs ?? 0, 'hosts.pieceOverheadMs'),
+    queues: {
+      perFlowBytes: typeof queues.perFlowBytes === 'string' ? size(queues.perFlowBytes, 'queues.perFlowBytes') : nonNegative(queues.perFlowBytes ?? 0, 'queues.perFlowBytes'),
+      limitMs: nonNegative(queues.limitMs ?? 0, 'queues.limitMs'),
+      limitMinBytes: typeof queues.limitMinBytes === 'string' ? size(queues.limitMinBytes, 'queues.limitMinBytes') : nonNegative(queues.limitMinBytes ?? 0, 'queues.limitMinBytes'),
+    },
     tcp: {
       connectRoundTrips: wholeNumber(tcp.connectRoundTrips ?? 0, 'tcp.connectRoundTrips', 0),
       initialWindowBytes: typeof tcp.initialWindowBytes === 'string' ? size(tcp.initialWindowBytes, 'tcp.initialWindowBytes')

@@ -25,12 +25,19 @@ import { createInterface } from 'node:readline';
 import { CommandError, killPids, pidAlive, run, succeeds } from './commands.ts';
 import { allNodes, SUBNET_BITS, type TestbedNode, type TestbedPlan } from './plan.ts';
 import { readTcpCounters, type NodeTcpCounters } from './tcp-counters.ts';
+import type { QueueModel } from '../../sim/scenario.ts';
 
 export const NETNS_PREFIX = 'sdfcal';
 const STALE_PATTERN = new RegExp(`^${NETNS_PREFIX}(\\d+)-`);
 /** Queue of each shaped link, in ms of its rate (at least MIN_QUEUE_BYTES). */
 const QUEUE_MS = 20;
 const MIN_QUEUE_BYTES = 128 * 1024;
+/**
+ * The simulator's model of these FIFO queues (scenario `queues:`, sim/scenario.ts): each flow
+ * keeps about one GSO packet (64 KiB, what the kernel hands a veth at once) waiting in them
+ * (bench/calibrate/README.md, finding 15). The calibration scenarios carry these values.
+ */
+export const FIFO_QUEUE_MODEL: Readonly<QueueModel> = Object.freeze({ perFlowBytes: 64 * 1024, limitMs: QUEUE_MS, limitMinBytes: MIN_QUEUE_BYTES });
 const DELAY_HUB = join(dirname(fileURLToPath(import.meta.url)), 'delay-hub.py');
 const HUB_READY_TIMEOUT_MS = 10_000;
 /** SCHED_FIFO priority of the delay line: above every ordinary process, low among real-time ones. */

@@ -12,12 +12,15 @@
  *   no overhead  hosts.pieceOverheadMs 0: hosts that spend nothing per piece beyond its bytes
  *   tcp          the other reading of connections: ideal flows (tcp: all 0) when the scenario models
  *                TCP's connection opening and slow start, Linux's (LINUX_TCP) when it does not
+ *   queues       the other reading of the links' queues: none when the scenario models the
+ *                testbed's FIFOs (queues:), the testbed's (FIFO_QUEUE_MODEL) when it does not
  */
 import { percentiles, type Percentiles } from '../../sim/result.ts';
-import { IDEAL_TCP, LINUX_TCP, modelsTcp, type Scenario } from '../../sim/scenario.ts';
+import { IDEAL_TCP, LINUX_TCP, modelsTcp, NO_QUEUES, type Scenario } from '../../sim/scenario.ts';
 import { runStrategy } from '../../sim/strategies/index.ts';
 import { buildWorld } from '../../sim/world.ts';
 import { errorPercent } from './compare.ts';
+import { FIFO_QUEUE_MODEL } from './netns.ts';
 
 /** TCP payload per Ethernet frame at MTU 1500: 1500 - 20 (IPv4) - 32 (TCP + timestamps) over 1514 on the wire. */
 export const GOODPUT_FACTOR = 1448 / 1514;
@@ -36,6 +39,7 @@ const VARIANTS: { name: string; description: string; apply: (s: Scenario) => Sce
   { name: 'goodput + max-min', description: 'both of the above', apply: (s) => ({ ...otherGoodput(s), sharing: 'max-min' }) },
   { name: 'no overhead', description: 'hosts.pieceOverheadMs 0 (nothing spent per piece beyond its bytes)', apply: (s) => ({ ...s, pieceOverheadMs: 0 }) },
   { name: 'tcp', description: 'connection opening and slow start modelled <-> ideal flows (tcp:)', apply: (s) => ({ ...s, tcp: modelsTcp(s.tcp) ? { ...IDEAL_TCP } : { ...LINUX_TCP } }) },
+  { name: 'queues', description: 'small messages waiting in the links\' FIFO queues modelled <-> not (queues:)', apply: (s) => ({ ...s, queues: s.queues.perFlowBytes > 0 ? { ...NO_QUEUES } : { ...FIFO_QUEUE_MODEL } }) },
 ];
 
 /** Each variant's per-host completion percentiles (from each host's arrival) and error of `liveMs` against it. */

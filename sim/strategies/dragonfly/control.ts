@@ -65,7 +65,7 @@ export class ControlPlane {
     const { sim, supernodes } = this.run;
     const sn = supernodes.indexOf(to);
     if (supernodes.isDead(sn)) return this.supernodeDown(host, sn);
-    sim.post(sim.nowMs + sim.latencyMs(sim.hostNode(host), sim.supernodeNodes[sn]), this.peerMessageEvent, msg, (sn << 20) | host);
+    sim.post(sim.nowMs + sim.messageDelayMs(sim.hostNode(host), sim.supernodeNodes[sn]), this.peerMessageEvent, msg, (sn << 20) | host);
   }
 
   /** A supernode's `send`: the message reaches peer `to` one latency later. */
@@ -73,7 +73,7 @@ export class ControlPlane {
     const { sim, supernodes } = this.run;
     const host = hostOf(to);
     const input: PeerInput = { kind: 'supernode-message', from: supernodes.addrs[sn], msg };
-    this.deliverToPeer(host, sim.latencyMs(sim.supernodeNodes[sn], sim.hostNode(host)), input);
+    this.deliverToPeer(host, sim.messageDelayMs(sim.supernodeNodes[sn], sim.hostNode(host)), input);
   }
 
   /** Hand `input` to host's peer after `delayMs` (a failed fetch's news travelling back, say). */

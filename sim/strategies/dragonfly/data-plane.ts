@@ -66,7 +66,7 @@ export class DataPlane {
     if (effect.grant) transfer.grant = effect.grant;
     const id = transfers.open(transfer);
     const hostNode = sim.hostNode(host);
-    const latencyMs = sim.latencyMs(hostNode, sourceNode);
+    const latencyMs = sim.messageDelayMs(hostNode, sourceNode);
     sim.at(sim.nowMs + (this.connections ? this.connections.requestDelayMs(sim.nowMs, hostNode, sourceNode, latencyMs) : latencyMs), this.requestEvent, id);
   }
 
@@ -100,13 +100,13 @@ export class DataPlane {
     const { sim, transfers, counters } = this.run;
     if (effect.kind === 'serve') {
       const transfer = transfers.get(effect.requestId);
-      sim.at(sim.nowMs + sim.latencyMs(node, sim.hostNode(transfer.owner)), this.startFlowEvent, effect.requestId);
+      sim.at(sim.nowMs + sim.messageDelayMs(node, sim.hostNode(transfer.owner)), this.startFlowEvent, effect.requestId);
     } else if (effect.kind === 'refuse') {
       counters.refusedFetches++;
       const transfer = transfers.get(effect.requestId);
       if (transfer.cancelled) return this.endTransfer(effect.requestId);
       const failure: FailureKind = effect.reason === 'missing' ? 'refused' : effect.reason;
-      this.failFetch(effect.requestId, failure, sim.latencyMs(node, sim.hostNode(transfer.owner)));
+      this.failFetch(effect.requestId, failure, sim.messageDelayMs(node, sim.hostNode(transfer.owner)));
     }
   }
 
