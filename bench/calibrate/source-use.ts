@@ -14,7 +14,7 @@
 import { configOrThrow } from '../../core/config.ts';
 import { pieceBytes, planPieces } from '../../core/pieces.ts';
 import type { TestbedNode, TestbedPlan } from './plan.ts';
-import { dfgetFetches, unionMs } from './timeline.ts';
+import { runFetches, unionMs } from './timeline.ts';
 
 export interface SourceUseRow {
   role: 'supernode' | 'host uploaders';
@@ -34,21 +34,15 @@ export function liveSourceUse(plan: TestbedPlan, logsDir: string): SourceUseRow[
   const pieces = planPieces(plan.scenario.fileSizeBytes, configOrThrow(plan.scenario.core).pieceSizeBytes);
   /** Per source: its fetches' [start, end] and the piece bytes they delivered. */
   const bySource = new Map<TestbedNode, { intervals: Array<[number, number]>; bytes: number }>();
-  let runStartMs = Infinity;
-  let runEndMs = -Infinity;
-  for (const host of plan.hosts) {
-    for (const fetch of dfgetFetches(logsDir, host.name)) {
-      const source = byAddress.get(fetch.address);
-      if (!source) continue;
-      const use = bySource.get(source) ?? { intervals: [], bytes: 0 };
-      use.intervals.push([fetch.startMs, fetch.endMs]);
-      use.bytes += pieceBytes(pieces, fetch.piece);
-      bySource.set(source, use);
-      runStartMs = Math.min(runStartMs, fetch.startMs);
-      runEndMs = Math.max(runEndMs, fetch.endMs);
-    }
+  const { fetches, runMs } = runFetches(plan, logsDir);
+  for (const fetch of fetches) {
+    const source = byAddress.get(fetch.address);
+    if (!source) continue;
+    const use = bySource.get(source) ?? { intervals: [], bytes: 0 };
+    use.intervals.push([fetch.startMs, fetch.endMs]);
+    use.bytes += pieceBytes(pieces, fetch.piece);
+    bySource.set(source, use);
   }
-  const runMs = runEndMs - runStartMs;
   if (!(runMs > 0)) return [];
   const row = (role: SourceUseRow['role'], members: TestbedNode[]): SourceUseRow[] => {
     if (members.length === 0) return [];

@@ -117,6 +117,18 @@ export function dfgetFetches(logsDir: string, name: string): DfgetFetch[] {
   return fetches;
 }
 
+/** Every host's fetches that ended with their piece received, and the run they span: first request to last arrival (0 without any). */
+export function runFetches(plan: TestbedPlan, logsDir: string): { fetches: DfgetFetch[]; runMs: number } {
+  const fetches = plan.hosts.flatMap((host) => dfgetFetches(logsDir, host.name));
+  let startMs = Infinity;
+  let endMs = -Infinity;
+  for (const fetch of fetches) {
+    startMs = Math.min(startMs, fetch.startMs);
+    endMs = Math.max(endMs, fetch.endMs);
+  }
+  return { fetches, runMs: fetches.length > 0 ? endMs - startMs : 0 };
+}
+
 /** Total length of the union of [start, end] intervals. */
 export function unionMs(intervals: ReadonlyArray<readonly [number, number]>): number {
   const sorted = [...intervals].sort((a, b) => a[0] - b[0]);

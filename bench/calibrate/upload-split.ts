@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UPLOAD_TIMING_PREFIX } from '../../transport/uploader/piece-server.ts';
 import type { TestbedPlan } from './plan.ts';
-import { dfgetFetches, unionMs, type DfgetFetch } from './timeline.ts';
+import { runFetches, unionMs, type DfgetFetch } from './timeline.ts';
 
 export interface UploadSplit {
   /** Peer fetches joined to their uploader's line. */
@@ -68,30 +68,25 @@ export function liveUploadSplit(plan: TestbedPlan, logsDir: string): UploadSplit
   const sums = { beforeServingMs: 0, readMs: 0, tokensMs: 0, toKernelMs: 0, afterHandOffMs: 0, totalMs: 0 };
   const inFlight = new Map<string, Array<[number, number]>>();
   let fetches = 0;
-  let runStartMs = Infinity;
-  let runEndMs = -Infinity;
-  for (const host of plan.hosts) {
-    for (const fetch of dfgetFetches(logsDir, host.name)) {
-      runStartMs = Math.min(runStartMs, fetch.startMs);
-      runEndMs = Math.max(runEndMs, fetch.endMs);
-      const addr = `${fetch.address}:${fetch.port}`;
-      const served = byAddr.get(addr);
-      const match = served ? servedLineOf(served, fetch) : null;
-      if (!match) continue;
-      const servingMs = match.readMs + match.tokensMs + match.toKernelMs;
-      sums.beforeServingMs += match.handOffMs - servingMs - fetch.startMs;
-      sums.readMs += match.readMs;
-      sums.tokensMs += match.tokensMs;
-      sums.toKernelMs += match.toKernelMs;
-      sums.afterHandOffMs += fetch.endMs - match.handOffMs;
-      sums.totalMs += fetch.endMs - fetch.startMs;
-      fetches++;
-      const intervals = inFlight.get(addr) ?? [];
-      intervals.push([match.handOffMs - match.toKernelMs, fetch.endMs]);
-      inFlight.set(addr, intervals);
-    }
+  const run = runFetches(plan, logsDir);
+  for (const fetch of run.fetches) {
+    const addr = `${fetch.address}:${fetch.port}`;
+    const served = byAddr.get(addr);
+    const match = served ? servedLineOf(served, fetch) : null;
+    if (!match) continue;
+    const servingMs = match.readMs + match.tokensMs + match.toKernelMs;
+    sums.beforeServingMs += match.handOffMs - servingMs - fetch.startMs;
+    sums.readMs += match.readMs;
+    sums.tokensMs += match.tokensMs;
+    sums.toKernelMs += match.toKernelMs;
+    sums.afterHandOffMs += fetch.endMs - match.handOffMs;
+    sums.totalMs += fetch.endMs - fetch.startMs;
+    fetches++;
+    const intervals = inFlight.get(addr) ?? [];
+    intervals.push([match.handOffMs - match.toKernelMs, fetch.endMs]);
+    inFlight.set(addr, intervals);
   }
-  const runMs = runEndMs - runStartMs;
+  const runMs = run.runMs;
   if (fetches === 0 || !(runMs > 0)) return null;
   const shares = [...inFlight.values()].map((intervals) => unionMs(intervals) / runMs);
   const mean = (sum: number): number => sum / fetches;

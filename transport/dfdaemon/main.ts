@@ -61,8 +61,7 @@ try {
   uploader = await startUploader({
     homeDir: config.homeDir, host: flags.advertiseIp, port: 0, idleExitMs: 0,
     totalLimitBytesPerSec: config.totalLimitBytesPerSec, dataLimit: config.dataLimit,
-    // dfdaemon's log has no debug level: the uploader's per-piece debug lines are dropped.
-    log: (level, message) => { if (level !== 'debug') log(level, `uploader: ${message}`); },
+    log: (level, message) => log(level, `uploader: ${message}`),
     // The fault is logged; a mirror whose uploader stopped would serve blobs but never seed them.
     onFault: () => void shutdown('uploader fault', 1),
   });

@@ -43,8 +43,7 @@ const opts = program.opts<{ home: string; host: string; port: string; advertiseH
 const logDir = join(opts.home, 'logs');
 makeDirsSync(logDir);
 const logFile = join(logDir, 'dfclient.log');
-const log = (level: UploaderLogLevel, message: string): void => {
-  if (level === 'debug' && opts.logLevel !== 'debug') return;
+const log = (level: UploaderLogLevel | 'debug', message: string): void => {
   try {
     appendFileSync(logFile, `${new Date().toISOString()} ${level} uploader[${process.pid}] ${redactCredentials(message)}\n`);
   } catch {
@@ -63,6 +62,7 @@ try {
     dataLimit: diskLimitOrThrow(opts.dataMax),
     corruptUploads: process.env.DFGET_FAULT_CORRUPT_UPLOADS === '1',
     log,
+    ...(opts.logLevel === 'debug' ? { onPieceTiming: (message: string) => log('debug', message) } : {}),
     onIdleExit: () => process.exit(0),
     onFault: () => process.exit(1),
     ...(process.env.DFGET_UPLOADER_TOKEN ? { presetToken: process.env.DFGET_UPLOADER_TOKEN } : {}),

@@ -31,7 +31,7 @@ import type { ListTaskMsg, OutputStamp, TaskLayout } from './control-messages.ts
 const MAX_TRUSTED_TASKS = 10_000;
 const MAX_KEYS_PER_TASK = 16;
 
-export type UploaderLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type UploaderLogLevel = 'info' | 'warn' | 'error';
 export type UploaderLog = (level: UploaderLogLevel, message: string) => void;
 
 export interface PieceServerOptions {
@@ -40,13 +40,14 @@ export interface PieceServerOptions {
   txBucket: TokenBucket;
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads: boolean;
-  /**
-   * Where messages go. A served piece is logged at debug with where its serving time went: reading
-   * it, waiting for the TX bucket's tokens, handing the frame to the kernel (`npm run calibrate`
-   * splits peer fetches with them: bench/calibrate/upload-split.ts); the logger drops debug lines
-   * unless asked for them (the uploader's `--log-level debug`).
-   */
   log: UploaderLog;
+  /**
+   * Where a line per served piece goes, with where its serving time went: reading it, waiting for
+   * the TX bucket's tokens, handing the frame to the kernel (the uploader's `--log-level debug`;
+   * `npm run calibrate` splits peer fetches with them: bench/calibrate/upload-split.ts). Absent,
+   * nothing is timed.
+   */
+  onPieceTiming?: (message: string) => void;
   /** The core unlisted a task nobody asked for: stop offering it elsewhere too. */
   onUnlisted(taskId: string): void;
   /** The core asked to exit (idle). */
@@ -198,7 +199,8 @@ export class PieceServer {
 
   private async serve(connId: string, requestId: number, taskId: string, piece: number): Promise<void> {
     let frame: Buffer | null = null;
-    const startedMs = performance.now();
+    const timing = this.opts.onPieceTiming;
+    const startedMs = timing ? performance.now() : 0;
     this.serving.set(taskId, (this.serving.get(taskId) ?? 0) + 1);
     this.lastUsedMs.set(taskId, Date.now());
     try {
@@ -211,7 +213,7 @@ export class PieceServer {
       prefix.copy(frame, 0);
       const bytes = frame.subarray(prefix.length, prefix.length + sizeBytes);
       const read = await this.readPiece(taskId, task, startByte, bytes);
-      const readMs = performance.now();
+      const readMs = timing ? performance.now() : 0;
       if (read === 'edited') {
         this.opts.log('warn', `${task.fileName} is a link to its download's output, and the output was edited: no longer seeding ${taskId}`);
         this.unlistEdited(taskId, task);
@@ -234,13 +236,15 @@ export class PieceServer {
         bytes[bytes.length >> 1] ^= 0x5a;
       }
       await throttle([this.opts.txBucket], sizeBytes);
-      const tokensMs = performance.now();
+      const tokensMs = timing ? performance.now() : 0;
       const ws = this.plane.socket(connId);
       if (!ws) return;
       await new Promise<void>((resolve) => ws.send(frame!.subarray(0, prefix.length + sizeBytes), { binary: true }, () => resolve()));
-      const ms = (from: number, to: number): string => (to - from).toFixed(1);
-      this.opts.log('debug', `${UPLOAD_TIMING_PREFIX}${piece} of ${taskId.slice(0, 12)} to ${connId}: read ${ms(startedMs, readMs)} ms, `
-        + `tokens ${ms(readMs, tokensMs)} ms, to the kernel ${ms(tokensMs, performance.now())} ms`);
+      if (timing) {
+        const ms = (from: number, to: number): string => (to - from).toFixed(1);
+        timing(`${UPLOAD_TIMING_PREFIX}${piece} of ${taskId.slice(0, 12)} to ${connId}: read ${ms(startedMs, readMs)} ms, `
+          + `tokens ${ms(readMs, tokensMs)} ms, to the kernel ${ms(tokensMs, performance.now())} ms`);
+      }
       this.servedPieces++;
       this.servedBytes += sizeBytes;
     } catch (err) {

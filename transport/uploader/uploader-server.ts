@@ -61,6 +61,8 @@ export interface UploaderOptions {
   /** Test-only fault: flip bytes of every served piece (peers must catch it by digest). */
   corruptUploads?: boolean;
   log?: UploaderLog;
+  /** A line per served piece with where its serving time went (PieceServerOptions.onPieceTiming); absent, nothing is timed. */
+  onPieceTiming?: (message: string) => void;
   /** The core asked to exit after being idle; the lock is already released. */
   onIdleExit?: () => void;
   /** A core machine faulted; the uploader is already closed (default: log only). */
@@ -123,6 +125,7 @@ class UploaderServer implements UploaderHandle {
     this.pieces = new PieceServer({
       dataDir: this.dataDir, config: this.configFor(opts.settings ?? DEFAULT_PEER_SETTINGS),
       txBucket: new TokenBucket(opts.totalLimitBytesPerSec ?? 0), corruptUploads: opts.corruptUploads ?? false, log: this.log,
+      ...(opts.onPieceTiming ? { onPieceTiming: opts.onPieceTiming } : {}),
       onUnlisted: (taskId) => this.seeder.unseed(taskId),
       onIdle: () => {
         this.log('info', 'idle: exiting');
