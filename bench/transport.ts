@@ -85,6 +85,10 @@ interface SwarmRow {
   peersPercent: number;
   sourcePercent: number;
   cpuSecondsPerGib: number;
+  /** The same CPU split by process: every dfget, every background uploader, the supernode (per GiB delivered). */
+  dfgetCpuSecondsPerGib: number;
+  uploaderCpuSecondsPerGib: number;
+  supernodeCpuSecondsPerGib: number;
   load1: number;
   /** Scratch bytes written and deleted just before the swarm's dfgets, after a sync (--no-disk-prep: 0). */
   scratchBytes: number;
@@ -245,7 +249,9 @@ async function swarm(): Promise<void> {
       const snBefore = processCpuSeconds(sn.child.pid!) ?? 0;
       const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
       const uploaderCpu = (await Promise.all(homes.map(uploaderPid))).reduce<number>((sum, pid) => sum + (pid !== null ? processCpuSeconds(pid) ?? 0 : 0), 0);
-      const cpu = runs.reduce((sum, r) => sum + r.cpuSeconds, 0) + uploaderCpu + (processCpuSeconds(sn.child.pid!) ?? snBefore) - snBefore;
+      const dfgetCpu = runs.reduce((sum, r) => sum + r.cpuSeconds, 0);
+      const supernodeCpu = (processCpuSeconds(sn.child.pid!) ?? snBefore) - snBefore;
+      const deliveredGib = (hosts * sizeBytes) / GiB;
       const results = runs.map((r) => r.result);
       const directSeconds = Math.max(...directTimes.map((d) => d.seconds));
       const dfgetSeconds = Math.max(...runs.map((r) => r.seconds));
@@ -254,7 +260,8 @@ async function swarm(): Promise<void> {
         hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec, directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds,
         originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes, peersPercent: peersPercent(results),
         sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / (sum((r) => r.totalBytes) || 1),
-        cpuSecondsPerGib: cpu / ((hosts * sizeBytes) / GiB), load1: load, scratchBytes,
+        cpuSecondsPerGib: (dfgetCpu + uploaderCpu + supernodeCpu) / deliveredGib, dfgetCpuSecondsPerGib: dfgetCpu / deliveredGib,
+        uploaderCpuSecondsPerGib: uploaderCpu / deliveredGib, supernodeCpuSecondsPerGib: supernodeCpu / deliveredGib, load1: load, scratchBytes,
       });
     } finally {
       await sn.stop();
@@ -305,6 +312,7 @@ function printSwarm(): void {
     console.log(`${`${r.hosts} hosts, origin capped`.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}`
       + `${r.dfgetSeconds.toFixed(1).padStart(10)}${r.ratio.toFixed(2).padStart(8)}${r.originCopies.toFixed(3).padStart(16)}`
       + `${`${r.peersPercent.toFixed(1)}%`.padStart(13)}${r.cpuSecondsPerGib.toFixed(2).padStart(12)}${r.load1.toFixed(1).padStart(7)}`);
+    console.log(`  CPU s/GiB delivered = dfget ${r.dfgetCpuSecondsPerGib.toFixed(2)} + uploaders ${r.uploaderCpuSecondsPerGib.toFixed(2)} + supernode ${r.supernodeCpuSecondsPerGib.toFixed(2)}`);
   }
   console.log('targets (DESIGN §6): swarm ratio >= 8; origin copies <= 1.05');
 }
