@@ -10,8 +10,9 @@
  *   write      new files written through the page cache in 4 MiB positioned writes (what dfget
  *              and the CDN do with every verified piece), after the same disk preparation as
  *              bench:transport (bench/testbed/disk-prep.ts: a sync, a scratch file written and
- *              deleted); once `--bytes`, once as much as the swarm writes (on this VM fresh
- *              memory is dear: the more new page cache a run touches, the more each byte costs)
+ *              deleted); once `--bytes`, once as much as the swarm writes (what a byte of new
+ *              page cache costs on this VM moves with what was freed before it and how much is
+ *              written: README, "Every client downloads on a prepared disk")
  *   sha256     SHA-256 of in-memory 4 MiB buffers (every piece is verified; the CDN also hashes
  *              the whole file)
  *   tcp send / tcp recv   one loopback TCP connection, sender and receiver separately (the
@@ -164,7 +165,7 @@ async function measureRound(originUrl: string | null): Promise<Record<string, nu
     return seconds / (totalBytes / GiB);
   };
   const write = await writeCpu(bytes);
-  // A swarm writes every host's copy and the CDN's: on a VM, new memory can cost more per byte the more of it is touched.
+  // A swarm writes every host's copy and the CDN's: measured at that volume too, as its floor uses it.
   const swarmWrite = await writeCpu((hosts + 1) * swarmFileBytes);
   const sha = Number(await workCpu(SHA256, [String(bytes), String(CHUNK_BYTES)])) / gib;
   const [recvCpu, sendCpu] = (await workCpu(TCP_RECV, [String(bytes), String(CHUNK_BYTES), TCP_SEND])).split(' ').map(Number);
