@@ -124,15 +124,23 @@ const opts = new Command('bench:floor')
   .option('--swarm-file <size>', 'file of the swarm floor', '256MiB')
   .option('--cap <rate>', 'origin egress cap of the swarm floor', '50MB')
   .option('--rounds <n>', 'rounds of every measurement, interleaved (medians are reported)', '3')
-  .option('--cores <n>', 'cores the swarm floor may spread over (default: this machine\'s)', String(cpus().length))
+  .option('--cores <n>', 'cores the swarm floor may spread over (this machine\'s count by default)', String(cpus().length))
   .option('--out <dir>', 'where floor.csv goes', 'out/bench')
   .parse()
   .opts<{ bytes: string; rounds: string; hosts: string; swarmFile: string; cap: string; cores: string; out: string }>();
 
-const bytes = parseBytes(opts.bytes);
+function parsed<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    console.error(`bench:floor: ${flag}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+const bytes = parsed('--bytes', () => parseBytes(opts.bytes));
 const hosts = Number(opts.hosts);
-const swarmFileBytes = parseBytes(opts.swarmFile);
-const capBytesPerSec = parseRate(opts.cap);
+const swarmFileBytes = parsed('--swarm-file', () => parseBytes(opts.swarmFile));
+const capBytesPerSec = parsed('--cap', () => parseRate(opts.cap));
 const cores = Number(opts.cores);
 const rounds = Number(opts.rounds);
 if (!(bytes >= CHUNK_BYTES) || !Number.isInteger(hosts) || hosts < 1 || !Number.isInteger(rounds) || rounds < 1 || !(cores > 0) || !(capBytesPerSec > 0)) {

@@ -39,9 +39,12 @@ test('bench:floor measures every operation and writes every floor to floor.csv',
 });
 
 test('bench:floor refuses a bad flag with exit code 2 and says which', () => {
-  const run = floor(['--rounds', '0']);
-  assert.is(run.status, 2);
-  assert.match(run.stderr, /--rounds/);
+  for (const [args, flag] of [[['--rounds', '0'], /--rounds/], [['--bytes', 'abc'], /--bytes: /], [['--cap', 'fast'], /--cap: /]] as const) {
+    const run = floor([...args]);
+    assert.is(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, flag);
+    assert.not.match(run.stderr, /\n\s+at /, 'a message, not a stack trace');
+  }
 });
 
 test.run();
