@@ -44,6 +44,7 @@ import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-shaped.ts';
+import { formatSplit, RoleWatch, splitByRole, startPerf, type RoleSplit } from './testbed/perf-split.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
 
@@ -78,7 +79,9 @@ interface SwarmRow {
   hosts: number;
   fileBytes: number;
   originCapBytesPerSec: number;
+  /** The 16 direct pulls' time; with --no-direct-pulls the time the cap allows them (hosts x file / cap). */
   directSeconds: number;
+  directMeasured: boolean;
   dfgetSeconds: number;
   ratio: number;
   originCopies: number;
@@ -102,9 +105,11 @@ const opts = new Command('bench:transport')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
   .option('--cases <list>', 'which comparisons to run: one, swarm, shaped (netns testbed, needs root)', 'one,swarm,shaped')
   .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
+  .option('--no-direct-pulls', 'swarm: skip the direct pulls (about 87 s) and compare with the time the origin\'s cap allows them, hosts x file / cap (for profiling runs; the measured pulls take about 1 % longer)')
+  .option('--perf', 'swarm: record `perf record -a -g` over the dfgets and print where the CPU went, by process role and kind of work (needs linux perf; see bench/testbed/perf-split.ts)')
   .option('--no-disk-prep', 'do not prepare the disk before each download (by default every client\'s download comes right after a sync and a scratch file as large as its writes written and deleted, see bench/testbed/disk-prep.ts)')
   .parse()
-  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean }>();
+  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean; directPulls: boolean; perf?: boolean }>();
 
 /** Prepare the disk for the next download, which writes `writesBytes` (unless --no-disk-prep); the scratch bytes. */
 function beforeDownload(writesBytes: number): number {
@@ -118,6 +123,16 @@ function beforeDownload(writesBytes: number): number {
 const root = tempDir('bench-transport');
 const measures: Measure[] = [];
 const swarmRows: SwarmRow[] = [];
+/** --perf: where the swarm's CPU went (the last swarm run). */
+let swarmSplit: RoleSplit[] | null = null;
+
+/** The role of one of the swarm's processes, from its command line (the bench itself serves the origin). */
+function roleOf(cmdline: string): string | null {
+  if (cmdline.includes('uploader/main')) return 'uploader';
+  if (cmdline.includes('bin/dfget.js')) return 'dfget';
+  if (cmdline.includes('bin/supernode.js')) return 'supernode';
+  return null;
+}
 const load1 = (): number => loadavg()[0];
 
 function measure(fields: Partial<Measure> & Pick<Measure, 'case' | 'round' | 'fileBytes' | 'seconds' | 'cpuSeconds'>): Measure {
@@ -237,8 +252,12 @@ async function swarm(): Promise<void> {
     const directDir = join(root, 'direct');
     mkdirSync(directDir, { recursive: true });
     console.log(`swarm: ${hosts} hosts, ${formatBytes(sizeBytes)}, origin capped at ${formatBytes(capBytesPerSec)}/s (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    beforeDownload(hosts * sizeBytes);
-    const directTimes = await Promise.all(homes.map((_, i) => timeProcess(['-e', DIRECT_GET, url, join(directDir, `${i}.bin`)])));
+    let directSeconds = (hosts * sizeBytes) / capBytesPerSec;
+    if (opts.directPulls) {
+      beforeDownload(hosts * sizeBytes);
+      const directTimes = await Promise.all(homes.map((_, i) => timeProcess(['-e', DIRECT_GET, url, join(directDir, `${i}.bin`)])));
+      directSeconds = Math.max(...directTimes.map((d) => d.seconds));
+    }
     removeDir(directDir);
     const sn = await startBin('supernode', ['--home', tempDir('bench-sn')], { portFlag: '--port' });
     try {
@@ -247,17 +266,26 @@ async function swarm(): Promise<void> {
       const scratchBytes = beforeDownload((hosts + 1) * sizeBytes);
       const load = load1();
       const snBefore = processCpuSeconds(sn.child.pid!) ?? 0;
+      const perfFile = join(root, 'swarm.perf.data');
+      const watch = opts.perf ? new RoleWatch((cmdline) => roleOf(cmdline)) : null;
+      const perf = opts.perf ? startPerf(perfFile) : null;
       const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
+      if (perf && watch) {
+        await perf.stop();
+        const roles = watch.stop();
+        roles.set(String(process.pid), 'origin');
+        swarmSplit = await splitByRole(perfFile, roles);
+        removeDir(perfFile);
+      }
       const uploaderCpu = (await Promise.all(homes.map(uploaderPid))).reduce<number>((sum, pid) => sum + (pid !== null ? processCpuSeconds(pid) ?? 0 : 0), 0);
       const dfgetCpu = runs.reduce((sum, r) => sum + r.cpuSeconds, 0);
       const supernodeCpu = (processCpuSeconds(sn.child.pid!) ?? snBefore) - snBefore;
       const deliveredGib = (hosts * sizeBytes) / GiB;
       const results = runs.map((r) => r.result);
-      const directSeconds = Math.max(...directTimes.map((d) => d.seconds));
       const dfgetSeconds = Math.max(...runs.map((r) => r.seconds));
       const sum = (f: (r: DownloadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
       swarmRows.push({
-        hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec, directSeconds, dfgetSeconds, ratio: directSeconds / dfgetSeconds,
+        hosts, fileBytes: sizeBytes, originCapBytesPerSec: capBytesPerSec, directSeconds, directMeasured: opts.directPulls, dfgetSeconds, ratio: directSeconds / dfgetSeconds,
         originCopies: origin.bytesSentFor('/swarm.bin') / sizeBytes, peersPercent: peersPercent(results),
         sourcePercent: (100 * sum((r) => r.fromSourceBytes)) / (sum((r) => r.totalBytes) || 1),
         cpuSecondsPerGib: (dfgetCpu + uploaderCpu + supernodeCpu) / deliveredGib, dfgetCpuSecondsPerGib: dfgetCpu / deliveredGib,
@@ -312,12 +340,22 @@ function printSwarm(): void {
     console.log(`${`${r.hosts} hosts, origin capped`.padEnd(30)}${formatBytes(r.fileBytes).padEnd(11)}${r.directSeconds.toFixed(1).padStart(8)}`
       + `${r.dfgetSeconds.toFixed(1).padStart(10)}${r.ratio.toFixed(2).padStart(8)}${r.originCopies.toFixed(3).padStart(16)}`
       + `${`${r.peersPercent.toFixed(1)}%`.padStart(13)}${r.cpuSecondsPerGib.toFixed(2).padStart(12)}${r.load1.toFixed(1).padStart(7)}`);
+    if (!r.directMeasured) console.log(`  direct s: not measured (--no-direct-pulls): ${formatBytes(r.hosts * r.fileBytes)} at the cap`);
     console.log(`  CPU s/GiB delivered = dfget ${r.dfgetCpuSecondsPerGib.toFixed(2)} + uploaders ${r.uploaderCpuSecondsPerGib.toFixed(2)} + supernode ${r.supernodeCpuSecondsPerGib.toFixed(2)}`);
   }
   console.log('targets (DESIGN §6): swarm ratio >= 8; origin copies <= 1.05');
+  if (swarmSplit) {
+    console.log('\nwhere the swarm\'s CPU went (perf record -a -g over the dfgets; share of each role\'s samples by the first kind on the stack):');
+    for (const line of formatSplit(swarmSplit)) console.log(`  ${line}`);
+    writeFileSync(join(opts.out, 'transport-swarm-perf.csv'), stringify(swarmSplit.map((r) => ({ role: r.role, cpuSeconds: r.cpuSeconds.toFixed(2), ...Object.fromEntries([...r.byKind].map(([k, v]) => [k, v.toFixed(2)])) })), { header: true }));
+  }
 }
 
 const cases = opts.cases.split(',');
+if (opts.perf && !haveCommand('perf')) {
+  console.error('bench:transport: --perf needs linux perf (Debian: apt-get install linux-perf)');
+  process.exit(2);
+}
 let shaped: ShapedResult | { skipped: string } | null = null;
 try {
   if (cases.includes('one')) await oneHost();
