@@ -14,7 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const SAMPLE_HZ = 499;
+/** Samples per second per CPU: `perf record -F`; a sample stands for 1/SAMPLE_HZ CPU-seconds. */
+export const SAMPLE_HZ = 499;
 
 /** Kinds of work, in the order a sample is matched (the first kind whose symbol is on its stack). */
 export const KINDS: { kind: string; symbols: RegExp }[] = [
@@ -27,7 +28,7 @@ export const KINDS: { kind: string; symbols: RegExp }[] = [
   { kind: 'garbage collection', symbols: /v8::internal::(Heap::|Scavenger|MarkCompact|ConcurrentMarking|Sweeper|MinorMarkSweep)/ },
   { kind: 'start-up, compiling', symbols: /v8::internal::(Deserializer|Compiler|Parser|Scanner|interpreter::BytecodeGenerator)|node::LoadEnvironment/ },
 ];
-const OTHER = 'the rest';
+export const OTHER = 'the rest';
 
 export interface RoleSplit {
   role: string;
@@ -86,35 +87,54 @@ export function startPerf(outFile: string): { stop: () => Promise<void> } {
 /** Read `perf script` of `dataFile` and split its samples by role (pids in `roles`) and kind. */
 export async function splitByRole(dataFile: string, roles: Map<string, string>): Promise<RoleSplit[]> {
   const child = spawn('perf', ['script', '-i', dataFile, '-F', 'pid,tid,ip,sym,dso'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const counts = new Map<string, Map<string, number>>();
-  let role: string | null = null;
-  let kind: string | null = null;
-  const flush = (): void => {
-    if (role === null) return;
-    const byKind = counts.get(role) ?? new Map<string, number>();
-    counts.set(role, byKind);
-    const k = kind ?? OTHER;
-    byKind.set(k, (byKind.get(k) ?? 0) + 1);
-  };
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const head = /^\s*(\d+)\/\d+\s*$/.exec(line);
+  const split = new SampleSplitter(roles);
+  for await (const line of createInterface({ input: child.stdout! })) split.line(line);
+  return split.result();
+}
+
+/**
+ * The parser behind `splitByRole`, fed `perf script -F pid,tid,ip,sym,dso` line by line: a sample
+ * starts with a "pid/tid" line, then one line per stack frame ("  <ip> <symbol> (<dso>)").
+ */
+export class SampleSplitter {
+  private readonly counts = new Map<string, Map<string, number>>();
+  private role: string | null = null;
+  /** Index in KINDS of the first-listed kind seen on the current sample's stack. */
+  private kindIndex = -1;
+
+  constructor(private readonly roles: Map<string, string>) {}
+
+  line(text: string): void {
+    const head = /^\s*(\d+)\/\d+\s*$/.exec(text);
     if (head) {
-      flush();
-      role = roles.get(head[1]) ?? null;
-      kind = null;
-      continue;
+      this.flush();
+      this.role = this.roles.get(head[1]) ?? null;
+      this.kindIndex = -1;
+      return;
     }
-    if (role === null) continue;
-    const frame = /^\s+[0-9a-f]+\s+(.*?)\s+\(/.exec(line);
-    if (!frame) continue;
+    if (this.role === null) return;
+    const frame = /^\s+[0-9a-f]+\s+(.*?)\s+\(/.exec(text);
+    if (!frame) return;
     const index = KINDS.findIndex((k) => k.symbols.test(frame[1]));
-    if (index >= 0 && (kind === null || index < KINDS.findIndex((k) => k.kind === kind))) kind = KINDS[index].kind;
+    if (index >= 0 && (this.kindIndex < 0 || index < this.kindIndex)) this.kindIndex = index;
   }
-  flush();
-  return [...counts].map(([name, byKind]) => {
-    const seconds = new Map([...KINDS.map((k) => k.kind), OTHER].map((k) => [k, (byKind.get(k) ?? 0) / SAMPLE_HZ]));
-    return { role: name, cpuSeconds: [...seconds.values()].reduce((a, b) => a + b, 0), byKind: seconds };
-  }).sort((a, b) => b.cpuSeconds - a.cpuSeconds);
+
+  result(): RoleSplit[] {
+    this.flush();
+    return [...this.counts].map(([role, byKind]) => {
+      const seconds = new Map([...KINDS.map((k) => k.kind), OTHER].map((k) => [k, (byKind.get(k) ?? 0) / SAMPLE_HZ]));
+      return { role, cpuSeconds: [...seconds.values()].reduce((a, b) => a + b, 0), byKind: seconds };
+    }).sort((a, b) => b.cpuSeconds - a.cpuSeconds);
+  }
+
+  private flush(): void {
+    if (this.role === null) return;
+    const byKind = this.counts.get(this.role) ?? new Map<string, number>();
+    this.counts.set(this.role, byKind);
+    const kind = this.kindIndex >= 0 ? KINDS[this.kindIndex].kind : OTHER;
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    this.role = null;
+  }
 }
 
 /** The split as lines of a table: a row per role, CPU seconds and each kind's share. */
