@@ -372,7 +372,7 @@ if (measures.length > 0) {
 }
 if (swarmRows.length > 0) {
   printSwarm();
-  writeFileSync(join(opts.out, 'transport-swarm.csv'), stringify(swarmRows, { header: true }));
+  writeFileSync(join(opts.out, 'transport-swarm.csv'), stringify(swarmRows.map((r) => ({ ...r, directMeasured: r.directMeasured ? 'yes' : 'no' })), { header: true }));
   console.log(`wrote ${join(opts.out, 'transport-swarm.csv')}`);
 }
 if (shaped) printShaped(shaped);
