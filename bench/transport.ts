@@ -269,7 +269,11 @@ async function swarm(): Promise<void> {
       const perfFile = join(root, 'swarm.perf.data');
       const watch = opts.perf ? new RoleWatch((cmdline) => roleOf(cmdline)) : null;
       const perf = opts.perf ? startPerf(perfFile) : null;
-      const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr)));
+      const runs = await Promise.all(homes.map((home) => dfget(url, home, sn.addr))).catch(async (err: unknown) => {
+        watch?.stop();
+        await perf?.stop().catch(() => {});
+        throw err;
+      });
       if (perf && watch) {
         await perf.stop();
         const roles = watch.stop();

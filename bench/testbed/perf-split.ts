@@ -45,6 +45,7 @@ export class RoleWatch {
   constructor(private readonly roleOf: (cmdline: string) => string | null, intervalMs = 200) {
     this.poll();
     this.timer = setInterval(() => this.poll(), intervalMs);
+    this.timer.unref();
   }
 
   stop(): Map<string, string> {
