@@ -137,7 +137,8 @@ function parsed<T>(flag: string, parse: () => T): T {
     process.exit(2);
   }
 }
-const bytes = parsed('--bytes', () => parseBytes(opts.bytes));
+/** Whole 4 MiB chunks: every measurement moves the buffers whole. */
+const bytes = Math.floor(parsed('--bytes', () => parseBytes(opts.bytes)) / CHUNK_BYTES) * CHUNK_BYTES;
 const hosts = Number(opts.hosts);
 const swarmFileBytes = parsed('--swarm-file', () => parseBytes(opts.swarmFile));
 const capBytesPerSec = parsed('--cap', () => parseRate(opts.cap));
