@@ -47,13 +47,17 @@ export class Swarm {
     return new Swarm(await HttpOrigin.start());
   }
 
-  /** Start a swarm, run `body`, print every process's log if it throws, and always stop. */
+  /**
+   * Start a swarm, run `body`, print every process's output and the tail of every home's log
+   * (dfget's and its background uploader's lines) if it throws, and always stop.
+   */
   static async run(body: (swarm: Swarm) => Promise<void>): Promise<void> {
     const swarm = await Swarm.start();
     try {
       await body(swarm);
     } catch (err) {
       swarm.procs.printLogs();
+      swarm.printHomeLogs();
       throw err;
     } finally {
       await swarm.stop();
@@ -118,6 +122,14 @@ export class Swarm {
       }
     }
     return count;
+  }
+
+  /** The last lines of each home's log, on stderr: what dfget and its uploader did, for a failed test. */
+  printHomeLogs(linesPerHome = 40): void {
+    for (const home of this.homes) {
+      const lines = this.logOf(home).trimEnd().split('\n');
+      console.error(`---- ${home}/logs/dfclient.log (last ${Math.min(linesPerHome, lines.length)} of ${lines.length} lines) ----\n${lines.slice(-linesPerHome).join('\n')}\n`);
+    }
   }
 
   logOf(home: string): string {
