@@ -103,6 +103,13 @@ export async function waitUntilAnswering(lock: UploaderLock): Promise<boolean> {
 /**
  * Try to own the lock for `mine`. Returns null on success, or the live lock of the uploader that
  * already serves this home.
+ *
+ * A lock with `mine`'s pid and token is `mine` already: a spawning dfget and the uploader it
+ * spawned both take the child's lock (the dfget at once, the child when it boots if the dfget's
+ * lock is not there yet), and on a busy machine either can come first. Taken for a rival's, the
+ * dfget would kill its own uploader, or the uploader exit as "busy", and the address the download
+ * registered with would refuse connections (peers then accuse it, and the supernode's probe finds
+ * it unreachable and blacklists an honest host).
  */
 export async function acquireLock(homeDir: string, mine: UploaderLock): Promise<UploaderLock | null> {
   const path = lockPath(homeDir);
@@ -112,6 +119,7 @@ export async function acquireLock(homeDir: string, mine: UploaderLock): Promise<
     for (let attempt = 0; attempt < 50; attempt++) {
       if (await linkExclusive(temp, path)) return null;
       const current = await readLock(homeDir);
+      if (current && current.pid === mine.pid && current.token === mine.token) return null;
       if (current && await lockIsLive(current)) return current;
       if (await takeOver(homeDir, temp, current)) return null;
       await sleep(20 + Math.floor(Math.random() * 40));

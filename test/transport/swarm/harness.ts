@@ -125,10 +125,17 @@ export class Swarm {
   }
 
   /** The last lines of each home's log, on stderr: what dfget and its uploader did, for a failed test. */
-  printHomeLogs(linesPerHome = 40): void {
+  printHomeLogs(linesPerHome = 150): void {
     for (const home of this.homes) {
       const lines = this.logOf(home).trimEnd().split('\n');
       console.error(`---- ${home}/logs/dfclient.log (last ${Math.min(linesPerHome, lines.length)} of ${lines.length} lines) ----\n${lines.slice(-linesPerHome).join('\n')}\n`);
+      let uploaderErr = '';
+      try {
+        uploaderErr = readFileSync(join(home, 'logs', 'uploader.err'), 'utf8').trim();
+      } catch {
+        // no uploader was started for this home
+      }
+      if (uploaderErr) console.error(`---- ${home}/logs/uploader.err ----\n${uploaderErr.slice(-4000)}\n`);
     }
   }
 

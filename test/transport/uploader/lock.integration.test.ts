@@ -2,14 +2,15 @@
  * One uploader per home dir: concurrent starts leave exactly one running; a lock left by a dead
  * process, or by a live pid whose port does not answer after its boot grace (a reused pid), is
  * taken over; a just-written lock of a booting uploader is respected; an uploader nobody tells of
- * a task (its dfget failed at once) still exits after its idle time and releases the lock.
+ * a task (its dfget failed at once) still exits after its idle time and releases the lock; a
+ * spawning dfget and its own uploader, taking the child's lock in either order, both own it.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startUploader, UploaderBusyError, type UploaderHandle } from '../../../transport/uploader/uploader-server.ts';
-import { BOOT_GRACE_MS, lockIsLive, lockPath, readLock } from '../../../transport/uploader/uploader-lock.ts';
+import { acquireLock, BOOT_GRACE_MS, lockIsLive, lockPath, readLock } from '../../../transport/uploader/uploader-lock.ts';
 import { removeDir, tempDir } from '../../../bench/testbed/processes.ts';
 
 const start = (home: string): Promise<UploaderHandle> => startUploader({ homeDir: home, host: '127.0.0.1', port: 0, idleExitMs: 0 });
@@ -82,6 +83,21 @@ test('an uploader never told of a task exits after its idle time and releases th
     assert.is(await readLock(home), null, 'the lock is released before the exit');
   } finally {
     await uploader.close();
+    removeDir(home);
+  }
+});
+
+test('the lock a spawning dfget and its child both take is theirs, whichever wrote it first; another token is a rival', async () => {
+  const home = tempDir('lock-own');
+  try {
+    // The child (this process stands in for it: a live pid) booted first and wrote its lock itself.
+    const child = { pid: process.pid, port: 45_678, addr: '127.0.0.1:45678', token: 'token-of-the-child', startedAtMs: Date.now() };
+    writeLock(home, child);
+    assert.is(await acquireLock(home, { ...child, startedAtMs: child.startedAtMs + 5 }), null, 'the spawning dfget owns it: it must not kill its own uploader');
+    assert.equal(await readLock(home), child, 'and the lock is left as it was');
+    const rival = await acquireLock(home, { ...child, port: 45_679, addr: '127.0.0.1:45679', token: 'token-of-another-dfget' });
+    assert.equal(rival, child, 'a start with another token is told of the live uploader');
+  } finally {
     removeDir(home);
   }
 });
