@@ -83,7 +83,10 @@ if (out < 0) process.exitCode = 3;`);
 const TCP_SEND = `
 const net = require('node:net'); const [total, chunk] = process.argv.slice(1).map(Number);
 const bufs = Array.from({ length: ${SOURCE_BUFFERS} }, (_, i) => Buffer.alloc(chunk, i));
+// Nobody connecting within a minute means the receiver is gone: do not linger.
+const orphaned = setTimeout(() => process.exit(2), 60_000);
 const server = net.createServer((s) => {
+  clearTimeout(orphaned);
   const cpu0 = process.cpuUsage(); let sent = 0; let i = 0;
   const pump = () => { while (sent < total) { sent += chunk; if (!s.write(bufs[i++ % bufs.length])) return void s.once('drain', pump); } s.end(); };
   s.on('close', () => { const c = process.cpuUsage(cpu0); process.stdout.write((c.user + c.system) / 1e6 + '\\n'); server.close(); });
@@ -105,7 +108,7 @@ child.stdout.on('data', (d) => {
   const sock = net.connect({ port: Number(out.split('\\n')[0]), host: '127.0.0.1', onread: { buffer: buf, callback: (n) => { got += n; } } });
   sock.on('end', () => {
     const c = process.cpuUsage(cpu0);
-    if (got !== total) { console.error('received ' + got + ' of ' + total); process.exit(1); }
+    if (got !== total) { console.error('received ' + got + ' of ' + total); child.kill(); process.exit(1); }
     recvCpu = (c.user + c.system) / 1e6;
   });
 });
