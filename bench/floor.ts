@@ -42,6 +42,7 @@ import { haveCommand, runTimed } from './testbed/cpu.ts';
 import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { REPO_ROOT, removeDir, tempDir } from './testbed/processes.ts';
+import { median } from './median.ts';
 
 const GiB = 2 ** 30;
 const CHUNK_BYTES = 4 * 2 ** 20;
@@ -194,10 +195,6 @@ async function measureRound(originUrl: string | null): Promise<Record<string, nu
   return { write, swarmWrite, sha, recv: recvCpu / gib, send: sendCpu / gib, start: dfgetStart + uploaderStart, curl };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 try {
   console.log(`bench:floor: ${formatBytes(bytes)} per measurement, ${rounds} rounds (medians), ${cores} cores; CPU seconds per GiB unless said`);

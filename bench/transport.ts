@@ -47,6 +47,7 @@ import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-s
 import { formatSplit, RoleWatch, splitByRole, startPerf, type RoleSplit } from './testbed/perf-split.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
+import { median } from './median.ts';
 
 /** A plain HTTP download to a file, in a bare node process: the Node baseline. */
 const DIRECT_GET = `
@@ -305,10 +306,6 @@ async function swarm(): Promise<void> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
-}
 
 function printOneHost(): void {
   const cases = [...new Set(measures.map((m) => m.case))];

@@ -17,6 +17,7 @@
 import { EventQueue } from './event-queue.ts';
 import { Network } from './network.ts';
 import { Topology } from './topology.ts';
+import type { QueueModel } from './scenario.ts';
 import type { World } from './world.ts';
 
 /** Event payload = (argument << CODE_BITS) | code. */
@@ -76,6 +77,8 @@ export class Simulation {
   private readonly slots: unknown[] = [];
   private readonly freeSlots: number[] = [];
   private slotTargets = new Int32Array(1024);
+  /** The scenario's link queues (messageDelayMs), read on every message. */
+  private readonly queues: QueueModel;
   private hashLow = 0x811c9dc5;
   private hashHigh = 0x01000193;
   private settled = 0;
@@ -83,6 +86,7 @@ export class Simulation {
 
   constructor(readonly world: World, private readonly hooks: RunHooks = {}) {
     const s = world.scenario;
+    this.queues = s.queues;
     this.network = new Network((timeMs, flowId) => this.push(timeMs, FLOW_DONE, flowId), s.sharing);
     this.topology = new Topology(s.topology);
     this.network.addNode(world.originUpBps, s.originDownBps * s.goodput);
@@ -114,7 +118,7 @@ export class Simulation {
    */
   messageDelayMs(from: number, to: number): number {
     const latencyMs = this.topology.latencyMs(from, to);
-    if (this.world.scenario.queues.perFlowBytes === 0) return latencyMs;
+    if (this.queues.perFlowBytes === 0) return latencyMs;
     const network = this.network;
     return latencyMs + this.queueWaitMs(network.outFlowCount(from), network.nodeUpBps(from))
       + this.queueWaitMs(network.inFlowCount(to), network.nodeDownBps(to));
@@ -122,7 +126,7 @@ export class Simulation {
 
   private queueWaitMs(flows: number, bytesPerSec: number): number {
     if (flows === 0) return 0;
-    const { perFlowBytes, limitMs, limitMinBytes } = this.world.scenario.queues;
+    const { perFlowBytes, limitMs, limitMinBytes } = this.queues;
     const limitBytes = Math.max(limitMinBytes, limitMs * bytesPerSec / 1000);
     return 1000 * Math.min(limitBytes, flows * perFlowBytes) / bytesPerSec;
   }

@@ -255,14 +255,13 @@ export function parseScenario(raw: unknown): Scenario {
     goodput: goodput(doc.goodput),
     pieceOverheadMs: nonNegative(hosts.pieceOverheadMs ?? 0, 'hosts.pieceOverheadMs'),
     queues: {
-      perFlowBytes: typeof queues.perFlowBytes === 'string' ? size(queues.perFlowBytes, 'queues.perFlowBytes') : nonNegative(queues.perFlowBytes ?? 0, 'queues.perFlowBytes'),
+      perFlowBytes: byteCount(queues.perFlowBytes, 'queues.perFlowBytes'),
       limitMs: nonNegative(queues.limitMs ?? 0, 'queues.limitMs'),
-      limitMinBytes: typeof queues.limitMinBytes === 'string' ? size(queues.limitMinBytes, 'queues.limitMinBytes') : nonNegative(queues.limitMinBytes ?? 0, 'queues.limitMinBytes'),
+      limitMinBytes: byteCount(queues.limitMinBytes, 'queues.limitMinBytes'),
     },
     tcp: {
       connectRoundTrips: wholeNumber(tcp.connectRoundTrips ?? 0, 'tcp.connectRoundTrips', 0),
-      initialWindowBytes: typeof tcp.initialWindowBytes === 'string' ? size(tcp.initialWindowBytes, 'tcp.initialWindowBytes')
-        : wholeNumber(tcp.initialWindowBytes ?? 0, 'tcp.initialWindowBytes', 0),
+      initialWindowBytes: byteCount(tcp.initialWindowBytes, 'tcp.initialWindowBytes'),
       restartAfterIdleMs: nonNegative(tcp.restartAfterIdleMs ?? 0, 'tcp.restartAfterIdleMs'),
     },
     bittorrent: {
@@ -339,6 +338,11 @@ function size(value: unknown, field: string): number {
   try { bytes = parseBytes(value); } catch { fail(field, 'a size like "1GiB"', value); }
   if (bytes < 1) fail(field, 'a size of at least 1 byte', value);
   return bytes;
+}
+
+/** An optional count of bytes: a size like "64KiB" or a whole number; absent, 0. */
+function byteCount(value: unknown, field: string): number {
+  return typeof value === 'string' ? size(value, field) : wholeNumber(value ?? 0, field, 0);
 }
 
 function limit(value: unknown, field: string): number {

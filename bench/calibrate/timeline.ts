@@ -16,6 +16,7 @@ import type { StrategyResult } from '../../sim/result.ts';
 import { runStrategy } from '../../sim/strategies/index.ts';
 import type { LiveResult } from './live-run.ts';
 import type { TestbedPlan } from './plan.ts';
+import { median } from '../median.ts';
 
 export interface PieceArrival { atMs: number; bytes: number; fromSupernode: boolean }
 
@@ -194,11 +195,6 @@ export function summarizeTimeline(timeline: RunTimeline, fileSizeBytes: number):
   };
 }
 
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** Mean share of the file the hosts hold, every `stepMs` after their own start, until all are done. */
 export function meanProgress(timeline: RunTimeline, fileSizeBytes: number, stepMs = 250): { x: number; y: number }[] {

@@ -36,7 +36,7 @@ import { CONTROL_PATH, parseControlMsg, type ControlMsg, type ListTaskMsg, type 
 import { DataKeeper } from './data-keeper.ts';
 import { PieceServer, type PieceServerStats, type UploaderLog } from './piece-server.ts';
 import { SeederDriver } from './seeder.ts';
-import { acquireLock, newControlToken, readLock, releaseLock, type UploaderLock } from './uploader-lock.ts';
+import { acquireLock, newControlToken, releaseLock, type UploaderLock } from './uploader-lock.ts';
 import { formatDiskLimit, type DiskLimit } from '../../core/eviction.ts';
 
 export { CONTROL_PATH, DATA_FILE_NAME, type ControlMsg, type ControlReply } from './control-messages.ts';
@@ -245,14 +245,11 @@ class UploaderServer implements UploaderHandle {
     });
   }
 
-  /** Adopt the lock the spawning dfget wrote for this process, or take the home's lock. */
+  /**
+   * Take the home's lock. The one a spawning dfget wrote for this process (its pid, the preset
+   * token) is ours already: acquireLock says so whichever of the two wrote it first.
+   */
   private async takeLock(): Promise<void> {
-    const preset = this.opts.presetToken !== undefined ? await readLock(this.opts.homeDir) : null;
-    const adopted = preset !== null && preset.pid === process.pid && preset.token === this.lock.token && preset.port === this.lock.port;
-    if (adopted) {
-      this.lock.startedAtMs = preset.startedAtMs;
-      return;
-    }
     let holder: UploaderLock | null;
     try {
       holder = await acquireLock(this.opts.homeDir, this.lock);
