@@ -25,7 +25,7 @@
  * result. `--no-disk-prep` measures without either.
  *
  *   npm run bench:transport -- [--big 1GiB] [--rounds 3] [--swarm-file 256MiB] [--hosts 16] [--cap 50MB]
- *     [--cases one,swarm,shaped] [--out out/bench]
+ *     [--cases one,swarm,shaped] [--shaped-file-size 128MiB] [--shaped-queues fifo|small-first|host-small-first] [--out out/bench]
  *
  * 3. shaped (root only): 16 hosts on the calibration testbed's tc-shaped links behind an origin
  *    capped at the host rate, against T_min and 16 direct pulls on the same links
@@ -35,7 +35,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatBytes, parseBytes, parseRate } from '../core/units.ts';
 import type { DownloadResult } from '../transport/dfget/download.ts';
@@ -44,6 +44,7 @@ import { haveCommand, processCpuSeconds, runTimed } from './testbed/cpu.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-shaped.ts';
+import { QUEUE_MODES, type QueueMode } from './calibrate/netns.ts';
 import { formatSplit, RoleWatch, splitByRole, startPerf, type RoleSplit } from './testbed/perf-split.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
@@ -105,12 +106,16 @@ const opts = new Command('bench:transport')
   .option('--hosts <n>', 'hosts in the swarm comparison', '16')
   .option('--cap <rate>', 'origin egress cap in the swarm comparison', '50MB')
   .option('--cases <list>', 'which comparisons to run: one, swarm, shaped (netns testbed, needs root)', 'one,swarm,shaped')
+  .option('--shaped-file-size <size>', 'shaped: file size instead of the shaped-16 scenario\'s 32 MiB (its direct pulls take 16 x file / 3.42 MiB/s: about 10 min at 128MiB)')
+  .addOption(new Option('--shaped-queues <mode>', 'shaped: how the shaped links queue (calibrate --queues): fifo, small-first (small packets first on every link) '
+    + 'or host-small-first (so on the nodes\' uplinks only, switch ports FIFO)').choices([...QUEUE_MODES]).default('fifo'))
   .option('--out <dir>', 'where transport.csv and transport-swarm.csv go', 'out/bench')
   .option('--no-direct-pulls', 'swarm: skip the direct pulls (about 87 s) and compare with the time the origin\'s cap allows them, hosts x file / cap (for profiling runs; the measured pulls take about 1 % longer)')
   .option('--perf', 'swarm: record `perf record -a -g` over the dfgets and print where the CPU went, by process role and kind of work (needs linux perf; see bench/testbed/perf-split.ts)')
   .option('--no-disk-prep', 'do not prepare the disk before each download (by default every client\'s download comes right after a sync and a scratch file as large as its writes written and deleted, see bench/testbed/disk-prep.ts)')
   .parse()
-  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean; directPulls: boolean; perf?: boolean }>();
+  .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean; directPulls: boolean; perf?: boolean;
+    shapedFileSize?: string; shapedQueues: QueueMode }>();
 
 /** Prepare the disk for the next download, which writes `writesBytes` (unless --no-disk-prep); the scratch bytes. */
 function beforeDownload(writesBytes: number): number {
@@ -361,7 +366,7 @@ let shaped: ShapedResult | { skipped: string } | null = null;
 try {
   if (cases.includes('one')) await oneHost();
   if (cases.includes('swarm')) await swarm();
-  if (cases.includes('shaped')) shaped = await runShapedCase(opts.out, (line) => console.log(line));
+  if (cases.includes('shaped')) shaped = await runShapedCase(opts.out, { fileSize: opts.shapedFileSize, queues: opts.shapedQueues }, (line) => console.log(line));
 } finally {
   removeDir(root);
 }
@@ -380,7 +385,7 @@ if (shaped) printShaped(shaped);
 
 function printShaped(result: ShapedResult | { skipped: string }): void {
   if ('skipped' in result) return void console.log(`\nshaped case skipped: ${result.skipped}`);
-  console.log(`\nshaped: ${result.hosts} hosts, ${formatBytes(result.fileBytes)}, tc-shaped links, origin capped at the host rate (scenario ${SHAPED_SCENARIO})`);
+  console.log(`\nshaped: ${result.hosts} hosts, ${formatBytes(result.fileBytes)}, tc-shaped links (${result.queues} queues), origin capped at the host rate (scenario ${SHAPED_SCENARIO})`);
   console.log('T_min s   dfget s   x T_min   direct s   speed-up   origin copies (dfget / direct)   simulated s');
   console.log(`${result.lowerBoundSeconds.toFixed(2).padStart(7)}${result.swarmSeconds.toFixed(2).padStart(10)}${result.overLowerBound.toFixed(2).padStart(10)}`
     + `${result.directSeconds.toFixed(1).padStart(11)}${result.speedup.toFixed(1).padStart(11)}`

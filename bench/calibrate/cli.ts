@@ -21,7 +21,7 @@ import { Launcher } from './launcher.ts';
 import type { StartMode } from './host-process.ts';
 import { checkLinks, type LinkCheck } from './link-check.ts';
 import { runLive } from './live-run.ts';
-import { NetnsTestbed, netnsUnavailableReason, removeStaleNamespaces, type QueueMode } from './netns.ts';
+import { NetnsTestbed, netnsUnavailableReason, QUEUE_MODES, removeStaleNamespaces, type QueueMode } from './netns.ts';
 import { calibrationScenario, planTestbed, type TestbedPlan } from './plan.ts';
 import { comparisonTable, writeReport } from './report.ts';
 import { liveTimeline, simulateWithTimeline } from './timeline.ts';
@@ -99,7 +99,8 @@ function buildProgram(): Command {
       + 'a shaped queue drops such a packet whole (for experiments, see bench/calibrate/README.md finding 13)', '0')
     .addOption(new Option('--queues <mode>', 'netns shape: fifo: every shaped link one queue, as a plain switch port; small-first: packets under '
       + '1 KiB (ACKs, piece requests, most control messages) go ahead of the data queued on the link, as a host\'s fq_codel lets sparse '
-      + 'flows pass (for experiments, see bench/calibrate/README.md finding 15)').choices(['fifo', 'small-first']).default('fifo'))
+      + 'flows pass; host-small-first: so on every node\'s own uplink, the switch ports (downlinks) FIFO, as a network of Linux hosts '
+      + '(see bench/calibrate/README.md findings 15 and 17)').choices([...QUEUE_MODES]).default('fifo'))
     .option('--busy-cores <n>', 'keep n CPUs busy during the live run (spinning processes at normal priority): '
       + 'if the run does not slow down, its time is not bound by CPU', '0')
     .option('--direct', 'after the swarm, every host also pulls the file straight from the origin (curl) on the same links: the baseline', false)

@@ -26,6 +26,9 @@ export interface DirectResult {
   errors: string[];
 }
 
+/** A progress line this often while the pulls run (16 direct pulls of 128 MiB take about 10 minutes). */
+const PROGRESS_EVERY_MS = 30_000;
+
 export interface DirectOptions {
   launcher: Launcher;
   workDir: string;
@@ -45,27 +48,37 @@ export async function runDirect(plan: TestbedPlan, opts: DirectOptions): Promise
   const originBoundMs = (1000 * plan.hosts.length * plan.scenario.fileSizeBytes) / plan.origin.upBytesPerSec;
   const timeoutMs = Math.ceil(Math.max(opts.timeoutMs, 4 * originBoundMs + 60_000));
   const before = await opts.originBytesSent();
-  log(`direct pulls: ${plan.hosts.length} hosts fetch the file from the origin with curl, on the same links`);
+  log(`direct pulls: ${plan.hosts.length} hosts fetch the file from the origin with curl, on the same links `
+    + `(the origin alone sends every copy: about ${(originBoundMs / 1000).toFixed(0)} s)`);
   const t0 = performance.now();
   const hostsMs: (number | null)[] = plan.hosts.map(() => null);
   const errors: string[] = [];
   let digestsOk = 0;
-  await Promise.all(plan.hosts.map(async (host) => {
-    await sleepMs(Math.max(0, host.arrivalMs - (performance.now() - t0)));
-    const startedMs = performance.now();
-    const output = join(opts.workDir, `${host.name}-direct.bin`);
-    const limit = app && host.downBytesPerSec > 0 ? ['--limit-rate', String(Math.floor(host.downBytesPerSec))] : [];
-    try {
-      await run(launcher.argv(host, ['curl', '--silent', '--show-error', '--fail', '--output', output, ...limit, opts.url]), timeoutMs);
-      hostsMs[host.index] = performance.now() - startedMs;
-      if (await fileDigestOf(output) === opts.fileDigest) digestsOk++;
-      else errors.push(`${host.name}: the direct pull's file differs from the origin's`);
-    } catch (err) {
-      errors.push(`${host.name}: ${(err as Error).message}`);
-    } finally {
-      rmSync(output, { force: true });
-    }
-  }));
+  let ended = 0;
+  const progress = setInterval(() => {
+    log(`direct pulls: ${ended}/${plan.hosts.length} ended, ${((performance.now() - t0) / 1000).toFixed(0)} s of about ${(originBoundMs / 1000).toFixed(0)} s`);
+  }, PROGRESS_EVERY_MS);
+  try {
+    await Promise.all(plan.hosts.map(async (host) => {
+      await sleepMs(Math.max(0, host.arrivalMs - (performance.now() - t0)));
+      const startedMs = performance.now();
+      const output = join(opts.workDir, `${host.name}-direct.bin`);
+      const limit = app && host.downBytesPerSec > 0 ? ['--limit-rate', String(Math.floor(host.downBytesPerSec))] : [];
+      try {
+        await run(launcher.argv(host, ['curl', '--silent', '--show-error', '--fail', '--output', output, ...limit, opts.url]), timeoutMs);
+        hostsMs[host.index] = performance.now() - startedMs;
+        if (await fileDigestOf(output) === opts.fileDigest) digestsOk++;
+        else errors.push(`${host.name}: the direct pull's file differs from the origin's`);
+      } catch (err) {
+        errors.push(`${host.name}: ${(err as Error).message}`);
+      } finally {
+        rmSync(output, { force: true });
+        ended++;
+      }
+    }));
+  } finally {
+    clearInterval(progress);
+  }
   const done = hostsMs.filter((ms): ms is number => ms !== null);
   const completionMs = percentiles(done);
   log(`direct pulls: ${done.length}/${plan.hosts.length} done, last at ${(completionMs.max / 1000).toFixed(1)} s`);

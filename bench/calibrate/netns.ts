@@ -63,9 +63,19 @@ export interface TestbedOptions {
  * `fifo`: every shaped link one byte-limited queue, as a plain switch port. `small-first`: packets
  * under SMALL_PACKET_BYTES (ACKs, piece requests, most control messages) in a queue of their own
  * that the link serves first, the rest as before — what a host's fq_codel does for sparse flows,
- * approximated with htb and a u32 filter (this kernel has no fq_codel).
+ * approximated with htb and a u32 filter (this kernel has no fq_codel). `host-small-first`: as a
+ * real network of Linux hosts: every node's own uplink small-first (its fq_codel), every switch
+ * port (the nodes' downlinks) a FIFO.
  */
-export type QueueMode = 'fifo' | 'small-first';
+export type QueueMode = 'fifo' | 'small-first' | 'host-small-first';
+export const QUEUE_MODES: readonly QueueMode[] = ['fifo', 'small-first', 'host-small-first'];
+/** How one shaped link queues. */
+export type LinkQueue = 'fifo' | 'small-first';
+
+/** The queue of a node's uplink (its own eth0) and of its downlink (its switch port) under `mode`. */
+export function linkQueuesOf(mode: QueueMode): { uplink: LinkQueue; downlink: LinkQueue } {
+  return { uplink: mode === 'fifo' ? 'fifo' : 'small-first', downlink: mode === 'small-first' ? 'small-first' : 'fifo' };
+}
 /** IPv4 total length below which `small-first` queues a packet ahead (a full-size segment is 1500 bytes). */
 const SMALL_PACKET_BYTES = 1024;
 
@@ -202,8 +212,9 @@ export class NetnsTestbed {
       await this.ip(ns, 'link', 'set', 'dev', 'eth0', 'gso_max_segs', String(this.options.gsoMaxSegs));
     }
     for (const setting of this.options.sysctls) await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', setting]);
-    await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0, this.options.queues);
-    await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0, this.options.queues);
+    const { uplink, downlink } = linkQueuesOf(this.options.queues);
+    await shapeLink(ns, 'eth0', node.upBytesPerSec, netem ? delayMs : 0, uplink);
+    await shapeLink(this.switchNs, node.name, node.downBytesPerSec, netem ? delayMs : 0, downlink);
   }
 
   /** Star of IDC bridges around bridge `wan`, each arm adding half of `delayMs` per direction; or the delay hub. */
@@ -268,7 +279,7 @@ export class NetnsTestbed {
  * queues under it, small packets' served first (each may use the whole rate; the data's is
  * guaranteed 90 % of it, so small packets cannot starve it).
  */
-async function shapeLink(ns: string, dev: string, rateBytesPerSec: number, delayMs: number, queues: QueueMode): Promise<void> {
+async function shapeLink(ns: string, dev: string, rateBytesPerSec: number, delayMs: number, queues: LinkQueue): Promise<void> {
   const bits = (share: number): string => `${Math.round(rateBytesPerSec * 8 * share)}bit`;
   const queueBytes = Math.max(MIN_QUEUE_BYTES, Math.round(rateBytesPerSec * QUEUE_MS / 1000));
   const tc = (...args: string[]): Promise<string> => run(['tc', '-n', ns, ...args]);

@@ -53,13 +53,13 @@ if (unavailable) {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-netns-'));
     try {
       const calibrate = startCalibrate(['--scenario', 'calibration-two-idc', '--hosts', '2', '--file-size', '8MiB', '--shape', 'netns', '--gso-max-segs', '8',
-        '--queues', 'small-first', '--json', '--out', out]);
+        '--queues', 'host-small-first', '--json', '--out', out]);
       assert.is(await calibrate.exited, 0, calibrate.stderr());
       const report = JSON.parse(calibrate.stdout());
       assert.is(report.shape, 'netns');
       assert.is(report.gsoMaxSegs, 8);
-      assert.is(report.queues, 'small-first');
-      // The hosts' download queues sent the file's bytes (tc's counters, both classes of each link).
+      assert.is(report.queues, 'host-small-first');
+      // The hosts' download queues (FIFOs here, their uplinks small-first) sent the file's bytes (tc's counters).
       const downlinks = report.downlinkUse as { simPercent: number; livePercent: number; liveFilePercent: number };
       assert.ok(downlinks.liveFilePercent > 0 && downlinks.livePercent >= 0.9 * downlinks.liveFilePercent && downlinks.livePercent < 110, JSON.stringify(downlinks));
       assert.ok(downlinks.simPercent > 0 && downlinks.simPercent <= 100, JSON.stringify(downlinks));
