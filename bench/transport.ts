@@ -358,6 +358,14 @@ function printSwarm(): void {
 }
 
 const cases = opts.cases.split(',');
+if (opts.shapedFileSize !== undefined) {
+  try {
+    parseBytes(opts.shapedFileSize);
+  } catch (err) {
+    console.error(`bench:transport: --shaped-file-size: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
 if (opts.perf && !haveCommand('perf')) {
   console.error('bench:transport: --perf needs linux perf (Debian: apt-get install linux-perf)');
   process.exit(2);
