@@ -43,6 +43,7 @@ import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { REPO_ROOT, removeDir, tempDir } from './testbed/processes.ts';
 import { median } from './median.ts';
+import { flagValue } from './flag-value.ts';
 
 const GiB = 2 ** 30;
 const CHUNK_BYTES = 4 * 2 ** 20;
@@ -133,14 +134,7 @@ const opts = new Command('bench:floor')
   .parse()
   .opts<{ bytes: string; rounds: string; hosts: string; swarmFile: string; cap: string; cores: string; out: string }>();
 
-function parsed<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    console.error(`bench:floor: ${flag}: ${(err as Error).message}`);
-    process.exit(2);
-  }
-}
+const parsed = <T>(flag: string, parse: () => T): T => flagValue('bench:floor', flag, parse);
 /** Whole 4 MiB chunks: every measurement moves the buffers whole. */
 const bytes = Math.floor(parsed('--bytes', () => parseBytes(opts.bytes)) / CHUNK_BYTES) * CHUNK_BYTES;
 const hosts = Number(opts.hosts);

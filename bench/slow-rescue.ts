@@ -23,6 +23,7 @@ import { readLock } from '../transport/uploader/uploader-lock.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, waitFor } from './testbed/processes.ts';
+import { flagValue } from './flag-value.ts';
 
 const opts = new Command('bench:rescue')
   .description('a holder stops answering mid-download: the download with the slow-fetch rescue off and on')
@@ -50,9 +51,9 @@ interface Row {
   digestOk: boolean;
 }
 
-const fileBytes = parseBytes(opts.file);
-const pieceBytes = parseBytes(opts.piece);
-const limit = parseRate(opts.locallimit);
+const fileBytes = flagValue('bench:rescue', '--file', () => parseBytes(opts.file));
+const pieceBytes = flagValue('bench:rescue', '--piece', () => parseBytes(opts.piece));
+const limit = flagValue('bench:rescue', '--locallimit', () => parseRate(opts.locallimit));
 const freezeAfter = Number(opts.freezeAfter);
 const factors = opts.factors.split(',').map(Number);
 if (factors.some((f) => !Number.isInteger(f) || f < 0) || !Number.isInteger(freezeAfter) || freezeAfter < 0 || !(limit > 0)) {

@@ -49,6 +49,7 @@ import { formatSplit, RoleWatch, splitByRole, startPerf, type RoleSplit } from '
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
 import { median } from './median.ts';
+import { flagValue, wholeNumberAtLeast } from './flag-value.ts';
 
 /** A plain HTTP download to a file, in a bare node process: the Node baseline. */
 const DIRECT_GET = `
@@ -116,6 +117,18 @@ const opts = new Command('bench:transport')
   .parse()
   .opts<{ big: string; rounds: string; swarmFile: string; hosts: string; cap: string; cases: string; out: string; diskPrep: boolean; directPulls: boolean; perf?: boolean;
     shapedFileSize?: string; shapedQueues: QueueMode }>();
+
+const flag = <T>(name: string, parse: () => T): T => flagValue('bench:transport', name, parse);
+const bigBytes = flag('--big', () => parseBytes(opts.big));
+const rounds = flag('--rounds', () => wholeNumberAtLeast(opts.rounds, 1));
+const swarmFileBytes = flag('--swarm-file', () => parseBytes(opts.swarmFile));
+const swarmHosts = flag('--hosts', () => wholeNumberAtLeast(opts.hosts, 1));
+const capBytesPerSec = flag('--cap', () => {
+  const rate = parseRate(opts.cap);
+  if (!(rate > 0)) throw new Error(`expected a rate above 0 (the swarm case compares with pulls through this cap), got "${opts.cap}"`);
+  return rate;
+});
+if (opts.shapedFileSize !== undefined) flag('--shaped-file-size', () => parseBytes(opts.shapedFileSize!));
 
 /** Prepare the disk for the next download, which writes `writesBytes` (unless --no-disk-prep); the scratch bytes. */
 function beforeDownload(writesBytes: number): number {
@@ -226,15 +239,15 @@ async function dfgetRound(url: string, round: number, sizeBytes: number, origin:
 }
 
 async function oneHost(): Promise<void> {
-  const sizeBytes = parseBytes(opts.big);
+  const sizeBytes = bigBytes;
   const file = join(root, 'big.bin');
   await writeRandomFile(file, sizeBytes);
   const origin = await HttpOrigin.start();
   try {
     await origin.put('/big.bin', { filePath: file });
     const url = origin.urlFor('/big.bin');
-    console.log(`one host, ${formatBytes(sizeBytes)}, ${opts.rounds} rounds (load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    for (let round = 0; round < Number(opts.rounds); round++) {
+    console.log(`one host, ${formatBytes(sizeBytes)}, ${rounds} rounds (load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    for (let round = 0; round < rounds; round++) {
       await baselines(url, round, sizeBytes);
       await dfgetRound(url, round, sizeBytes, origin);
     }
@@ -245,9 +258,8 @@ async function oneHost(): Promise<void> {
 }
 
 async function swarm(): Promise<void> {
-  const sizeBytes = parseBytes(opts.swarmFile);
-  const hosts = Number(opts.hosts);
-  const capBytesPerSec = parseRate(opts.cap);
+  const sizeBytes = swarmFileBytes;
+  const hosts = swarmHosts;
   const file = join(root, 'swarm.bin');
   await writeRandomFile(file, sizeBytes);
   const origin = await HttpOrigin.start({ rateBytesPerSec: capBytesPerSec });
@@ -311,14 +323,13 @@ async function swarm(): Promise<void> {
   }
 }
 
-
 function printOneHost(): void {
   const cases = [...new Set(measures.map((m) => m.case))];
   const med = (name: string, f: (m: Measure) => number): number => median(measures.filter((m) => m.case === name).map(f));
   const curl = med('curl -o', (m) => m.seconds);
   const node = med('node GET', (m) => m.seconds);
   const curlCpu = med('curl -o', (m) => m.cpuSeconds / (m.fileBytes / GiB));
-  console.log(`\none host, ${formatBytes(measures[0].fileBytes)} (medians of ${opts.rounds} rounds; ${scratchNote()})`);
+  console.log(`\none host, ${formatBytes(measures[0].fileBytes)} (medians of ${rounds} rounds; ${scratchNote()})`);
   console.log('case          wall s   vs curl   vs node GET   CPU s/GiB   vs curl CPU   (dfget + supernode + uploader)   origin copies   load');
   for (const name of cases) {
     const seconds = med(name, (m) => m.seconds);
@@ -358,14 +369,6 @@ function printSwarm(): void {
 }
 
 const cases = opts.cases.split(',');
-if (opts.shapedFileSize !== undefined) {
-  try {
-    parseBytes(opts.shapedFileSize);
-  } catch (err) {
-    console.error(`bench:transport: --shaped-file-size: ${(err as Error).message}`);
-    process.exit(2);
-  }
-}
 if (opts.perf && !haveCommand('perf')) {
   console.error('bench:transport: --perf needs linux perf (Debian: apt-get install linux-perf)');
   process.exit(2);

@@ -195,7 +195,6 @@ export function summarizeTimeline(timeline: RunTimeline, fileSizeBytes: number):
   };
 }
 
-
 /** Mean share of the file the hosts hold, every `stepMs` after their own start, until all are done. */
 export function meanProgress(timeline: RunTimeline, fileSizeBytes: number, stepMs = 250): { x: number; y: number }[] {
   const end = Math.max(0, ...timeline.hosts.flat().map((p) => p.atMs));
