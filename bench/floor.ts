@@ -31,8 +31,7 @@
  * and each floor's ratio to the target: the CPU target (2 x curl) and the swarm target (8 x).
  * Writes floor.csv (one row per measurement and one per floor) to --out.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -42,6 +41,7 @@ import { haveCommand, runTimed } from './testbed/cpu.ts';
 import { prepareDiskFor } from './testbed/disk-prep.ts';
 import { HttpOrigin } from './testbed/http-origin.ts';
 import { REPO_ROOT, removeDir, tempDir } from './testbed/processes.ts';
+import { writeRandomFile } from './testbed/random-file.ts';
 import { median } from './median.ts';
 import { flagValue } from './flag-value.ts';
 
@@ -189,12 +189,11 @@ async function measureRound(originUrl: string | null): Promise<Record<string, nu
   return { write, swarmWrite, sha, recv: recvCpu / gib, send: sendCpu / gib, start: dfgetStart + uploaderStart, curl };
 }
 
-
 try {
   console.log(`bench:floor: ${formatBytes(bytes)} per measurement, ${rounds} rounds (medians), ${cores} cores; CPU seconds per GiB unless said`);
   let origin: HttpOrigin | null = null;
   if (haveCommand('curl')) {
-    writeRandomFile(join(root, 'origin.bin'), bytes);
+    await writeRandomFile(join(root, 'origin.bin'), bytes);
     origin = await HttpOrigin.start({});
     await origin.put('/f', { filePath: join(root, 'origin.bin') });
   } else {
@@ -240,13 +239,4 @@ try {
   }
 } finally {
   removeDir(root);
-}
-
-function writeRandomFile(path: string, sizeBytes: number): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (let done = 0; done < sizeBytes; done += CHUNK_BYTES) writeSync(fd, randomBytes(Math.min(CHUNK_BYTES, sizeBytes - done)));
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -31,8 +31,7 @@
  *    capped at the host rate, against T_min and 16 direct pulls on the same links
  *    (transport-shaped.ts; targets: within 1.2 x T_min, >= 10 x direct, origin <= 1.05 copies).
  */
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -47,6 +46,7 @@ import { runShapedCase, SHAPED_SCENARIO, type ShapedResult } from './transport-s
 import { QUEUE_MODES, type QueueMode } from './calibrate/netns.ts';
 import { formatSplit, RoleWatch, splitByRole, startPerf, type RoleSplit } from './testbed/perf-split.ts';
 import { stopUploaderOf } from './testbed/stop-uploader.ts';
+import { writeRandomFile } from './testbed/random-file.ts';
 import { removeDir, startBin, tempDir, timeDfget, timeProcess, type RunningProcess, type TimedDfget } from './testbed/processes.ts';
 import { median } from './median.ts';
 import { flagValue, wholeNumberAtLeast } from './flag-value.ts';
@@ -159,16 +159,6 @@ function measure(fields: Partial<Measure> & Pick<Measure, 'case' | 'round' | 'fi
   measures.push(m);
   console.log(`  round ${m.round + 1} ${m.case.padEnd(12)} ${m.seconds.toFixed(2).padStart(7)} s  CPU ${m.cpuSeconds.toFixed(2).padStart(6)} s  load ${m.load1.toFixed(1)}`);
   return m;
-}
-
-async function writeRandomFile(path: string, sizeBytes: number): Promise<void> {
-  const out = createWriteStream(path);
-  const chunkBytes = 16 * 1024 * 1024;
-  for (let written = 0; written < sizeBytes; written += chunkBytes) {
-    const chunk = randomBytes(Math.min(chunkBytes, sizeBytes - written));
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
 function dfget(url: string, home: string, supernode: string): Promise<TimedDfget> {

@@ -10,13 +10,12 @@
  * dfget still declares its upload rate with --upload-limit, as a simulated host does); in the app
  * shape each process's own token buckets carry the scenario's rates.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { flagOf } from '../../sim/overrides.ts';
 import { freePort, type RunningProcess } from '../testbed/processes.ts';
+import { writeRandomFile } from '../testbed/random-file.ts';
 import { sleepMs } from './commands.ts';
 import { CpuSampler, type CpuSummary } from './cpu-sampler.ts';
 import { fileDigestOf, runDirect, type DirectResult } from './direct-run.ts';
@@ -331,17 +330,4 @@ function lineQueue(proc: RunningProcess): LineQueue {
       });
     },
   };
-}
-
-async function writeRandomFile(path: string, sizeBytes: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  const chunkBytes = 8 * 1024 * 1024;
-  for (let written = 0; written < sizeBytes; written += chunkBytes) {
-    const chunk = randomBytes(Math.min(chunkBytes, sizeBytes - written));
-    hash.update(chunk);
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return `sha256:${hash.digest('hex')}`;
 }
