@@ -44,8 +44,8 @@ export interface DirectOptions {
 export async function runDirect(plan: TestbedPlan, opts: DirectOptions): Promise<DirectResult> {
   const { launcher, log } = opts;
   const app = launcher.shape === 'app';
-  // Every host's copy leaves the origin: allow four times that at the origin's rate, plus a minute.
-  const originBoundMs = (1000 * plan.hosts.length * plan.scenario.fileSizeBytes) / plan.origin.upBytesPerSec;
+  // Every host's copy leaves the origin, at its rate less the headers (goodput): allow four times that, plus a minute.
+  const originBoundMs = (1000 * plan.hosts.length * plan.scenario.fileSizeBytes) / (plan.origin.upBytesPerSec * plan.scenario.goodput);
   const timeoutMs = Math.ceil(Math.max(opts.timeoutMs, 4 * originBoundMs + 60_000));
   const before = await opts.originBytesSent();
   log(`direct pulls: ${plan.hosts.length} hosts fetch the file from the origin with curl, on the same links `
