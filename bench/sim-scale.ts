@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { stringify } from 'csv-stringify/sync';
 import type { CoreConfig } from '../core/config.ts';
+import { planPieces } from '../core/pieces.ts';
 import { parseBytes, formatBytes } from '../core/units.ts';
 import { SIM_SEMI_SPACE_FLAG } from '../sim/heap.ts';
 
@@ -45,6 +46,9 @@ interface Measurement {
   originCopies: number;
   /** The run's trace hash (sim/engine.ts): equal before and after a change that must not change results. */
   traceHash: string;
+  /** Pieces every host fetched (the file's piece count), and the events by kind (sim/engine.ts eventsByKind). */
+  pieceCount: number;
+  eventsByKind: Record<string, number>;
 }
 
 const MEMORY_LIMIT_BYTES = 8 * 1024 ** 3;
@@ -85,6 +89,7 @@ async function child(hosts: number, fileSizeBytes: number, settings: Preset): Pr
     peakRssBytes: process.resourceUsage().maxRSS * 1024, peakHeapBytes,
     efficiency: result.efficiency, completedHosts: result.completedHosts, originCopies: result.originEgressBytes / fileSizeBytes,
     traceHash: result.traceHash,
+    pieceCount: planPieces(fileSizeBytes, scenario.core.pieceSizeBytes ?? 0).pieceCount, eventsByKind: result.eventsByKind,
   };
   console.log(JSON.stringify(m));
 }
@@ -121,9 +126,28 @@ function parent(runs: string[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
   console.log([line(header), ...table.map(line)].join('\n'));
+  console.log(eventsPerPiece(rows));
   mkdirSync('out/bench', { recursive: true });
-  writeFileSync('out/bench/sim-scale.csv', stringify(rows, { header: true }));
+  writeFileSync('out/bench/sim-scale.csv', stringify(rows.map(({ eventsByKind, ...m }) => ({ ...m, eventsByKind: JSON.stringify(eventsByKind) })), { header: true }));
   console.error('bench:sim: wrote out/bench/sim-scale.csv');
+}
+
+/**
+ * Where each run's events go, per piece a host fetched (hosts x pieces): a dragonfly piece takes
+ * a pull or report to the supernode, its answer, the request to the source's uploader, the
+ * flow's first byte and its last — about five events whatever the code costs per event, so the
+ * event count of a run is set by hosts x pieces, and its time by that and the cost per event.
+ */
+function eventsPerPiece(rows: Measurement[]): string {
+  const lines = ['events per host-piece, by kind (stale-flow-done: superseded completions popped and dropped, not counted in events):'];
+  for (const m of rows) {
+    const hostPieces = m.hosts * m.pieceCount;
+    const kinds = Object.entries(m.eventsByKind).sort((a, b) => b[1] - a[1]);
+    const fired = kinds.filter(([kind]) => kind !== 'stale-flow-done').reduce((sum, [, n]) => sum + n, 0);
+    lines.push(`  ${m.hosts} hosts, ${m.settings}, ${m.pieceCount} pieces: ${(fired / hostPieces).toFixed(2)} per piece = `
+      + kinds.map(([kind, n]) => `${kind} ${(n / hostPieces).toFixed(2)}`).join(', '));
+  }
+  return lines.join('\n');
 }
 
 const args = process.argv.slice(2);

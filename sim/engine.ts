@@ -74,6 +74,10 @@ export class Simulation {
   };
 
   private readonly handlers: ((arg: number) => void)[] = [];
+  /** Per event code: its name (`on`) and how many events of it fired; and the flow completions dropped as superseded. */
+  private readonly kindNames: string[] = ['flow-done'];
+  private readonly kindCounts = new Float64Array(CODE_MASK + 1);
+  private staleFlowEvents = 0;
   private readonly slots: unknown[] = [];
   private readonly freeSlots: number[] = [];
   private slotTargets = new Int32Array(1024);
@@ -131,11 +135,24 @@ export class Simulation {
     return 1000 * Math.min(limitBytes, flows * perFlowBytes) / bytesPerSec;
   }
 
-  /** Register an event handler; returns its code. */
-  on(handler: (arg: number) => void): number {
+  /** Register an event handler under a name (it names the kind in `eventsByKind`); returns its code. */
+  on(name: string, handler: (arg: number) => void): number {
     if (this.handlers.length > CODE_MASK) throw new Error(`more than ${CODE_MASK} event kinds`);
     this.handlers.push(handler);
+    this.kindNames.push(name);
     return this.handlers.length - 1;
+  }
+
+  /**
+   * Events fired so far by kind (only kinds that fired), and under `stale-flow-done` the flow
+   * completions popped and dropped because a rate change had rescheduled their flow: where a
+   * run's events go, and so its cost (bench:sim prints them per piece).
+   */
+  eventsByKind(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (let code = 0; code < this.kindNames.length; code++) if (this.kindCounts[code] > 0) counts[this.kindNames[code]] = this.kindCounts[code];
+    if (this.staleFlowEvents > 0) counts['stale-flow-done'] = this.staleFlowEvents;
+    return counts;
   }
 
   /** Schedule event `code` with an integer argument at timeMs. */
@@ -228,7 +245,10 @@ export class Simulation {
       const code = payload & CODE_MASK;
       const arg = payload >>> CODE_BITS;
       if (code === FLOW_DONE) {
-        if (!network.isDue(arg, timeMs)) continue;
+        if (!network.isDue(arg, timeMs)) {
+          this.staleFlowEvents++;
+          continue;
+        }
         if (this.hooks.beforeEvent) this.hooks.beforeEvent(this, timeMs);
         this.advance(timeMs, payload);
         const tag = network.tag(arg);
@@ -250,6 +270,7 @@ export class Simulation {
   private advance(timeMs: number, payload: number): void {
     this.nowMs = timeMs;
     this.events++;
+    this.kindCounts[payload & CODE_MASK]++;
     const micros = Math.round(timeMs * 1000);
     this.hashLow = Math.imul(this.hashLow ^ payload, 0x01000193);
     this.hashLow = Math.imul(this.hashLow ^ (micros >>> 0), 0x01000193);

@@ -49,6 +49,8 @@ export interface StrategyResult {
   crashedHosts: number;
   unfinishedHosts: number;
   events: number;
+  /** Events by kind, and the superseded flow completions dropped (`stale-flow-done`): Simulation.eventsByKind. */
+  eventsByKind: Record<string, number>;
   /** Set when the run stopped at its simulated-time limit (dfsim --time-limit) with hosts unfinished. */
   stoppedAtLimitMs: number | null;
   traceHash: string;
@@ -104,6 +106,6 @@ export function summarize(strategy: string, sim: Simulation, wallMs: number, cou
     lowerBoundMs: world.lowerBoundMs,
     efficiency: failed + unfinished > 0 || completionMs.max === 0 ? 0 : world.lowerBoundMs / completionMs.max,
     completedHosts: finished.length, failedHosts: failed, crashedHosts: crashed, unfinishedHosts: unfinished,
-    events: sim.events, stoppedAtLimitMs: sim.stoppedAtLimitMs, traceHash: sim.traceHash(), wallMs, counters, fault, hostResults, timeseries: sim.timeseries,
+    events: sim.events, eventsByKind: sim.eventsByKind(), stoppedAtLimitMs: sim.stoppedAtLimitMs, traceHash: sim.traceHash(), wallMs, counters, fault, hostResults, timeseries: sim.timeseries,
   };
 }

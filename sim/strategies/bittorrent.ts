@@ -72,14 +72,14 @@ export class BittorrentSwarm {
     this.trackerRng = childRng(s.seed, 'bittorrent/tracker');
     this.parts.push(this.participant(0));
     for (let i = 0; i < this.plan.pieceCount; i++) this.parts[0].have.add(i);
-    this.requestEvent = this.sim.on((slot) => {
+    this.requestEvent = this.sim.on('request', (slot) => {
       const [up, down] = this.sim.take<[number, number]>(slot);
       this.request(up, down);
     });
-    this.rechokeEvent = this.sim.on((p) => this.rechoke(p));
-    const arriveEvent = this.sim.on((host) => this.arrive(host));
-    const crashEvent = this.sim.on((host) => this.crash(host));
-    const stopServingEvent = this.sim.on((host) => { this.parts[host + 1].serving = false; this.parts[host + 1].unchoked.clear(); });
+    this.rechokeEvent = this.sim.on('rechoke', (p) => this.rechoke(p));
+    const arriveEvent = this.sim.on('arrive', (host) => this.arrive(host));
+    const crashEvent = this.sim.on('crash', (host) => this.crash(host));
+    const stopServingEvent = this.sim.on('stop-serving', (host) => { this.parts[host + 1].serving = false; this.parts[host + 1].unchoked.clear(); });
     this.sim.onFlowDone = (_flowId, _tag, src, dst, sizeBytes) => this.pieceDone(this.partOf(src), this.partOf(dst), sizeBytes);
     for (let h = 0; h < s.hostCount; h++) {
       this.parts.push(this.participant(h + 1));

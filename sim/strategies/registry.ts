@@ -10,16 +10,16 @@ export function runRegistry(world: World, hooks: RunHooks): Simulation {
   const sim = new Simulation(world, hooks);
   const F = world.scenario.fileSizeBytes;
   const flowOf = new Int32Array(sim.hostCount).fill(-1);
-  const startFlow = sim.on((host) => {
+  const startFlow = sim.on('flow-start', (host) => {
     if (sim.crashed[host]) return;
     flowOf[host] = sim.network.startFlow(sim.nowMs, sim.originNode, sim.hostNode(host), F, 0, host);
   });
-  const arrive = sim.on((host) => {
+  const arrive = sim.on('arrive', (host) => {
     if (sim.crashed[host]) return;
     const rttMs = 2 * sim.latencyMs(sim.originNode, sim.hostNode(host));
     sim.at(sim.nowMs + rttMs, startFlow, host);
   });
-  const crash = sim.on((host) => {
+  const crash = sim.on('crash', (host) => {
     if (flowOf[host] >= 0 && sim.network.isAlive(flowOf[host])) sim.network.cancelFlow(sim.nowMs, flowOf[host]);
     flowOf[host] = -1;
     sim.hostCrashed(host);

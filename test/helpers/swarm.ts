@@ -133,7 +133,7 @@ export class Swarm implements EventLoop {
   }
 
   // The event loop the machines' timers run on (EventLoop).
-  on(handler: (arg: number) => void): number { return this.handlers.push(handler) - 1; }
+  on(_name: string, handler: (arg: number) => void): number { return this.handlers.push(handler) - 1; }
   at(timeMs: number, code: number, arg: number): void { this.schedule(timeMs, () => this.handlers[code](arg)); }
   stop(): void { this.stopped = true; }
 

@@ -47,8 +47,8 @@ export class SimulatedCdn {
 
   constructor(private readonly run: DragonflyRun) {
     this.fetches = new Array<SourceFetch | null>(run.world.scenario.supernodeCount).fill(null);
-    this.probedEvent = run.sim.on((slot) => this.onProbed(slot));
-    this.streamEvent = run.sim.on((id) => this.onStreamStart(id));
+    this.probedEvent = run.sim.on('cdn-probed', (slot) => this.onProbed(slot));
+    this.streamEvent = run.sim.on('cdn-stream-start', (id) => this.onStreamStart(id));
   }
 
   /** Pieces supernode `sn`'s cache holds (null before its first fetch). */

@@ -55,9 +55,9 @@ export class ControlPlane {
   private readonly peerInputEvent: number;
 
   constructor(private readonly run: DragonflyRun) {
-    this.peerMessageEvent = run.sim.on((slot) => this.onPeerMessage(slot));
-    this.supernodeInputEvent = run.sim.on((slot) => this.onSupernodeInput(slot));
-    this.peerInputEvent = run.sim.on((slot) => this.onPeerInput(slot));
+    this.peerMessageEvent = run.sim.on('peer-to-supernode', (slot) => this.onPeerMessage(slot));
+    this.supernodeInputEvent = run.sim.on('supernode-input', (slot) => this.onSupernodeInput(slot));
+    this.peerInputEvent = run.sim.on('to-peer', (slot) => this.onPeerInput(slot));
   }
 
   /** A peer's `send`: the message reaches supernode `to` one latency later. */

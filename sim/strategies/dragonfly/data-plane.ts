@@ -44,8 +44,8 @@ export class DataPlane {
   private readonly connections: Connections | null;
 
   constructor(private readonly run: DragonflyRun) {
-    this.requestEvent = run.sim.on((id) => this.onRequest(id));
-    this.startFlowEvent = run.sim.on((id) => this.onStartFlow(id));
+    this.requestEvent = run.sim.on('piece-request', (id) => this.onRequest(id));
+    this.startFlowEvent = run.sim.on('flow-start', (id) => this.onStartFlow(id));
     const faults = run.world.faults;
     this.corruptHost = Uint8Array.from(faults, (f) => (f.corrupt ? 1 : 0));
     this.liarHost = Uint8Array.from(faults, (f) => (f.liar ? 1 : 0));

@@ -18,9 +18,9 @@ export class FaultInjector {
   private readonly crashSupernodeEvent: number;
 
   constructor(private readonly run: DragonflyRun) {
-    this.crashHostEvent = run.sim.on((host) => this.crashHost(host));
-    this.deleteCacheEvent = run.sim.on((host) => this.run.hosts.applyUploader(host, { kind: 'unlist-task', taskId: TASK_ID }));
-    this.crashSupernodeEvent = run.sim.on((sn) => this.crashSupernode(sn));
+    this.crashHostEvent = run.sim.on('crash-host', (host) => this.crashHost(host));
+    this.deleteCacheEvent = run.sim.on('delete-cache', (host) => this.run.hosts.applyUploader(host, { kind: 'unlist-task', taskId: TASK_ID }));
+    this.crashSupernodeEvent = run.sim.on('crash-supernode', (sn) => this.crashSupernode(sn));
   }
 
   schedule(): void {

@@ -55,7 +55,7 @@ export class Hosts {
     this.trusted = new Array<Set<string> | null>(count).fill(null);
     this.liarClaimed = new Uint8Array(count);
     this.lyingHost = Uint8Array.from(run.world.faults, (f) => (f.lying ? 1 : 0));
-    this.arriveEvent = run.sim.on((host) => this.arrive(host));
+    this.arriveEvent = run.sim.on('arrive', (host) => this.arrive(host));
   }
 
   scheduleArrivals(): void {

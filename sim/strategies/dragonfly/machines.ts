@@ -26,8 +26,8 @@ import type { SimFault } from '../../result.ts';
  */
 export interface EventLoop {
   readonly nowMs: number;
-  /** Register a handler; returns its event code. */
-  on(handler: (arg: number) => void): number;
+  /** Register a handler under a name (see Simulation.eventsByKind); returns its event code. */
+  on(name: string, handler: (arg: number) => void): number;
   at(timeMs: number, code: number, arg: number): void;
   /** End the run after the current event. */
   stop(): void;
@@ -50,7 +50,7 @@ export class SimMachines {
     this.hosts = new Array<Fireable | null>(slots).fill(null);
     this.clock = () => sim.nowMs;
     this.onFault = (fault) => this.stopRun(fault);
-    this.timerEvent = sim.on((slot) => this.onTimer(slot));
+    this.timerEvent = sim.on('machine-timer', (slot) => this.onTimer(slot));
   }
 
   /** Run `machine` in slot `slot` under `name` (how a fault names it); its effects go to `sink`. */

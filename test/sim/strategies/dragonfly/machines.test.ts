@@ -90,7 +90,7 @@ test('a deadline that moves earlier is armed at once; one already past fires now
   host.apply({ kind: 'set', atMs: 100 });
   sim.run(200);
   assert.equal(alarm.rungAtMs, [100]);
-  const later = sim.on(() => host.apply({ kind: 'set', atMs: 150 }));
+  const later = sim.on('later', () => host.apply({ kind: 'set', atMs: 150 }));
   sim.at(300, later, 0);
   sim.run(10_000);
   assert.equal(alarm.rungAtMs, [100, 300], 'a deadline set in the past fires at once');
