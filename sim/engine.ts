@@ -150,7 +150,10 @@ export class Simulation {
    */
   eventsByKind(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (let code = 0; code < this.kindNames.length; code++) if (this.kindCounts[code] > 0) counts[this.kindNames[code]] = this.kindCounts[code];
+    for (let code = 0; code < this.kindNames.length; code++) {
+      const name = this.kindNames[code];
+      if (this.kindCounts[code] > 0) counts[name] = (counts[name] ?? 0) + this.kindCounts[code];
+    }
     if (this.staleFlowEvents > 0) counts['stale-flow-done'] = this.staleFlowEvents;
     return counts;
   }
