@@ -9,7 +9,7 @@
  *    origin-bound time, idle download (no piece arriving: pull round trips, waits, no free
  *    source), shared download (pieces arriving below the link rate) and the same after the CDN
  *    held the whole file (the tail of the last pieces); the hosts', supernode's and origin's
- *    unused upload; events, events/s, CPU and wall time of each run.
+ *    unused upload; events (and per host-piece: hosts x pieces sets a run's cost), events/s, CPU and wall time of each run.
  *
  * Writes out/notebooks/scale/report.md, sweep.csv, scale.csv and charts. Same seed everywhere, so
  * every number reruns; wall times depend on what else the machine runs (CPU time is beside them).
@@ -19,6 +19,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { planPieces } from '../core/pieces.ts';
 import { formatBytes } from '../core/units.ts';
 import { lineChart, stackedBarChart } from '../sim/charts.ts';
 import { GapMeter, type GapReport } from '../sim/gap.ts';
@@ -43,6 +44,8 @@ interface ScaleRow {
   lastS: number;
   gap: GapReport;
   events: number;
+  /** Pieces each host fetched: events / (hosts x pieces) is what a piece costs the simulator (bench:sim prints it by kind). */
+  pieceCount: number;
   cpuS: number;
   wallS: number;
 }
@@ -64,7 +67,8 @@ function runOnce(scenario: Scenario, label: ScaleRow['settings']): ScaleRow {
   if (result.completedHosts !== scenario.hostCount) throw new Error(`${label} at ${scenario.hostCount} hosts: not every host finished`);
   const row: ScaleRow = {
     settings: label, hosts: scenario.hostCount, efficiency: result.efficiency, lowerBoundS: result.lowerBoundMs / 1000,
-    lastS: result.completionMs.max / 1000, gap: meter.report(), events: result.events, cpuS: (cpu.user + cpu.system) / 1e6, wallS: result.wallMs / 1000,
+    lastS: result.completionMs.max / 1000, gap: meter.report(), events: result.events,
+    pieceCount: planPieces(scenario.fileSizeBytes, scenario.core.pieceSizeBytes ?? 0).pieceCount, cpuS: (cpu.user + cpu.system) / 1e6, wallS: result.wallMs / 1000,
   };
   console.error(`scale: ${label}, ${row.hosts} hosts: efficiency ${row.efficiency.toFixed(3)}, ${row.events} events, ${row.wallS.toFixed(1)} s wall, ${row.cpuS.toFixed(1)} s CPU`);
   return row;
@@ -106,7 +110,8 @@ export async function run(outDir: string): Promise<void> {
     ...Object.fromEntries(PARTS.map((p, i) => [`last ${p} s`, parts(r.gap)[i].toFixed(3)])),
     meanIdleS: (r.gap.mean.idleMs / 1000).toFixed(3), meanSharedS: (r.gap.mean.sharedMs / 1000).toFixed(3),
     hostUploadIdle: r.gap.hostUploadIdleFraction.toFixed(3), supernodeUploadIdle: r.gap.supernodeUploadIdleFraction.toFixed(3),
-    originUploadIdle: r.gap.originUploadIdleFraction.toFixed(3), events: r.events, eventsPerCpuS: Math.round(r.events / r.cpuS),
+    originUploadIdle: r.gap.originUploadIdleFraction.toFixed(3), events: r.events, pieces: r.pieceCount,
+    eventsPerHostPiece: (r.events / (r.hosts * r.pieceCount)).toFixed(2), eventsPerCpuS: Math.round(r.events / r.cpuS),
     cpuS: r.cpuS.toFixed(1), wallS: r.wallS.toFixed(1),
   })), { header: true }));
 
@@ -125,7 +130,7 @@ export async function run(outDir: string): Promise<void> {
   const line = (r: ScaleRow) => {
     const p = parts(r.gap);
     return `| ${r.settings} | ${r.hosts} | ${r.efficiency.toFixed(3)} | ${r.lastS.toFixed(2)} | ${p.map((v) => v.toFixed(3)).join(' | ')} | `
-      + `${(100 * r.gap.hostUploadIdleFraction).toFixed(1)} % | ${r.events} | ${Math.round(r.events / r.cpuS)} | ${r.cpuS.toFixed(1)} | ${r.wallS.toFixed(1)} |`;
+      + `${(100 * r.gap.hostUploadIdleFraction).toFixed(1)} % | ${r.events} | ${(r.events / (r.hosts * r.pieceCount)).toFixed(2)} | ${Math.round(r.events / r.cpuS)} | ${r.cpuS.toFixed(1)} | ${r.wallS.toFixed(1)} |`;
   };
   const check = (value: number | undefined, ok: (v: number) => boolean, text: (v: number) => string) =>
     (value === undefined ? 'not run' : `${text(value)}: ${ok(value) ? 'met' : '**missed**'}`);
@@ -141,8 +146,8 @@ export async function run(outDir: string): Promise<void> {
     '## Seed defaults and tuned, 200 to 10,000 hosts', '',
     `Tuned = \`${flags(best)}\`.`, '',
     '![efficiency](efficiency.svg)', '', '![gap, seed defaults](gap-defaults.svg)', '', '![gap, tuned](gap-tuned.svg)', '', '![speed](speed.svg)', '',
-    `| settings | hosts | efficiency | last s | ${PARTS.map((p) => `${p} s`).join(' | ')} | hosts' upload idle | events | events / CPU s | CPU s | wall s |`,
-    '|' + ' --- |'.repeat(PARTS.length + 9),
+    `| settings | hosts | efficiency | last s | ${PARTS.map((p) => `${p} s`).join(' | ')} | hosts' upload idle | events | events / host-piece | events / CPU s | CPU s | wall s |`,
+    '|' + ' --- |'.repeat(PARTS.length + 10),
     ...rows.map(line), '',
     '## Targets', '',
     `- tuned at 2,000 hosts: ${check(of('tuned', 2000)?.efficiency, (v) => v >= TARGETS.efficiency2000, (v) => `efficiency ${v.toFixed(3)} (>= ${TARGETS.efficiency2000})`)}`,
