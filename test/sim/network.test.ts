@@ -41,7 +41,7 @@ function toFlows(raw: { src: number; hop: number; sizeBytes: number; startMs: nu
   return raw.map((f) => ({ src: f.src, dst: (f.src + f.hop) % n, sizeBytes: f.sizeBytes, startMs: f.startMs, capBps: f.capBps }));
 }
 
-test('local rule: never over capacity, never beats the lone-flow bound, and its makespan stays within 1.25x of max-min', () => {
+test('local rule: never over capacity, never beats the lone-flow bound, and on random small swarms finishes with max-min on average', () => {
   const ratios: number[] = [];
   checkProperty(import.meta.url, 'local-vs-max-min', fc.property(swarm, ({ nodes, flows: raw }) => {
     const flows = toFlows(raw, nodes.length);
@@ -51,12 +51,34 @@ test('local rule: never over capacity, never beats the lone-flow bound, and its 
       const alone = Math.min(nodes[f.src].upBps, nodes[f.dst].downBps, f.capBps || Infinity);
       assert.ok(local[i] >= f.startMs + f.sizeBytes / alone * 1000 - 1e-6, `flow ${i} finished faster than its bottleneck allows`);
     });
-    const ratio = Math.max(...local) / Math.max(...reference);
-    ratios.push(ratio);
-    assert.ok(ratio <= 1.25, `local makespan ${ratio.toFixed(3)}x max-min`);
+    ratios.push(Math.max(...local) / Math.max(...reference));
   }), { numRuns: 150 });
+  // The makespan ratio is not bounded swarm by swarm (see the next test: 1.33 x on three flows),
+  // so what is held is the distribution: 20 x 150 random swarms gave a mean of 1.000-1.002 and
+  // at most 1.19, none over 1.25.
   ratios.sort((a, b) => a - b);
-  console.log(`  local/max-min makespan ratio over ${ratios.length} swarms: median ${ratios[ratios.length >> 1].toFixed(3)}, worst ${ratios[ratios.length - 1].toFixed(3)}`);
+  const mean = ratios.reduce((sum, r) => sum + r, 0) / ratios.length;
+  const over = ratios.filter((r) => r > 1.25).length;
+  console.log(`  local/max-min makespan ratio over ${ratios.length} swarms: median ${ratios[ratios.length >> 1].toFixed(3)}, mean ${mean.toFixed(4)}, worst ${ratios[ratios.length - 1].toFixed(3)}`);
+  assert.ok(mean <= 1.02, `mean makespan ratio ${mean.toFixed(4)} over 1.02`);
+  assert.ok(over <= 3, `${over} of ${ratios.length} swarms over 1.25 x max-min`);
+});
+
+test('local rule: where one round leaves a sender\'s slack unused (the known gap to max-min)', () => {
+  // Node 1 (4 MB/s up) sends to node 2 (3 MB/s down; flow capped at 3 MB/s) and to node 0
+  // (1 MB/s down). Max-min: 3 + 1, both done at 4 s. The local rule asks node 2's downlink for
+  // node 1's equal share, 2 MB/s, so the flow to node 2 runs at 2 MB/s while node 1's uplink has
+  // 1 MB/s spare, and at 3 MB/s only once the other flow ends: 8 MB by 4 s, the last 4 MB by 5.33 s.
+  const nodes = [{ upBps: 1 * MB, downBps: 1 * MB }, { upBps: 4 * MB, downBps: 4 * MB }, { upBps: 1 * MB, downBps: 3 * MB }];
+  const flows = [
+    { src: 1, dst: 2, sizeBytes: 12 * MB, startMs: 0, capBps: 3 * MB },
+    { src: 1, dst: 0, sizeBytes: 4 * MB, startMs: 0, capBps: 0 },
+    { src: 0, dst: 1, sizeBytes: 1 * MB, startMs: 0, capBps: 1 * MB },
+  ];
+  const local = runFlows(nodes, flows, 'local');
+  const reference = runFlows(nodes, flows, 'max-min');
+  assert.equal(reference.map((ms) => Math.round(ms)), [4000, 4000, 1000]);
+  assert.equal(local.map((ms) => Math.round(ms)), [5333, 4000, 1000]);
 });
 
 /** The local rule computed from scratch over every live flow (the definition in network.ts). */
@@ -115,6 +137,11 @@ test('local rule: re-rating only what a change can affect gives the same rates a
       const expected = localRuleRates(network, [...live]);
       for (const [id, rate] of expected) {
         assert.ok(Math.abs(network.flowRateBps(id) - rate) <= 1e-9 * rate, `flow ${id}: ${network.flowRateBps(id)} vs ${rate} from scratch at ${nowMs} ms`);
+        // What the rule guarantees each flow: its equal share at both ends (water-filling gives every flow at least that).
+        const src = network.flowSrc(id);
+        const dst = network.flowDst(id);
+        const equalShare = Math.min(network.flowCapBps(id), network.nodeUpBps(src) / network.outFlowCount(src), network.nodeDownBps(dst) / network.inFlowCount(dst));
+        assert.ok(network.flowRateBps(id) >= equalShare * (1 - 1e-9), `flow ${id}: ${network.flowRateBps(id)} below its equal share ${equalShare} at ${nowMs} ms`);
       }
     }
   }), { numRuns: 150 });
