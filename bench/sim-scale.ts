@@ -3,8 +3,8 @@
  * 1 Gbit/s hosts and origin) at 1,000 and 10,000 hosts with the seed's defaults, at 10,000 with
  * the tuned settings the scale notebook found, and at 100,000 with the seed's defaults. Each run
  * is a child process so its peak memory is its own. Prints a table (events, events per second of
- * wall and of CPU time, wall and CPU time, peak RSS and heap, efficiency, trace hash)
- * and writes out/bench/sim-scale.csv.
+ * wall and of CPU time, wall and CPU time, peak RSS and heap, efficiency, trace hash) and each
+ * run's events per host-piece by kind, and writes out/bench/sim-scale.csv.
  *
  *   npm run bench:sim                                     all four runs
  *   npm run bench:sim -- 1000:1GiB 5000:256MiB:tuned      chosen runs (hosts:fileSize[:defaults|tuned])
@@ -139,7 +139,7 @@ function parent(runs: string[]): void {
  * event count of a run is set by hosts x pieces, and its time by that and the cost per event.
  */
 function eventsPerPiece(rows: Measurement[]): string {
-  const lines = ['events per host-piece, by kind (stale-flow-done: superseded completions popped and dropped, not counted in events):'];
+  const lines = ['events per host-piece, by kind (stale-flow-done: completions of flows since rescheduled or cancelled, popped and dropped, not counted in events):'];
   for (const m of rows) {
     const hostPieces = m.hosts * m.pieceCount;
     const kinds = Object.entries(m.eventsByKind).sort((a, b) => b[1] - a[1]);

@@ -7,7 +7,8 @@
  * pushes events with `at` (an integer argument) or `post` (an object parked in a slot until the
  * event fires: control messages, data-plane requests). Flow completions come from the network;
  * the loop drops superseded ones (lazy invalidation) and hands the rest to the strategy's
- * `onFlowDone`. Every event that fires is folded into a 64-bit trace hash (time and payload),
+ * `onFlowDone`. Events are counted by kind (`eventsByKind`: each handler is registered under a
+ * name). Every event that fires is folded into a 64-bit trace hash (time and payload),
  * so two runs of one seed can be compared event for event. The run ends when every surviving
  * host has finished or failed, when the queue empties, or at the simulated-time limit (`dfsim
  * --time-limit`; by default ten times the time every host would take to pull the file straight
@@ -74,7 +75,7 @@ export class Simulation {
   };
 
   private readonly handlers: ((arg: number) => void)[] = [];
-  /** Per event code: its name (`on`) and how many events of it fired; and the flow completions dropped as superseded. */
+  /** Per event code: its name (`on`) and how many events of it fired; and the flow completions dropped (flow since rescheduled or removed). */
   private readonly kindNames: string[] = ['flow-done'];
   private readonly kindCounts = new Float64Array(CODE_MASK + 1);
   private staleFlowEvents = 0;
@@ -145,8 +146,8 @@ export class Simulation {
 
   /**
    * Events fired so far by kind (only kinds that fired), and under `stale-flow-done` the flow
-   * completions popped and dropped because a rate change had rescheduled their flow: where a
-   * run's events go, and so its cost (bench:sim prints them per piece).
+   * completions popped and dropped because their flow had since been rescheduled (a rate change)
+   * or removed: where a run's events go, and so its cost (bench:sim prints them per piece).
    */
   eventsByKind(): Record<string, number> {
     const counts: Record<string, number> = {};
