@@ -29,6 +29,7 @@ import { stringify } from 'csv-stringify/sync';
 import { WebSocket, WebSocketServer } from 'ws';
 import { formatBytes, parseBytes } from '../core/units.ts';
 import { DataSocket } from '../transport/dfget/data-socket.ts';
+import { median } from './median.ts';
 import { decodePieceFrame, pieceFramePrefix } from '../transport/wire.ts';
 
 type Form = 'ws' | 'ws-raw' | 'http' | 'http-raw';
@@ -269,9 +270,9 @@ if (opts.role === 'server') {
   console.log('form        GiB/s   server CPU s/GiB   client CPU s/GiB   (median of rounds)');
   for (const form of FORMS) {
     const mine = rows.filter((r) => r.form === form);
-    const median = (f: (r: Row) => number): number => mine.map(f).sort((a, b) => a - b)[Math.floor(mine.length / 2)];
-    console.log(`${form.padEnd(10)}${median((r) => r.gibPerSec).toFixed(2).padStart(7)}${median((r) => r.serverCpuPerGib).toFixed(3).padStart(19)}`
-      + `${median((r) => r.clientCpuPerGib).toFixed(3).padStart(19)}`);
+    const med = (f: (r: Row) => number): number => median(mine.map(f));
+    console.log(`${form.padEnd(10)}${med((r) => r.gibPerSec).toFixed(2).padStart(7)}${med((r) => r.serverCpuPerGib).toFixed(3).padStart(19)}`
+      + `${med((r) => r.clientCpuPerGib).toFixed(3).padStart(19)}`);
   }
   const out = opts.out!;
   mkdirSync(out, { recursive: true });

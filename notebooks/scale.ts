@@ -50,6 +50,11 @@ interface ScaleRow {
   wallS: number;
 }
 
+/** What a piece a host fetched cost the simulator, in events. */
+function eventsPerHostPiece(r: ScaleRow): number {
+  return r.events / (r.hosts * r.pieceCount);
+}
+
 function sameSlots(settings: Record<string, string>): boolean {
   return settings.piecesPerPull === settings.peerDownLimit && settings.peerDownLimit === settings.peerUpLimit;
 }
@@ -111,7 +116,7 @@ export async function run(outDir: string): Promise<void> {
     meanIdleS: (r.gap.mean.idleMs / 1000).toFixed(3), meanSharedS: (r.gap.mean.sharedMs / 1000).toFixed(3),
     hostUploadIdle: r.gap.hostUploadIdleFraction.toFixed(3), supernodeUploadIdle: r.gap.supernodeUploadIdleFraction.toFixed(3),
     originUploadIdle: r.gap.originUploadIdleFraction.toFixed(3), events: r.events, pieces: r.pieceCount,
-    eventsPerHostPiece: (r.events / (r.hosts * r.pieceCount)).toFixed(2), eventsPerCpuS: Math.round(r.events / r.cpuS),
+    eventsPerHostPiece: eventsPerHostPiece(r).toFixed(2), eventsPerCpuS: Math.round(r.events / r.cpuS),
     cpuS: r.cpuS.toFixed(1), wallS: r.wallS.toFixed(1),
   })), { header: true }));
 
@@ -130,7 +135,7 @@ export async function run(outDir: string): Promise<void> {
   const line = (r: ScaleRow) => {
     const p = parts(r.gap);
     return `| ${r.settings} | ${r.hosts} | ${r.efficiency.toFixed(3)} | ${r.lastS.toFixed(2)} | ${p.map((v) => v.toFixed(3)).join(' | ')} | `
-      + `${(100 * r.gap.hostUploadIdleFraction).toFixed(1)} % | ${r.events} | ${(r.events / (r.hosts * r.pieceCount)).toFixed(2)} | ${Math.round(r.events / r.cpuS)} | ${r.cpuS.toFixed(1)} | ${r.wallS.toFixed(1)} |`;
+      + `${(100 * r.gap.hostUploadIdleFraction).toFixed(1)} % | ${r.events} | ${eventsPerHostPiece(r).toFixed(2)} | ${Math.round(r.events / r.cpuS)} | ${r.cpuS.toFixed(1)} | ${r.wallS.toFixed(1)} |`;
   };
   const check = (value: number | undefined, ok: (v: number) => boolean, text: (v: number) => string) =>
     (value === undefined ? 'not run' : `${text(value)}: ${ok(value) ? 'met' : '**missed**'}`);
