@@ -16,8 +16,11 @@
  *   expire(nowMs)              drops every supernode whose lease ended; returns their addresses
  *   choose(nowMs, requester)   live supernodes, most suitable first; turn + 1
  *
- * `nextDeadlineMs()` is the earliest lease end, for the driver's one timer. Time is an argument
- * and never goes back.
+ * Every call drops the leases that ended first, so a supernode can leave the table on any of
+ * them (a heartbeat from another supernode, a query), not only on the driver's timer: each drop,
+ * whichever call made it, is kept until the driver takes it (`takeDropped`, after every call) to
+ * log it. `nextDeadlineMs()` is the earliest lease end, for the driver's one timer. Time is an
+ * argument and never goes back.
  */
 import { Clock } from './drive.ts';
 import type { AnnounceMsg, ChooseAnswer, ChooseQuery } from './manager-api.ts';
@@ -46,6 +49,8 @@ export interface DirectoryEntry {
 
 export class SupernodeDirectory {
   private readonly listings = new Map<string, Listing>();
+  /** Addresses dropped for an ended lease and not yet taken by the driver (at most maxSupernodes between two calls). */
+  private dropped: string[] = [];
   private readonly clock = new Clock();
   private turn = 0;
   readonly counters = { added: 0, renewed: 0, refused: 0, withdrawn: 0, expired: 0, queries: 0 };
@@ -89,7 +94,15 @@ export class SupernodeDirectory {
     }
     for (const address of dropped) this.listings.delete(address);
     this.counters.expired += dropped.length;
+    this.dropped.push(...dropped);
     return dropped;
+  }
+
+  /** The addresses dropped for an ended lease since the last call, by any call (the driver logs them). */
+  takeDropped(): string[] {
+    const taken = this.dropped;
+    this.dropped = [];
+    return taken;
   }
 
   nextDeadlineMs(): number | null {

@@ -34,6 +34,23 @@ test('heartbeats renew the lease; a supernode that stops is dropped when it runs
   assert.is(dir.counters.expired, 2);
 });
 
+test('every drop is kept for the driver to log, whichever call made it (a heartbeat from another, a query, the timer)', () => {
+  const dir = new SupernodeDirectory({ ttlMs: 1000, maxSupernodes: 10 });
+  dir.announce(0, announce('a:1', 'a'));
+  dir.announce(0, announce('b:1', 'b'));
+  dir.announce(500, announce('c:1', 'c'));
+  assert.equal(dir.takeDropped(), []);
+  // b's heartbeat comes in just after a's and its own lease ended, before any timer fires.
+  assert.is(dir.announce(1000, announce('b:1', 'b')), 'added', 'b is back as new: its lease had ended');
+  assert.equal(dir.takeDropped().sort(), ['a:1', 'b:1']);
+  assert.equal(dir.takeDropped(), [], 'taken once');
+  dir.choose(1500, { idc: '', location: '' });
+  assert.equal(dir.takeDropped(), ['c:1'], 'a query drops c');
+  assert.equal(dir.expire(2000), ['b:1']);
+  assert.equal(dir.takeDropped(), ['b:1'], 'the timer\'s expiry too');
+  assert.is(dir.counters.expired, 4);
+});
+
 test('a renewal updates place and load but keeps the first announcement time', () => {
   const dir = new SupernodeDirectory({ ttlMs: 1000, maxSupernodes: 10 });
   dir.announce(5, announce('a:1', 'a', 'x'));

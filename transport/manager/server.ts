@@ -115,15 +115,20 @@ export class ManagerServer {
     res.writeHead(204).end();
   }
 
-  /** One timer for the earliest lease end; expiring logs each supernode dropped. */
+  /**
+   * After every call to the directory: log the supernodes it dropped for an ended lease (on the
+   * timer, or on an announcement or query that came first), then arm one timer for the earliest
+   * lease end.
+   */
   private arm(): void {
+    for (const address of this.directory.takeDropped()) {
+      this.log('warn', `dropped supernode ${address}: no announcement for ${this.opts.ttlMs} ms`);
+    }
     clearTimeout(this.timer);
     const deadline = this.directory.nextDeadlineMs();
     if (deadline === null) return;
     this.timer = setTimeout(() => {
-      for (const address of this.directory.expire(nowMs())) {
-        this.log('warn', `dropped supernode ${address}: no announcement for ${this.opts.ttlMs} ms`);
-      }
+      this.directory.expire(nowMs());
       this.arm();
     }, Math.max(0, Math.ceil(deadline - nowMs())));
     this.timer.unref();
