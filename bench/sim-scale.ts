@@ -8,10 +8,17 @@
  *
  *   npm run bench:sim                                     all four runs
  *   npm run bench:sim -- 1000:1GiB 5000:256MiB:tuned      chosen runs (hosts:fileSize[:defaults|tuned])
+ *   npm run bench:sim -- --no-reference 10000:1GiB        without the reference runs (below)
  *
  * Targets: 10,000 hosts x 1 GiB with seed defaults <= 30 s wall; tuned <= 90 s wall and
  * efficiency >= 0.90; 100,000 hosts x 1 GiB within 8 GiB of memory. Wall time depends on what
- * else the machine runs, so CPU time and events per CPU second are printed beside it.
+ * else the machine runs, so CPU time and events per CPU second are printed beside it, and so is
+ * the machine's state at the time: a reference run (REFERENCE: 200 hosts, whose whole state fits
+ * the caches) before and after the runs asked for, and each run's events per CPU second as a
+ * fraction of the reference's. A large swarm's events cost more than a small one's because each
+ * touches the state of hosts spread over hundreds of MiB; on a shared machine that memory's speed
+ * moves on its own (the same 10,000-host run took 29.65 s and 54.8 s on the same code, while the
+ * reference ran as fast or faster), and the fraction shows it. `--no-reference` skips it.
  * Children run with the simulator's young generation (sim/heap.ts, SIM_SEMI_SPACE_FLAG): the run
  * allocates many short-lived messages, and a larger young generation lets them die young.
  */
@@ -49,7 +56,13 @@ interface Measurement {
   /** Pieces every host fetched (the file's piece count), and the events by kind (sim/engine.ts eventsByKind). */
   pieceCount: number;
   eventsByKind: Record<string, number>;
+  /** Events per CPU second of the reference runs around this one (mean), and this run's as a fraction of it; null without. */
+  referenceEventsPerCpuSec?: number | null;
+  vsReference?: number | null;
 }
+
+/** The reference run: small enough for its state to stay in the caches, long enough (about 0.5 M events) to time. */
+const REFERENCE = '200:1GiB:tuned';
 
 const MEMORY_LIMIT_BYTES = 8 * 1024 ** 3;
 const GiB = 1024 ** 3;
@@ -94,38 +107,67 @@ async function child(hosts: number, fileSizeBytes: number, settings: Preset): Pr
   console.log(JSON.stringify(m));
 }
 
-function parent(runs: string[]): void {
+/** `hosts:fileSize[:defaults|tuned]`, checked. */
+function parseRun(run: string): { hosts: number; fileSizeBytes: number; settings: Preset } {
+  const [hostsText, fileText, presetText] = run.split(':');
+  const hosts = Number(hostsText);
+  const fileSizeBytes = parseBytes(fileText ?? '1GiB');
+  const settings = (presetText ?? 'defaults') as Preset;
+  if (!Number.isInteger(hosts) || hosts < 1 || (settings !== 'defaults' && settings !== 'tuned')) {
+    throw new Error(`bad run "${run}": expected hosts:fileSize[:defaults|tuned] like 1000:1GiB or 10000:1GiB:tuned`);
+  }
+  return { hosts, fileSizeBytes, settings };
+}
+
+/** Run one `hosts:fileSize[:preset]` in a child process; null (and exit code 1) when it failed. */
+function runOne(run: string, label = ''): Measurement | null {
+  const { hosts, fileSizeBytes, settings } = parseRun(run);
+  process.stderr.write(`bench:sim: ${label}${hosts} hosts x ${formatBytes(fileSizeBytes)}, ${settings} ... `);
+  const child = spawnSync(process.execPath, ['--max-old-space-size=7600', SIM_SEMI_SPACE_FLAG, '--import', 'tsx',
+    fileURLToPath(import.meta.url), '--child', String(hosts), String(fileSizeBytes), settings], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (child.status !== 0) {
+    process.stderr.write('failed\n');
+    console.error(child.stderr);
+    process.exitCode = 1;
+    return null;
+  }
+  const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measurement;
+  process.stderr.write(`${(m.wallMs / 1000).toFixed(1)} s wall, ${(m.cpuMs / 1000).toFixed(1)} s CPU\n`);
+  return m;
+}
+
+function parent(runs: string[], withReference: boolean): void {
+  const references: Measurement[] = [];
+  const reference = (when: string) => {
+    const m = withReference ? runOne(REFERENCE, `reference ${when}: `) : null;
+    if (m) references.push(m);
+  };
+  reference('before');
   const rows: Measurement[] = [];
   for (const run of runs) {
-    const [hostsText, fileText, presetText] = run.split(':');
-    const hosts = Number(hostsText);
-    const fileSizeBytes = parseBytes(fileText ?? '1GiB');
-    const settings = (presetText ?? 'defaults') as Preset;
-    if (!Number.isInteger(hosts) || hosts < 1 || (settings !== 'defaults' && settings !== 'tuned')) {
-      throw new Error(`bad run "${run}": expected hosts:fileSize[:defaults|tuned] like 1000:1GiB or 10000:1GiB:tuned`);
-    }
-    process.stderr.write(`bench:sim: ${hosts} hosts x ${formatBytes(fileSizeBytes)}, ${settings} ... `);
-    const child = spawnSync(process.execPath, ['--max-old-space-size=7600', SIM_SEMI_SPACE_FLAG, '--import', 'tsx',
-      fileURLToPath(import.meta.url), '--child', String(hosts), String(fileSizeBytes), settings], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (child.status !== 0) {
-      process.stderr.write('failed\n');
-      console.error(child.stderr);
-      process.exitCode = 1;
-      continue;
-    }
-    const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measurement;
-    process.stderr.write(`${(m.wallMs / 1000).toFixed(1)} s wall, ${(m.cpuMs / 1000).toFixed(1)} s CPU\n`);
-    rows.push(m);
+    const m = runOne(run);
+    if (m) rows.push(m);
   }
-  const header = ['hosts', 'file', 'settings', 'events', 'events/s', 'events/CPU s', 'wall s', 'cpu s', 'target', 'peak RSS', 'peak heap', 'efficiency', 'done', 'trace'];
+  reference('after');
+  const referenceRate = references.length > 0 ? references.reduce((sum, m) => sum + m.eventsPerCpuSec, 0) / references.length : null;
+  for (const m of rows) {
+    m.referenceEventsPerCpuSec = referenceRate;
+    m.vsReference = referenceRate === null ? null : m.eventsPerCpuSec / referenceRate;
+  }
+  const header = ['hosts', 'file', 'settings', 'events', 'events/s', 'events/CPU s', 'vs ref', 'wall s', 'cpu s', 'target', 'peak RSS', 'peak heap', 'efficiency', 'done', 'trace'];
   const table = rows.map((m) => [
     String(m.hosts), formatBytes(m.fileSizeBytes), m.settings, String(m.events), Math.round(m.eventsPerSec).toString(),
-    Math.round(m.eventsPerCpuSec).toString(), (m.wallMs / 1000).toFixed(2), (m.cpuMs / 1000).toFixed(2), target(m),
+    Math.round(m.eventsPerCpuSec).toString(), m.vsReference == null ? '-' : m.vsReference.toFixed(2), (m.wallMs / 1000).toFixed(2), (m.cpuMs / 1000).toFixed(2), target(m),
     formatBytes(m.peakRssBytes), formatBytes(m.peakHeapBytes), m.efficiency.toFixed(3), `${m.completedHosts}/${m.hosts}`, m.traceHash,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
   console.log([line(header), ...table.map(line)].join('\n'));
+  if (referenceRate !== null) {
+    const rates = references.map((m) => `${Math.round(m.eventsPerCpuSec / 1000)} k`);
+    console.log(`reference (${REFERENCE}, its state in the caches): ${rates[0]} events per CPU s${rates.length > 1 ? ` before the runs, ${rates[1]} after` : ''};`
+      + ' "vs ref" is each run\'s events per CPU s over their mean (below 1: its events cost more, each reaching state spread over more memory)');
+  }
   console.log(eventsPerPiece(rows));
   mkdirSync('out/bench', { recursive: true });
   writeFileSync('out/bench/sim-scale.csv', stringify(rows.map(({ eventsByKind, ...m }) => ({ ...m, eventsByKind: JSON.stringify(eventsByKind) })), { header: true }));
@@ -152,4 +194,14 @@ function eventsPerPiece(rows: Measurement[]): string {
 
 const args = process.argv.slice(2);
 if (args[0] === '--child') await child(Number(args[1]), Number(args[2]), args[3] as Preset);
-else parent(args.length > 0 ? args : ['1000:1GiB', '10000:1GiB', '10000:1GiB:tuned', '100000:1GiB']);
+else {
+  const withReference = !args.includes('--no-reference');
+  const runs = args.filter((arg) => arg !== '--no-reference');
+  try {
+    for (const run of runs) parseRun(run);
+  } catch (err) {
+    console.error(`bench:sim: ${(err as Error).message} (options: --no-reference)`);
+    process.exit(2);
+  }
+  parent(runs.length > 0 ? runs : ['1000:1GiB', '10000:1GiB', '10000:1GiB:tuned', '100000:1GiB'], withReference);
+}
