@@ -17,8 +17,9 @@
  * the caches) before and after the runs asked for, and each run's events per CPU second as a
  * fraction of the reference's. A large swarm's events cost more than a small one's because each
  * touches the state of hosts spread over hundreds of MiB; on a shared machine that memory's speed
- * moves on its own (the same 10,000-host run took 29.65 s and 54.8 s on the same code, while the
- * reference ran as fast or faster), and the fraction shows it. `--no-reference` skips it.
+ * moves on its own (the same 10,000-host run took 29.65 s and 54.8 s on the same code), and the
+ * fraction shows it for runs of many seconds (one of a second or two is mostly the JIT warming
+ * up, as is part of the reference). `--no-reference` skips it.
  * Children run with the simulator's young generation (sim/heap.ts, SIM_SEMI_SPACE_FLAG): the run
  * allocates many short-lived messages, and a larger young generation lets them die young.
  */
@@ -56,9 +57,9 @@ interface Measurement {
   /** Pieces every host fetched (the file's piece count), and the events by kind (sim/engine.ts eventsByKind). */
   pieceCount: number;
   eventsByKind: Record<string, number>;
-  /** Events per CPU second of the reference runs around this one (mean), and this run's as a fraction of it; null without. */
-  referenceEventsPerCpuSec?: number | null;
-  vsReference?: number | null;
+  /** Events per CPU second of the reference runs around this one (mean), and this run's as a fraction of it; null without (set by the parent). */
+  referenceEventsPerCpuSec: number | null;
+  vsReference: number | null;
 }
 
 /** The reference run: small enough for its state to stay in the caches, long enough (about 0.5 M events) to time. */
@@ -103,6 +104,7 @@ async function child(hosts: number, fileSizeBytes: number, settings: Preset): Pr
     efficiency: result.efficiency, completedHosts: result.completedHosts, originCopies: result.originEgressBytes / fileSizeBytes,
     traceHash: result.traceHash,
     pieceCount: planPieces(fileSizeBytes, scenario.core.pieceSizeBytes ?? 0).pieceCount, eventsByKind: result.eventsByKind,
+    referenceEventsPerCpuSec: null, vsReference: null,
   };
   console.log(JSON.stringify(m));
 }
@@ -157,7 +159,7 @@ function parent(runs: string[], withReference: boolean): void {
   const header = ['hosts', 'file', 'settings', 'events', 'events/s', 'events/CPU s', 'vs ref', 'wall s', 'cpu s', 'target', 'peak RSS', 'peak heap', 'efficiency', 'done', 'trace'];
   const table = rows.map((m) => [
     String(m.hosts), formatBytes(m.fileSizeBytes), m.settings, String(m.events), Math.round(m.eventsPerSec).toString(),
-    Math.round(m.eventsPerCpuSec).toString(), m.vsReference == null ? '-' : m.vsReference.toFixed(2), (m.wallMs / 1000).toFixed(2), (m.cpuMs / 1000).toFixed(2), target(m),
+    Math.round(m.eventsPerCpuSec).toString(), m.vsReference === null ? '-' : m.vsReference.toFixed(2), (m.wallMs / 1000).toFixed(2), (m.cpuMs / 1000).toFixed(2), target(m),
     formatBytes(m.peakRssBytes), formatBytes(m.peakHeapBytes), m.efficiency.toFixed(3), `${m.completedHosts}/${m.hosts}`, m.traceHash,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
@@ -166,7 +168,8 @@ function parent(runs: string[], withReference: boolean): void {
   if (referenceRate !== null) {
     const rates = references.map((m) => `${Math.round(m.eventsPerCpuSec / 1000)} k`);
     console.log(`reference (${REFERENCE}, its state in the caches): ${rates[0]} events per CPU s${rates.length > 1 ? ` before the runs, ${rates[1]} after` : ''};`
-      + ' "vs ref" is each run\'s events per CPU s over their mean (below 1: its events cost more, each reaching state spread over more memory)');
+      + ' "vs ref" is each run\'s events per CPU s over their mean (below 1: its events cost more, each reaching state spread over more memory;'
+      + ' telling only for runs of many seconds, a run of a second or two being mostly the JIT warming up)');
   }
   console.log(eventsPerPiece(rows));
   mkdirSync('out/bench', { recursive: true });

@@ -49,7 +49,11 @@ export interface DirectoryEntry {
 
 export class SupernodeDirectory {
   private readonly listings = new Map<string, Listing>();
-  /** Addresses dropped for an ended lease and not yet taken by the driver (at most maxSupernodes between two calls). */
+  /**
+   * Addresses dropped for an ended lease and not yet taken by the driver. One call drops at most
+   * the table, maxSupernodes, so a driver that takes them after every call loses none; one that
+   * never does keeps only the latest maxSupernodes.
+   */
   private dropped: string[] = [];
   private readonly clock = new Clock();
   private turn = 0;
@@ -95,6 +99,7 @@ export class SupernodeDirectory {
     for (const address of dropped) this.listings.delete(address);
     this.counters.expired += dropped.length;
     this.dropped.push(...dropped);
+    if (this.dropped.length > this.cfg.maxSupernodes) this.dropped.splice(0, this.dropped.length - this.cfg.maxSupernodes);
     return dropped;
   }
 

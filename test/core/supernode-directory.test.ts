@@ -51,6 +51,14 @@ test('every drop is kept for the driver to log, whichever call made it (a heartb
   assert.is(dir.counters.expired, 4);
 });
 
+test('drops not taken are bounded: the latest maxSupernodes are kept', () => {
+  const dir = new SupernodeDirectory({ ttlMs: 1000, maxSupernodes: 2 });
+  for (let i = 0; i < 5; i++) dir.announce(2000 * i, announce(`s${i}:1`, 'a'));
+  dir.expire(20_000);
+  assert.is(dir.counters.expired, 5);
+  assert.equal(dir.takeDropped(), ['s3:1', 's4:1']);
+});
+
 test('a renewal updates place and load but keeps the first announcement time', () => {
   const dir = new SupernodeDirectory({ ttlMs: 1000, maxSupernodes: 10 });
   dir.announce(5, announce('a:1', 'a', 'x'));
